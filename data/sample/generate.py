@@ -1,0 +1,108 @@
+"""Generate evalkit's synthetic sample data (seeded; rerun to reproduce the files exactly).
+
+    python data/sample/generate.py
+
+Every file is SYNTHETIC: no row describes a real person. Case ids are made to look like real
+case-management ids so that the report leak check has something to catch.
+
+The true values built into each file are written to ``truth.json`` beside the data and
+documented in ``README.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+SEED = 20261128
+SCORE_MIN, SCORE_MAX = 0, 80
+
+#: Survivor-mentoring sites: enrolment, latent severity mean, true mean change, attrition.
+MENTORING_SITES = {
+    "a": {"n": 160, "mu": 42.0, "delta": -8.0, "attrition": 0.30, "prefix": "MLM", "year": 2024},
+    "b": {"n": 120, "mu": 38.0, "delta": -3.0, "attrition": 0.28, "prefix": "MLB", "year": 2024},
+}
+LATENT_SD = 10.0  # between-youth SD of true severity
+ERROR_SD = 5.0  # measurement error SD at each occasion (reliability 100/125 = 0.80)
+EFFECT_SD = 4.0  # between-youth SD of the true change
+DROPOUT_SLOPE = 0.6  # log-odds of dropping out per SD of intake score above the site mean
+
+
+def _score(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(x), SCORE_MIN, SCORE_MAX)
+
+
+def _simulate(rng: np.random.Generator, n: int, mu: float, delta: float, attrition: float):
+    """Scores for ``n`` youth; returns intake, six-month score (before dropout) and dropout."""
+    latent = rng.normal(mu, LATENT_SD, n)
+    pre = _score(latent + rng.normal(0, ERROR_SD, n))
+    change = rng.normal(delta, EFFECT_SD, n)
+    post = _score(latent + change + rng.normal(0, ERROR_SD, n))
+    z = (pre - mu) / np.sqrt(LATENT_SD**2 + ERROR_SD**2)
+    a = np.log(attrition / (1 - attrition))
+    drop = rng.random(n) < 1 / (1 + np.exp(-(a + DROPOUT_SLOPE * z)))
+    return pre, post, drop
+
+
+def _case_ids(rng: np.random.Generator, prefix: str, n: int) -> list[str]:
+    numbers = rng.choice(np.arange(1000, 99999), size=n, replace=False)
+    return [f"{prefix}-{k:05d}" for k in numbers]
+
+
+def mentoring_site(rng: np.random.Generator, site: str) -> pd.DataFrame:
+    s = MENTORING_SITES[site]
+    pre, post, drop = _simulate(rng, s["n"], s["mu"], s["delta"], s["attrition"])
+    ages = rng.choice(np.arange(12, 18), size=s["n"], p=[0.06, 0.12, 0.2, 0.24, 0.22, 0.16])
+    return pd.DataFrame(
+        {
+            "case_id": _case_ids(rng, s["prefix"], s["n"]),
+            "site": site.upper(),
+            "age": ages,
+            "enrolled_year": s["year"],
+            "ts_intake": pre.astype(int),
+            "ts_6mo": pd.array(np.where(drop, np.nan, post), dtype="Int64"),
+        }
+    )
+
+
+def mentoring_truth(site: str, draws: int = 2_000_000) -> dict:
+    """True values of a site's data-generating process (Monte Carlo for the completer mean)."""
+    s = MENTORING_SITES[site]
+    rng = np.random.default_rng(SEED + 1000 + ord(site))
+    pre, post, drop = _simulate(rng, draws, s["mu"], s["delta"], s["attrition"])
+    keep = ~drop
+    change = post - pre
+    return {
+        "file": f"mentoring_site_{site}.csv",
+        "n_enrolled": s["n"],
+        "true_mean_change_all_enrolled": s["delta"],
+        "true_mean_change_completers": round(float(change[keep].mean()), 3),
+        # Population d_av among completers: mean change / mean of the pre and post SDs.
+        "true_d_av_completers": round(
+            float(change[keep].mean() / ((pre[keep].std() + post[keep].std()) / 2)), 3
+        ),
+        "expected_attrition": round(float(drop.mean()), 3),
+        "reliability": LATENT_SD**2 / (LATENT_SD**2 + ERROR_SD**2),
+        "monte_carlo_draws": draws,
+    }
+
+
+def main() -> None:
+    rng = np.random.default_rng(SEED)
+    truth = {"seed": SEED, "mentoring": {}}
+    for site in MENTORING_SITES:
+        df = mentoring_site(rng, site)
+        df.to_csv(HERE / f"mentoring_site_{site}.csv", index=False)
+        t = mentoring_truth(site)
+        t["observed_attrition"] = round(float(df["ts_6mo"].isna().mean()), 3)
+        truth["mentoring"][site] = t
+    (HERE / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
+    print(json.dumps(truth, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""The ``evalkit`` command: ``run``, ``list``, ``validate`` and ``new``.
+
+    evalkit run [PATH ...] [-j N] [--only SLUG] [--reports DIR]
+    evalkit list [PATH ...]
+    evalkit validate [PATH ...]
+    evalkit new SLUG --template prepost [--dir evaluations]
+
+PATH is a config file or a folder of them (default: ``evaluations/``). Exit status is 0 when
+everything succeeded, 1 when any evaluation or config failed, 2 for a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+__all__ = ["main"]
+
+
+def _configs(paths: Sequence[str], only: Sequence[str] | None = None) -> list[Path]:
+    from evalkit.run.config import find_configs
+
+    found = find_configs(paths)
+    if only:
+        wanted = set(only)
+        unknown = wanted - {p.stem for p in found}
+        if unknown:
+            raise SystemExit(
+                f"evalkit: no evaluation named {', '.join(sorted(unknown))} in "
+                f"{', '.join(paths) or 'evaluations/'}"
+            )
+        found = [p for p in found if p.stem in wanted]
+    return found
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import time
+
+    from evalkit.run.batch import default_jobs, run_all
+
+    configs = _configs(args.paths, args.only)
+    if not configs:
+        print("evalkit: no evaluation configs found", file=sys.stderr)
+        return 1
+    jobs = args.jobs or default_jobs()
+    print(f"Running {len(configs)} evaluation(s) with {min(jobs, len(configs))} worker(s)...",
+          flush=True)
+    t0 = time.perf_counter()
+    outcomes = run_all(configs, args.reports, jobs=jobs, echo=lambda s: print(s, flush=True))
+    failed = [o for o in outcomes if not o.ok]
+    index = Path(args.reports) / "index.html"
+    print(
+        f"\n{len(outcomes) - len(failed)} succeeded, {len(failed)} failed in "
+        f"{time.perf_counter() - t0:.1f} s. Portfolio index: {index.resolve()}"
+    )
+    return 1 if failed else 0
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from evalkit.exceptions import ConfigError
+    from evalkit.portfolio import RUNS_FILE
+    from evalkit.run.config import load_config
+
+    runs_path = Path(args.reports) / RUNS_FILE
+    runs = json.loads(runs_path.read_text()) if runs_path.is_file() else {}
+    configs = _configs(args.paths)
+    if not configs:
+        print("evalkit: no evaluation configs found", file=sys.stderr)
+        return 1
+    rows = []
+    bad = 0
+    for p in configs:
+        try:
+            cfg = load_config(p)
+            rows.append((cfg.slug, cfg.template.name, cfg.title,
+                         runs.get(cfg.slug, {}).get("status", "not run")))
+        except ConfigError:
+            bad += 1
+            rows.append((p.stem, "?", "(invalid config: run `evalkit validate`)",
+                         runs.get(p.stem, {}).get("status", "not run")))
+    w = max(len(r[0]) for r in rows)
+    print(f"{'slug':<{w}}  {'template':<9} {'last run':<8}  title")
+    for slug, tpl, title, status in rows:
+        print(f"{slug:<{w}}  {tpl:<9} {status:<8}  {title}")
+    return 1 if bad else 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from evalkit.exceptions import ConfigError, EvalDataError
+    from evalkit.run.config import load_config
+
+    configs = _configs(args.paths)
+    if not configs:
+        print("evalkit: no evaluation configs found", file=sys.stderr)
+        return 1
+    failed = 0
+    for p in configs:
+        try:
+            cfg = load_config(p)
+            data = cfg.load_data()
+        except (ConfigError, EvalDataError) as exc:
+            failed += 1
+            print(f"FAILED  {p}\n" + "\n".join("        " + line for line in str(exc).splitlines()))
+            continue
+        print(f"ok      {p}  ({len(data):,} rows, template {cfg.template.name})")
+    print(f"\n{len(configs) - failed} valid, {failed} with problems")
+    return 1 if failed else 0
+
+
+def _yaml_value(v) -> str:
+    import yaml
+
+    return yaml.safe_dump(v, default_flow_style=True, allow_unicode=True).strip().removesuffix(
+        "\n..."
+    ).removesuffix(" ...")
+
+
+def new_config_text(slug: str, template: str) -> str:
+    """A commented config for ``template`` to start a new evaluation from."""
+    from evalkit import privacy
+    from evalkit.run.templates import get_template
+
+    spec = get_template(template)
+    lines = [
+        f"# Evaluation config: {slug}",
+        f"# Template '{spec.name}': {spec.description}",
+        "# Check it with `evalkit validate`, run it with `evalkit run --only " + slug + "`.",
+        "",
+        "# Report title shown to funders",
+        "title: CHANGE ME",
+        "# Name of the program evaluated",
+        "program: CHANGE ME",
+        "# What the program does, in plain words for funders",
+        "description: >",
+        "  CHANGE ME",
+        "# The evaluation question (optional; a default is worded from the parameters)",
+        'question: ""',
+        f"template: {spec.name}",
+        "# Data file (CSV, TSV, Parquet or Excel), relative to this file",
+        "data: ../data/CHANGE_ME.csv",
+        "# Column of case identifiers: checked for duplicates and never shown in a report",
+        "id_column: case_id",
+        f"# Smallest count shown in the report (at least {privacy.MIN_THRESHOLD})",
+        f"privacy_threshold: {privacy.DEFAULT_THRESHOLD}",
+        "parameters:",
+    ]
+    for p in spec.params:
+        req = "required" if p.required else f"optional, default {_yaml_value(p.default)}"
+        lines.append(f"  # {p.help} ({req})")
+        value = p.example if p.example is not None else p.default
+        lines.append(f"  {p.name}: {_yaml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _cmd_new(args: argparse.Namespace) -> int:
+    from evalkit.run.config import SLUG_PATTERN
+    from evalkit.run.templates import TEMPLATES
+
+    if not SLUG_PATTERN.match(args.slug):
+        print(f"evalkit: slug '{args.slug}' must be lower-case letters, digits and hyphens",
+              file=sys.stderr)
+        return 2
+    if args.template not in TEMPLATES:
+        print(f"evalkit: unknown template '{args.template}'; known: "
+              f"{', '.join(sorted(TEMPLATES))}", file=sys.stderr)
+        return 2
+    out = Path(args.dir) / f"{args.slug}.yaml"
+    if out.exists() and not args.force:
+        print(f"evalkit: {out} already exists (use --force to overwrite)", file=sys.stderr)
+        return 1
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(new_config_text(args.slug, args.template), encoding="utf-8")
+    print(f"Wrote {out}: fill in the CHANGE ME values, then run `evalkit validate {out}`.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="evalkit",
+        description="Run standardized program evaluations and render their reports.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run evaluations and render their reports")
+    run.add_argument("paths", nargs="*", help="config files or folders (default: evaluations/)")
+    run.add_argument("-j", "--jobs", type=int, default=None,
+                     help="evaluations run at once (default: number of cores)")
+    run.add_argument("--only", action="append", metavar="SLUG",
+                     help="run only this evaluation (repeatable)")
+    run.add_argument("--reports", default="reports", help="output folder (default: reports/)")
+    run.set_defaults(func=_cmd_run)
+
+    lst = sub.add_parser("list", help="list configured evaluations and their last run")
+    lst.add_argument("paths", nargs="*")
+    lst.add_argument("--reports", default="reports")
+    lst.set_defaults(func=_cmd_list)
+
+    val = sub.add_parser("validate", help="check configs and their data without running")
+    val.add_argument("paths", nargs="*")
+    val.set_defaults(func=_cmd_validate)
+
+    new = sub.add_parser("new", help="write a commented config to start a new evaluation")
+    new.add_argument("slug")
+    new.add_argument("--template", required=True)
+    new.add_argument("--dir", default="evaluations")
+    new.add_argument("--force", action="store_true")
+    new.set_defaults(func=_cmd_new)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``evalkit`` command."""
+    args = build_parser().parse_args(argv)
+    if getattr(args, "jobs", None) is not None and args.jobs < 1:
+        print("evalkit: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,403 @@
+"""Load evaluation data and check it against what a method needs.
+
+A method declares the columns it needs as :class:`Column` specs; :func:`validate` checks a table
+against them and raises one :class:`~evalkit.exceptions.EvalDataError` that lists *every* problem
+found (file, column, the first row numbers and how many rows, what was expected), so a data
+manager can fix the file in one pass.
+
+Row numbers are the ones the user sees: for a CSV file the line number in the file (the header is
+line 1), for an Excel sheet the sheet's row number, and for Parquet files or data frames the
+1-based position of the row.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from evalkit.data import Column, validate
+>>> df = pd.DataFrame({"case_id": ["A-1", "A-2"], "score": [10, 12]})
+>>> clean = validate(df, [Column("case_id", kind="id"), Column("score", min=0, max=80)])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Literal, Sequence
+
+import numpy as np
+import pandas as pd
+
+from evalkit.exceptions import DataProblem, EvalDataError
+
+__all__ = ["Column", "load", "read", "validate", "EvalDataError", "SUPPORTED_SUFFIXES"]
+
+Kind = Literal["numeric", "integer", "binary", "id", "category", "string"]
+
+#: File types :func:`read` understands, by suffix.
+SUPPORTED_SUFFIXES = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".xlsx": "excel",
+    ".xlsm": "excel",
+    ".xls": "excel",
+}
+
+_ROWS_KEPT = 20  # row numbers kept per problem (the message shows fewer)
+
+
+@dataclass(frozen=True)
+class Column:
+    """What a method needs of one column.
+
+    Parameters
+    ----------
+    name
+        Column name in the data.
+    kind
+        ``"numeric"`` (any finite number), ``"integer"`` (whole numbers), ``"binary"`` (0/1 or
+        True/False), ``"id"`` (a case identifier: never missing, unique, kept as text),
+        ``"category"`` (one of ``allowed``) or ``"string"`` (any text).
+    required
+        Whether the column must be present. An optional column that is absent is skipped.
+    allow_missing
+        Whether empty cells are allowed (they are never allowed for ``"id"`` columns).
+    min, max
+        Inclusive bounds for numeric kinds.
+    allowed
+        The permitted values of a ``"category"`` column.
+    unique
+        Whether values must be unique (always true for ``"id"`` columns).
+    label
+        What the column holds, in words, used in error messages.
+    """
+
+    name: str
+    kind: Kind = "numeric"
+    required: bool = True
+    allow_missing: bool = True
+    min: float | None = None
+    max: float | None = None
+    allowed: tuple[Any, ...] | None = None
+    unique: bool = False
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("numeric", "integer", "binary", "id", "category", "string"):
+            raise ValueError(f"Column {self.name!r}: unknown kind {self.kind!r}")
+        if self.kind == "category" and not self.allowed:
+            raise ValueError(f"Column {self.name!r}: a category column needs `allowed` values")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"Column {self.name!r}: min {self.min} is above max {self.max}")
+
+    def expected(self) -> str:
+        """What a valid value of this column looks like, in words."""
+        what = {
+            "numeric": "numbers",
+            "integer": "whole numbers",
+            "binary": "0 or 1",
+            "id": "a unique, non-empty case identifier",
+            "category": "one of " + ", ".join(repr(a) for a in (self.allowed or ())),
+            "string": "text",
+        }[self.kind]
+        if self.min is not None and self.max is not None:
+            what += f" between {_fmt(self.min)} and {_fmt(self.max)}"
+        elif self.min is not None:
+            what += f" of at least {_fmt(self.min)}"
+        elif self.max is not None:
+            what += f" of at most {_fmt(self.max)}"
+        if self.label:
+            what = f"{what} ({self.label})"
+        return what
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+@dataclass(frozen=True)
+class _Origin:
+    source: str
+    row_word: str
+    offset: int
+
+
+def _origin(data: pd.DataFrame, source: str | None) -> _Origin:
+    meta = data.attrs.get("evalkit_origin")
+    if isinstance(meta, dict):
+        return _Origin(source or meta["source"], meta["row_word"], meta["offset"])
+    return _Origin(source or "data frame", "row", 1)
+
+
+def read(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
+    """Read a CSV, TSV, Parquet or Excel file into a data frame, without checking it.
+
+    Parameters
+    ----------
+    path
+        The file. Its suffix chooses the reader (see ``SUPPORTED_SUFFIXES``).
+    sheet
+        For Excel files, the sheet name or 0-based index (default: the first sheet).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table. ``df.attrs["evalkit_origin"]`` remembers the file and how its rows are
+        numbered, so later errors can name file lines.
+
+    Raises
+    ------
+    EvalDataError
+        If the file is missing, of an unknown type, or cannot be parsed.
+    """
+    p = Path(path)
+    src = str(path)
+    if not p.is_file():
+        raise EvalDataError(f"file not found (looked in {p.resolve().parent})", source=src)
+    kind = SUPPORTED_SUFFIXES.get(p.suffix.lower())
+    if kind is None:
+        raise EvalDataError(
+            f"unsupported file type {p.suffix!r}; use one of "
+            + ", ".join(sorted(SUPPORTED_SUFFIXES)),
+            source=src,
+        )
+    try:
+        if kind in ("csv", "tsv"):
+            df = pd.read_csv(p, sep="\t" if kind == "tsv" else ",", skipinitialspace=True)
+            origin = {"source": src, "row_word": "line", "offset": 2}
+        elif kind == "parquet":
+            df = pd.read_parquet(p)
+            origin = {"source": src, "row_word": "row", "offset": 1}
+        else:
+            df = pd.read_excel(p, sheet_name=0 if sheet is None else sheet)
+            origin = {"source": src, "row_word": "row", "offset": 2}
+    except EvalDataError:
+        raise
+    except ImportError as exc:  # an optional reader engine is missing
+        raise EvalDataError(f"cannot read {kind} files here: {exc}", source=src) from exc
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a data problem
+        raise EvalDataError(f"could not be read as {kind}: {exc}", source=src) from exc
+    df = df.reset_index(drop=True)
+    df.columns = [str(c).strip() for c in df.columns]
+    df.attrs["evalkit_origin"] = origin
+    return df
+
+
+def load(
+    path: str | Path,
+    columns: Sequence[Column] | None = None,
+    *,
+    sheet: str | int | None = None,
+    min_rows: int = 1,
+) -> pd.DataFrame:
+    """Read a data file and, when ``columns`` are given, validate it.
+
+    Parameters
+    ----------
+    path
+        CSV, TSV, Parquet or Excel file.
+    columns
+        The columns a method needs. When given, the returned frame has those columns coerced to
+        their kinds (numbers as floats, ids as text).
+    sheet
+        Excel sheet name or index.
+    min_rows
+        The fewest rows the analysis can use.
+
+    Raises
+    ------
+    EvalDataError
+        Listing every problem found in the file.
+    """
+    df = read(path, sheet=sheet)
+    if columns is None:
+        return df
+    return validate(df, columns, min_rows=min_rows)
+
+
+def validate(
+    data: pd.DataFrame,
+    columns: Sequence[Column],
+    *,
+    source: str | None = None,
+    min_rows: int = 1,
+) -> pd.DataFrame:
+    """Check ``data`` against column specs; return a copy with the columns coerced.
+
+    Every problem is collected before raising, so the error lists all of them: missing
+    columns, non-numeric values, values out of range or not allowed, missing values where none
+    are allowed, duplicate identifiers, and too few rows.
+
+    Parameters
+    ----------
+    data
+        The table to check.
+    columns
+        What the analysis needs.
+    source
+        Name of the data for messages (defaults to the file it was read from, if known).
+    min_rows
+        The fewest rows the analysis can use.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``data`` whose declared columns are coerced: numeric kinds to ``float64``,
+        binary to ``float64`` 0/1 (missing stays NaN), ids and strings to text.
+
+    Raises
+    ------
+    EvalDataError
+        One error naming every problem.
+    TypeError
+        If ``data`` is not a data frame.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise TypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
+    origin = _origin(data, source)
+    problems: list[DataProblem] = []
+    out = data.copy()
+    out.attrs = dict(data.attrs)
+
+    names = [c.name for c in columns]
+    dupe_specs = {n for n in names if names.count(n) > 1}
+    if dupe_specs:
+        raise ValueError(f"columns declared more than once: {sorted(dupe_specs)}")
+    dupe_cols = sorted({str(c) for c in data.columns[data.columns.duplicated()]})
+    for name in dupe_cols:
+        problems.append(DataProblem(name, "the column name appears more than once",
+                                    "each column name once"))
+
+    if len(data) < min_rows:
+        problems.append(
+            DataProblem(None, f"has {len(data)} data rows", f"at least {min_rows}")
+        )
+
+    present = set(map(str, data.columns))
+    for col in columns:
+        if col.name not in present:
+            if col.required:
+                close = _close_names(col.name, present)
+                hint = f" (columns found: {close})" if close else ""
+                problems.append(
+                    DataProblem(col.name, "required column is missing" + hint, col.expected())
+                )
+            continue
+        if col.name in dupe_cols:
+            continue
+        coerced, col_problems = _check_column(data[col.name], col, origin.offset)
+        problems += col_problems
+        out[col.name] = coerced
+
+    if problems:
+        raise EvalDataError(problems, source=origin.source, row_word=origin.row_word)
+    return out
+
+
+def _close_names(name: str, present: Iterable[str]) -> str:
+    import difflib
+
+    matches = difflib.get_close_matches(name, list(present), n=3, cutoff=0.6)
+    return ", ".join(repr(m) for m in matches)
+
+
+def _rows(mask: np.ndarray, offset: int) -> tuple[tuple[int, ...], int]:
+    idx = np.flatnonzero(mask)
+    return tuple(int(i) + offset for i in idx[:_ROWS_KEPT]), int(idx.size)
+
+
+def _examples(values: pd.Series, mask: np.ndarray, k: int = 3) -> tuple[str, ...]:
+    seen: list[str] = []
+    for v in values[mask]:
+        s = str(v)
+        if s not in seen:
+            seen.append(s)
+        if len(seen) == k:
+            break
+    return tuple(seen)
+
+
+def _check_column(
+    s: pd.Series, col: Column, offset: int
+) -> tuple[pd.Series, list[DataProblem]]:
+    problems: list[DataProblem] = []
+    missing = s.isna().to_numpy()
+    if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+        stripped = s.astype("string").str.strip()
+        missing = missing | (stripped == "").fillna(False).to_numpy(dtype=bool)
+    expected = col.expected()
+
+    def add(message: str, mask: np.ndarray, *, examples: bool = False) -> None:
+        rows, n = _rows(mask, offset)
+        problems.append(
+            DataProblem(
+                col.name,
+                message,
+                expected,
+                rows,
+                n,
+                _examples(s, mask) if examples else (),
+            )
+        )
+
+    if missing.all() and len(s):
+        problems.append(DataProblem(col.name, "every value is missing", expected))
+        return s, problems
+    if missing.any() and (not col.allow_missing or col.kind == "id"):
+        add("values are missing", missing)
+
+    if col.kind in ("numeric", "integer", "binary"):
+        values = s
+        if s.dtype == bool or pd.api.types.is_bool_dtype(s.dtype):
+            values = s.astype("float64")
+        elif not pd.api.types.is_numeric_dtype(s.dtype):
+            values = s.astype("string").str.strip()
+            if col.kind == "binary":
+                values = values.str.lower().replace({"true": "1", "false": "0"})
+        num = pd.to_numeric(values, errors="coerce").astype("float64")
+        arr = num.to_numpy()
+        bad = ~missing & np.isnan(arr)
+        if bad.any():
+            add("values are not numbers", bad, examples=True)
+        infinite = np.isinf(arr)
+        if infinite.any():
+            add("values are infinite", infinite)
+        ok = ~missing & ~bad & np.isfinite(arr)
+        if col.kind == "integer":
+            frac = ok & (np.floor(arr) != arr)
+            if frac.any():
+                add("values are not whole numbers", frac, examples=True)
+        if col.kind == "binary":
+            nb = ok & ~np.isin(arr, (0.0, 1.0))
+            if nb.any():
+                add("values are not 0 or 1", nb, examples=True)
+        if col.min is not None:
+            low = ok & (arr < col.min)
+            if low.any():
+                add(f"values are below {_fmt(col.min)}", low, examples=True)
+        if col.max is not None:
+            high = ok & (arr > col.max)
+            if high.any():
+                add(f"values are above {_fmt(col.max)}", high, examples=True)
+        arr = np.where(bad | infinite, np.nan, arr)
+        coerced = pd.Series(arr, index=s.index, name=s.name, dtype="float64")
+    elif col.kind == "category":
+        allowed = set(col.allowed or ())
+        allowed_text = {str(a) for a in allowed}
+        bad = ~missing & ~s.map(lambda v: v in allowed or str(v) in allowed_text).to_numpy(
+            dtype=bool
+        )
+        if bad.any():
+            add("values are not among the allowed categories", bad, examples=True)
+        coerced = s
+    else:  # id, string
+        coerced = s.astype("string").str.strip()
+        coerced = coerced.where(~pd.Series(missing, index=s.index))
+
+    if col.kind == "id" or col.unique:
+        key = coerced.where(~pd.Series(missing, index=s.index))
+        dup = key.duplicated(keep=False).to_numpy() & ~missing
+        if dup.any():
+            n_ids = int(key[dup].nunique())
+            add(f"{n_ids} identifier value(s) appear on more than one row", dup)
+    return coerced, problems

@@ -1,0 +1,142 @@
+"""Every error evalkit raises on purpose.
+
+All derive from :class:`EvalkitError`, so a caller can catch the whole family at once. Each one
+carries a message written for the evaluator who must fix the problem: it names the file, the
+column or key, and the rows at fault.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+__all__ = [
+    "EvalkitError",
+    "EvalDataError",
+    "DataProblem",
+    "ConfigError",
+    "PrivacyError",
+]
+
+#: How many row numbers a problem lists before it says "and N more".
+MAX_ROWS_SHOWN = 8
+
+
+class EvalkitError(Exception):
+    """Base class of every error raised by evalkit."""
+
+
+@dataclass(frozen=True)
+class DataProblem:
+    """One problem found in a data set.
+
+    Attributes
+    ----------
+    column
+        The column at fault, or ``None`` for a problem of the whole table (e.g. no rows).
+    message
+        What is wrong, in words ("values are not numbers").
+    expected
+        What was expected instead ("numbers between 0 and 80").
+    rows
+        Row labels at fault, as the user sees them (file line numbers for CSV, sheet rows for
+        Excel, 1-based positions otherwise). Only the first few are kept for display; ``n_rows``
+        holds the full count.
+    n_rows
+        How many rows have the problem.
+    examples
+        A few offending values, when showing them helps and is safe (never identifiers).
+    """
+
+    column: str | None
+    message: str
+    expected: str = ""
+    rows: tuple[int, ...] = ()
+    n_rows: int = 0
+    examples: tuple[str, ...] = ()
+
+    def describe(self, row_word: str = "row") -> str:
+        """One line of text describing the problem."""
+        where = f"column '{self.column}'" if self.column is not None else "table"
+        text = f"{where}: {self.message}"
+        if self.n_rows:
+            shown = ", ".join(str(r) for r in self.rows[:MAX_ROWS_SHOWN])
+            more = self.n_rows - min(len(self.rows), MAX_ROWS_SHOWN)
+            plural = "s" if self.n_rows != 1 else ""
+            text += f" in {self.n_rows} {row_word}{plural} ({row_word}{plural} {shown}"
+            text += f", and {more} more)" if more > 0 else ")"
+        if self.examples:
+            text += "; e.g. " + ", ".join(repr(e) for e in self.examples)
+        if self.expected:
+            text += f"; expected {self.expected}"
+        return text
+
+
+class EvalDataError(EvalkitError, ValueError):
+    """The data cannot be analysed as asked.
+
+    Lists every problem found at once, so the evaluator can fix the file in one pass.
+
+    Parameters
+    ----------
+    problems
+        The problems found; a plain string is accepted for a single problem of the whole table.
+    source
+        Where the data came from (a file path, or a description such as ``"data frame"``).
+    row_word
+        What the row numbers count: ``"line"`` for CSV files, ``"row"`` otherwise.
+    """
+
+    def __init__(
+        self,
+        problems: Sequence[DataProblem] | str,
+        *,
+        source: str | None = None,
+        row_word: str = "row",
+    ) -> None:
+        if isinstance(problems, str):
+            problems = [DataProblem(column=None, message=problems)]
+        self.problems: tuple[DataProblem, ...] = tuple(problems)
+        self.source = source
+        self.row_word = row_word
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        head = f"{self.source}: " if self.source else ""
+        if len(self.problems) == 1:
+            return head + self.problems[0].describe(self.row_word)
+        lines = [f"{head}{len(self.problems)} problems found"]
+        lines += [f"  - {p.describe(self.row_word)}" for p in self.problems]
+        return "\n".join(lines)
+
+    def __reduce__(self):  # keep the error picklable across worker processes
+        return (_rebuild_data_error, (self.problems, self.source, self.row_word))
+
+
+def _rebuild_data_error(problems, source, row_word):
+    return EvalDataError(problems, source=source, row_word=row_word)
+
+
+@dataclass
+class ConfigError(EvalkitError, ValueError):
+    """An evaluation config is malformed: names the file and every key at fault."""
+
+    path: str
+    problems: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        if len(self.problems) == 1:
+            return f"{self.path}: {self.problems[0]}"
+        return f"{self.path}: {len(self.problems)} problems\n" + "\n".join(
+            f"  - {p}" for p in self.problems
+        )
+
+    def __reduce__(self):
+        return (ConfigError, (self.path, list(self.problems)))
+
+
+class PrivacyError(EvalkitError):
+    """A report would disclose something it must not (an identifier, a small count)."""

@@ -1,0 +1,201 @@
+"""The portfolio: every evaluation's headline side by side, from its ``results.json``.
+
+Build the same view from any folder of report folders::
+
+    from evalkit import portfolio
+    docs = portfolio.collect("reports")
+    portfolio.table(docs)                       # a pandas DataFrame
+    portfolio.write_index("reports")            # reports/index.html
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import pandas as pd
+
+__all__ = ["collect", "table", "index_html", "write_index", "RUNS_FILE"]
+
+#: Status of the latest run of each evaluation, kept beside the report folders.
+RUNS_FILE = "runs.json"
+
+
+def collect(reports_dir: str | Path) -> list[dict[str, Any]]:
+    """Every ``<reports_dir>/<slug>/results.json``, sorted by slug."""
+    root = Path(reports_dir)
+    docs = []
+    for path in sorted(root.glob("*/results.json")):
+        if path.parent.name.startswith((".", "_")):
+            continue
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        doc.setdefault("slug", path.parent.name)
+        docs.append(doc)
+    return docs
+
+
+def _fmt(x: Any, digits: int = 2) -> str:
+    if x is None:
+        return "—"
+    return f"{x:.{digits}f}".replace("-", "−")
+
+
+def table(docs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per evaluation: program, outcome, design, rating, effect with CI, n."""
+    rows = []
+    for d in docs:
+        h = d.get("headline", {})
+        es = h.get("effect_size") or {}
+        rows.append(
+            {
+                "slug": d.get("slug"),
+                "title": d.get("title"),
+                "program": d.get("program"),
+                "outcome": d.get("outcome", {}).get("label"),
+                "design": d.get("design", {}).get("label"),
+                "rating": d.get("evidence", {}).get("label"),
+                "estimand": h.get("estimand"),
+                "estimate": h.get("estimate"),
+                "ci_low": h.get("ci_low"),
+                "ci_high": h.get("ci_high"),
+                "units": h.get("units"),
+                "effect_size": es.get("name"),
+                "effect_size_estimate": es.get("estimate"),
+                "effect_size_ci_low": es.get("ci_low"),
+                "effect_size_ci_high": es.get("ci_high"),
+                "n": h.get("n"),
+                "generated_at": d.get("generated_at"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _esc(x: Any) -> str:
+    return html.escape("" if x is None else str(x), quote=True)
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1d2430;
+max-width:72rem;margin:0 auto;padding:2rem 1.5rem;line-height:1.5}
+h1{font-size:1.8rem;margin-bottom:.2rem}.sub{color:#5b6472;margin-top:0}
+table{border-collapse:collapse;width:100%;font-size:.93rem}
+th,td{padding:.4rem .6rem;border-bottom:1px solid #d8dde5;text-align:left;vertical-align:top}
+thead th{border-bottom:2px solid #1d2430;cursor:pointer;white-space:nowrap}
+td.num{text-align:right;white-space:nowrap}
+.failed{color:#9a3b00;font-weight:600}.ok{color:#006b4f}
+.note{color:#5b6472;font-size:.9rem}
+"""
+
+_SORT_JS = """
+document.querySelectorAll('table.sortable th').forEach(function(th, col){
+  th.addEventListener('click', function(){
+    var tb = th.closest('table').tBodies[0], rows = Array.from(tb.rows);
+    var dir = th.dataset.dir === 'asc' ? -1 : 1; th.dataset.dir = dir === 1 ? 'asc' : 'desc';
+    rows.sort(function(a, b){
+      var x = a.cells[col].dataset.sort || a.cells[col].textContent;
+      var y = b.cells[col].dataset.sort || b.cells[col].textContent;
+      var nx = parseFloat(x), ny = parseFloat(y);
+      if (!isNaN(nx) && !isNaN(ny)) return dir * (nx - ny);
+      return dir * x.localeCompare(y);
+    });
+    rows.forEach(function(r){ tb.appendChild(r); });
+  });
+});
+"""
+
+
+def index_html(
+    docs: Sequence[Mapping[str, Any]],
+    runs: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    title: str = "Program evaluations",
+) -> str:
+    """The portfolio page: a sortable table of every evaluation with a link to its report.
+
+    Parameters
+    ----------
+    docs
+        Results documents (see :func:`collect`).
+    runs
+        Latest run status per slug (``{"status": "ok"|"failed", "finished_at": ...,
+        "message": ...}``); evaluations that failed and have no report are listed too.
+    """
+    runs = dict(runs or {})
+    by_slug = {d["slug"]: d for d in docs}
+    slugs = sorted(set(by_slug) | set(runs))
+    body = []
+    for slug in slugs:
+        d = by_slug.get(slug)
+        run = runs.get(slug, {})
+        failed = run.get("status") == "failed"
+        if d is None:
+            status = "<span class='failed'>failed — no report yet</span>"
+            cells = [f"<td>{_esc(slug)}</td>"] + ["<td>—</td>"] * 5
+        else:
+            h = d.get("headline", {})
+            es = h.get("effect_size") or {}
+            if failed:
+                status = ("<span class='failed'>latest run failed — showing the report of "
+                          f"{_esc(d.get('generated_at', '')[:10])}</span>")
+            else:
+                status = "<span class='ok'>ok</span>"
+            est = h.get("estimate")
+            effect = (f"{_fmt(est, 1)} {_esc(h.get('units', ''))} "
+                      f"({_fmt(h.get('ci_low'), 1)} to {_fmt(h.get('ci_high'), 1)})"
+                      if est is not None else "suppressed")
+            std = (f"{_fmt(es.get('estimate'))} ({_fmt(es.get('ci_low'))} to "
+                   f"{_fmt(es.get('ci_high'))})" if es.get("estimate") is not None else "—")
+            link = f"<a href='{_esc(slug)}/report.html'>{_esc(d.get('title', slug))}</a>"
+            cells = [
+                f"<td>{link}<br><span class='note'>{_esc(d.get('program', ''))}</span></td>",
+                f"<td>{_esc(d.get('outcome', {}).get('label', ''))}</td>",
+                f"<td>{_esc(d.get('design', {}).get('label', ''))}</td>",
+                f"<td>{_esc(d.get('evidence', {}).get('label', ''))}</td>",
+                f"<td class='num' data-sort='{_esc(est if est is not None else '')}'>"
+                f"{effect}<br><span class='note'>g = {std}</span></td>",
+                f"<td class='num'>{_esc(h.get('n') if h.get('n') is not None else '—')}</td>",
+            ]
+        body.append("<tr>" + "".join(cells) + f"<td>{status}</td></tr>")
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    n_failed = sum(1 for r in runs.values() if r.get("status") == "failed")
+    summary = f"{len(slugs)} evaluation(s)" + (f", {n_failed} failed in the latest run"
+                                               if n_failed else "")
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>"
+        f"<h1>{_esc(title)}</h1><p class='sub'>{summary}; updated {stamp}. "
+        "Click a column heading to sort.</p>"
+        "<table class='sortable'><thead><tr><th>Program and report</th><th>Outcome</th>"
+        "<th>Design</th><th>Evidence rating</th><th>Effect (CI); standardized</th><th>n</th>"
+        f"<th>Status</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+        "<p class='note'>Effects are shown with their 95% confidence intervals unless a "
+        "report states otherwise; g is Hedges' standardized effect size. Counts below each "
+        "evaluation's privacy threshold are suppressed.</p>"
+        f"<script>{_SORT_JS}</script></body></html>"
+    )
+
+
+def write_index(
+    reports_dir: str | Path, runs: Mapping[str, Mapping[str, Any]] | None = None
+) -> Path:
+    """Write ``<reports_dir>/index.html`` from the report folders and run statuses.
+
+    When ``runs`` is not given, the statuses saved in ``<reports_dir>/runs.json`` are used.
+    """
+    root = Path(reports_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    if runs is None:
+        runs_path = root / RUNS_FILE
+        runs = json.loads(runs_path.read_text()) if runs_path.is_file() else {}
+    out = root / "index.html"
+    tmp = out.with_suffix(".html.tmp")
+    tmp.write_text(index_html(collect(root), runs), encoding="utf-8")
+    tmp.replace(out)
+    return out

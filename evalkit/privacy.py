@@ -1,0 +1,280 @@
+"""Disclosure control for reports about children: small-cell suppression and leak checks.
+
+Rules (see the README's "Privacy" section):
+
+* Counts from 1 to ``threshold − 1`` are suppressed wherever a report shows counts (primary
+  suppression). Zero is shown: it discloses nobody.
+* Complementary suppression: wherever shown totals would let a reader recover a suppressed
+  count by subtraction, further cells are suppressed, smallest first, until every row, column
+  and margin has either no suppressed cell or at least two whose sum reaches the threshold.
+* The threshold defaults to 11 and may be raised, never set below 5.
+* A rendered report in which any identifier value from the input appears is refused with a
+  :class:`~evalkit.exceptions.PrivacyError`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from evalkit.exceptions import PrivacyError
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "MIN_THRESHOLD",
+    "SUPPRESSED",
+    "check_threshold",
+    "is_reportable",
+    "format_count",
+    "suppress",
+    "Suppressed",
+    "find_identifiers",
+    "check_no_identifiers",
+]
+
+DEFAULT_THRESHOLD = 11
+MIN_THRESHOLD = 5
+#: How a suppressed cell is shown.
+SUPPRESSED = "suppressed"
+
+
+def check_threshold(threshold: int) -> int:
+    """Validate a suppression threshold (an integer of at least ``MIN_THRESHOLD``)."""
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)):
+        raise ValueError(f"privacy threshold must be a whole number, not {threshold!r}")
+    if threshold < MIN_THRESHOLD:
+        raise ValueError(
+            f"privacy threshold {threshold} is below the minimum of {MIN_THRESHOLD}: counts "
+            "that small identify children"
+        )
+    return int(threshold)
+
+
+def is_reportable(n: int | float, threshold: int = DEFAULT_THRESHOLD) -> bool:
+    """Whether a count may be shown: zero, or at least ``threshold``."""
+    if n is None or (isinstance(n, float) and math.isnan(n)):
+        return False
+    return n == 0 or n >= check_threshold(threshold)
+
+
+def format_count(n: int | float, threshold: int = DEFAULT_THRESHOLD) -> str:
+    """A count as text, or ``"suppressed"`` when it is too small to show."""
+    return f"{int(n):,}" if is_reportable(n, threshold) else SUPPRESSED
+
+
+@dataclass(frozen=True)
+class Suppressed:
+    """A table of counts with its suppression pattern.
+
+    Attributes
+    ----------
+    counts
+        The counts, with margins (a ``"Total"`` row and, for two-way tables, column) when asked.
+    mask
+        ``True`` where a cell must not be shown.
+    threshold
+        The threshold applied.
+    """
+
+    counts: pd.DataFrame
+    mask: pd.DataFrame
+    threshold: int
+
+    @property
+    def n_suppressed(self) -> int:
+        """How many cells are hidden."""
+        return int(self.mask.to_numpy().sum())
+
+    def display(self, *, percent_of: str | None = None) -> pd.DataFrame:
+        """The table as text with suppressed cells replaced by ``"suppressed"``.
+
+        Parameters
+        ----------
+        percent_of
+            ``"column"`` or ``"row"``: append each count's share of its column (row) total in
+            parentheses. A share is hidden wherever its count is.
+        """
+        c = self.counts
+        out = pd.DataFrame(index=c.index, columns=c.columns, dtype=object)
+        for i in range(c.shape[0]):
+            for j in range(c.shape[1]):
+                if self.mask.iat[i, j]:
+                    out.iat[i, j] = SUPPRESSED
+                    continue
+                v = c.iat[i, j]
+                text = f"{int(v):,}"
+                if percent_of is not None:
+                    total = c.iat[-1, j] if percent_of == "column" else c.iat[i, -1]
+                    if total:
+                        text += f" ({100 * v / total:.0f}%)"
+                out.iat[i, j] = text
+        return out
+
+    def values(self) -> pd.DataFrame:
+        """The counts as floats with suppressed cells set to NaN (for figures)."""
+        return self.counts.astype(float).mask(self.mask)
+
+
+def suppress(
+    counts: pd.Series | pd.DataFrame | Sequence[int],
+    threshold: int = DEFAULT_THRESHOLD,
+    *,
+    margins: bool = True,
+) -> Suppressed:
+    """Apply primary and complementary suppression to a one- or two-way table of counts.
+
+    Parameters
+    ----------
+    counts
+        Non-negative whole counts: a Series (one-way) or DataFrame (two-way).
+    threshold
+        Smallest count that may be shown (default 11, never below 5).
+    margins
+        Whether totals are shown. They are added (``"Total"``) and protected too: a small total
+        is suppressed, and no suppressed cell can be recovered from the totals.
+
+    Returns
+    -------
+    Suppressed
+        The table (with margins) and its suppression mask.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> s = suppress(pd.Series({"completed": 40, "withdrew": 3, "moved": 12}))
+    >>> s.display()[0].tolist()
+    ['40', 'suppressed', 'suppressed', '55']
+    """
+    threshold = check_threshold(threshold)
+    one_way = not isinstance(counts, pd.DataFrame)
+    frame = pd.DataFrame(pd.Series(counts)) if one_way else counts.copy()
+    arr = frame.to_numpy(dtype=float)
+    if np.isnan(arr).any() or (arr < 0).any() or (np.floor(arr) != arr).any():
+        raise ValueError("counts must be non-negative whole numbers")
+    if margins:
+        frame = frame.copy()
+        frame.loc["Total"] = frame.sum(axis=0)
+        if not one_way:
+            frame["Total"] = frame.sum(axis=1)
+    values = frame.to_numpy(dtype=float)
+    mask = (values > 0) & (values < threshold)
+
+    # Additive relations: (cells, total) index lists. Every row and column of the body sums to
+    # its margin; the margins themselves sum to the grand total.
+    relations: list[tuple[list[tuple[int, int]], tuple[int, int] | None]] = []
+    nr, nc = values.shape
+    if margins:
+        br = nr - 1
+        bc = nc - 1 if not one_way else nc
+        for j in range(nc):  # each column (incl. the total column) sums to the total row
+            relations.append(([(i, j) for i in range(br)], (br, j)))
+        if not one_way:
+            for i in range(nr):  # each row (incl. the total row) sums to the total column
+                relations.append(([(i, j) for j in range(bc)], (i, bc)))
+    _complement(values, mask, relations, threshold)
+    return Suppressed(
+        counts=frame.astype("int64"),
+        mask=pd.DataFrame(mask, index=frame.index, columns=frame.columns),
+        threshold=threshold,
+    )
+
+
+def _complement(values, mask, relations, threshold) -> None:
+    changed = True
+    while changed:
+        changed = False
+        for cells, total in relations:
+            members = cells + ([total] if total is not None else [])
+            hidden = [c for c in members if mask[c]]
+            if not hidden:
+                continue
+            hidden_cells = [c for c in cells if mask[c]]
+            hidden_sum = sum(values[c] for c in hidden_cells)
+            total_shown = total is not None and not mask[total]
+            needs = len(hidden) == 1 or (total_shown and 0 < hidden_sum < threshold)
+            if not needs:
+                continue
+            candidates = [c for c in cells if not mask[c]]
+            if not candidates and total is not None and not mask[total]:
+                candidates = [total]
+            if not candidates:
+                continue
+            # Prefer the smallest non-zero cell: hiding a zero protects little.
+            candidates.sort(key=lambda c: (values[c] == 0, values[c]))
+            mask[candidates[0]] = True
+            changed = True
+
+
+# -- identifier leak check --------------------------------------------------------------------
+
+_DATA_URI = re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=\s]+")
+#: Purely numeric identifiers shorter than this cannot be told apart from ordinary numbers.
+MIN_NUMERIC_ID_LENGTH = 5
+
+
+def _searchable(ids: Iterable[object]) -> tuple[list[str], int]:
+    out: list[str] = []
+    skipped = 0
+    for v in ids:
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            continue
+        s = str(v).strip()
+        if not s:
+            continue
+        if s.isdigit() and len(s) < MIN_NUMERIC_ID_LENGTH or len(s) < 3:
+            skipped += 1
+            continue
+        out.append(s)
+    return sorted(set(out)), skipped
+
+
+def find_identifiers(text: str, identifiers: Iterable[object]) -> list[str]:
+    """Identifier values that occur in ``text`` as whole tokens.
+
+    Embedded images (``data:`` URIs) are ignored. Purely numeric ids shorter than five digits
+    and ids shorter than three characters are not searched: they cannot be told apart from
+    ordinary numbers and words.
+    """
+    body = _DATA_URI.sub("", text)
+    ids, _ = _searchable(identifiers)
+    found = []
+    for chunk_start in range(0, len(ids), 500):
+        chunk = ids[chunk_start : chunk_start + 500]
+        pattern = re.compile(
+            r"(?<![A-Za-z0-9])(" + "|".join(re.escape(i) for i in chunk) + r")(?![A-Za-z0-9])"
+        )
+        found += pattern.findall(body)
+    return sorted(set(found))
+
+
+def check_no_identifiers(
+    text: str, identifiers: Iterable[object], *, what: str, column: str | None = None
+) -> int:
+    """Raise :class:`PrivacyError` if any identifier value occurs in ``text``.
+
+    The error says how many values were found and where, but never prints them.
+
+    Returns
+    -------
+    int
+        How many identifier values were too short to search (see :func:`find_identifiers`).
+    """
+    ids = list(identifiers)
+    _, skipped = _searchable(ids)
+    found = find_identifiers(text, ids)
+    if found:
+        col = f" of column '{column}'" if column else ""
+        body = _DATA_URI.sub("", text)
+        first = min(body.find(f) for f in found)
+        line = body.count("\n", 0, first) + 1
+        raise PrivacyError(
+            f"{what}: {len(found)} identifier value(s){col} from the input appear in the "
+            f"rendered report (first on line {line}); the report was not written. Remove the "
+            "output that shows them."
+        )
+    return skipped

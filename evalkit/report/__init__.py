@@ -1,0 +1,37 @@
+"""Report building blocks: figures, tables, plain-language findings and evidence ratings.
+
+Templates call one function or method of this package per report block; every number shown
+comes from :mod:`evalkit.methods`. Nothing here runs notebooks.
+"""
+
+from evalkit.report import resultsdoc
+from evalkit.report.common import (
+    appendix_block,
+    bullets_block,
+    package_versions,
+    program_block,
+    sha256_file,
+    title_block,
+)
+from evalkit.report.evidence import RATINGS, rate
+from evalkit.report.figures import PALETTE, figure_block, new_figure
+from evalkit.report.html import Block
+from evalkit.report.prepost import Outcome, PrePostReport
+
+__all__ = [
+    "Block",
+    "Outcome",
+    "PALETTE",
+    "PrePostReport",
+    "RATINGS",
+    "appendix_block",
+    "bullets_block",
+    "figure_block",
+    "new_figure",
+    "package_versions",
+    "program_block",
+    "rate",
+    "resultsdoc",
+    "sha256_file",
+    "title_block",
+]

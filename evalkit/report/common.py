@@ -1,0 +1,118 @@
+"""Report sections shared by every template: title, program, method, limitations, appendix."""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from evalkit.report.html import Block, esc, key_values, paragraphs
+
+__all__ = [
+    "title_block",
+    "program_block",
+    "bullets_block",
+    "appendix_block",
+    "package_versions",
+    "sha256_file",
+    "REPORT_PACKAGES",
+]
+
+#: Packages whose versions every report and manifest records.
+REPORT_PACKAGES = (
+    "evalkit-programs", "numpy", "pandas", "scipy", "statsmodels", "linearmodels",
+    "matplotlib", "papermill", "nbconvert", "nbformat", "ipykernel", "pyyaml",
+)
+
+
+def package_versions(names: Sequence[str] = REPORT_PACKAGES) -> dict[str, str]:
+    """Installed versions of ``names`` (and Python), ``"not installed"`` where absent."""
+    out = {"python": platform.python_version()}
+    for name in names:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def title_block(title: str, program: str, *, subtitle: str | None = None) -> Block:
+    """The report's title and the program's name."""
+    sub = subtitle or program
+    return Block(
+        f"<h1>{esc(title)}</h1><p class='ek-subtitle'>{esc(sub)}</p>",
+        text=f"{title}\n{sub}",
+    )
+
+
+def program_block(description: str, question: str) -> Block:
+    """'The program and the question': what the program does and what the evaluation asks."""
+    return Block(
+        paragraphs(description.strip()) + paragraphs("Evaluation question: " + question.strip()),
+        text=f"{description.strip()}\n{question.strip()}",
+    )
+
+
+def bullets_block(items: Sequence[str], *, intro: str | None = None) -> Block:
+    """A bulleted list (limitations, assumptions)."""
+    body = "".join(f"<li>{esc(i)}</li>" for i in items)
+    return Block(paragraphs(intro or "") + f"<ul>{body}</ul>", text="\n".join(items))
+
+
+def appendix_block(
+    *,
+    results: Any,
+    options: Mapping[str, Any],
+    data_path: str | Path | None = None,
+) -> Block:
+    """Technical appendix: estimator output, options, input hash and package versions.
+
+    Parameters
+    ----------
+    results
+        A :class:`~evalkit.results.Result` (or several) whose tidy tables are shown.
+    options
+        Every choice that changed a number (estimator options, alpha, privacy threshold).
+    data_path
+        The input file, whose SHA-256 is printed so a reader can check which data were used.
+        Only the file's name is shown, not where it lives.
+    """
+    from evalkit.results import fmt_num, fmt_p
+
+    items = results if isinstance(results, (list, tuple)) else [results]
+    parts = ["<h3>Estimates</h3>"]
+    for res in items:
+        frame = res.to_frame()
+        head = "".join(f"<th scope='col'>{esc(c)}</th>" for c in frame.columns)
+        rows = []
+        for _, row in frame.iterrows():
+            cells = []
+            for c in frame.columns:
+                v = row[c]
+                txt = v if c == "term" else (fmt_p(v) if c == "p_value" else fmt_num(v))
+                cells.append(f"<td>{esc(txt)}</td>")
+            rows.append("<tr>" + "".join(cells) + "</tr>")
+        parts.append(
+            f"<table class='ek-table'><caption>{esc(res._title)}</caption><thead><tr>{head}"
+            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        )
+    parts.append("<h3>Options</h3>" + key_values({k: v for k, v in options.items()}))
+    if data_path is not None:
+        p = Path(data_path)
+        parts.append(
+            "<h3>Input</h3>"
+            + key_values({"data file": p.name, "SHA-256": sha256_file(p)})
+        )
+    parts.append("<h3>Software</h3>" + key_values(package_versions()))
+    return Block("".join(parts), text="Technical appendix")

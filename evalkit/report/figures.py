@@ -1,0 +1,151 @@
+"""Standard report figures: one style, a colour-blind-safe palette, CIs always drawn, alt text.
+
+Figures are built on :class:`matplotlib.figure.Figure` directly (no pyplot state), rendered to
+PNG and embedded in the HTML, so a report is a single self-contained file.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Sequence
+
+import numpy as np
+
+from evalkit.report.html import Block, esc
+
+__all__ = ["PALETTE", "new_figure", "figure_block", "prepost_figure"]
+
+#: Okabe & Ito (2008) colour-blind-safe palette.
+PALETTE = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "green": "#009E73",
+    "vermillion": "#D55E00",
+    "sky": "#56B4E9",
+    "purple": "#CC79A7",
+    "yellow": "#F0E442",
+    "black": "#000000",
+    "grey": "#7F7F7F",
+}
+
+_RC = {
+    "font.size": 10,
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 10,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": True,
+    "grid.color": "#e3e6eb",
+    "grid.linewidth": 0.8,
+    "legend.frameon": False,
+    "savefig.dpi": 110,
+}
+
+
+def new_figure(ncols: int = 1, *, width: float = 8.0, height: float = 3.6):
+    """A figure with the house style and ``ncols`` axes side by side."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(width, height), layout="constrained")
+        axes = fig.subplots(1, ncols, squeeze=False)[0]
+        for ax in axes:
+            ax.set_axisbelow(True)
+    return fig, list(axes)
+
+
+def figure_block(fig, *, alt: str, caption: str | None = None) -> Block:
+    """Embed a figure as a PNG with alt text and an optional caption."""
+    if not alt or not alt.strip():
+        raise ValueError("every figure needs alt text describing what it shows")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
+    html_text = (
+        f"<figure class='ek-figure'><img src='data:image/png;base64,{data}' alt='{esc(alt)}'>"
+        f"{cap}</figure>"
+    )
+    return Block(html_text, text=f"[figure: {alt}]")
+
+
+def _errorbar(ax, x, mean, lo, hi, *, color, label, hollow=False, offset=0.0):
+    ax.errorbar(
+        np.asarray(x, dtype=float) + offset,
+        mean,
+        yerr=[np.asarray(mean) - np.asarray(lo), np.asarray(hi) - np.asarray(mean)],
+        fmt="o",
+        color=color,
+        mfc="white" if hollow else color,
+        capsize=4,
+        lw=1.6,
+        ms=7,
+        label=label,
+    )
+
+
+def prepost_figure(
+    summary,
+    change: Sequence[float],
+    *,
+    mean_change: float,
+    ci_low: float,
+    ci_high: float,
+    outcome_label: str,
+    pre_label: str,
+    post_label: str,
+    lower_is_better: bool,
+    confidence: float,
+):
+    """Two panels: average scores at both times with CIs, and the spread of individual change.
+
+    The second panel shows percentiles (10th, 25th, 50th, 75th, 90th) of the change, never
+    individual values, so no single youth's scores can be read off the figure.
+
+    Parameters
+    ----------
+    summary
+        Frame from :func:`evalkit.methods.prepost.describe` (rows ``all_pre``, ``complete_pre``,
+        ``complete_post``).
+    change
+        Individual changes (post − pre) of complete pairs; only percentiles are drawn.
+    """
+    fig, (ax1, ax2) = new_figure(2, width=9.0, height=3.6)
+    conf = f"{confidence:.0%}"
+    s = summary.set_index("sample")
+    allp = s.loc["all_pre"]
+    _errorbar(ax1, [0], [allp["mean"]], [allp["ci_low"]], [allp["ci_high"]],
+              color=PALETTE["grey"], label=f"All enrolled (n={int(allp['n'])})", hollow=True,
+              offset=-0.08)
+    cp, cq = s.loc["complete_pre"], s.loc["complete_post"]
+    _errorbar(ax1, [0, 1], [cp["mean"], cq["mean"]], [cp["ci_low"], cq["ci_low"]],
+              [cp["ci_high"], cq["ci_high"]], color=PALETTE["blue"],
+              label=f"Measured both times (n={int(cp['n'])})", offset=0.08)
+    ax1.plot([0.08, 1.08], [cp["mean"], cq["mean"]], color=PALETTE["blue"], lw=1, alpha=0.6)
+    ax1.set_xticks([0, 1], [pre_label.capitalize(), post_label.capitalize()])
+    ax1.set_xlim(-0.5, 1.5)
+    ax1.set_ylabel(f"{outcome_label} (points)")
+    ax1.set_title(f"Average score with {conf} CI")
+    ax1.legend(loc="best", fontsize=8)
+
+    pct = np.percentile(np.asarray(change, dtype=float), [10, 25, 50, 75, 90])
+    ax2.hlines(0.6, pct[0], pct[4], color=PALETTE["sky"], lw=2)
+    ax2.barh(0.6, pct[3] - pct[1], left=pct[1], height=0.35, color=PALETTE["sky"], alpha=0.7,
+             label="Middle half of youth (25th–75th percentile)")
+    ax2.vlines(pct[2], 0.42, 0.78, color=PALETTE["black"], lw=2, label="Median")
+    ax2.errorbar([mean_change], [0.15], xerr=[[mean_change - ci_low], [ci_high - mean_change]],
+                 fmt="D", color=PALETTE["vermillion"], capsize=4, lw=1.6, ms=6,
+                 label=f"Mean change with {conf} CI")
+    ax2.axvline(0, color=PALETTE["grey"], ls="--", lw=1)
+    ax2.set_ylim(-0.2, 1.2)
+    ax2.set_yticks([])
+    better = "lower" if lower_is_better else "higher"
+    ax2.set_xlabel(f"Change, {post_label} − {pre_label} (points; {better} is better)")
+    ax2.set_title("Change per youth: 10th to 90th percentile")
+    handles, labels = ax2.get_legend_handles_labels()
+    keep = [(h, lab) for h, lab in zip(handles, labels) if lab and not lab.startswith("_")]
+    ax2.legend(*zip(*keep), loc="upper left", fontsize=8, bbox_to_anchor=(0, 1.0))
+    return fig

@@ -1,0 +1,173 @@
+"""Shared conventions of every estimator's result.
+
+Every estimator in :mod:`evalkit.methods` returns a frozen dataclass that derives from
+:class:`Result`. A result
+
+* holds its numbers as typed fields (``estimate``, ``se``, ``ci_low``, ``ci_high``, ``p_value``,
+  ``n``, ...) and the options that produced them (``alpha`` and any R-named choice);
+* prints itself for people with :meth:`Result.summary` and in notebooks with ``_repr_html_``;
+* gives machines a tidy frame with :meth:`Result.to_frame`: one row per term, with the columns
+  ``term, estimate, se, ci_low, ci_high, p_value`` (plus any the estimator adds);
+* converts to plain JSON-ready Python with :meth:`Result.to_dict`.
+
+Subclasses declare ``_title`` (a heading) and implement ``_terms()`` (the rows of ``to_frame``);
+``_details()`` may add lines of text under the table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Result", "check_alpha", "fmt_num", "fmt_p", "jsonable"]
+
+
+def check_alpha(alpha: float) -> float:
+    """Validate a significance level and return it as a float."""
+    try:
+        a = float(alpha)
+    except (TypeError, ValueError):
+        raise ValueError(f"alpha must be a number between 0 and 1, not {alpha!r}") from None
+    if not 0.0 < a < 1.0:
+        raise ValueError(f"alpha must lie strictly between 0 and 1, not {alpha!r}")
+    return a
+
+
+def fmt_num(x: Any, digits: int = 4) -> str:
+    """Format a number for people: ``digits`` significant digits, '—' for missing."""
+    if x is None:
+        return "—"
+    if isinstance(x, (bool, np.bool_)):
+        return str(bool(x))
+    if isinstance(x, (int, np.integer)):
+        return f"{int(x):,}"
+    try:
+        v = float(x)
+    except (TypeError, ValueError):
+        return str(x)
+    if math.isnan(v):
+        return "—"
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    if v != 0 and (abs(v) >= 1e6 or abs(v) < 1e-4):
+        return f"{v:.{digits - 1}e}"
+    if abs(v) >= 10**digits:
+        return f"{v:,.1f}"
+    return f"{v:.{digits}g}"
+
+
+def fmt_p(p: float | None) -> str:
+    """Format a p-value the way journals print it (``< 0.001`` below one in a thousand)."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "—"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def jsonable(v: Any) -> Any:
+    """Convert numpy / pandas values (recursively) to plain JSON-ready Python; NaN → None."""
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return None if math.isnan(f) or math.isinf(f) else f
+    if isinstance(v, (np.bool_,)):
+        return bool(v)
+    if isinstance(v, pd.DataFrame):
+        return [{k: jsonable(x) for k, x in row.items()} for row in v.to_dict("records")]
+    if isinstance(v, pd.Series):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, dict):
+        return {str(k): jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x) for x in v]
+    return v
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """Base class of estimator results (see the module docstring for the conventions)."""
+
+    _title: ClassVar[str] = "Result"
+    #: Fields shown in the options line of ``summary()`` rather than in the table.
+    _options: ClassVar[tuple[str, ...]] = ("alpha",)
+
+    # -- to be provided by subclasses -------------------------------------------------------
+    def _terms(self) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def _details(self) -> list[str]:
+        return []
+
+    # -- shared behaviour --------------------------------------------------------------------
+    @property
+    def confidence(self) -> float:
+        """Confidence level of the intervals, ``1 - alpha``."""
+        return 1.0 - float(getattr(self, "alpha", 0.05))
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy table: one row per term."""
+        return pd.DataFrame(self._terms())
+
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as JSON-ready Python values (NaN becomes ``None``)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name.startswith("_"):
+                continue
+            out[f.name] = jsonable(getattr(self, f.name))
+        return out
+
+    def _options_text(self) -> str:
+        parts = []
+        for name in self._options:
+            if hasattr(self, name):
+                parts.append(f"{name}={getattr(self, name)!r}")
+        return ", ".join(parts)
+
+    def summary(self) -> str:
+        """A plain-text summary: title, the table of terms, details and options."""
+        frame = self.to_frame()
+        shown = frame.copy()
+        for c in shown.columns:
+            if c == "p_value":
+                shown[c] = shown[c].map(fmt_p)
+            elif c != "term" and pd.api.types.is_numeric_dtype(shown[c]):
+                shown[c] = shown[c].map(fmt_num)
+        lines = [self._title, "=" * len(self._title)]
+        lines += shown.to_string(index=False).splitlines()
+        details = self._details()
+        if details:
+            lines.append("")
+            lines += details
+        opts = self._options_text()
+        if opts:
+            lines += ["", f"Options: {opts}"]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        frame = self.to_frame()
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in frame.columns)
+        body = []
+        for _, row in frame.iterrows():
+            cells = []
+            for c in frame.columns:
+                v = row[c]
+                text = fmt_p(v) if c == "p_value" else (v if c == "term" else fmt_num(v))
+                cells.append(f"<td>{html.escape(str(text))}</td>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        details = "".join(f"<p>{html.escape(d)}</p>" for d in self._details())
+        opts = self._options_text()
+        opts_html = f"<p><small>Options: {html.escape(opts)}</small></p>" if opts else ""
+        return (
+            f"<div class='evalkit-result'><strong>{html.escape(self._title)}</strong>"
+            f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+            f"{details}{opts_html}</div>"
+        )

@@ -1,0 +1,308 @@
+"""Evaluation configs: ``evaluations/<slug>.yaml``, checked against a schema before anything runs.
+
+A config names the program, the template, the data file and the method's parameters::
+
+    title: Survivor mentoring — Site A
+    program: Survivor Mentoring Program
+    description: >
+      Trained adult mentors, themselves survivors, meet weekly with youth ...
+    question: Do trauma symptoms fall between intake and six months?
+    template: prepost
+    data: ../data/sample/mentoring_site_a.csv   # relative to this file
+    id_column: case_id
+    privacy_threshold: 11
+    parameters:
+      pre: ts_intake
+      post: ts_6mo
+      ...
+
+Every problem (unknown key, missing key, wrong type, bad value, missing data file) is reported
+at once in a :class:`~evalkit.exceptions.ConfigError` that names the file and the key.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from evalkit import privacy
+from evalkit.data import SUPPORTED_SUFFIXES, load
+from evalkit.exceptions import ConfigError
+from evalkit.run.templates import TEMPLATES, Param, TemplateSpec, get_template, templates_dir
+
+__all__ = ["EvaluationConfig", "load_config", "find_configs", "TOP_LEVEL_KEYS", "SLUG_PATTERN"]
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+
+#: Top-level keys: name → (required, kind, help).
+TOP_LEVEL_KEYS: dict[str, tuple[bool, str, str]] = {
+    "title": (True, "str", "report title shown to funders"),
+    "program": (True, "str", "name of the program evaluated"),
+    "description": (True, "str", "what the program does, in plain words for funders"),
+    "question": (False, "str", "the evaluation question, in plain words"),
+    "template": (True, "str", "which template runs it: " + ", ".join(sorted(TEMPLATES))),
+    "data": (True, "str", "data file (CSV, TSV, Parquet or Excel), relative to this config"),
+    "data_sheet": (False, "str", "Excel sheet to read (default: the first)"),
+    "id_column": (True, "str", "column of case identifiers (checked, never shown)"),
+    "privacy_threshold": (False, "int", f"smallest count shown (default "
+                          f"{privacy.DEFAULT_THRESHOLD}, at least {privacy.MIN_THRESHOLD})"),
+    "timeout": (False, "int", "seconds any one notebook cell may run (default 600)"),
+    "parameters": (True, "mapping", "the template's parameters"),
+}
+
+DEFAULT_TIMEOUT = 600
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice (PyYAML silently keeps the last one)."""
+
+
+def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key '{key}' is given twice (lines {seen[key]} and "
+                f"{key_node.start_mark.line + 1})", key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line + 1
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """A checked evaluation config.
+
+    Attributes
+    ----------
+    path
+        The config file.
+    slug
+        The evaluation's name: the file name without ``.yaml``.
+    template
+        The template spec it runs.
+    data_path
+        Absolute path of the data file.
+    parameters
+        The template parameters with defaults filled in.
+    """
+
+    path: Path
+    slug: str
+    title: str
+    program: str
+    description: str
+    question: str
+    template: TemplateSpec
+    data_path: Path
+    data_sheet: str | None
+    id_column: str
+    privacy_threshold: int
+    timeout: int
+    parameters: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def notebook(self) -> Path:
+        """The template notebook this evaluation runs."""
+        return templates_dir(self.path.parent) / self.template.notebook
+
+    def notebook_parameters(self, results_path: str | None) -> dict[str, Any]:
+        """Everything injected into the template's parameters cell."""
+        return {
+            "title": self.title,
+            "program": self.program,
+            "description": self.description,
+            "question": self.question,
+            "data_path": str(self.data_path),
+            "id_column": self.id_column,
+            "privacy_threshold": self.privacy_threshold,
+            "results_path": results_path,
+            **self.parameters,
+        }
+
+    def load_data(self):
+        """Read and validate the data as the template will (raises ``EvalDataError``)."""
+        cols = self.template.columns(self.parameters, self.id_column)
+        return load(self.data_path, cols, sheet=self.data_sheet)
+
+
+def _kind_ok(value: Any, kind: str) -> bool:
+    if kind in ("str", "column"):
+        return isinstance(value, str) and value.strip() != ""
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind in ("number", "alpha"):
+        return (isinstance(value, (int, float)) and not isinstance(value, bool)
+                and math.isfinite(value))
+    if kind == "mapping":
+        return isinstance(value, dict)
+    raise ValueError(kind)
+
+
+_KIND_WORDS = {
+    "str": "non-empty text", "column": "a column name", "bool": "true or false",
+    "int": "a whole number", "number": "a number", "alpha": "a number between 0 and 1",
+    "mapping": "a mapping of keys to values",
+}
+
+
+def _check_param(p: Param, value: Any, problems: list[str]) -> None:
+    where = f"parameters.{p.name}"
+    if value is None:
+        if not p.nullable:
+            problems.append(f"{where}: must be {_KIND_WORDS[p.kind]}, not empty ({p.help})")
+        return
+    if not _kind_ok(value, p.kind):
+        problems.append(f"{where}: must be {_KIND_WORDS[p.kind]}, not {value!r} ({p.help})")
+    elif p.kind == "alpha" and not 0 < value < 1:
+        problems.append(f"{where}: must lie strictly between 0 and 1, not {value!r}")
+
+
+def load_config(path: str | Path) -> EvaluationConfig:
+    """Read and check one config.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file and every key at fault.
+    """
+    p = Path(path)
+    where = str(p)
+    if not p.is_file():
+        raise ConfigError(where, ["config file not found"])
+    try:
+        raw = yaml.load(p.read_text(encoding="utf-8"), Loader=_StrictLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(where, [f"not valid YAML{at}: {problem}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(where, ["not a UTF-8 text file"]) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(where, ["must be a YAML mapping of keys to values"])
+
+    problems: list[str] = []
+    slug = p.stem
+    if not SLUG_PATTERN.match(slug):
+        problems.append(
+            f"file name '{p.name}': the slug '{slug}' must be lower-case letters, digits and "
+            "hyphens (it names the report folder)"
+        )
+    for key in raw:
+        if key not in TOP_LEVEL_KEYS:
+            problems.append(f"unknown key '{key}'" + _suggest(str(key), TOP_LEVEL_KEYS))
+    for key, (required, kind, help_) in TOP_LEVEL_KEYS.items():
+        if key not in raw or raw[key] is None:
+            if required:
+                problems.append(f"missing required key '{key}' ({help_})")
+            continue
+        if not _kind_ok(raw[key], kind):
+            problems.append(f"'{key}' must be {_KIND_WORDS[kind]}, not {raw[key]!r} ({help_})")
+
+    threshold = raw.get("privacy_threshold", privacy.DEFAULT_THRESHOLD)
+    if _kind_ok(threshold, "int"):
+        try:
+            privacy.check_threshold(threshold)
+        except ValueError as exc:
+            problems.append(f"'privacy_threshold': {exc}")
+    timeout = raw.get("timeout", DEFAULT_TIMEOUT)
+    if _kind_ok(timeout, "int") and timeout <= 0:
+        problems.append(f"'timeout' must be a positive number of seconds, not {timeout}")
+
+    spec: TemplateSpec | None = None
+    if _kind_ok(raw.get("template"), "str"):
+        try:
+            spec = get_template(raw["template"])
+        except KeyError as exc:
+            problems.append(f"'template': {exc.args[0]}")
+
+    data_path: Path | None = None
+    if _kind_ok(raw.get("data"), "str"):
+        data_path = (p.parent / raw["data"]).resolve()
+        if not data_path.is_file():
+            problems.append(f"'data': file not found: {raw['data']} (resolved to {data_path})")
+        elif data_path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            problems.append(
+                f"'data': unsupported file type '{data_path.suffix}'; use one of "
+                + ", ".join(sorted(SUPPORTED_SUFFIXES))
+            )
+
+    params: dict[str, Any] = {}
+    given = raw.get("parameters")
+    if spec is not None and isinstance(given, dict):
+        for key in given:
+            if spec.param(str(key)) is None:
+                problems.append(
+                    f"unknown key 'parameters.{key}' for template '{spec.name}'"
+                    + _suggest(str(key), {q.name: None for q in spec.params})
+                )
+        for prm in spec.params:
+            if prm.name in given:
+                _check_param(prm, given[prm.name], problems)
+                params[prm.name] = given[prm.name]
+            elif prm.required:
+                problems.append(f"missing required key 'parameters.{prm.name}' ({prm.help})")
+            else:
+                params[prm.name] = prm.default
+        lo, hi = params.get("score_min"), params.get("score_max")
+        if _kind_ok(lo, "number") and _kind_ok(hi, "number") and lo >= hi:
+            problems.append(f"'parameters.score_min' ({lo}) must be below score_max ({hi})")
+
+    if problems:
+        raise ConfigError(where, problems)
+    assert spec is not None and data_path is not None
+    return EvaluationConfig(
+        path=p.resolve(),
+        slug=slug,
+        title=raw["title"].strip(),
+        program=raw["program"].strip(),
+        description=raw["description"].strip(),
+        question=(raw.get("question") or "").strip(),
+        template=spec,
+        data_path=data_path,
+        data_sheet=raw.get("data_sheet"),
+        id_column=raw["id_column"],
+        privacy_threshold=int(threshold),
+        timeout=int(timeout),
+        parameters=params,
+    )
+
+
+def _suggest(key: str, known: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def find_configs(paths: Iterable[str | Path] = ()) -> list[Path]:
+    """Config files named by ``paths`` (files or folders; default ``evaluations/``), sorted."""
+    paths = list(paths) or [Path("evaluations")]
+    found: list[Path] = []
+    for item in paths:
+        q = Path(item)
+        if q.is_dir():
+            found += sorted(x for x in q.iterdir() if x.suffix in (".yaml", ".yml")
+                            and not x.name.startswith("."))
+        else:
+            found.append(q)
+    seen: set[Path] = set()
+    unique = []
+    for f in found:
+        key = f.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(f)
+    return unique

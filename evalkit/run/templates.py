@@ -1,0 +1,126 @@
+"""The templates evalkit can run, and the parameters each accepts.
+
+Each template's parameters are declared here once; the config schema, ``evalkit new`` and the
+consistency test of the notebooks' parameters cells all read this registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from evalkit.data import Column
+
+__all__ = ["Param", "TemplateSpec", "TEMPLATES", "get_template", "templates_dir", "COMMON_PARAMS"]
+
+
+@dataclass(frozen=True)
+class Param:
+    """One template parameter as a config sets it.
+
+    ``kind`` is one of ``"str"``, ``"bool"``, ``"number"``, ``"int"``, ``"column"`` (a column
+    name that must exist in the data) or ``"alpha"`` (a number strictly between 0 and 1).
+    """
+
+    name: str
+    kind: str
+    help: str
+    required: bool = False
+    default: Any = None
+    nullable: bool = False
+    example: Any = None
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    """A parameterized notebook and what it needs."""
+
+    name: str
+    design: str
+    description: str
+    params: tuple[Param, ...]
+    columns: Callable[[Mapping[str, Any], str], list[Column]]
+
+    @property
+    def notebook(self) -> str:
+        return f"{self.name}.ipynb"
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+#: Parameters every template receives from the config's top level (not from ``parameters``).
+COMMON_PARAMS = (
+    "title", "program", "description", "question", "data_path", "id_column",
+    "privacy_threshold", "results_path",
+)
+
+
+def _prepost_columns(p: Mapping[str, Any], id_column: str) -> list[Column]:
+    from evalkit.methods.prepost import columns
+
+    return columns(p["pre"], p["post"], id=id_column, min=p.get("score_min"),
+                   max=p.get("score_max"))
+
+
+PREPOST = TemplateSpec(
+    name="prepost",
+    design="One group measured twice (pre-post)",
+    description="Change in a score between two measurements of the same youth.",
+    params=(
+        Param("pre", "column", "column with the score at the first measurement", True,
+              example="ts_intake"),
+        Param("post", "column", "column with the score at the second measurement", True,
+              example="ts_6mo"),
+        Param("outcome_label", "str", "what the score measures, in words for funders", True,
+              example="trauma symptom score"),
+        Param("lower_is_better", "bool", "whether a lower score is better", True,
+              example=True),
+        Param("units", "str", "units of the score", default="points"),
+        Param("pre_label", "str", "name of the first measurement", default="intake"),
+        Param("post_label", "str", "name of the second measurement", default="follow-up",
+              example="six months"),
+        Param("score_min", "number", "lowest possible score (values below are errors)",
+              nullable=True, example=0),
+        Param("score_max", "number", "highest possible score (values above are errors)",
+              nullable=True, example=80),
+        Param("alpha", "alpha", "1 − confidence level of every interval", default=0.05),
+    ),
+    columns=_prepost_columns,
+)
+
+TEMPLATES: dict[str, TemplateSpec] = {PREPOST.name: PREPOST}
+
+
+def get_template(name: str) -> TemplateSpec:
+    """The spec of template ``name`` (``KeyError`` naming the known ones otherwise)."""
+    try:
+        return TEMPLATES[name]
+    except KeyError:
+        raise KeyError(
+            f"unknown template {name!r}; known templates: {', '.join(sorted(TEMPLATES))}"
+        ) from None
+
+
+def templates_dir(near: Path | None = None) -> Path:
+    """Where the template notebooks live.
+
+    Looks in ``$EVALKIT_TEMPLATES``, then ``templates/`` beside the folder holding ``near`` (a
+    config file's folder), then the project's own ``templates/`` folder.
+    """
+    import os
+
+    candidates = []
+    if os.environ.get("EVALKIT_TEMPLATES"):
+        candidates.append(Path(os.environ["EVALKIT_TEMPLATES"]))
+    if near is not None:
+        candidates.append(Path(near).resolve().parent / "templates")
+    candidates.append(Path(__file__).resolve().parents[2] / "templates")
+    for c in candidates:
+        if (c / PREPOST.notebook).is_file():
+            return c
+    raise FileNotFoundError(
+        "cannot find the templates folder; looked in " + ", ".join(str(c) for c in candidates)
+        + " (set EVALKIT_TEMPLATES to its path)"
+    )

@@ -1,0 +1,23 @@
+"""Worker-process start-up: import the heavy machinery once, not once per evaluation.
+
+This module is preloaded by the forkserver, so workers forked from it start with papermill and
+nbconvert already imported.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+
+import nbconvert  # noqa: E402,F401
+import papermill  # noqa: E402,F401
+
+
+def warm_up() -> None:
+    """Build the HTML exporter ahead of the first run."""
+    from evalkit.run.render import _css, _exporter
+
+    _exporter()
+    _css()
