@@ -89,16 +89,15 @@ def build(
     return doc
 
 
-def write(path: str | os.PathLike[str] | None, doc: Mapping[str, Any]) -> Path | None:
+def write(path: str | os.PathLike[str] | None, doc: Mapping[str, Any]) -> None:
     """Write ``doc`` as JSON to ``path`` (no-op when ``path`` is ``None``, as in JupyterLab)."""
     if path is None:
-        return None
+        return
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_suffix(p.suffix + ".tmp")
     tmp.write_text(json.dumps(doc, indent=2, allow_nan=False) + "\n", encoding="utf-8")
     tmp.replace(p)
-    return p
 
 
 def read(path: str | os.PathLike[str]) -> dict[str, Any]:

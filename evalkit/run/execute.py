@@ -175,7 +175,10 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
     slug = cfg.slug
     nb_path = tmp / "report.ipynb"
     part = tmp / "results.part.json"
+    from evalkit.run.engine import ENGINE_NAME
+
     t = time.perf_counter()
+    kernel_log = open(tmp / "kernel.log", "wb")
     try:
         papermill.execute_notebook(
             str(cfg.notebook),
@@ -187,8 +190,8 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
             request_save_on_cell_execute=False,
             execution_timeout=cfg.timeout,
             cwd=str(tmp),
-            # kernel start-up chatter is not the evaluator's concern
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            engine_name=ENGINE_NAME,
+            kernel_log=kernel_log,
         )
     except Exception as exc:  # noqa: BLE001 - papermill and nbclient raise several types
         message = _describe_execution_error(exc)
@@ -201,6 +204,9 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
         if kept is not None:
             message += f" (executed notebook kept at {kept})"
         return fail("execute", message)
+    finally:
+        kernel_log.close()
+    (tmp / "kernel.log").unlink(missing_ok=True)
     timings["execute"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -1,0 +1,194 @@
+"""The runner end to end on the sample data: reports, results, manifest, failures, privacy."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from evalkit.report import resultsdoc
+from evalkit.run import run_all, run_evaluation
+from evalkit.run.templates import templates_dir
+
+from conftest import ROOT, SAMPLE, write_config
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    reports = tmp_path_factory.mktemp("reports")
+    configs = sorted((ROOT / "evaluations").glob("*.yaml"))
+    lines: list[str] = []
+    outcomes = run_all(configs, reports, jobs=2, echo=lines.append)
+    return reports, outcomes, lines
+
+
+def test_every_sample_evaluation_renders(sample_run):
+    reports, outcomes, lines = sample_run
+    assert sorted(o.slug for o in outcomes) == ["mentoring-site-a", "mentoring-site-b"]
+    assert all(o.ok for o in outcomes), [o.message for o in outcomes]
+    for slug in ("mentoring-site-a", "mentoring-site-b"):
+        assert {p.name for p in (reports / slug).iterdir()} == {
+            "report.html", "report.ipynb", "results.json", "manifest.json"}
+    assert len(lines) == 2 and all(re.match(r"\[\d/2\] ok\s", line) for line in lines)
+    assert not list(reports.glob(".tmp-*"))
+
+
+@pytest.mark.parametrize("site", ["a", "b"])
+def test_results_recover_the_documented_true_effects(sample_run, truth, site):
+    reports, _, _ = sample_run
+    doc = resultsdoc.read(reports / f"mentoring-site-{site}" / "results.json")
+    assert resultsdoc.problems(doc) == []
+    t = truth["mentoring"][site]
+    h = doc["headline"]
+    # the completers' mean change is what a pre-post analysis of completers estimates
+    assert h["ci_low"] <= t["true_mean_change_completers"] <= h["ci_high"]
+    es = h["effect_size"]
+    assert es["ci_low"] <= t["true_d_av_completers"] <= es["ci_high"]
+    assert doc["evidence"]["rating"] == "descriptive"
+    n_enrolled = doc["sample"]["enrolled"]
+    assert n_enrolled == t["n_enrolled"]
+    assert doc["sample"]["lost_to_follow_up"] / n_enrolled == pytest.approx(
+        t["observed_attrition"], abs=1e-3)
+    assert "cannot be attributed to the program" in doc["finding"]
+
+
+def test_html_has_no_code_no_ids_and_no_network(sample_run):
+    reports, _, _ = sample_run
+    for site in "ab":
+        html = (reports / f"mentoring-site-{site}" / "report.html").read_text()
+        ids = pd.read_csv(SAMPLE / f"mentoring_site_{site}.csv")["case_id"]
+        assert not any(i in html for i in ids)
+        for code in ("import evalkit", "paired_change(", "rep.glance", "jp-InputArea-editor",
+                     "results_path"):
+            assert code not in html
+        assert not re.search(r"<script[^>]*\bsrc=", html)
+        assert not re.search(r"""(?:src|href)=["']https?://""", html)
+        for section in ("At a glance", "The program and the question", "The data",
+                        "How it was evaluated", "Findings", "Checks", "Limitations",
+                        "Technical appendix"):
+            assert f">{section}<" in html, section
+        imgs = re.findall(r"<img\b[^>]*>", html)
+        assert imgs and all(re.search(r"""src=["']data:image/png;base64,""", i) for i in imgs)
+        assert all(re.search(r"""alt=["'][^"']{40,}["']""", i) for i in imgs)
+
+
+def test_manifest_records_inputs_parameters_versions_and_timings(sample_run):
+    reports, _, _ = sample_run
+    m = json.loads((reports / "mentoring-site-a" / "manifest.json").read_text())
+    data = SAMPLE / "mentoring_site_a.csv"
+    assert m["inputs"]["data"]["sha256"] == hashlib.sha256(data.read_bytes()).hexdigest()
+    assert m["inputs"]["template"]["sha256"] == hashlib.sha256(
+        (ROOT / "templates" / "prepost.ipynb").read_bytes()).hexdigest()
+    assert m["parameters"]["pre"] == "ts_intake" and m["parameters"]["results_path"] is None
+    assert {"pandas", "numpy", "scipy", "papermill", "nbconvert", "python"} <= set(m["packages"])
+    assert set(m["git"]) == {"commit", "dirty"}
+    assert {"validate", "execute", "render", "total"} <= set(m["timings_seconds"])
+    assert m["privacy"]["identifiers_checked"] == 160
+
+
+def test_index_lists_every_evaluation_with_a_link(sample_run):
+    reports, _, _ = sample_run
+    index = (reports / "index.html").read_text()
+    for slug in ("mentoring-site-a", "mentoring-site-b"):
+        assert f"href='{slug}/report.html'" in index
+    assert "Descriptive — cannot show a program effect" in index
+    assert "<script src" not in index
+
+
+def test_executed_notebook_keeps_code_for_evaluators(sample_run):
+    reports, _, _ = sample_run
+    nb = nbformat.read(reports / "mentoring-site-a" / "report.ipynb", as_version=4)
+    assert any("paired_change" in c.source for c in nb.cells if c.cell_type == "code")
+    assert any("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells)
+
+
+def _bad_data(folder: Path) -> Path:
+    df = pd.read_csv(SAMPLE / "mentoring_site_a.csv", dtype=str)
+    df.loc[3, "ts_6mo"] = "unknown"
+    df.loc[7, "case_id"] = df.loc[8, "case_id"]
+    p = folder / "bad.csv"
+    df.to_csv(p, index=False)
+    return p
+
+
+def test_one_bad_evaluation_does_not_stop_the_others(tmp_path):
+    reports = tmp_path / "reports"
+    good = write_config(tmp_path, "good")
+    bad_data = write_config(tmp_path, "bad-data", data=str(_bad_data(tmp_path)))
+    bad_config = write_config(tmp_path, "bad-config", privacy_threshold=3)
+    lines: list[str] = []
+    outcomes = {o.slug: o for o in run_all([good, bad_data, bad_config], reports, jobs=2,
+                                            echo=lines.append)}
+    assert outcomes["good"].ok and (reports / "good" / "report.html").is_file()
+    d = outcomes["bad-data"]
+    assert d.stage == "data" and "bad.csv" in d.message
+    assert "column 'ts_6mo': values are not numbers in 1 line (line 5)" in d.message
+    assert "column 'case_id'" in d.message and "lines 9, 10" in d.message
+    c = outcomes["bad-config"]
+    assert c.stage == "config" and "privacy_threshold" in c.message
+    assert not (reports / "bad-data").exists() and not (reports / "bad-config").exists()
+    text = "\n".join(lines)
+    assert "Traceback" not in text and "FAILED bad-data" in text
+    runs = json.loads((reports / "runs.json").read_text())
+    assert runs["bad-data"]["status"] == "failed" and runs["good"]["status"] == "ok"
+    index = (reports / "index.html").read_text()
+    assert "failed — no report yet" in index
+
+
+def test_a_failed_rerun_keeps_the_last_good_report(tmp_path):
+    reports = tmp_path / "reports"
+    data = tmp_path / "site.csv"
+    shutil.copy(SAMPLE / "mentoring_site_a.csv", data)
+    cfg = write_config(tmp_path, "site", data=str(data))
+    assert run_evaluation(cfg, reports).ok
+    before = {p.name: p.read_bytes() for p in (reports / "site").iterdir()}
+    shutil.copy(_bad_data(tmp_path), data)
+    lines: list[str] = []
+    (o,) = run_all([cfg], reports, jobs=1, echo=lines.append)
+    assert not o.ok and o.stage == "data"
+    after = {p.name: p.read_bytes() for p in (reports / "site").iterdir()}
+    assert after == before
+    assert "latest run failed — showing the report of" in (reports / "index.html").read_text()
+
+
+def _custom_template(tmp_path: Path, extra_cell: str, monkeypatch) -> None:
+    """A copy of the templates folder whose prepost template has one more cell at the end."""
+    tdir = tmp_path / "templates"
+    shutil.copytree(templates_dir(), tdir)
+    nb = nbformat.read(tdir / "prepost.ipynb", as_version=4)
+    nb.cells.insert(4, nbformat.v4.new_code_cell(extra_cell))
+    nbformat.write(nb, tdir / "prepost.ipynb")
+    monkeypatch.setenv("EVALKIT_TEMPLATES", str(tdir))
+
+
+def test_a_cell_error_names_the_cell_and_the_error_in_one_paragraph(tmp_path, monkeypatch):
+    _custom_template(tmp_path, "# Check the scores\nraise ValueError('scores look odd')",
+                     monkeypatch)
+    o = run_evaluation(write_config(tmp_path, "cellerr"), tmp_path / "reports")
+    assert o.stage == "execute"
+    assert o.message.startswith("cell 5 ('Check the scores') raised ValueError: scores look odd")
+    assert "Traceback" not in o.message and "\x1b[" not in o.message
+    assert (tmp_path / "reports" / "_failed" / "cellerr.ipynb").is_file()
+
+
+def test_a_cell_that_runs_too_long_is_stopped(tmp_path, monkeypatch):
+    _custom_template(tmp_path, "# Wait\nimport time\ntime.sleep(30)", monkeypatch)
+    o = run_evaluation(write_config(tmp_path, "slow", timeout=2), tmp_path / "reports")
+    assert not o.ok and o.stage == "execute" and o.seconds < 25
+    assert "timeout" in o.message.lower() or "timed out" in o.message.lower()
+
+
+def test_a_report_showing_identifiers_is_refused(tmp_path, monkeypatch):
+    _custom_template(tmp_path, "# Peek at the data\ndata[id_column].head(3).tolist()",
+                     monkeypatch)
+    o = run_evaluation(write_config(tmp_path, "leaky"), tmp_path / "reports")
+    assert o.stage == "privacy"
+    assert "3 identifier value(s) of column 'case_id'" in o.message
+    assert "MLM-" not in o.message
+    assert not (tmp_path / "reports" / "leaky").exists()
