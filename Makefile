@@ -39,7 +39,7 @@ validate: $(STAMP)
 	$(BIN)/evalkit validate
 
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -n 2 --nbval-lax tests templates
+	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax tests templates
 
 lab: $(LAB_STAMP)
 	$(BIN)/jupyter lab templates/

@@ -5,9 +5,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import sys
-import textwrap
-import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -44,11 +41,8 @@ def format_outcome(o: RunOutcome, done: int, total: int) -> str:
     if o.ok:
         return f"{head}  {o.report}"
     indent = " " * (width * 2 + 4)
-    lines = []
-    for i, part in enumerate(o.message.splitlines() or [""]):
-        prefix = f"{o.stage} failed: " if i == 0 else "  "
-        lines.append(textwrap.fill(prefix + part, width=100, initial_indent=indent,
-                                   subsequent_indent=indent + "    "))
+    parts = o.message.splitlines() or [""]
+    lines = [f"{indent}{o.stage} failed: {parts[0]}"] + [f"{indent}{p}" for p in parts[1:]]
     return head + "\n" + "\n".join(lines)
 
 

@@ -204,7 +204,7 @@ def load_config(path: str | Path) -> EvaluationConfig:
         if key not in TOP_LEVEL_KEYS:
             problems.append(f"unknown key '{key}'" + _suggest(str(key), TOP_LEVEL_KEYS))
     for key, (required, kind, help_) in TOP_LEVEL_KEYS.items():
-        if key not in raw or raw[key] is None:
+        if key not in raw or raw[key] is None or (not required and raw[key] == ""):
             if required:
                 problems.append(f"missing required key '{key}' ({help_})")
             continue

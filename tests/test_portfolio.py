@@ -1,0 +1,43 @@
+"""evalkit.portfolio: collect results documents and build the index from any folder."""
+
+from __future__ import annotations
+
+import json
+
+from evalkit import portfolio
+
+
+def _doc(slug: str, estimate: float | None) -> dict:
+    return {
+        "schema_version": 1, "slug": slug, "title": f"T {slug}", "program": "P",
+        "template": "prepost", "status": "ok", "generated_at": "2026-01-02T00:00:00+00:00",
+        "design": {"code": "one_group_prepost", "label": "Pre-post"},
+        "outcome": {"name": "y", "label": "score", "units": "points", "lower_is_better": True},
+        "headline": {"estimand": "mean change", "estimate": estimate, "ci_low": -2.0,
+                     "ci_high": 1.0, "alpha": 0.05, "p_value": 0.2, "n": 40,
+                     "units": "points", "suppressed": False,
+                     "effect_size": {"name": "hedges_g_av", "estimate": -0.1, "ci_low": -0.3,
+                                     "ci_high": 0.1}},
+        "estimates": [], "sample": {}, "suppressed": [], "finding": "f",
+        "evidence": {"rating": "descriptive", "label": "Descriptive", "reasons": []},
+        "limitations": [],
+    }
+
+
+def test_collect_table_and_index(tmp_path):
+    for slug, est in (("b-prog", -0.5), ("a-prog", None)):
+        (tmp_path / slug).mkdir()
+        (tmp_path / slug / "results.json").write_text(json.dumps(_doc(slug, est)))
+    (tmp_path / "_failed").mkdir()
+    docs = portfolio.collect(tmp_path)
+    assert [d["slug"] for d in docs] == ["a-prog", "b-prog"]
+    t = portfolio.table(docs)
+    assert list(t["slug"]) == ["a-prog", "b-prog"] and t.loc[1, "estimate"] == -0.5
+    runs = {"b-prog": {"status": "failed"}, "c-prog": {"status": "failed"}}
+    out = portfolio.write_index(tmp_path, runs)
+    html = out.read_text()
+    assert "href='a-prog/report.html'" in html and "href='b-prog/report.html'" in html
+    assert "latest run failed — showing the report of 2026-01-02" in html
+    assert "c-prog" in html and "failed — no report yet" in html
+    assert "suppressed" in html  # a-prog's estimate is withheld
+    assert "3 evaluation(s), 2 failed in the latest run" in html

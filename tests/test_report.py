@@ -1,0 +1,85 @@
+"""evalkit.report: wording, suppression and the results document of a pre-post report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalkit.methods.prepost import paired_change
+from evalkit.privacy import SUPPRESSED
+from evalkit.report import Outcome, PrePostReport, resultsdoc
+from evalkit.report.evidence import rate
+
+
+def _data(n: int, lost: int, change: float, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    pre = rng.normal(40, 10, n).round()
+    post = (pre + rng.normal(change, 5, n)).round()
+    post[:lost] = np.nan
+    return pd.DataFrame({"case_id": [f"X-{i:05d}" for i in range(n)], "pre": pre, "post": post})
+
+
+def _report(df: pd.DataFrame, threshold: int = 11) -> PrePostReport:
+    return PrePostReport(df, paired_change(df, pre="pre", post="post"),
+                         Outcome("symptom score", lower_is_better=True, pre_label="intake",
+                                 post_label="six months"), threshold=threshold)
+
+
+def test_headline_words_direction_and_the_design_limit():
+    down = _report(_data(80, 10, -6.0))
+    assert down.headline().startswith("Average symptom score fell by")
+    assert "cannot be attributed to the program" in down.headline()
+    flat = _report(_data(80, 10, 0.0, seed=3))
+    assert flat.change.ci_low < 0 < flat.change.ci_high
+    assert flat.headline().startswith("Average symptom score did not change clearly")
+
+
+def test_small_counts_are_suppressed_in_the_data_section_and_results():
+    rep = _report(_data(60, 4, -5.0))  # 4 lost to follow-up: below 11
+    html = rep.data_section().html
+    assert SUPPRESSED in html and ">4<" not in html
+    doc = rep.results_document()
+    assert doc["sample"]["lost_to_follow_up"] is None
+    assert doc["sample"]["measured_twice"] is None  # complementary: 56 = 60 - 4
+    assert set(doc["suppressed"]) == {"lost_to_follow_up", "measured_twice"}
+    assert doc["sample"]["enrolled"] == 60
+
+
+def test_too_few_completers_withholds_estimates():
+    rep = _report(_data(20, 12, -5.0), threshold=11)  # 8 measured twice
+    assert not rep.reportable
+    assert "results are withheld" in rep.headline()
+    doc = rep.results_document()
+    assert doc["headline"]["estimate"] is None and doc["headline"]["suppressed"] is True
+    assert doc["estimates"] == []
+    assert "<img" not in rep.findings().html
+
+
+def test_results_document_is_well_formed_and_json_safe(tmp_path):
+    rep = _report(_data(80, 20, -4.0))
+    doc = rep.results_document()
+    assert resultsdoc.problems(doc, partial=True) == []
+    path = tmp_path / "r.json"
+    resultsdoc.write(path, doc)
+    back = resultsdoc.read(path)
+    assert back["headline"]["estimate"] == pytest.approx(rep.change.mean_diff)
+    full = resultsdoc.finalize(back, slug="s", title="t", program="p", template="prepost",
+                               status="ok")
+    assert resultsdoc.problems(full) == []
+    assert "missing 'slug'" in resultsdoc.problems(back)
+
+
+def test_every_figure_has_alt_text():
+    from evalkit.report import figure_block, new_figure
+
+    fig, _ = new_figure()
+    with pytest.raises(ValueError, match="alt text"):
+        figure_block(fig, alt=" ")
+
+
+def test_prepost_evidence_rule():
+    r = rate("one_group_prepost", {"attrition": 0.3})
+    assert r["rating"] == "descriptive" and "30%" in " ".join(r["reasons"])
+    with pytest.raises(ValueError, match="no evidence rule"):
+        rate("astrology", {})
