@@ -8,26 +8,45 @@ Analysts use the estimators directly::
     print(res.summary())
 
 Evaluators run configured evaluations with ``evalkit run`` (see the README).
+
+Submodules are imported on first use, so the command line starts quickly.
 """
 
-from importlib import metadata as _metadata
+from __future__ import annotations
 
-from evalkit import data, prepost, privacy, results
+import importlib
+from importlib import metadata as _metadata
+from typing import TYPE_CHECKING, Any
+
 from evalkit.exceptions import ConfigError, EvalDataError, EvalkitError, PrivacyError
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from evalkit import data, portfolio, prepost, privacy, report, results  # noqa: F401
 
 try:
     __version__ = _metadata.version("evalkit-programs")
 except _metadata.PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0+unknown"
 
+_SUBMODULES = ("data", "methods", "portfolio", "prepost", "privacy", "report", "results", "run")
+
 __all__ = [
     "ConfigError",
     "EvalDataError",
     "EvalkitError",
     "PrivacyError",
-    "data",
-    "prepost",
-    "privacy",
-    "results",
     "__version__",
+    *_SUBMODULES,
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"evalkit.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'evalkit' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SUBMODULES))

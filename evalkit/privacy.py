@@ -15,14 +15,15 @@ Rules (see the README's "Privacy" section):
 from __future__ import annotations
 
 import math
+import numbers
 import re
 from dataclasses import dataclass
-from typing import Iterable, Sequence
-
-import numpy as np
-import pandas as pd
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from evalkit.exceptions import PrivacyError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "DEFAULT_THRESHOLD",
@@ -45,7 +46,7 @@ SUPPRESSED = "suppressed"
 
 def check_threshold(threshold: int) -> int:
     """Validate a suppression threshold (an integer of at least ``MIN_THRESHOLD``)."""
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, np.integer)):
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Integral):
         raise ValueError(f"privacy threshold must be a whole number, not {threshold!r}")
     if threshold < MIN_THRESHOLD:
         raise ValueError(
@@ -81,8 +82,8 @@ class Suppressed:
         The threshold applied.
     """
 
-    counts: pd.DataFrame
-    mask: pd.DataFrame
+    counts: "pd.DataFrame"
+    mask: "pd.DataFrame"
     threshold: int
 
     @property
@@ -90,7 +91,7 @@ class Suppressed:
         """How many cells are hidden."""
         return int(self.mask.to_numpy().sum())
 
-    def display(self, *, percent_of: str | None = None) -> pd.DataFrame:
+    def display(self, *, percent_of: str | None = None) -> "pd.DataFrame":
         """The table as text with suppressed cells replaced by ``"suppressed"``.
 
         Parameters
@@ -99,6 +100,8 @@ class Suppressed:
             ``"column"`` or ``"row"``: append each count's share of its column (row) total in
             parentheses. A share is hidden wherever its count is.
         """
+        import pandas as pd
+
         c = self.counts
         out = pd.DataFrame(index=c.index, columns=c.columns, dtype=object)
         for i in range(c.shape[0]):
@@ -115,13 +118,13 @@ class Suppressed:
                 out.iat[i, j] = text
         return out
 
-    def values(self) -> pd.DataFrame:
+    def values(self) -> "pd.DataFrame":
         """The counts as floats with suppressed cells set to NaN (for figures)."""
         return self.counts.astype(float).mask(self.mask)
 
 
 def suppress(
-    counts: pd.Series | pd.DataFrame | Sequence[int],
+    counts: "pd.Series | pd.DataFrame | Sequence[int]",
     threshold: int = DEFAULT_THRESHOLD,
     *,
     margins: bool = True,
@@ -150,6 +153,9 @@ def suppress(
     >>> s.display()[0].tolist()
     ['40', 'suppressed', 'suppressed', '55']
     """
+    import numpy as np
+    import pandas as pd
+
     threshold = check_threshold(threshold)
     one_way = not isinstance(counts, pd.DataFrame)
     frame = pd.DataFrame(pd.Series(counts)) if one_way else counts.copy()

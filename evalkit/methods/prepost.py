@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import special
 
 from evalkit.data import Column, validate
 from evalkit.exceptions import DataProblem, EvalDataError
@@ -238,8 +238,8 @@ def paired_change(
     dof = n - 1
     se = sd_diff / math.sqrt(n)
     t = mean_diff / se
-    p = float(2 * stats.t.sf(abs(t), dof))
-    q = float(stats.t.ppf(1 - alpha / 2, dof))
+    p = float(2 * special.stdtr(dof, -abs(t)))
+    q = float(special.stdtrit(dof, 1 - alpha / 2))
     sd_pre = float(x.std(ddof=1))
     sd_post = float(y.std(ddof=1))
     r = float(np.corrcoef(x, y)[0, 1]) if sd_pre > 0 and sd_post > 0 else float("nan")
@@ -251,7 +251,7 @@ def paired_change(
     # Large-sample variance of a standardized mean change with a raw-score standardizer.
     r_for_var = r if not math.isnan(r) else 0.0
     var_g = 2 * (1 - r_for_var) / n + g_av**2 / (2 * n)
-    z = float(stats.norm.ppf(1 - alpha / 2))
+    z = float(special.ndtri(1 - alpha / 2))
     half = z * math.sqrt(var_g) if var_g >= 0 else float("nan")
     d_rm = d_z * math.sqrt(2 * (1 - r)) if not math.isnan(r) else float("nan")
     return PairedChange(
@@ -269,7 +269,7 @@ def _mean_ci(v: np.ndarray, alpha: float) -> dict[str, float]:
     n = v.size
     mean = float(v.mean()) if n else float("nan")
     sd = float(v.std(ddof=1)) if n > 1 else float("nan")
-    half = float(stats.t.ppf(1 - alpha / 2, n - 1)) * sd / math.sqrt(n) if n > 1 else float("nan")
+    half = float(special.stdtrit(n - 1, 1 - alpha / 2)) * sd / math.sqrt(n) if n > 1 else float("nan")
     return {"n": n, "mean": mean, "sd": sd, "ci_low": mean - half, "ci_high": mean + half}
 
 

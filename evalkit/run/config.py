@@ -31,7 +31,6 @@ from typing import Any, Iterable
 import yaml
 
 from evalkit import privacy
-from evalkit.data import SUPPORTED_SUFFIXES, load
 from evalkit.exceptions import ConfigError
 from evalkit.run.templates import TEMPLATES, Param, TemplateSpec, get_template, templates_dir
 
@@ -56,6 +55,9 @@ TOP_LEVEL_KEYS: dict[str, tuple[bool, str, str]] = {
 }
 
 DEFAULT_TIMEOUT = 600
+#: File types the data readers understand (kept in step with evalkit.data.SUPPORTED_SUFFIXES
+#: by a test; not imported from there so that reading configs does not load pandas).
+_SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".xlsx", ".xlsm", ".xls")
 
 
 class _StrictLoader(yaml.SafeLoader):
@@ -131,6 +133,8 @@ class EvaluationConfig:
 
     def load_data(self):
         """Read and validate the data as the template will (raises ``EvalDataError``)."""
+        from evalkit.data import load
+
         cols = self.template.columns(self.parameters, self.id_column)
         return load(self.data_path, cols, sheet=self.data_sheet)
 
@@ -233,10 +237,10 @@ def load_config(path: str | Path) -> EvaluationConfig:
         data_path = (p.parent / raw["data"]).resolve()
         if not data_path.is_file():
             problems.append(f"'data': file not found: {raw['data']} (resolved to {data_path})")
-        elif data_path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        elif data_path.suffix.lower() not in _SUFFIXES:
             problems.append(
                 f"'data': unsupported file type '{data_path.suffix}'; use one of "
-                + ", ".join(sorted(SUPPORTED_SUFFIXES))
+                + ", ".join(sorted(_SUFFIXES))
             )
 
     params: dict[str, Any] = {}

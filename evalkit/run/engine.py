@@ -7,6 +7,9 @@ evaluator's terminal, where they would bury the progress lines.
 
 from __future__ import annotations
 
+import os
+
+from jupyter_client.manager import AsyncKernelManager
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
 from papermill.log import logger
@@ -15,6 +18,22 @@ from papermill.utils import merge_kwargs, remove_args
 __all__ = ["EvalkitEngine", "ENGINE_NAME"]
 
 ENGINE_NAME = "evalkit"
+
+
+class IPCKernelManager(AsyncKernelManager):
+    """A kernel manager talking to its kernel over Unix domain sockets.
+
+    With TCP, the parent picks free ports and the kernel binds them later; two kernels started
+    at the same moment by two worker processes can pick the same port, and one of them dies
+    before it replies. Socket files named after the unique connection file cannot collide.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.transport = "ipc"
+
+
+KERNEL_MANAGER = IPCKernelManager if os.name == "posix" else AsyncKernelManager
 
 
 class EvalkitEngine(NBClientEngine):
@@ -45,6 +64,7 @@ class EvalkitEngine(NBClientEngine):
             stdout_file=stdout_file,
             stderr_file=stderr_file,
         )
+        final_kwargs.setdefault("kernel_manager_class", KERNEL_MANAGER)
         client = PapermillNotebookClient(nb_man, **final_kwargs)
         if kernel_log is None:
             return client.execute()

@@ -195,14 +195,16 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
         )
     except Exception as exc:  # noqa: BLE001 - papermill and nbclient raise several types
         message = _describe_execution_error(exc)
-        kept = None
-        if nb_path.exists():
-            failed_dir = reports_dir / FAILED_DIR
-            failed_dir.mkdir(exist_ok=True)
-            kept = failed_dir / f"{slug}.ipynb"
-            shutil.copyfile(nb_path, kept)
-        if kept is not None:
-            message += f" (executed notebook kept at {kept})"
+        kernel_log.close()
+        failed_dir = reports_dir / FAILED_DIR
+        failed_dir.mkdir(exist_ok=True)
+        kept = []
+        for src, name in ((nb_path, f"{slug}.ipynb"), (tmp / "kernel.log", f"{slug}.kernel.log")):
+            if src.exists() and src.stat().st_size:
+                shutil.copyfile(src, failed_dir / name)
+                kept.append(str(failed_dir / name))
+        if kept:
+            message += f" (kept for inspection: {', '.join(kept)})"
         return fail("execute", message)
     finally:
         kernel_log.close()
@@ -261,8 +263,7 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     final = reports_dir / slug
     _swap_into_place(tmp, final)
-    stale = reports_dir / FAILED_DIR / f"{slug}.ipynb"
-    if stale.exists():
+    for stale in (reports_dir / FAILED_DIR).glob(f"{slug}.*"):
         stale.unlink()
     return RunOutcome(slug, str(cfg.path), "ok", time.perf_counter() - t_start,
                       report=str(final / "report.html"), timings=timings)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from evalkit.data import Column
+if TYPE_CHECKING:
+    from evalkit.data import Column
 
 __all__ = ["Param", "TemplateSpec", "TEMPLATES", "get_template", "templates_dir", "COMMON_PARAMS"]
 
@@ -40,7 +41,7 @@ class TemplateSpec:
     design: str
     description: str
     params: tuple[Param, ...]
-    columns: Callable[[Mapping[str, Any], str], list[Column]]
+    columns: Callable[[Mapping[str, Any], str], list["Column"]]
 
     @property
     def notebook(self) -> str:
@@ -57,7 +58,7 @@ COMMON_PARAMS = (
 )
 
 
-def _prepost_columns(p: Mapping[str, Any], id_column: str) -> list[Column]:
+def _prepost_columns(p: Mapping[str, Any], id_column: str) -> list["Column"]:
     from evalkit.methods.prepost import columns
 
     return columns(p["pre"], p["post"], id=id_column, min=p.get("score_min"),

@@ -14,6 +14,10 @@ os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
 import nbconvert  # noqa: E402,F401
 import papermill  # noqa: E402,F401
 
+import evalkit.data  # noqa: E402,F401  - every run validates its data first
+import evalkit.run.engine  # noqa: E402,F401
+import evalkit.run.execute  # noqa: E402,F401
+
 
 def warm_up() -> None:
     """Build the HTML exporter ahead of the first run."""
