@@ -192,3 +192,24 @@ def test_a_report_showing_identifiers_is_refused(tmp_path, monkeypatch):
     assert "3 identifier value(s) of column 'case_id'" in o.message
     assert "MLM-" not in o.message
     assert not (tmp_path / "reports" / "leaky").exists()
+
+
+def test_a_spare_kernel_is_used_once_with_a_clean_namespace(tmp_path, monkeypatch):
+    from evalkit.run import engine
+
+    _custom_template(
+        tmp_path,
+        "# Check the kernel\nimport os, sys\n"
+        "assert not [n for n in dir() if n.startswith('_ek')], dir()\n"
+        "assert os.path.basename(os.getcwd()).startswith('.tmp-spare-'), os.getcwd()\n"
+        "assert 'evalkit.report' in sys.modules",
+        monkeypatch,
+    )
+    engine.prestart("python3")
+    assert "python3" in engine._SPARES
+    o = run_evaluation(write_config(tmp_path, "spare"), tmp_path / "reports")
+    assert o.ok, o.message
+    assert engine._SPARES == {}
+    nb = nbformat.read(tmp_path / "reports" / "spare" / "report.ipynb", as_version=4)
+    counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
+    assert counts == list(range(1, len(counts) + 1))

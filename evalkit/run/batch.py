@@ -101,7 +101,12 @@ def run_all(
 
         with ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
                                  initializer=worker.warm_up) as pool:
-            futures = {pool.submit(run_evaluation, c, reports_dir): c for c in configs}
+            # Every worker starts with a spare kernel; a run prepares the next spare only while
+            # more evaluations remain than workers, so no kernel is started for nothing.
+            futures = {
+                pool.submit(run_evaluation, c, reports_dir, prewarm=i < total - workers): c
+                for i, c in enumerate(configs)
+            }
             for fut in as_completed(futures):
                 c = Path(futures[fut])
                 try:

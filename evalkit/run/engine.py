@@ -1,43 +1,157 @@
-"""A papermill engine that keeps the kernel's own start-up and shutdown chatter off the terminal.
+"""papermill engine used by the runner: private kernel sockets, quiet kernels, warm spares.
 
-The kernel process's stdout and stderr (not the notebook's outputs, which papermill captures
-into the notebook) go to a log file in the evaluation's working folder instead of the
-evaluator's terminal, where they would bury the progress lines.
+* Kernels talk to the runner over Unix domain sockets in a private temporary folder. With TCP,
+  the parent picks free ports and the kernel binds them later; two kernels started at the same
+  moment by two worker processes can pick the same port, and one of them dies.
+* The kernel process's own stdout and stderr (start-up and shutdown chatter, not the notebook's
+  outputs, which papermill captures into the notebook) go to a log file, not the terminal.
+* A worker can start a *spare* kernel ahead of time (:func:`prestart`) that boots and imports
+  the report stack while the worker renders the previous report. The next evaluation takes it
+  instead of waiting for a new kernel. A spare runs one notebook only and is shut down after
+  it, exactly like a fresh kernel: only imported modules are shared with nothing.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.utils import run_sync
 from papermill.clientwrap import PapermillNotebookClient
 from papermill.engines import NBClientEngine, papermill_engines
 from papermill.log import logger
 from papermill.utils import merge_kwargs, remove_args
 
-__all__ = ["EvalkitEngine", "ENGINE_NAME"]
+__all__ = ["EvalkitEngine", "ENGINE_NAME", "prestart", "shutdown_spares"]
 
 ENGINE_NAME = "evalkit"
 
+#: Modules a spare kernel imports before it is used (what every template imports).
+WARM_MODULES = (
+    "numpy", "pandas", "scipy.special", "matplotlib", "matplotlib.figure",
+    "evalkit", "evalkit.data", "evalkit.methods", "evalkit.report",
+)
+
 
 class IPCKernelManager(AsyncKernelManager):
-    """A kernel manager talking to its kernel over Unix domain sockets.
+    """A kernel manager whose kernel listens on Unix sockets in a private temporary folder."""
 
-    With TCP, the parent picks free ports and the kernel binds them later; two kernels started
-    at the same moment by two worker processes can pick the same port, and one of them dies
-    before it replies. Socket files named after the unique connection file cannot collide.
-    """
-
-    def __init__(self, **kwargs):
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._socket_dir = tempfile.mkdtemp(prefix="evalkit-k-")
         self.transport = "ipc"
+        self.ip = os.path.join(self._socket_dir, "k")
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+    cleanup_resources = _async_cleanup_resources  # type: ignore[assignment]
 
 
 KERNEL_MANAGER = IPCKernelManager if os.name == "posix" else AsyncKernelManager
 
 
+@dataclass
+class _Spare:
+    km: Any
+    kc: Any
+    msg_id: str
+    log: Any
+    started: float
+
+
+_SPARES: dict[str, _Spare] = {}
+
+
+def prestart(kernel_name: str = "python3", log_path: str | None = None) -> None:
+    """Start a spare kernel for the next notebook of this process, if none is waiting.
+
+    The call returns as soon as the kernel process is launched; the kernel boots and imports
+    :data:`WARM_MODULES` on its own while this process does other work.
+    """
+    if kernel_name in _SPARES:
+        return
+    log = open(log_path or os.devnull, "ab")
+    km = KERNEL_MANAGER(kernel_name=kernel_name)
+    try:
+        run_sync(km.start_kernel)(cwd=tempfile.gettempdir(), stdout=log, stderr=log)
+        kc = km.client()
+        kc.start_channels()
+        code = (
+            "import importlib as _ek_imp\n"
+            f"for _ek_mod in {WARM_MODULES!r}:\n"
+            "    _ek_imp.import_module(_ek_mod)\n"
+            "del _ek_imp, _ek_mod\n"
+        )
+        msg_id = kc.execute(code, silent=True, store_history=False)
+    except Exception:  # noqa: BLE001 - a spare is an optimisation; without it runs go on
+        log.close()
+        _shutdown(km)
+        return
+    _SPARES[kernel_name] = _Spare(km, kc, msg_id, log, time.perf_counter())
+
+
+def _take(kernel_name: str, cwd: str, timeout: float) -> Any | None:
+    """The waiting spare, moved to ``cwd`` and ready; ``None`` if there is no usable spare."""
+    spare = _SPARES.pop(kernel_name, None)
+    if spare is None:
+        return None
+    try:
+        if not run_sync(spare.km.is_alive)():
+            raise RuntimeError("spare kernel died")
+        reply = run_sync(spare.kc.get_shell_msg)(timeout=timeout)
+        while reply["parent_header"].get("msg_id") != spare.msg_id:
+            reply = run_sync(spare.kc.get_shell_msg)(timeout=timeout)
+        if reply["content"]["status"] != "ok":
+            raise RuntimeError("spare kernel could not import the report stack")
+        msg_id = spare.kc.execute(f"import os as _ek_os\n_ek_os.chdir({cwd!r})\ndel _ek_os",
+                                  silent=True, store_history=False)
+        reply = run_sync(spare.kc.get_shell_msg)(timeout=timeout)
+        if reply["parent_header"].get("msg_id") != msg_id or reply["content"]["status"] != "ok":
+            raise RuntimeError("spare kernel could not change folder")
+    except Exception:  # noqa: BLE001 - fall back to a fresh kernel
+        spare.kc.stop_channels()
+        spare.log.close()
+        _shutdown(spare.km)
+        return None
+    spare.kc.stop_channels()
+    spare.log.close()
+    return spare.km
+
+
+def _shutdown(km: Any) -> None:
+    try:
+        if run_sync(km.is_alive)():
+            run_sync(km.shutdown_kernel)(now=True)
+        else:
+            run_sync(km.cleanup_resources)()
+    except Exception:  # noqa: BLE001 - best effort at exit
+        pass
+
+
+def shutdown_spares() -> None:
+    """Shut down every spare kernel this process started and has not used."""
+    while _SPARES:
+        _, spare = _SPARES.popitem()
+        try:
+            spare.kc.stop_channels()
+        finally:
+            spare.log.close()
+            _shutdown(spare.km)
+
+
 class EvalkitEngine(NBClientEngine):
-    """papermill's nbclient engine, with the kernel process's output sent to ``kernel_log``."""
+    """papermill's nbclient engine with the kernel handling described in the module docstring.
+
+    Extra keyword: ``kernel_log``, a binary file the kernel process's output is written to.
+    """
 
     @classmethod
     def execute_managed_notebook(
@@ -65,10 +179,21 @@ class EvalkitEngine(NBClientEngine):
             stderr_file=stderr_file,
         )
         final_kwargs.setdefault("kernel_manager_class", KERNEL_MANAGER)
-        client = PapermillNotebookClient(nb_man, **final_kwargs)
-        if kernel_log is None:
+        km = _take(kernel_name, os.getcwd(), timeout=start_timeout)
+        if km is None:
+            client = PapermillNotebookClient(nb_man, **final_kwargs)
+            if kernel_log is None:
+                return client.execute()
+            return client.execute(stdout=kernel_log, stderr=kernel_log)
+        client = PapermillNotebookClient(nb_man, km=km, **final_kwargs)
+        try:
             return client.execute()
-        return client.execute(stdout=kernel_log, stderr=kernel_log)
+        finally:
+            # The client does not own a kernel it was handed: shut it down here, so a spare
+            # serves exactly one notebook, like a fresh kernel.
+            if client.kc is not None:
+                client.kc.stop_channels()
+            _shutdown(km)
 
 
 papermill_engines.register(ENGINE_NAME, EvalkitEngine)

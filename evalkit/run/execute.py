@@ -107,6 +107,7 @@ def run_evaluation(
     reports_dir: str | Path = "reports",
     *,
     kernel_name: str = "python3",
+    prewarm: bool = False,
 ) -> RunOutcome:
     """Run one evaluation end to end; never raises for a problem of the evaluation itself.
 
@@ -118,6 +119,9 @@ def run_evaluation(
         Parent folder of the report folders.
     kernel_name
         Jupyter kernel to execute the template with.
+    prewarm
+        Start a spare kernel for this process's next evaluation as soon as this one's notebook
+        has run (see :func:`evalkit.run.engine.prestart`).
 
     Returns
     -------
@@ -154,7 +158,7 @@ def run_evaluation(
     tmp.mkdir()
     try:
         return _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timings,
-                       fail)
+                       fail, prewarm)
     except Exception as exc:  # noqa: BLE001 - reported, never raised: others must finish
         tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return fail("internal", f"unexpected error: {tb}")
@@ -163,7 +167,8 @@ def run_evaluation(
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timings, fail):
+def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timings, fail,
+            prewarm):
     import nbformat
     import papermill
 
@@ -175,7 +180,7 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
     slug = cfg.slug
     nb_path = tmp / "report.ipynb"
     part = tmp / "results.part.json"
-    from evalkit.run.engine import ENGINE_NAME
+    from evalkit.run.engine import ENGINE_NAME, prestart
 
     t = time.perf_counter()
     kernel_log = open(tmp / "kernel.log", "wb")
@@ -208,6 +213,8 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
         return fail("execute", message)
     finally:
         kernel_log.close()
+        if prewarm:
+            prestart(kernel_name)
     (tmp / "kernel.log").unlink(missing_ok=True)
     timings["execute"] = time.perf_counter() - t
 

@@ -19,9 +19,17 @@ import evalkit.run.engine  # noqa: E402,F401
 import evalkit.run.execute  # noqa: E402,F401
 
 
-def warm_up() -> None:
-    """Build the HTML exporter ahead of the first run."""
+def warm_up(kernel_name: str = "python3") -> None:
+    """Start a spare kernel for the first run, and build the HTML exporter meanwhile.
+
+    The spare is shut down when the worker exits, if no evaluation used it.
+    """
+    from multiprocessing import util
+
+    from evalkit.run.engine import prestart, shutdown_spares
     from evalkit.run.render import _css, _exporter
 
+    prestart(kernel_name)
+    util.Finalize(None, shutdown_spares, exitpriority=10)
     _exporter()
     _css()
