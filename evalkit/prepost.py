@@ -1,4 +1,32 @@
-"""Pre-post designs: ``evalkit.prepost`` is :mod:`evalkit.methods.prepost` under a short name."""
+"""Pre-post designs under one short name: ``evalkit.prepost``.
 
-from evalkit.methods.prepost import *  # noqa: F401,F403
-from evalkit.methods.prepost import __all__  # noqa: F401
+Collects the estimators of :mod:`evalkit.methods.prepost` (continuous scores),
+:mod:`evalkit.methods.binary` (0/1 outcomes), :mod:`evalkit.methods.reliable_change`,
+:mod:`evalkit.methods.attrition` and :mod:`evalkit.methods.groups` (comparison groups).
+"""
+
+from evalkit.methods.binary import McNemar, mcnemar
+from evalkit.methods.prepost import (
+    PairedChange,
+    SignedRank,
+    columns,
+    describe,
+    hedges_j,
+    paired_change,
+    signed_rank,
+)
+from evalkit.methods.reliable_change import ReliableChange, reliable_change
+
+__all__ = [
+    "McNemar",
+    "PairedChange",
+    "ReliableChange",
+    "SignedRank",
+    "columns",
+    "describe",
+    "hedges_j",
+    "mcnemar",
+    "paired_change",
+    "reliable_change",
+    "signed_rank",
+]

@@ -47,3 +47,21 @@ def write_config(folder: Path, slug: str, **changes) -> Path:
     path = folder / f"{slug}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
     return path
+
+
+def r_reference(file: str, section: str | None = None) -> dict[str, float]:
+    """Numbers printed by an R script under tests/reference/ (``name value`` lines; sections
+    start with ``[name]``)."""
+    out: dict[str, float] = {}
+    current = None
+    for line in (REFERENCE / file).read_text().splitlines():
+        if line.startswith("["):
+            current = line.strip().strip("[]")
+            continue
+        parts = line.split()
+        if len(parts) == 2 and current == section:
+            try:
+                out[parts[0]] = float(parts[1])
+            except ValueError:
+                pass
+    return out

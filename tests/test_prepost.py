@@ -13,24 +13,11 @@ import evalkit
 from evalkit.exceptions import EvalDataError
 from evalkit.methods.prepost import describe, hedges_j, paired_change
 
-from conftest import REFERENCE
+from conftest import REFERENCE, r_reference
 
 
 def _r_values(section: str | None = None) -> dict[str, float]:
-    """Parse tests/reference/prepost_reference.txt (R output, see prepost_reference.R)."""
-    out: dict[str, float] = {}
-    current = None
-    for line in (REFERENCE / "prepost_reference.txt").read_text().splitlines():
-        if line.startswith("["):
-            current = line.strip("[]")
-            continue
-        parts = line.split()
-        if len(parts) == 2 and current == section:
-            try:
-                out[parts[0]] = float(parts[1])
-            except ValueError:
-                pass
-    return out
+    return r_reference("prepost_reference.txt", section)
 
 
 @pytest.fixture(scope="module")

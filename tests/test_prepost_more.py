@@ -1,0 +1,189 @@
+"""Signed-rank, McNemar, Newcombe, reliable change: against R and published values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import evalkit
+from evalkit.exceptions import EvalDataError
+from evalkit.methods.binary import mcnemar, newcombe_paired_interval
+from evalkit.methods.prepost import signed_rank
+from evalkit.methods.reliable_change import reliable_change
+
+from conftest import REFERENCE, r_reference
+
+
+def ref(section: str) -> dict[str, float]:
+    # R 4.2.2 output of tests/reference/prepost_more_reference.R
+    return r_reference("prepost_more_reference.txt", section)
+
+
+def data(name: str) -> pd.DataFrame:
+    return pd.read_csv(REFERENCE / name)
+
+
+# -- signed rank -------------------------------------------------------------------------------
+
+def test_signed_rank_exact_equals_r():
+    r = ref("signed_rank_small")
+    res = signed_rank(data("paired_small.csv"), pre="pre", post="post")
+    assert res.method == "exact"
+    assert res.V == r["V"]
+    assert res.p_value == pytest.approx(r["p_value"], rel=1e-12)
+    assert (res.estimate, res.ci_low, res.ci_high) == pytest.approx(
+        (r["estimate"], r["ci_low"], r["ci_high"]), abs=1e-12)
+    for alt in ("greater", "less"):
+        one = signed_rank(data("paired_small.csv"), pre="pre", post="post", alternative=alt)
+        assert one.p_value == pytest.approx(r[f"p_value_{alt}"], rel=1e-12)
+
+
+def test_signed_rank_normal_approximation_with_ties_and_zeros_equals_r():
+    # estimate and CI are roots that R finds with uniroot(tol = 1e-4): compare at 1e-3
+    r = ref("signed_rank_ties")
+    res = signed_rank(data("paired_ties.csv"), pre="pre", post="post")
+    assert res.method == "normal approximation with continuity correction"
+    assert res.V == r["V"] and res.n_zero == r["n_zero"] and res.n == r["n_nonzero"]
+    assert res.p_value == pytest.approx(r["p_value"], rel=1e-9)
+    assert res.estimate == pytest.approx(r["estimate"], abs=1e-3)
+    assert res.ci_low == pytest.approx(r["ci_low"], abs=1e-3)
+    assert res.ci_high == pytest.approx(r["ci_high"], abs=1e-3)
+    nc = signed_rank(data("paired_ties.csv"), pre="pre", post="post", correct=False)
+    assert nc.p_value == pytest.approx(r["p_value_nocorrect"], rel=1e-9)
+    assert nc.ci_low == pytest.approx(r["ci_low_nocorrect"], abs=1e-3)
+    assert nc.ci_high == pytest.approx(r["ci_high_nocorrect"], abs=1e-3)
+
+
+def test_signed_rank_forced_approximation_equals_r():
+    r = ref("signed_rank_small_approx")
+    res = signed_rank(data("paired_small.csv"), pre="pre", post="post", exact=False)
+    assert res.p_value == pytest.approx(r["p_value"], rel=1e-9)
+    assert (res.estimate, res.ci_low, res.ci_high) == pytest.approx(
+        (r["estimate"], r["ci_low"], r["ci_high"]), abs=1e-3)
+
+
+def test_signed_rank_published_examples():
+    # R ?wilcox.test: sleep data V = 0, p-value = 0.009091 (normal approximation: a zero)
+    res = signed_rank(data("sleep.csv"), pre="extra_drug2", post="extra_drug1")
+    assert res.V == 0 and res.p_value == pytest.approx(0.009091, abs=5e-7) and res.n_zero == 1
+    # Hollander & Wolfe (1973, p. 29): V = 40, p-value = 0.01953 (exact, one-sided)
+    hw = pd.DataFrame({"x": [1.83, 0.50, 1.62, 2.48, 1.68, 1.88, 1.55, 3.06, 1.30],
+                       "y": [0.878, 0.647, 0.598, 2.05, 1.06, 1.29, 1.06, 3.14, 1.29]})
+    res = signed_rank(hw, pre="y", post="x", alternative="greater")
+    assert res.V == 40 and res.p_value == pytest.approx(0.01953, abs=5e-6)
+    r = ref("hollander_wolfe")
+    two = signed_rank(hw, pre="y", post="x")
+    assert (two.estimate, two.ci_low, two.ci_high) == pytest.approx(
+        (r["estimate"], r["ci_low"], r["ci_high"]), abs=1e-12)
+
+
+def test_signed_rank_swap_flips_and_zero_change_is_an_error():
+    d = data("paired_ties.csv")
+    a, b = signed_rank(d, pre="pre", post="post"), signed_rank(d, pre="post", post="pre")
+    assert a.p_value == pytest.approx(b.p_value) and a.estimate == pytest.approx(-b.estimate, abs=2e-4)
+    assert a.V + b.V == a.n * (a.n + 1) / 2
+    with pytest.raises(EvalDataError, match="unchanged"):
+        signed_rank(pd.DataFrame({"a": [1, 2, 3], "b": [1, 2, 3]}), pre="a", post="b")
+    with pytest.raises(ValueError, match="alternative"):
+        signed_rank(d, pre="pre", post="post", alternative="bigger")
+
+
+# -- McNemar and Newcombe ----------------------------------------------------------------------
+
+AGRESTI = pd.DataFrame([(1, 1)] * 794 + [(1, 0)] * 150 + [(0, 1)] * 86 + [(0, 0)] * 570,
+                       columns=["first", "second"])
+
+
+def test_mcnemar_agresti_presidential_approval():
+    # R ?mcnemar.test: McNemar's chi-squared = 16.818, df = 1, p-value = 4.115e-05
+    res = mcnemar(AGRESTI, pre="first", post="second")
+    assert res.statistic == pytest.approx(16.818, abs=5e-4)
+    assert res.p_value == pytest.approx(4.115e-05, abs=5e-9)
+    assert (res.b, res.c) == (150, 86) and res.odds_ratio == pytest.approx(150 / 86)
+    r = ref("mcnemar_agresti")
+    assert mcnemar(AGRESTI, pre="first", post="second", correct=False).statistic == \
+        pytest.approx(r["statistic_nocorrect"], rel=1e-10)
+    assert mcnemar(AGRESTI, pre="first", post="second", exact=True).p_value == \
+        pytest.approx(r["p_value_exact"], rel=1e-8)
+
+
+def test_mcnemar_and_newcombe_equal_r_on_test_data():
+    r, n = ref("mcnemar_binary"), ref("newcombe")
+    res = mcnemar(data("paired_binary.csv"), pre="pre", post="post")
+    assert (res.b, res.c) == (r["b_pre1_post0"], r["c_pre0_post1"])
+    assert res.statistic == pytest.approx(r["statistic"], rel=1e-10)
+    assert res.p_value == pytest.approx(r["p_value"], rel=1e-9)
+    assert res.diff == pytest.approx(n["diff"], rel=1e-12)
+    assert res.prop_post == pytest.approx(n["prop_post"]) and res.prop_pre == pytest.approx(n["prop_pre"])
+    assert res.diff_ci_low == pytest.approx(n["ci_low"], rel=1e-9)
+    assert res.diff_ci_high == pytest.approx(n["ci_high"], rel=1e-9)
+
+
+@pytest.mark.parametrize("table, low, high", [
+    # Newcombe (1998) Table III, method 10 (as transcribed in tests/reference/prepost_more_reference.R)
+    ((36, 12, 2, 0), 0.0569, 0.3404), ((20, 12, 2, 16), 0.0562, 0.3292),
+    ((18, 12, 2, 18), 0.0562, 0.3290), ((36, 14, 0, 0), 0.1528, 0.4167),
+    ((35, 14, 0, 1), 0.1461, 0.4175), ((18, 14, 0, 18), 0.1441, 0.3963),
+    ((2, 97, 1, 0), 0.8721, 0.9854),
+])
+def test_newcombe_published_intervals(table, low, high):
+    a, b, c, d = table  # Newcombe's difference is (b - c)/n, first minus second
+    diff, lo, hi = newcombe_paired_interval(a, c, b, d)
+    assert diff == pytest.approx((b - c) / sum(table))
+    assert round(lo, 4) == low and round(hi, 4) == high
+
+
+def test_mcnemar_input_checks():
+    with pytest.raises(EvalDataError, match="not 0 or 1"):
+        mcnemar(pd.DataFrame({"a": [0, 2, 1], "b": [1, 1, 0]}), pre="a", post="b")
+    with pytest.raises(EvalDataError, match="no pair changed"):
+        mcnemar(pd.DataFrame({"a": [0, 1, 1], "b": [0, 1, 1]}), pre="a", post="b")
+
+
+# -- reliable change ---------------------------------------------------------------------------
+
+def test_jacobson_truax_worked_case():
+    # Jacobson & Truax (1991): s1 = 7.5, r_xx = .88, pre 30, post 18 -> S_E 2.598,
+    # S_diff 3.674, RC -3.27, minimum reliable change 7.20 points
+    df = pd.DataFrame({"pre": [30.0], "post": [18.0]})
+    res = reliable_change(df, "pre", "post", reliability=0.88, sd=7.5)
+    assert res.s_e == pytest.approx(2.598, abs=5e-4)
+    assert res.s_diff == pytest.approx(3.674, abs=5e-4)
+    assert res.rci(df).iloc[0] == pytest.approx(-3.27, abs=5e-3)
+    assert res.threshold == pytest.approx(7.20, abs=5e-3)
+    assert res.categories(df).tolist() == ["improved"]  # no norms: nobody "recovered"
+
+
+def test_cutoff_criteria_are_jacobson_truax_formulas():
+    df = pd.DataFrame({"pre": [30.0, 40, 20, 35, 33], "post": [18.0, 41, 30, 33, 20]})
+    kw = dict(reliability=0.88, sd=7.5, functional_mean=15.0, functional_sd=6.0,
+              dysfunctional_mean=35.0, dysfunctional_sd=8.0)
+    assert reliable_change(df, "pre", "post", criterion="a", **kw).cutoff == 35 - 2 * 8
+    assert reliable_change(df, "pre", "post", criterion="b", **kw).cutoff == 15 + 2 * 6
+    c = reliable_change(df, "pre", "post", **kw)
+    assert c.criterion == "c" and c.cutoff == pytest.approx((6 * 35 + 8 * 15) / (6 + 8))
+    assert c.categories(df).tolist() == ["recovered", "unchanged", "deteriorated", "unchanged",
+                                         "recovered"]
+    assert c.counts == {"recovered": 2, "improved": 0, "unchanged": 2, "deteriorated": 1}
+    assert sum(c.proportions.values()) == pytest.approx(1.0)
+    up = reliable_change(-df, "pre", "post", higher_is_better=True, reliability=0.88, sd=7.5)
+    assert up.categories(-df).tolist() == ["improved", "unchanged", "deteriorated", "unchanged",
+                                            "improved"]
+
+
+def test_reliable_change_input_checks():
+    df = pd.DataFrame({"pre": [1.0, 2.0], "post": [2.0, 1.0]})
+    with pytest.raises(ValueError, match="reliability"):
+        reliable_change(df, "pre", "post", reliability=1.2)
+    with pytest.raises(ValueError, match="criterion"):
+        reliable_change(df, "pre", "post", reliability=0.8, criterion="d")
+    with pytest.raises(ValueError, match="functional_mean"):
+        reliable_change(df, "pre", "post", reliability=0.8, criterion="b")
+
+
+def test_public_names():
+    for name in ("paired_change", "signed_rank", "mcnemar", "reliable_change", "describe"):
+        assert callable(getattr(evalkit.prepost, name)), name
