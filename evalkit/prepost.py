@@ -5,7 +5,9 @@ Collects the estimators of :mod:`evalkit.methods.prepost` (continuous scores),
 :mod:`evalkit.methods.attrition` and :mod:`evalkit.methods.groups` (comparison groups).
 """
 
+from evalkit.methods.attrition import Attrition, attrition
 from evalkit.methods.binary import McNemar, mcnemar
+from evalkit.methods.groups import GroupComparison, compare_groups, describe_groups
 from evalkit.methods.prepost import (
     PairedChange,
     SignedRank,
@@ -18,12 +20,17 @@ from evalkit.methods.prepost import (
 from evalkit.methods.reliable_change import ReliableChange, reliable_change
 
 __all__ = [
+    "Attrition",
+    "GroupComparison",
     "McNemar",
     "PairedChange",
     "ReliableChange",
     "SignedRank",
+    "attrition",
     "columns",
+    "compare_groups",
     "describe",
+    "describe_groups",
     "hedges_j",
     "mcnemar",
     "paired_change",

@@ -14,8 +14,10 @@ from conftest import EVALUATIONS, write_config
 
 def test_sample_configs_are_valid():
     paths = find_configs([EVALUATIONS])
-    assert [p.stem for p in paths] == ["mentoring-site-a", "mentoring-site-b"]
-    cfg = load_config(paths[0])
+    assert [p.stem for p in paths] == ["lifeskills-waitlist", "mentoring-site-a",
+                                       "mentoring-site-b"]
+    assert load_config(paths[0]).parameters["group"] == "in_program"
+    cfg = load_config(paths[1])
     assert cfg.slug == "mentoring-site-a" and cfg.template.name == "prepost"
     assert cfg.data_path.is_absolute() and cfg.data_path.is_file()
     assert cfg.parameters["pre"] == "ts_intake" and cfg.privacy_threshold == 11

@@ -51,6 +51,9 @@ def test_signed_rank_normal_approximation_with_ties_and_zeros_equals_r():
     assert res.estimate == pytest.approx(r["estimate"], abs=1e-3)
     assert res.ci_low == pytest.approx(r["ci_low"], abs=1e-3)
     assert res.ci_high == pytest.approx(r["ci_high"], abs=1e-3)
+    # the same roots found by R with uniroot(tol.root = 1e-12)
+    assert (res.estimate, res.ci_low, res.ci_high) == pytest.approx(
+        (r["estimate_tight"], r["ci_low_tight"], r["ci_high_tight"]), abs=1e-8)
     nc = signed_rank(data("paired_ties.csv"), pre="pre", post="post", correct=False)
     assert nc.p_value == pytest.approx(r["p_value_nocorrect"], rel=1e-9)
     assert nc.ci_low == pytest.approx(r["ci_low_nocorrect"], abs=1e-3)
@@ -63,6 +66,8 @@ def test_signed_rank_forced_approximation_equals_r():
     assert res.p_value == pytest.approx(r["p_value"], rel=1e-9)
     assert (res.estimate, res.ci_low, res.ci_high) == pytest.approx(
         (r["estimate"], r["ci_low"], r["ci_high"]), abs=1e-3)
+    assert (res.estimate, res.ci_low, res.ci_high) == pytest.approx(
+        (r["estimate_tight"], r["ci_low_tight"], r["ci_high_tight"]), abs=1e-8)
 
 
 def test_signed_rank_published_examples():
@@ -187,3 +192,72 @@ def test_reliable_change_input_checks():
 def test_public_names():
     for name in ("paired_change", "signed_rank", "mcnemar", "reliable_change", "describe"):
         assert callable(getattr(evalkit.prepost, name)), name
+
+
+# -- comparison group --------------------------------------------------------------------------
+
+def test_ancova_hc2_equals_estimatr():
+    from evalkit.methods.groups import compare_groups
+
+    r = ref("ancova_hc2")
+    res = compare_groups(data("groups.csv"), "pre", "post", "group", covariates=["age"])
+    assert res.vcov == "HC2" and res.df == r["group_df"]
+    for term, name in (("group", "group"), ("pre", "pre"), ("age", "age")):
+        row = res.terms.set_index("term").loc[term]
+        assert row["estimate"] == pytest.approx(r[f"{name}_coef"], rel=1e-9)
+        assert row["se"] == pytest.approx(r[f"{name}_se"], rel=1e-9)
+        assert row["p_value"] == pytest.approx(r[f"{name}_p_value"], rel=1e-6)
+        assert row["ci_low"] == pytest.approx(r[f"{name}_ci_low"], rel=1e-9)
+        assert row["ci_high"] == pytest.approx(r[f"{name}_ci_high"], rel=1e-9)
+    c = ref("change_score")
+    assert res.change_diff == pytest.approx(c["group_coef"], rel=1e-9)
+    assert res.change_diff_se == pytest.approx(c["group_se"], rel=1e-9)
+    assert res.change_diff_ci_low == pytest.approx(c["group_ci_low"], rel=1e-9)
+
+
+def test_ancova_clustered_cr1_equals_estimatr_stata():
+    from evalkit.methods.groups import compare_groups
+
+    r = ref("ancova_cr1")
+    res = compare_groups(data("groups.csv"), "pre", "post", "group", covariates=["age"],
+                         cluster="site")
+    assert res.vcov == "CR1" and res.n_clusters == r["n_clusters"] and res.df == r["group_df"]
+    assert res.estimate == pytest.approx(r["group_coef"], rel=1e-9)
+    assert res.se == pytest.approx(r["group_se"], rel=1e-9)
+    assert res.p_value == pytest.approx(r["group_p_value"], rel=1e-6)
+    assert (res.ci_low, res.ci_high) == pytest.approx((r["group_ci_low"], r["group_ci_high"]),
+                                                      rel=1e-9)
+
+
+def test_wwc_effect_size_improvement_index_and_baseline():
+    from evalkit.methods.effect_sizes import hedges_g_wwc, improvement_index, wwc_omega
+    from evalkit.methods.groups import baseline_equivalence, compare_groups
+
+    d = data("groups.csv")
+    res = compare_groups(d, "pre", "post", "group", covariates=["age"], lower_is_better=True)
+    p, c = d[d.group == 1], d[d.group == 0]
+    n1, n0 = len(p), len(c)
+    sp = math.sqrt(((n1 - 1) * p.post.var() + (n0 - 1) * c.post.var()) / (n1 + n0 - 2))
+    # WWC Handbook 4.1, Appendix E: g = (1 - 3/(4N - 9)) * diff / pooled SD
+    assert res.g == pytest.approx((1 - 3 / (4 * (n1 + n0) - 9)) * res.estimate / sp, rel=1e-12)
+    assert wwc_omega(100) == pytest.approx(1 - 3 / 391)
+    # improvement index: Phi(g) - 0.5 in percentile points, positive = better
+    assert improvement_index(0.25) == pytest.approx(9.87, abs=0.005)  # WWC: g 0.25 -> +10
+    assert res.improvement_index > 0 and res.g < 0
+    assert baseline_equivalence(0.05) == "satisfied"
+    assert baseline_equivalence(-0.2) == "satisfied with adjustment"
+    assert baseline_equivalence(0.26) == "not satisfied"
+    assert res.baseline_g == pytest.approx(
+        hedges_g_wwc(p.pre.mean() - c.pre.mean(), p.pre.std(), n1, c.pre.std(), n0))
+
+
+def test_compare_groups_checks_its_input():
+    from evalkit.methods.groups import compare_groups
+
+    d = data("groups.csv")
+    with pytest.raises(EvalDataError, match="not 0 or 1"):
+        compare_groups(d.assign(group=d.group + 1), "pre", "post", "group")
+    with pytest.raises(EvalDataError, match="collinear"):
+        compare_groups(d.assign(age2=d.pre * 2), "pre", "post", "group", covariates=["age2"])
+    with pytest.raises(EvalDataError, match="only one cluster"):
+        compare_groups(d.assign(site=1), "pre", "post", "group", cluster="site")

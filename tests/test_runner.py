@@ -30,12 +30,13 @@ def sample_run(tmp_path_factory):
 
 def test_every_sample_evaluation_renders(sample_run):
     reports, outcomes, lines = sample_run
-    assert sorted(o.slug for o in outcomes) == ["mentoring-site-a", "mentoring-site-b"]
+    assert sorted(o.slug for o in outcomes) == ["lifeskills-waitlist", "mentoring-site-a",
+                                                "mentoring-site-b"]
     assert all(o.ok for o in outcomes), [o.message for o in outcomes]
-    for slug in ("mentoring-site-a", "mentoring-site-b"):
+    for slug in ("lifeskills-waitlist", "mentoring-site-a", "mentoring-site-b"):
         assert {p.name for p in (reports / slug).iterdir()} == {
             "report.html", "report.ipynb", "results.json", "manifest.json"}
-    assert len(lines) == 2 and all(re.match(r"\[\d/2\] ok\s", line) for line in lines)
+    assert len(lines) == 3 and all(re.match(r"\[\d/3\] ok\s", line) for line in lines)
     assert not list(reports.glob(".tmp-*"))
 
 
@@ -56,6 +57,32 @@ def test_results_recover_the_documented_true_effects(sample_run, truth, site):
     assert doc["sample"]["lost_to_follow_up"] / n_enrolled == pytest.approx(
         t["observed_attrition"], abs=1e-3)
     assert "cannot be attributed to the program" in doc["finding"]
+    school = {e["term"]: e for e in doc["estimates"]}["enrolled in school: change in proportion"]
+    assert school["ci_low"] <= t["true_school_change_completers"] <= school["ci_high"]
+    assert doc["checks"]["attrition"]["overall"] == pytest.approx(t["observed_attrition"],
+                                                                  abs=1e-3)
+
+
+def test_comparison_group_evaluation_recovers_the_true_program_effect(sample_run, truth):
+    reports, _, _ = sample_run
+    doc = resultsdoc.read(reports / "lifeskills-waitlist" / "results.json")
+    t = truth["lifeskills"]
+    h = doc["headline"]
+    assert doc["design"]["code"] == "comparison_group_prepost"
+    assert h["ci_low"] <= t["true_program_effect"] <= h["ci_high"]
+    es = h["effect_size"]
+    assert es["name"] == "hedges_g_wwc"
+    assert es["ci_low"] <= t["true_g_completers"] <= es["ci_high"]
+    assert h["improvement_index"] > 0  # lower is better and the effect is negative
+    base = doc["checks"]["baseline_equivalence"]
+    assert base["status"] in ("satisfied", "satisfied with adjustment")
+    assert doc["evidence"]["rating"] == "meets_with_reservations"
+    att = doc["checks"]["attrition"]
+    assert att["differential"] == pytest.approx(
+        abs(t["observed_attrition_program"] - t["observed_attrition_waitlist"]), abs=2e-3)
+    assert isinstance(att["low"], bool)
+    html = (reports / "lifeskills-waitlist" / "report.html").read_text()
+    assert "Were the groups alike at intake?" in html and "waiting list" in html
 
 
 def test_html_has_no_code_no_ids_and_no_network(sample_run):
@@ -95,7 +122,7 @@ def test_manifest_records_inputs_parameters_versions_and_timings(sample_run):
 def test_index_lists_every_evaluation_with_a_link(sample_run):
     reports, _, _ = sample_run
     index = (reports / "index.html").read_text()
-    for slug in ("mentoring-site-a", "mentoring-site-b"):
+    for slug in ("lifeskills-waitlist", "mentoring-site-a", "mentoring-site-b"):
         assert f"href='{slug}/report.html'" in index
     assert "Descriptive — cannot show a program effect" in index
     assert "<script src" not in index

@@ -46,29 +46,65 @@ post_label = "six months"
 score_min = 0
 score_max = 80
 alpha = 0.05
+reliability = 0.8
+functional_mean = None
+functional_sd = None
+dysfunctional_mean = None
+dysfunctional_sd = None
+binary_outcomes = [
+    {"pre": "school_intake", "post": "school_6mo", "label": "enrolled in school"},
+]
+group = None
+comparison_label = "comparison group"
+covariates = []
+cluster = None
+attrition_boundary = "cautious"
 ''', "parameters", "remove_input"),
     code('''
 # Set up
 import evalkit
-from evalkit import report
-from evalkit.methods import prepost
+from evalkit import prepost, report
 ''', "remove_input"),
     code('''
 # Load and validate the data
 data = evalkit.data.load(
     data_path,
-    prepost.columns(pre, post, id=id_column, min=score_min, max=score_max),
+    prepost.columns(pre, post, id=id_column, min=score_min, max=score_max,
+                    binary=binary_outcomes, group=group, covariates=covariates,
+                    cluster=cluster),
 )
+# youth in the program (everyone, in a one-group design)
+program_youth = data if group is None else data[data[group] == 1]
 ''', "remove_input"),
     code('''
-# Estimate the change
-change = prepost.paired_change(data, pre=pre, post=post, alpha=alpha)
+# Estimate
+change = prepost.paired_change(program_youth, pre=pre, post=post, alpha=alpha)
+signed = prepost.signed_rank(program_youth, pre=pre, post=post, alpha=alpha)
+reliable = None
+if reliability is not None:
+    reliable = prepost.reliable_change(
+        program_youth, pre, post, reliability=reliability,
+        higher_is_better=not lower_is_better,
+        functional_mean=functional_mean, functional_sd=functional_sd,
+        dysfunctional_mean=dysfunctional_mean, dysfunctional_sd=dysfunctional_sd,
+    )
+binary = {o["label"]: prepost.mcnemar(program_youth, pre=o["pre"], post=o["post"], alpha=alpha)
+          for o in binary_outcomes}
+lost = prepost.attrition(data, pre, post, group=group, boundary=attrition_boundary)
+comparison = None
+if group is not None:
+    comparison = prepost.compare_groups(data, pre, post, group, covariates=covariates,
+                                        cluster=cluster, lower_is_better=lower_is_better,
+                                        alpha=alpha)
+''', "remove_input"),
+    code('''
+# Assemble the report
 rep = report.PrePostReport(
-    data,
-    change,
+    data, change,
     report.Outcome(outcome_label, units=units, lower_is_better=lower_is_better,
                    pre_label=pre_label, post_label=post_label),
-    threshold=privacy_threshold,
+    threshold=privacy_threshold, signed=signed, reliable=reliable, binary=binary,
+    attrition=lost, comparison=comparison, group=group, comparison_label=comparison_label,
 )
 ''', "remove_input"),
     code('''
@@ -94,9 +130,13 @@ report.title_block(title, program)
     code('''
 # Technical appendix
 report.appendix_block(
-    results=change,
-    options={"test": "paired t-test (R t.test(post, pre, paired = TRUE))",
-             "effect size": "Hedges' g_av, exact J with df = n - 1",
+    results=[r for r in (comparison, change, signed, reliable, lost, *binary.values())
+             if r is not None],
+    options={"paired test": "t-test, as R t.test(post, pre, paired = TRUE)",
+             "robustness": "Wilcoxon signed-rank, as R wilcox.test(paired = TRUE)",
+             "effect size": "Hedges' g_av (exact J, df = n - 1); WWC g for group designs",
+             "comparison": "ANCOVA, HC2 (CR1 when clustered) standard errors",
+             "attrition boundary": attrition_boundary,
              "alpha": alpha, "privacy threshold": privacy_threshold},
     data_path=data_path,
 )

@@ -36,8 +36,16 @@ def _score(x: np.ndarray) -> np.ndarray:
     return np.clip(np.round(x), SCORE_MIN, SCORE_MAX)
 
 
+#: School enrolment: log-odds at intake fall with severity; transitions by six months.
+SCHOOL_INTAKE_LOGIT = 0.2
+SCHOOL_SEVERITY_SLOPE = -0.05  # per point of true severity above the site mean
+P_STAY_ENROLLED = 0.90
+P_ENROL = 0.35
+
+
 def _simulate(rng: np.random.Generator, n: int, mu: float, delta: float, attrition: float):
-    """Scores for ``n`` youth; returns intake, six-month score (before dropout) and dropout."""
+    """Scores for ``n`` youth: intake, six-month score (before dropout), dropout, and school
+    enrolment at both times."""
     latent = rng.normal(mu, LATENT_SD, n)
     pre = _score(latent + rng.normal(0, ERROR_SD, n))
     change = rng.normal(delta, EFFECT_SD, n)
@@ -45,7 +53,11 @@ def _simulate(rng: np.random.Generator, n: int, mu: float, delta: float, attriti
     z = (pre - mu) / np.sqrt(LATENT_SD**2 + ERROR_SD**2)
     a = np.log(attrition / (1 - attrition))
     drop = rng.random(n) < 1 / (1 + np.exp(-(a + DROPOUT_SLOPE * z)))
-    return pre, post, drop
+    p_school = 1 / (1 + np.exp(-(SCHOOL_INTAKE_LOGIT + SCHOOL_SEVERITY_SLOPE * (latent - mu))))
+    school_pre = rng.random(n) < p_school
+    u = rng.random(n)
+    school_post = np.where(school_pre, u < P_STAY_ENROLLED, u < P_ENROL)
+    return pre, post, drop, school_pre.astype(int), school_post.astype(int)
 
 
 def _case_ids(rng: np.random.Generator, prefix: str, n: int) -> list[str]:
@@ -55,7 +67,8 @@ def _case_ids(rng: np.random.Generator, prefix: str, n: int) -> list[str]:
 
 def mentoring_site(rng: np.random.Generator, site: str) -> pd.DataFrame:
     s = MENTORING_SITES[site]
-    pre, post, drop = _simulate(rng, s["n"], s["mu"], s["delta"], s["attrition"])
+    pre, post, drop, sch_pre, sch_post = _simulate(rng, s["n"], s["mu"], s["delta"],
+                                                   s["attrition"])
     ages = rng.choice(np.arange(12, 18), size=s["n"], p=[0.06, 0.12, 0.2, 0.24, 0.22, 0.16])
     return pd.DataFrame(
         {
@@ -65,6 +78,8 @@ def mentoring_site(rng: np.random.Generator, site: str) -> pd.DataFrame:
             "enrolled_year": s["year"],
             "ts_intake": pre.astype(int),
             "ts_6mo": pd.array(np.where(drop, np.nan, post), dtype="Int64"),
+            "school_intake": sch_pre,
+            "school_6mo": pd.array(np.where(drop, np.nan, sch_post), dtype="Int64"),
         }
     )
 
@@ -73,7 +88,8 @@ def mentoring_truth(site: str, draws: int = 2_000_000) -> dict:
     """True values of a site's data-generating process (Monte Carlo for the completer mean)."""
     s = MENTORING_SITES[site]
     rng = np.random.default_rng(SEED + 1000 + ord(site))
-    pre, post, drop = _simulate(rng, draws, s["mu"], s["delta"], s["attrition"])
+    pre, post, drop, sch_pre, sch_post = _simulate(rng, draws, s["mu"], s["delta"],
+                                                   s["attrition"])
     keep = ~drop
     change = post - pre
     return {
@@ -87,6 +103,65 @@ def mentoring_truth(site: str, draws: int = 2_000_000) -> dict:
         ),
         "expected_attrition": round(float(drop.mean()), 3),
         "reliability": LATENT_SD**2 / (LATENT_SD**2 + ERROR_SD**2),
+        "true_school_change_completers": round(float(sch_post[keep].mean()
+                                                     - sch_pre[keep].mean()), 4),
+        "true_school_change_all_enrolled": round(
+            P_STAY_ENROLLED * float(sch_pre.mean()) + P_ENROL * (1 - float(sch_pre.mean()))
+            - float(sch_pre.mean()), 4),
+        "monte_carlo_draws": draws,
+    }
+
+
+#: Life-skills group with a waiting-list comparison group (a comparison-group design).
+LIFESKILLS = {"n": 240, "mu": 44.0, "trend": -2.0, "effect": -5.0, "sites": 6,
+              "attrition_program": 0.22, "attrition_waitlist": 0.28, "prefix": "DLS"}
+
+
+def _lifeskills_draw(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    s = LIFESKILLS
+    site = rng.integers(1, s["sites"] + 1, n)
+    site_shift = np.array([0.0, 2.0, -1.5, 1.0, -2.5, 0.5, 1.5])[site]
+    group = (rng.random(n) < 0.5).astype(int)  # offered a place now (1) or wait-listed (0)
+    latent = rng.normal(s["mu"], LATENT_SD, n) + site_shift
+    pre = _score(latent + rng.normal(0, ERROR_SD, n))
+    change = s["trend"] + s["effect"] * group + rng.normal(0, EFFECT_SD, n)
+    post = _score(latent + change + rng.normal(0, ERROR_SD, n))
+    z = (pre - s["mu"]) / np.sqrt(LATENT_SD**2 + ERROR_SD**2)
+    att = np.where(group == 1, s["attrition_program"], s["attrition_waitlist"])
+    drop = rng.random(n) < 1 / (1 + np.exp(-(np.log(att / (1 - att)) + DROPOUT_SLOPE * z)))
+    return {"site": site, "group": group, "pre": pre, "post": post, "drop": drop}
+
+
+def lifeskills(rng: np.random.Generator) -> pd.DataFrame:
+    s = LIFESKILLS
+    d = _lifeskills_draw(rng, s["n"])
+    return pd.DataFrame(
+        {
+            "case_id": _case_ids(rng, s["prefix"], s["n"]),
+            "site": [f"S{k}" for k in d["site"]],
+            "group": np.where(d["group"] == 1, "program", "waitlist"),
+            "in_program": d["group"],
+            "age": rng.choice(np.arange(12, 18), size=s["n"]),
+            "ts_intake": d["pre"].astype(int),
+            "ts_6mo": pd.array(np.where(d["drop"], np.nan, d["post"]), dtype="Int64"),
+        }
+    )
+
+
+def lifeskills_truth(draws: int = 2_000_000) -> dict:
+    s = LIFESKILLS
+    d = _lifeskills_draw(np.random.default_rng(SEED + 77), draws)
+    keep = ~d["drop"]
+    g, post = d["group"][keep], d["post"][keep]
+    sd = np.sqrt(((post[g == 1].var(ddof=1) * (g.sum() - 1))
+                  + post[g == 0].var(ddof=1) * ((1 - g).sum() - 1)) / (g.size - 2))
+    return {
+        "file": "lifeskills_waitlist.csv",
+        "n_enrolled": s["n"],
+        "true_program_effect": s["effect"],
+        "true_g_completers": round(float(s["effect"] / sd), 3),
+        "expected_attrition_program": round(float(d["drop"][d["group"] == 1].mean()), 3),
+        "expected_attrition_waitlist": round(float(d["drop"][d["group"] == 0].mean()), 3),
         "monte_carlo_draws": draws,
     }
 
@@ -100,6 +175,13 @@ def main() -> None:
         t = mentoring_truth(site)
         t["observed_attrition"] = round(float(df["ts_6mo"].isna().mean()), 3)
         truth["mentoring"][site] = t
+    ls = lifeskills(rng)
+    ls.to_csv(HERE / "lifeskills_waitlist.csv", index=False)
+    t = lifeskills_truth()
+    for grp in ("program", "waitlist"):
+        t[f"observed_attrition_{grp}"] = round(
+            float(ls.loc[ls["group"] == grp, "ts_6mo"].isna().mean()), 3)
+    truth["lifeskills"] = t
     (HERE / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     print(json.dumps(truth, indent=2))
 

@@ -16,7 +16,7 @@ from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.effect_sizes import g_variance, hedges_g_wwc, improvement_index
 from evalkit.results import Result, check_alpha
 
-__all__ = ["compare_groups", "GroupComparison", "baseline_equivalence"]
+__all__ = ["compare_groups", "GroupComparison", "baseline_equivalence", "describe_groups"]
 
 
 def baseline_equivalence(g: float) -> str:
@@ -250,3 +250,32 @@ def compare_groups(
         n_program=n1, n_comparison=n0, n_clusters=n_clusters, n_dropped=int((~keep).sum()),
         terms=terms.reset_index(drop=True), lower_is_better=lower_is_better, alpha=alpha,
     )
+
+
+def describe_groups(
+    data: pd.DataFrame, pre: str, post: str, group: str, *, alpha: float = 0.05
+) -> pd.DataFrame:
+    """Mean score with a t-based CI per group (1 program, 0 comparison) at both times, among
+    youth measured both times.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``group, time (0 = pre, 1 = post), n, mean, sd, ci_low, ci_high``.
+    """
+    alpha = check_alpha(alpha)
+    clean = validate(data, [Column(group, kind="binary"), Column(pre), Column(post)])
+    d = clean.dropna(subset=[group, pre, post])
+    rows = []
+    for g in (1, 0):
+        sub = d[d[group] == g]
+        for t, col in ((0, pre), (1, post)):
+            v = sub[col].to_numpy(dtype=float)
+            n = v.size
+            mean = float(v.mean()) if n else float("nan")
+            sd = float(v.std(ddof=1)) if n > 1 else float("nan")
+            half = (float(special.stdtrit(n - 1, 1 - alpha / 2)) * sd / math.sqrt(n)
+                    if n > 1 else float("nan"))
+            rows.append({"group": g, "time": t, "n": n, "mean": mean, "sd": sd,
+                         "ci_low": mean - half, "ci_high": mean + half})
+    return pd.DataFrame(rows)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -30,8 +30,16 @@ __all__ = [
 
 
 def columns(
-    pre: str, post: str, *, id: str | None = None, min: float | None = None,
+    pre: str,
+    post: str,
+    *,
+    id: str | None = None,
+    min: float | None = None,
     max: float | None = None,
+    binary: Sequence[Mapping[str, str]] = (),
+    group: str | None = None,
+    covariates: Sequence[str] = (),
+    cluster: str | None = None,
 ) -> list[Column]:
     """The column specs a pre-post analysis needs (for :func:`evalkit.data.load`).
 
@@ -44,13 +52,35 @@ def columns(
         Case-identifier column, checked for uniqueness.
     min, max
         The score's possible range, if it has one.
+    binary
+        0/1 outcomes measured at both times, as mappings with keys ``pre``, ``post`` and
+        ``label``.
+    group
+        0/1 column marking the program group (1) against a comparison group (0).
+    covariates
+        Numeric baseline covariates.
+    cluster
+        Cluster column (e.g. site).
     """
     cols = []
     if id is not None:
         cols.append(Column(id, kind="id", label="case identifier"))
     cols.append(Column(pre, min=min, max=max, label="score at the first measurement"))
     cols.append(Column(post, min=min, max=max, label="score at the second measurement"))
-    return cols
+    for o in binary:
+        cols += [Column(o["pre"], kind="binary", label=f"{o['label']} at the first measurement"),
+                 Column(o["post"], kind="binary",
+                        label=f"{o['label']} at the second measurement")]
+    if group is not None:
+        cols.append(Column(group, kind="binary", allow_missing=False,
+                           label="1 for the program group, 0 for the comparison group"))
+    cols += [Column(c, label="baseline covariate") for c in covariates]
+    if cluster is not None:
+        cols.append(Column(cluster, kind="string", allow_missing=False, label="cluster"))
+    unique: dict[str, Column] = {}
+    for c in cols:
+        unique.setdefault(c.name, c)
+    return list(unique.values())
 
 
 @dataclass(frozen=True)
@@ -548,7 +578,7 @@ def _approx_ci(x, alpha, correct, alternative, brentq):
             return mumin
         if w_max - zq >= 0:
             return mumax
-        return brentq(lambda d: w(d) - zq, mumin, mumax, xtol=1e-4)
+        return brentq(lambda d: w(d) - zq, mumin, mumax, xtol=1e-10)
 
     a = alpha
     if alternative == "two-sided":
@@ -574,5 +604,5 @@ def _approx_ci(x, alpha, correct, alternative, brentq):
     elif f_hi >= 0:
         est = mumax
     else:
-        est = brentq(lambda d: w(d, False), mumin, mumax, xtol=1e-4)
+        est = brentq(lambda d: w(d, False), mumin, mumax, xtol=1e-10)
     return lo, hi, est

@@ -4,12 +4,19 @@ The rule table is modelled on the What Works Clearinghouse study ratings and the
 outcome ratings. Each rule names a design and the checks it must pass; :func:`rate` returns the
 rating with every reason behind it, and both go into the report and ``results.json``.
 
-=====================  =======================================  ==================================
-design code            condition                                rating
-=====================  =======================================  ==================================
-one_group_prepost      always                                   descriptive — cannot show a
-                                                                program effect
-=====================  =======================================  ==================================
+========================  ==========================================  ============================
+design code               condition                                   rating
+========================  ==========================================  ============================
+one_group_prepost         always                                      descriptive — cannot show a
+                                                                      program effect
+comparison_group_prepost  baseline equivalence not satisfied          flagged
+                          (|g| > 0.25 at intake)
+comparison_group_prepost  baseline equivalence satisfied (with        meets standards with
+                          adjustment when 0.05 < |g| <= 0.25)         reservations
+========================  ==========================================  ============================
+
+A comparison group that was not formed at random can at best meet standards *with
+reservations* (WWC Handbook 4.1, §II.C); high attrition is named among the reasons.
 """
 
 from __future__ import annotations
@@ -51,4 +58,25 @@ def rate(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
         if attrition is not None and attrition == attrition:
             reasons.append(f"{attrition:.0%} of youth were not measured the second time.")
         return {"rating": "descriptive", "label": RATINGS["descriptive"], "reasons": reasons}
+    if design == "comparison_group_prepost":
+        status = checks.get("baseline_status")
+        g = checks.get("baseline_g")
+        g_text = f" (g = {g:.2f})" if isinstance(g, (int, float)) else ""
+        reasons = ["Program youth were compared with a comparison group that was not formed at "
+                   "random, so the best possible rating is 'with reservations'."]
+        low = checks.get("low_attrition")
+        if low is not None:
+            reasons.append(f"Attrition was {'low' if low else 'high'} under the WWC "
+                           f"{checks.get('attrition_boundary', 'cautious')} boundary.")
+        if status == "not satisfied":
+            reasons.insert(0, f"The groups differed too much at intake{g_text} for the "
+                              "comparison to be trusted (WWC baseline equivalence not met).")
+            return {"rating": "flagged", "label": RATINGS["flagged"], "reasons": reasons}
+        if status == "satisfied with adjustment":
+            reasons.append(f"The groups differed somewhat at intake{g_text}; the analysis "
+                           "adjusts for the intake score, as WWC requires.")
+        else:
+            reasons.append(f"The groups were alike at intake{g_text}.")
+        return {"rating": "meets_with_reservations",
+                "label": RATINGS["meets_with_reservations"], "reasons": reasons}
     raise ValueError(f"no evidence rule for design {design!r}")

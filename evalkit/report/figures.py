@@ -14,7 +14,10 @@ import numpy as np
 
 from evalkit.report.html import Block, esc
 
-__all__ = ["PALETTE", "new_figure", "figure_block", "prepost_figure"]
+__all__ = [
+    "PALETTE", "new_figure", "figure_block", "prepost_figure", "categories_figure",
+    "attrition_figure", "groups_figure",
+]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
 PALETTE = {
@@ -148,4 +151,97 @@ def prepost_figure(
     handles, labels = ax2.get_legend_handles_labels()
     keep = [(h, lab) for h, lab in zip(handles, labels) if lab and not lab.startswith("_")]
     ax2.legend(*zip(*keep), loc="upper left", fontsize=8, bbox_to_anchor=(0, 1.0))
+    return fig
+
+
+def categories_figure(shares: dict[str, float | None], *, title: str, alt_note: str = ""):
+    """One horizontal stacked bar of category shares (None = suppressed, drawn grey together).
+
+    Parameters
+    ----------
+    shares
+        Category → share of youth (0–1), best category first; ``None`` for suppressed ones.
+    """
+    colours = [PALETTE["green"], PALETTE["sky"], PALETTE["grey"], PALETTE["vermillion"],
+               PALETTE["purple"], PALETTE["yellow"]]
+    fig, (ax,) = new_figure(1, width=8.0, height=1.9)
+    left = 0.0
+    hidden = 1.0 - sum(v for v in shares.values() if v is not None)
+    for (name, v), colour in zip(shares.items(), colours):
+        if v is None or v <= 0:
+            continue
+        ax.barh(0, v, left=left, color=colour, label=f"{name} ({v:.0%})", height=0.6)
+        if v >= 0.06:
+            ax.text(left + v / 2, 0, f"{v:.0%}", ha="center", va="center", fontsize=9,
+                    color="white" if colour != PALETTE["yellow"] else "black")
+        left += v
+    if any(v is None for v in shares.values()) and hidden > 1e-9:
+        ax.barh(0, hidden, left=left, color="#d9d9d9", hatch="//", height=0.6,
+                label="suppressed (small counts)")
+    ax.set_xlim(0, 1)
+    ax.set_yticks([])
+    ax.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
+    ax.set_xlabel("Share of youth measured both times")
+    ax.set_title(title)
+    ax.grid(False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.55), ncol=min(len(shares) + 1, 5),
+              fontsize=8)
+    return fig
+
+
+def attrition_figure(table, *, overall: float, differential: float, boundary: str):
+    """The WWC attrition boundary with this evaluation's overall and differential attrition.
+
+    Parameters
+    ----------
+    table
+        :func:`evalkit.methods.attrition.wwc_boundary`.
+    overall, differential
+        This evaluation's attrition (shares, 0–1).
+    """
+    fig, (ax,) = new_figure(1, width=7.0, height=3.8)
+    for name, colour, style in (("cautious", PALETTE["blue"], "-"),
+                                ("optimistic", PALETTE["orange"], "--")):
+        t = table.dropna(subset=[name])
+        ax.plot(t["overall"], t[name], style, color=colour,
+                lw=2.2 if name == boundary else 1.2,
+                label=f"{name.capitalize()} boundary" + (" (used)" if name == boundary else ""))
+    t = table.dropna(subset=[boundary])
+    ax.fill_between(t["overall"], 0, t[boundary], color=PALETTE["green"], alpha=0.12,
+                    label="Low attrition")
+    ax.plot([overall * 100], [differential * 100], "D", color=PALETTE["vermillion"], ms=9,
+            label=f"This evaluation ({overall:.0%} overall, {differential * 100:.1f} points "
+                  "differential)")
+    ax.set_xlim(0, 65)
+    ax.set_ylim(0, max(12.0, differential * 100 + 2))
+    ax.set_xlabel("Overall attrition (%)")
+    ax.set_ylabel("Differential attrition (percentage points)")
+    ax.set_title("Attrition against the What Works Clearinghouse boundary")
+    ax.legend(loc="upper right", fontsize=8)
+    return fig
+
+
+def groups_figure(summary, *, outcome_label: str, pre_label: str, post_label: str,
+                  program_label: str, comparison_label: str, confidence: float):
+    """Average score by group at both times, with CIs.
+
+    Parameters
+    ----------
+    summary
+        Rows with columns ``group`` (1 program / 0 comparison), ``time`` (0 / 1), ``n``,
+        ``mean``, ``ci_low``, ``ci_high``.
+    """
+    fig, (ax,) = new_figure(1, width=6.5, height=3.6)
+    for g, colour, label, off in ((1, PALETTE["blue"], program_label, 0.06),
+                                  (0, PALETTE["orange"], comparison_label, -0.06)):
+        s = summary[summary["group"] == g].sort_values("time")
+        _errorbar(ax, s["time"].to_numpy(), s["mean"].to_numpy(), s["ci_low"].to_numpy(),
+                  s["ci_high"].to_numpy(), color=colour,
+                  label=f"{label} (n={int(s['n'].min())})", offset=off)
+        ax.plot(s["time"].to_numpy() + off, s["mean"].to_numpy(), color=colour, lw=1, alpha=0.6)
+    ax.set_xticks([0, 1], [pre_label.capitalize(), post_label.capitalize()])
+    ax.set_xlim(-0.5, 1.5)
+    ax.set_ylabel(f"{outcome_label} (points)")
+    ax.set_title(f"Average score by group with {confidence:.0%} CI (youth measured both times)")
+    ax.legend(loc="best", fontsize=8)
     return fig

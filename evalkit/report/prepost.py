@@ -1,25 +1,36 @@
-"""Report sections for a one-group pre-post evaluation.
+"""Report sections for pre-post evaluations, with or without a comparison group.
 
-:class:`PrePostReport` holds what the sections share (the result, the outcome's labels, the
+:class:`PrePostReport` holds what the sections share (the results, the outcome's labels, the
 privacy threshold); each method returns one section as a :class:`~evalkit.report.html.Block`.
-All numbers come from :mod:`evalkit.methods.prepost`; this module only words and draws them.
+All numbers come from :mod:`evalkit.methods`; this module only words and draws them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
 from evalkit import privacy
-from evalkit.methods.prepost import PairedChange, describe
+from evalkit.methods.attrition import Attrition, wwc_boundary
+from evalkit.methods.binary import McNemar
+from evalkit.methods.groups import GroupComparison, describe_groups
+from evalkit.methods.prepost import PairedChange, SignedRank, describe
+from evalkit.methods.reliable_change import CATEGORIES, ReliableChange
 from evalkit.report import resultsdoc
-from evalkit.report.evidence import rate
-from evalkit.report.figures import figure_block, prepost_figure
-from evalkit.report.html import Block, esc, paragraphs, table
 from evalkit.report.common import bullets_block, program_block
+from evalkit.report.evidence import rate
+from evalkit.report.figures import (
+    attrition_figure,
+    categories_figure,
+    figure_block,
+    groups_figure,
+    prepost_figure,
+)
+from evalkit.report.html import Block, esc, paragraphs, table
+from evalkit.results import jsonable
 
 __all__ = ["Outcome", "PrePostReport"]
 
@@ -51,88 +62,130 @@ def _num(x: float, digits: int = 1) -> str:
     return f"{x:,.{digits}f}".replace("-", "−")
 
 
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def _ci(lo: float, hi: float, digits: int = 1) -> str:
+    return f"{_num(lo, digits)} to {_num(hi, digits)}"
+
+
 @dataclass
 class PrePostReport:
-    """The sections of a one-group pre-post report.
+    """The sections of a pre-post report.
 
     Parameters
     ----------
     data
         The validated data (one row per youth enrolled).
     change
-        The :func:`~evalkit.methods.prepost.paired_change` result.
+        :func:`~evalkit.methods.prepost.paired_change` of the program youth.
     outcome
         Labels and direction of the outcome.
     threshold
         Privacy threshold: counts below it are suppressed, and estimates are withheld when
         fewer youth than this were measured twice.
+    signed
+        The signed-rank robustness check, if run.
+    reliable
+        Reliable change, if the measure's reliability was given.
+    binary
+        Label → :func:`~evalkit.methods.binary.mcnemar` result for 0/1 outcomes.
+    attrition
+        :func:`~evalkit.methods.attrition.attrition`.
+    comparison
+        :func:`~evalkit.methods.groups.compare_groups`, for comparison-group designs.
+    group, comparison_label
+        The 0/1 group column and what the comparison group is called.
     """
 
     data: pd.DataFrame
     change: PairedChange
     outcome: Outcome
     threshold: int = privacy.DEFAULT_THRESHOLD
+    signed: SignedRank | None = None
+    reliable: ReliableChange | None = None
+    binary: Mapping[str, McNemar] = field(default_factory=dict)
+    attrition: Attrition | None = None
+    comparison: GroupComparison | None = None
+    group: str | None = None
+    comparison_label: str = "comparison group"
     summary: pd.DataFrame = field(init=False)
     counts: privacy.Suppressed = field(init=False)
 
     def __post_init__(self) -> None:
         self.threshold = privacy.check_threshold(self.threshold)
+        if (self.comparison is None) != (self.group is None):
+            raise ValueError("a comparison needs its group column, and a group column its "
+                             "comparison")
         c = self.change
-        self.summary = describe(self.data, c.pre, c.post, alpha=c.alpha)
-        has_pre = self.data[c.pre].notna()
-        both = has_pre & self.data[c.post].notna()
-        self.counts = privacy.suppress(
-            pd.Series(
-                {
-                    f"Measured at {self.outcome.pre_label} and {self.outcome.post_label}":
-                        int(both.sum()),
-                    f"Not measured at {self.outcome.post_label}": int((has_pre & ~both).sum()),
-                }
-            ),
-            self.threshold,
-        )
+        self.summary = describe(self._program_data(), c.pre, c.post, alpha=c.alpha)
+        o = self.outcome
+        d = self.data
+        has_pre = d[c.pre].notna()
+        both = has_pre & d[c.post].notna()
+        rows = {f"Measured at {o.pre_label} and {o.post_label}": both,
+                f"Not measured at {o.post_label}": has_pre & ~both}
+        if self.group is None:
+            body = pd.Series({k: int(v.sum()) for k, v in rows.items()})
+        else:
+            g = d[self.group]
+            body = pd.DataFrame({
+                "Program": {k: int((v & (g == 1)).sum()) for k, v in rows.items()},
+                self.comparison_label.capitalize(): {k: int((v & (g == 0)).sum())
+                                                     for k, v in rows.items()},
+            })
+        self.counts = privacy.suppress(body, self.threshold)
+
+    def _program_data(self) -> pd.DataFrame:
+        if self.group is None:
+            return self.data
+        return self.data[self.data[self.group] == 1]
 
     # -- derived facts -----------------------------------------------------------------------
     @property
     def reportable(self) -> bool:
         """Whether enough youth were measured twice to show estimates."""
+        if self.comparison is not None:
+            return min(self.comparison.n_program, self.comparison.n_comparison) >= self.threshold
         return self.change.n >= self.threshold
 
     @property
-    def attrition(self) -> float:
-        """Share of youth with an intake score and no second score."""
-        enrolled = int(self.data[self.change.pre].notna().sum())
-        return 1 - self.change.n / enrolled if enrolled else float("nan")
+    def attrition_rate(self) -> float:
+        """Share of youth enrolled with an intake score and no second score."""
+        c = self.change
+        has_pre = self.data[c.pre].notna()
+        both = has_pre & self.data[c.post].notna()
+        return 1 - both.sum() / has_pre.sum() if has_pre.sum() else float("nan")
 
-    def _direction(self) -> str:
-        c, o = self.change, self.outcome
-        if c.ci_low <= 0 <= c.ci_high:
-            return "no clear change"
-        improved = (c.mean_diff < 0) == o.lower_is_better
-        return "improved" if improved else "worsened"
+    def _improved(self, value: float) -> bool:
+        return (value < 0) == self.outcome.lower_is_better
 
-    # -- sections ----------------------------------------------------------------------------
+    # -- headline ----------------------------------------------------------------------------
     def headline(self) -> str:
-        """One plain-language sentence stating the finding and what it cannot show."""
-        c, o = self.change, self.outcome
+        """One plain-language sentence stating the finding and what it can and cannot show."""
+        o = self.outcome
         if not self.reportable:
             return (
-                f"Fewer than {self.threshold} youth were measured at both {o.pre_label} and "
-                f"{o.post_label}, so results are withheld to protect their privacy."
+                f"Fewer than {self.threshold} youth in a group were measured at both "
+                f"{o.pre_label} and {o.post_label}, so results are withheld to protect their "
+                "privacy."
             )
+        if self.comparison is not None:
+            return self._comparison_headline()
+        c = self.change
         conf = f"{c.confidence:.0%}"
         span = f"{o.pre_label} and {o.post_label}"
-        if self._direction() == "no clear change":
+        if c.ci_low <= 0 <= c.ci_high:
             what = (
                 f"Average {o.label} did not change clearly between {span}: the average change "
-                f"was {_num(c.mean_diff)} {o.units} ({conf} CI {_num(c.ci_low)} to "
-                f"{_num(c.ci_high)})"
+                f"was {_num(c.mean_diff)} {o.units} ({conf} CI {_ci(c.ci_low, c.ci_high)})"
             )
         else:
             verb = "fell" if c.mean_diff < 0 else "rose"
             what = (
                 f"Average {o.label} {verb} by {_num(abs(c.mean_diff))} {o.units} between {span} "
-                f"({conf} CI {_num(c.ci_low)} to {_num(c.ci_high)}), "
+                f"({conf} CI {_ci(c.ci_low, c.ci_high)}), "
                 f"from {_num(c.mean_pre)} to {_num(c.mean_post)}"
             )
         return (
@@ -140,25 +193,55 @@ class PrePostReport:
             "this change cannot be attributed to the program."
         )
 
+    def _comparison_headline(self) -> str:
+        k, o = self.comparison, self.outcome
+        assert k is not None
+        conf = f"{k.confidence:.0%}"
+        if k.ci_low <= 0 <= k.ci_high:
+            what = (
+                f"At {o.post_label}, youth in the program and youth in the "
+                f"{self.comparison_label} had similar {o.label}s once intake scores are taken "
+                f"into account: the difference was {_num(k.estimate)} {o.units} ({conf} CI "
+                f"{_ci(k.ci_low, k.ci_high)}), too uncertain to show an effect either way."
+            )
+        else:
+            direction = "lower" if k.estimate < 0 else "higher"
+            what = (
+                f"At {o.post_label}, youth in the program had a {o.label} "
+                f"{_num(abs(k.estimate))} {o.units} {direction} than comparable youth in the "
+                f"{self.comparison_label} ({conf} CI {_ci(k.ci_low, k.ci_high)}), adjusting for "
+                f"intake scores; this is {'an improvement' if self._improved(k.estimate) else 'a worsening'}."
+            )
+        return (
+            f"{what} The comparison supports a program effect only as far as the two groups "
+            "were alike at intake and lost similar shares of youth (see Checks)."
+        )
+
+    # -- sections ----------------------------------------------------------------------------
     def glance(self) -> Block:
         """'At a glance': headline sentence, effect with CI, effect size and evidence rating."""
-        c = self.change
+        c, k, o = self.change, self.comparison, self.outcome
         ev = self.evidence()
-        items: dict[str, str] = {"Design": "One group measured twice (pre-post), no comparison group"}
-        if self.reportable:
+        items: dict[str, str] = {"Design": self.design()["label"]}
+        if self.reportable and k is not None:
+            conf = f"{k.confidence:.0%}"
+            items["Program effect"] = (
+                f"{_num(k.estimate)} {o.units} ({conf} CI {_ci(k.ci_low, k.ci_high)})")
+            items["Effect size"] = (f"Hedges' g = {_num(k.g, 2)} ({conf} CI "
+                                    f"{_ci(k.g_ci_low, k.g_ci_high, 2)}); improvement index "
+                                    f"{_num(k.improvement_index, 0)}")
+            items["Youth analysed"] = (f"{k.n_program:,} program, {k.n_comparison:,} "
+                                       f"{self.comparison_label}")
+        elif self.reportable:
             conf = f"{c.confidence:.0%}"
             items["Average change"] = (
-                f"{_num(c.mean_diff)} {self.outcome.units} ({conf} CI {_num(c.ci_low)} to "
-                f"{_num(c.ci_high)})"
-            )
-            items["Effect size"] = (
-                f"Hedges' g = {_num(c.g_av, 2)} ({conf} CI {_num(c.g_av_ci_low, 2)} to "
-                f"{_num(c.g_av_ci_high, 2)})"
-            )
-            items["Youth measured twice"] = f"{c.n:,} ({self.attrition:.0%} not measured at "\
-                f"{self.outcome.post_label})"
+                f"{_num(c.mean_diff)} {o.units} ({conf} CI {_ci(c.ci_low, c.ci_high)})")
+            items["Effect size"] = (f"Hedges' g = {_num(c.g_av, 2)} ({conf} CI "
+                                    f"{_ci(c.g_av_ci_low, c.g_av_ci_high, 2)})")
+            items["Youth measured twice"] = (f"{c.n:,} ({self.attrition_rate:.0%} not measured "
+                                             f"at {o.post_label})")
         items["Evidence rating"] = ev["label"]
-        body = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in items.items())
+        body = "".join(f"<dt>{esc(a)}</dt><dd>{esc(b)}</dd>" for a, b in items.items())
         reasons = "".join(f"<li>{esc(r)}</li>" for r in ev["reasons"])
         return Block(
             f"<div class='ek-glance'><p class='ek-headline'>{esc(self.headline())}</p>"
@@ -170,21 +253,25 @@ class PrePostReport:
     def program_section(self, description: str, question: str = "") -> Block:
         """'The program and the question' (a default question is worded when none is given)."""
         o = self.outcome
-        q = question or (
-            f"How did the {o.label} of youth in the program change between {o.pre_label} and "
-            f"{o.post_label}?"
-        )
+        if question:
+            q = question
+        elif self.comparison is not None:
+            q = (f"Did youth in the program end up with a better {o.label} at {o.post_label} "
+                 f"than similar youth in the {self.comparison_label}?")
+        else:
+            q = (f"How did the {o.label} of youth in the program change between {o.pre_label} "
+                 f"and {o.post_label}?")
         return program_block(description, q)
 
     def data_section(self) -> Block:
         """'The data': who was enrolled, how many were measured twice, what was suppressed."""
         o = self.outcome
         shown = self.counts.display(percent_of="column")
-        shown.columns = ["Youth"]
-        shown = shown.rename(index={"Total": f"Enrolled with an {o.pre_label} score"
-                                    if o.pre_label[0] in "aeiou" else
-                                    f"Enrolled with a {o.pre_label} score"})
-        total_label = shown.index[-1]
+        if self.group is None:
+            shown.columns = ["Youth"]
+        article = "an" if o.pre_label[:1].lower() in "aeiou" else "a"
+        total_label = f"Enrolled with {article} {o.pre_label} score"
+        shown = shown.rename(index={"Total": total_label})
         note = None
         if self.counts.n_suppressed:
             note = (
@@ -192,13 +279,13 @@ class PrePostReport:
                 "count from which they could be worked out, to protect the youth's privacy."
             )
         text = paragraphs(
-            f"The analysis uses every youth with an {o.pre_label} score and a score at "
-            f"{o.post_label}. Youth without a second score cannot contribute to the change "
-            "estimate; the Checks section compares them with those who stayed.",
+            f"The analysis uses every youth with {article} {o.pre_label} score and a score at "
+            f"{o.post_label}. Youth without a second score cannot contribute to the estimates; "
+            "the Checks section compares them with those who stayed.",
         )
         return Block(
-            text + table(shown, caption="Youth in the evaluation", index_label="",
-                         total_rows=(total_label,), note=note),
+            text + table(shown, caption="Youth in the evaluation", total_rows=(total_label,),
+                         note=note),
             text="The data",
         )
 
@@ -206,57 +293,111 @@ class PrePostReport:
         """'How it was evaluated', in plain words."""
         c, o = self.change, self.outcome
         conf = f"{c.confidence:.0%}"
-        return Block(
-            paragraphs(
-                f"Each youth's {o.label} was measured at {o.pre_label} and again at "
-                f"{o.post_label}. The evaluation reports the average change per youth "
-                f"({o.post_label} minus {o.pre_label}) with a {conf} confidence interval from "
-                "a paired t-test, and a standardized effect size (Hedges' g, the change "
-                "divided by the typical spread of scores) so programs using different scales "
-                "can be compared.",
-                "Assumptions: the youth measured twice are representative of everyone "
-                "enrolled, the measure means the same thing at both times, and changes are "
-                "roughly symmetric around their average (or the sample is large enough for "
-                "the average to be reliable).",
-            ),
-            text="How it was evaluated",
+        parts = []
+        if self.comparison is not None:
+            parts.append(
+                f"Youth in the program were compared with youth in the "
+                f"{self.comparison_label}. The program effect is the difference in {o.label} at "
+                f"{o.post_label} between the groups after adjusting for each youth's "
+                f"{o.pre_label} score (analysis of covariance), with a {conf} confidence "
+                "interval from standard errors that do not assume equal spread in the groups"
+                + (" and allow for youth in the same cluster being alike" if
+                   self.comparison.n_clusters else "") + ". The effect size is Hedges' g as the "
+                "What Works Clearinghouse computes it, and the improvement index says how many "
+                "percentile points the average comparison youth would gain with the program."
+            )
+        parts.append(
+            f"Each youth's {o.label} was measured at {o.pre_label} and again at {o.post_label}. "
+            f"The average change per youth ({o.post_label} minus {o.pre_label}) comes with a "
+            f"{conf} confidence interval from a paired t-test, and a standardized effect size "
+            "(Hedges' g, the change divided by the typical spread of scores)."
         )
+        if self.signed is not None:
+            parts.append("A Wilcoxon signed-rank test repeats the change analysis without "
+                         "assuming the changes follow a bell curve.")
+        if self.reliable is not None:
+            parts.append(
+                f"Reliable change (Jacobson & Truax) sorts youth by whether their own change "
+                f"is larger than measurement error alone would produce: at least "
+                f"{_num(self.reliable.threshold)} {o.units} on this measure.")
+        if self.binary:
+            parts.append("Yes/no outcomes measured at both times are compared with McNemar's "
+                         "test, with a Newcombe confidence interval for the change in the "
+                         "share of youth.")
+        parts.append(
+            "Assumptions: the youth measured twice are representative of everyone enrolled, "
+            "and the measure means the same thing at both times"
+            + ("; the groups would have ended alike had there been no program, given their "
+               "intake scores." if self.comparison is not None else ".")
+        )
+        return Block(paragraphs(*parts), text="How it was evaluated")
 
     def findings(self) -> Block:
-        """'Findings': a table of the estimates and the standard figure."""
-        c, o = self.change, self.outcome
+        """'Findings': tables of the estimates and the standard figures."""
         if not self.reportable:
             return Block(paragraphs(self.headline()), text=self.headline())
-        conf = f"{c.confidence:.0%}"
+        html = ""
+        if self.comparison is not None:
+            html += self._comparison_findings()
+        html += self._change_findings()
+        if self.reliable is not None:
+            html += self._reliable_findings()
+        if self.binary:
+            html += self._binary_findings()
+        return Block(html, text="Findings")
+
+    def _comparison_findings(self) -> str:
+        k, o = self.comparison, self.outcome
+        assert k is not None and self.group is not None
+        conf = f"{k.confidence:.0%}"
         rows = pd.DataFrame(
-            {
-                "Estimate": [
-                    f"{_num(c.mean_pre)}",
-                    f"{_num(c.mean_post)}",
-                    f"{_num(c.mean_diff)}",
-                    f"{_num(c.g_av, 2)}",
-                ],
-                f"{conf} CI": [
-                    "", "",
-                    f"{_num(c.ci_low)} to {_num(c.ci_high)}",
-                    f"{_num(c.g_av_ci_low, 2)} to {_num(c.g_av_ci_high, 2)}",
-                ],
-            },
-            index=[
-                f"Average score at {o.pre_label}",
-                f"Average score at {o.post_label}",
-                f"Average change ({o.units})",
-                "Effect size (Hedges' g)",
-            ],
+            {"Estimate": [_num(k.estimate), _num(k.change_diff), _num(k.g, 2),
+                          _num(k.improvement_index, 0)],
+             f"{conf} CI": [_ci(k.ci_low, k.ci_high), _ci(k.change_diff_ci_low,
+                                                           k.change_diff_ci_high),
+                            _ci(k.g_ci_low, k.g_ci_high, 2), ""]},
+            index=[f"Program effect at {o.post_label}, adjusted for {o.pre_label} ({o.units})",
+                   f"Difference in average change ({o.units})",
+                   "Effect size (Hedges' g, WWC)",
+                   "Improvement index (percentile points)"],
         )
-        tab = table(
-            rows,
-            caption=f"{o.label.capitalize()}: youth measured both times (n = {c.n:,})",
-            total_rows=(),
-            note=(f"Paired t-test of the change: t = {c.t:.2f}, {c.df} degrees of freedom, "
-                  f"p {'< 0.001' if c.p_value < 0.001 else '= ' + format(c.p_value, '.3f')}."),
+        tab = table(rows, caption=f"Program vs {self.comparison_label}: {o.label}",
+                    total_rows=(),
+                    note=f"{k.vcov} standard errors, t = {k.t:.2f} with {k.df:g} degrees of "
+                         f"freedom, {_p(k.p_value)}.")
+        summ = describe_groups(self.data, self.change.pre, self.change.post, self.group,
+                               alpha=k.alpha)
+        fig = groups_figure(summ, outcome_label=o.label.capitalize(), pre_label=o.pre_label,
+                            post_label=o.post_label, program_label="Program",
+                            comparison_label=self.comparison_label.capitalize(),
+                            confidence=k.confidence)
+        alt = (f"Average {o.label} by group. Program youth: {_num(k.mean_pre_program)} at "
+               f"{o.pre_label}, {_num(k.mean_post_program)} at {o.post_label}. "
+               f"{self.comparison_label.capitalize()}: {_num(k.mean_pre_comparison)} and "
+               f"{_num(k.mean_post_comparison)}. {conf} confidence intervals shown.")
+        return tab + figure_block(fig, alt=alt, caption=(
+            f"Average {o.label} of each group at both times (youth measured both times).")).html
+
+    def _change_findings(self) -> str:
+        c, o = self.change, self.outcome
+        conf = f"{c.confidence:.0%}"
+        who = "Program youth measured both times" if self.comparison else "Youth measured both times"
+        rows = pd.DataFrame(
+            {"Estimate": [_num(c.mean_pre), _num(c.mean_post), _num(c.mean_diff),
+                          _num(c.g_av, 2)],
+             f"{conf} CI": ["", "", _ci(c.ci_low, c.ci_high),
+                            _ci(c.g_av_ci_low, c.g_av_ci_high, 2)]},
+            index=[f"Average score at {o.pre_label}", f"Average score at {o.post_label}",
+                   f"Average change ({o.units})", "Effect size (Hedges' g_av)"],
         )
-        d = self.data
+        note = f"Paired t-test: t = {c.t:.2f}, {c.df} degrees of freedom, {_p(c.p_value)}."
+        if self.signed is not None:
+            s = self.signed
+            note += (f" Signed-rank test (robustness): {_p(s.p_value)}; median-type change "
+                     f"{_num(s.estimate)} ({conf} CI {_ci(s.ci_low, s.ci_high)}).")
+        tab = table(rows, caption=f"{o.label.capitalize()}: {who.lower()} (n = {c.n:,})",
+                    total_rows=(), note=note)
+        d = self._program_data()
         both = d[c.pre].notna() & d[c.post].notna()
         diffs = (d.loc[both, c.post] - d.loc[both, c.pre]).to_numpy(dtype=float)
         fig = prepost_figure(
@@ -271,101 +412,213 @@ class PrePostReport:
             f"{o.post_label} {_num(c.mean_post)} among youth measured both times, with "
             f"{conf} confidence intervals. Right: the middle half of youth changed by between "
             f"{_num(np.percentile(diffs, 25))} and {_num(np.percentile(diffs, 75))} {o.units}; "
-            f"the average change was {_num(c.mean_diff)} ({conf} CI {_num(c.ci_low)} to "
-            f"{_num(c.ci_high)}). {better.capitalize()} scores are better."
+            f"the average change was {_num(c.mean_diff)} ({conf} CI "
+            f"{_ci(c.ci_low, c.ci_high)}). {better.capitalize()} scores are better."
         )
-        figure = figure_block(
-            fig, alt=alt,
-            caption=(f"Average {o.label} at both times, and the spread of individual change "
-                     f"(percentiles only, no individual scores). {better.capitalize()} is better."),
-        )
-        return Block(tab + figure.html, text="Findings")
+        return tab + figure_block(fig, alt=alt, caption=(
+            f"Average {o.label} at both times, and the spread of individual change "
+            f"(percentiles only, no individual scores). {better.capitalize()} is better.")).html
+
+    def _reliable_findings(self) -> str:
+        r, o = self.reliable, self.outcome
+        assert r is not None
+        counts = pd.Series({k.capitalize(): r.counts[k] for k in CATEGORIES})
+        if r.cutoff is None:
+            counts = counts.drop("Recovered")
+        sup = privacy.suppress(counts, self.threshold)
+        shown = sup.display(percent_of="column")
+        shown.columns = ["Youth"]
+        shown = shown.rename(index={"Total": "Measured both times"})
+        cut = ("" if r.cutoff is None else
+               f" 'Recovered' youth also moved past {_num(r.cutoff)} {o.units}, the score "
+               f"separating the clinical from the typical range (criterion {r.criterion}).")
+        tab = table(shown, caption="Reliable change", total_rows=("Measured both times",),
+                    note=(f"Reliable change is a change of at least {_num(r.threshold)} "
+                          f"{o.units} (reliability {r.reliability:g}).{cut}"))
+        vals = sup.values().iloc[:-1, 0]
+        total = float(sup.counts.iloc[-1, 0])
+        shares = {k: (None if pd.isna(v) else float(v) / total) for k, v in vals.items()}
+        fig = categories_figure(shares, title="Reliable change per youth")
+        shown_txt = ", ".join(f"{k.lower()} {v:.0%}" for k, v in shares.items() if v is not None)
+        alt = f"Stacked bar of youth by reliable change category: {shown_txt}."
+        return tab + figure_block(fig, alt=alt, caption="Share of youth in each reliable "
+                                  "change category (small groups suppressed).").html
+
+    def _binary_findings(self) -> str:
+        o = self.outcome
+        rows = {}
+        for label, m in self.binary.items():
+            conf = f"{m.confidence:.0%}"
+            if m.n < self.threshold:
+                rows[label.capitalize()] = [privacy.SUPPRESSED] * 4
+                continue
+            rows[label.capitalize()] = [
+                f"{m.prop_pre:.0%}", f"{m.prop_post:.0%}",
+                f"{_num(100 * m.diff)} ({_ci(100 * m.diff_ci_low, 100 * m.diff_ci_high)})",
+                _p(m.p_value),
+            ]
+        frame = pd.DataFrame.from_dict(
+            rows, orient="index",
+            columns=[o.pre_label.capitalize(), o.post_label.capitalize(),
+                     f"Change, percentage points ({conf} CI)", "McNemar test"])
+        return table(frame, caption="Yes/no outcomes (youth measured both times)",
+                     total_rows=(), note="Change in the share of youth; Newcombe confidence "
+                     "interval for paired proportions.")
 
     def checks(self) -> Block:
-        """'Checks': did the youth lost to follow-up start out differently?"""
-        c, o = self.change, self.outcome
+        """'Checks': attrition (WWC boundary), who was lost, baseline equivalence."""
+        o, a = self.outcome, self.attrition
+        parts: list[str] = []
         s = self.summary.set_index("sample")
         all_pre, comp = s.loc["all_pre"], s.loc["complete_pre"]
         lost = privacy.format_count(int(all_pre["n"] - comp["n"]), self.threshold)
         text = (
-            f"{self.attrition:.0%} of youth had no {o.post_label} score (lost to follow-up: "
-            f"{lost}). At {o.pre_label}, the average {o.label} of the youth measured twice was "
-            f"{_num(comp['mean'])}, against {_num(all_pre['mean'])} for everyone enrolled. "
+            f"{self.attrition_rate:.0%} of {'program ' if self.comparison else ''}youth had no "
+            f"{o.post_label} score (lost to follow-up: {lost}). At {o.pre_label}, the average "
+            f"{o.label} of those measured twice was {_num(comp['mean'])}, against "
+            f"{_num(all_pre['mean'])} for everyone enrolled. "
         )
+        if a is not None and not np.isnan(a.pre_g):
+            text += (f"Those who stayed and those lost differed by g = {_num(a.pre_g, 2)} at "
+                     f"{o.pre_label}. ")
         gap = comp["mean"] - all_pre["mean"]
         if abs(gap) > 0.1 * all_pre["sd"]:
-            text += (
-                "The difference suggests that those who stayed were not typical of everyone "
-                "enrolled, so the average change may not describe the whole group."
-            )
+            text += ("Those who stayed were not typical of everyone enrolled, so the results "
+                     "may not describe the whole group.")
         else:
             text += "Those who stayed started out much like everyone enrolled."
-        return Block(paragraphs(text), text=text)
+        parts.append(paragraphs(text))
+        if a is not None and a.low is not None:
+            verdict = "low" if a.low else "high"
+            parts.append(paragraphs(
+                f"Attrition was {a.overall:.0%} overall with a difference of "
+                f"{100 * a.differential:.1f} percentage points between the groups: {verdict} "
+                f"attrition under the What Works Clearinghouse {a.boundary} boundary (up to "
+                f"{a.max_differential:g} points of differential attrition is low at this "
+                "overall rate)." if not np.isnan(a.max_differential) else
+                f"Attrition was {a.overall:.0%} overall: too high for any difference between "
+                "the groups to count as low attrition under the What Works Clearinghouse "
+                "boundary."))
+            fig = attrition_figure(wwc_boundary(), overall=a.overall,
+                                   differential=a.differential, boundary=a.boundary)
+            parts.append(figure_block(fig, alt=(
+                f"Chart of the WWC attrition boundaries: this evaluation's "
+                f"{a.overall:.0%} overall and {100 * a.differential:.1f} points differential "
+                f"attrition is {'inside' if a.low else 'outside'} the low-attrition region of "
+                f"the {a.boundary} boundary."), caption="WWC attrition standard").html)
+        k = self.comparison
+        if k is not None:
+            frame = pd.DataFrame(
+                {"Program": [_num(k.mean_pre_program)],
+                 self.comparison_label.capitalize(): [_num(k.mean_pre_comparison)],
+                 "Hedges' g": [_num(k.baseline_g, 2)],
+                 "Baseline equivalence": [k.baseline_status]},
+                index=[f"Average {o.label} at {o.pre_label}"])
+            parts.append(table(frame, caption="Were the groups alike at intake?", total_rows=(),
+                               note="What Works Clearinghouse: |g| up to 0.05 satisfies "
+                               "baseline equivalence; 0.05 to 0.25 only with adjustment for "
+                               "the intake score (done here); above 0.25 it is not satisfied."))
+        return Block("".join(parts), text="Checks")
 
     def limitations(self) -> Block:
-        """'Limitations' of a one-group pre-post design."""
+        """'Limitations' of the design."""
         return bullets_block(self.limitation_list())
 
     def limitation_list(self) -> list[str]:
         """The limitations as sentences (also written to results.json)."""
         o = self.outcome
-        items = [
-            "A single group measured twice cannot show that the program caused the change: "
-            "youth may have improved with time, other services, or regression to the mean "
-            "(unusually high scores at intake tend to fall on re-measurement).",
+        if self.comparison is None:
+            items = [
+                "A single group measured twice cannot show that the program caused the change: "
+                "youth may have improved with time, other services, or regression to the mean "
+                "(unusually high scores at intake tend to fall on re-measurement).",
+            ]
+        else:
+            items = [
+                f"Youth were compared with a {self.comparison_label}, not assigned at random "
+                "by the evaluation: differences the intake score does not capture may remain.",
+            ]
+        items += [
             f"Youth without a {o.post_label} score are left out; if they differed from those "
-            "who stayed, the average change does not describe everyone enrolled.",
+            "who stayed, the results do not describe everyone enrolled.",
             "Scores are self- or staff-reported; a change in how the measure was given "
             "between the two times would show up as change.",
         ]
-        if self.attrition > 0.2:
-            items.insert(1, f"{self.attrition:.0%} of youth were not measured at "
+        if self.attrition_rate > 0.2:
+            items.insert(1, f"{self.attrition_rate:.0%} of youth were not measured at "
                          f"{o.post_label}: high attrition weakens any conclusion.")
         return items
 
+    def design(self) -> dict[str, str]:
+        """Design code and label (results.json ``design``)."""
+        if self.comparison is not None:
+            return {"code": "comparison_group_prepost",
+                    "label": f"Program group vs {self.comparison_label}, measured before and "
+                             "after"}
+        return {"code": "one_group_prepost",
+                "label": "One group measured twice (pre-post), no comparison group"}
+
     def evidence(self) -> dict[str, Any]:
         """Evidence rating and its reasons (see :mod:`evalkit.report.evidence`)."""
-        return rate("one_group_prepost", {"attrition": self.attrition})
+        checks: dict[str, Any] = {"attrition": self.attrition_rate}
+        if self.comparison is not None:
+            checks["baseline_status"] = self.comparison.baseline_status
+            checks["baseline_g"] = self.comparison.baseline_g
+        if self.attrition is not None and self.attrition.low is not None:
+            checks["low_attrition"] = self.attrition.low
+            checks["attrition_boundary"] = self.attrition.boundary
+        return rate(self.design()["code"], checks)
 
     def results_document(self) -> dict[str, Any]:
         """The method part of ``results.json`` (see :mod:`evalkit.report.resultsdoc`)."""
-        c, o = self.change, self.outcome
+        c, k, o = self.change, self.comparison, self.outcome
         shown = self.reportable
-        counts = self.counts
-        labels = list(counts.counts.index)
-        names = ["measured_twice", "lost_to_follow_up", "enrolled"]
-        sample, hidden = {}, []
-        for name, label in zip(names, labels):
-            if counts.mask.loc[label].iloc[0]:
-                sample[name] = None
-                hidden.append(name)
-            else:
-                sample[name] = int(counts.counts.loc[label].iloc[0])
+        sample, hidden = self._sample_counts()
 
         def val(x: float) -> float | None:
             return float(x) if shown else None
 
-        headline = {
-            "estimand": f"mean change in {o.label}, {o.post_label} − {o.pre_label}",
-            "estimate": val(c.mean_diff),
-            "ci_low": val(c.ci_low),
-            "ci_high": val(c.ci_high),
-            "alpha": c.alpha,
-            "p_value": val(c.p_value),
-            "n": c.n if shown else None,
-            "units": o.units,
-            "effect_size": {
-                "name": "hedges_g_av",
-                "estimate": val(c.g_av),
-                "ci_low": val(c.g_av_ci_low),
-                "ci_high": val(c.g_av_ci_high),
-            },
-            "suppressed": not shown,
-        }
-        estimates = c.to_frame().to_dict("records") if shown else []
-        return resultsdoc.build(
-            design={"code": "one_group_prepost",
-                    "label": "One group measured twice (pre-post), no comparison group"},
+        if k is not None:
+            headline = {
+                "estimand": f"program effect on {o.label} at {o.post_label}, adjusted for "
+                            f"{o.pre_label} (program − {self.comparison_label})",
+                "estimate": val(k.estimate), "ci_low": val(k.ci_low), "ci_high": val(k.ci_high),
+                "alpha": k.alpha, "p_value": val(k.p_value),
+                "n": (k.n_program + k.n_comparison) if shown else None, "units": o.units,
+                "effect_size": {"name": "hedges_g_wwc", "estimate": val(k.g),
+                                "ci_low": val(k.g_ci_low), "ci_high": val(k.g_ci_high)},
+                "improvement_index": val(k.improvement_index),
+                "suppressed": not shown,
+            }
+        else:
+            headline = {
+                "estimand": f"mean change in {o.label}, {o.post_label} − {o.pre_label}",
+                "estimate": val(c.mean_diff), "ci_low": val(c.ci_low), "ci_high": val(c.ci_high),
+                "alpha": c.alpha, "p_value": val(c.p_value), "n": c.n if shown else None,
+                "units": o.units,
+                "effect_size": {"name": "hedges_g_av", "estimate": val(c.g_av),
+                                "ci_low": val(c.g_av_ci_low), "ci_high": val(c.g_av_ci_high)},
+                "suppressed": not shown,
+            }
+        estimates: list[dict[str, Any]] = []
+        if shown:
+            for res in (k, c, self.signed):
+                if res is not None:
+                    estimates += res.to_frame().to_dict("records")
+            for label, m in self.binary.items():
+                if m.n >= self.threshold:
+                    for row in m.to_frame().to_dict("records"):
+                        estimates.append({**row, "term": f"{label}: {row['term']}"})
+        checks: dict[str, Any] = {}
+        if self.attrition is not None:
+            a = self.attrition
+            checks["attrition"] = {"overall": a.overall, "differential": a.differential,
+                                   "boundary": a.boundary, "low": a.low,
+                                   "completers_vs_lost_g": a.pre_g}
+        if k is not None:
+            checks["baseline_equivalence"] = {"g": k.baseline_g, "status": k.baseline_status}
+        doc = resultsdoc.build(
+            design=self.design(),
             outcome={"name": c.post, "label": o.label, "units": o.units,
                      "lower_is_better": o.lower_is_better},
             headline=headline,
@@ -376,3 +629,23 @@ class PrePostReport:
             evidence=self.evidence(),
             limitations=self.limitation_list(),
         )
+        doc["checks"] = jsonable(checks)
+        return doc
+
+    def _sample_counts(self) -> tuple[dict[str, int | None], list[str]]:
+        counts, mask = self.counts.counts, self.counts.mask
+        names = ["measured_twice", "lost_to_follow_up", "enrolled"]
+        cols = [(None, counts.columns[0])] if self.group is None else [
+            ("program", counts.columns[0]), ("comparison", counts.columns[1]),
+            (None, counts.columns[-1])]
+        sample: dict[str, int | None] = {}
+        hidden: list[str] = []
+        for prefix, col in cols:
+            for name, row in zip(names, counts.index):
+                key = name if prefix is None else f"{prefix}_{name}"
+                if mask.loc[row, col]:
+                    sample[key] = None
+                    hidden.append(key)
+                else:
+                    sample[key] = int(counts.loc[row, col])
+        return sample, hidden

@@ -22,6 +22,7 @@ at once in a :class:`~evalkit.exceptions.ConfigError` that names the file and th
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from dataclasses import dataclass, field
@@ -140,13 +141,19 @@ class EvaluationConfig:
 
 
 def _kind_ok(value: Any, kind: str) -> bool:
-    if kind in ("str", "column"):
+    if kind in ("str", "column", "choice"):
         return isinstance(value, str) and value.strip() != ""
+    if kind == "columns":
+        return isinstance(value, list) and all(_kind_ok(v, "column") for v in value)
+    if kind == "binary_outcomes":
+        return isinstance(value, list) and all(
+            isinstance(v, dict) and set(v) == {"pre", "post", "label"}
+            and all(_kind_ok(v[k], "str") for k in v) for v in value)
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "int":
         return isinstance(value, int) and not isinstance(value, bool)
-    if kind in ("number", "alpha"):
+    if kind in ("number", "alpha", "unit"):
         return (isinstance(value, (int, float)) and not isinstance(value, bool)
                 and math.isfinite(value))
     if kind == "mapping":
@@ -157,6 +164,9 @@ def _kind_ok(value: Any, kind: str) -> bool:
 _KIND_WORDS = {
     "str": "non-empty text", "column": "a column name", "bool": "true or false",
     "int": "a whole number", "number": "a number", "alpha": "a number between 0 and 1",
+    "unit": "a number between 0 and 1", "choice": "one of the listed values",
+    "columns": "a list of column names",
+    "binary_outcomes": "a list of {pre: column, post: column, label: text} mappings",
     "mapping": "a mapping of keys to values",
 }
 
@@ -169,8 +179,10 @@ def _check_param(p: Param, value: Any, problems: list[str]) -> None:
         return
     if not _kind_ok(value, p.kind):
         problems.append(f"{where}: must be {_KIND_WORDS[p.kind]}, not {value!r} ({p.help})")
-    elif p.kind == "alpha" and not 0 < value < 1:
+    elif p.kind in ("alpha", "unit") and not 0 < value < 1:
         problems.append(f"{where}: must lie strictly between 0 and 1, not {value!r}")
+    elif p.kind == "choice" and value not in p.choices:
+        problems.append(f"{where}: must be one of {', '.join(p.choices)}, not {value!r}")
 
 
 def load_config(path: str | Path) -> EvaluationConfig:
@@ -259,7 +271,10 @@ def load_config(path: str | Path) -> EvaluationConfig:
             elif prm.required:
                 problems.append(f"missing required key 'parameters.{prm.name}' ({prm.help})")
             else:
-                params[prm.name] = prm.default
+                params[prm.name] = copy.deepcopy(prm.default)
+        if not params.get("group") and (params.get("covariates") or params.get("cluster")):
+            problems.append("'parameters.covariates' and 'parameters.cluster' need "
+                            "'parameters.group' (they belong to a comparison-group design)")
         lo, hi = params.get("score_min"), params.get("score_max")
         if _kind_ok(lo, "number") and _kind_ok(hi, "number") and lo >= hi:
             problems.append(f"'parameters.score_min' ({lo}) must be below score_max ({hi})")

@@ -21,7 +21,9 @@ class Param:
     """One template parameter as a config sets it.
 
     ``kind`` is one of ``"str"``, ``"bool"``, ``"number"``, ``"int"``, ``"column"`` (a column
-    name that must exist in the data) or ``"alpha"`` (a number strictly between 0 and 1).
+    name), ``"columns"`` (a list of column names), ``"alpha"`` (a number strictly between 0 and
+    1), ``"unit"`` (a number strictly between 0 and 1, e.g. a reliability), ``"choice"`` (one of
+    ``choices``) or ``"binary_outcomes"`` (a list of ``{pre, post, label}`` mappings).
     """
 
     name: str
@@ -31,6 +33,7 @@ class Param:
     default: Any = None
     nullable: bool = False
     example: Any = None
+    choices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,9 @@ def _prepost_columns(p: Mapping[str, Any], id_column: str) -> list["Column"]:
     from evalkit.methods.prepost import columns
 
     return columns(p["pre"], p["post"], id=id_column, min=p.get("score_min"),
-                   max=p.get("score_max"))
+                   max=p.get("score_max"), binary=p.get("binary_outcomes") or (),
+                   group=p.get("group"), covariates=p.get("covariates") or (),
+                   cluster=p.get("cluster"))
 
 
 PREPOST = TemplateSpec(
@@ -87,6 +92,27 @@ PREPOST = TemplateSpec(
         Param("score_max", "number", "highest possible score (values above are errors)",
               nullable=True, example=80),
         Param("alpha", "alpha", "1 − confidence level of every interval", default=0.05),
+        Param("reliability", "unit", "reliability of the score, for reliable change "
+              "(Jacobson & Truax); empty to skip", nullable=True, example=0.8),
+        Param("functional_mean", "number", "mean score of a functional (community) sample, "
+              "for the clinical-significance cutoff", nullable=True),
+        Param("functional_sd", "number", "SD of that functional sample", nullable=True),
+        Param("dysfunctional_mean", "number", "mean score of a clinical sample", nullable=True),
+        Param("dysfunctional_sd", "number", "SD of that clinical sample", nullable=True),
+        Param("binary_outcomes", "binary_outcomes", "0/1 outcomes measured at both times, each "
+              "as {pre: column, post: column, label: words}", default=[],
+              example=[{"pre": "school_intake", "post": "school_6mo",
+                        "label": "enrolled in school"}]),
+        Param("group", "column", "0/1 column marking the program group (1) against a "
+              "comparison group (0); empty for a one-group design", nullable=True),
+        Param("comparison_label", "str", "name of the comparison group",
+              default="comparison group"),
+        Param("covariates", "columns", "baseline covariates for the comparison-group "
+              "analysis", default=[]),
+        Param("cluster", "column", "column of clusters (e.g. sites) for clustered standard "
+              "errors; empty for none", nullable=True),
+        Param("attrition_boundary", "choice", "WWC attrition boundary", default="cautious",
+              choices=("cautious", "optimistic")),
     ),
     columns=_prepost_columns,
 )
