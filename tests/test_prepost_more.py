@@ -132,13 +132,27 @@ def test_mcnemar_and_newcombe_equal_r_on_test_data():
     ((36, 12, 2, 0), 0.0569, 0.3404), ((20, 12, 2, 16), 0.0562, 0.3292),
     ((18, 12, 2, 18), 0.0562, 0.3290), ((36, 14, 0, 0), 0.1528, 0.4167),
     ((35, 14, 0, 1), 0.1461, 0.4175), ((18, 14, 0, 18), 0.1441, 0.3963),
-    ((2, 97, 1, 0), 0.8721, 0.9854),
+    ((2, 97, 1, 0), 0.8721, 0.9854), ((1, 97, 1, 1), 0.8736, 0.9850),
+    ((0, 29, 1, 0), 0.6666, 0.9882), ((2, 98, 0, 0), 0.9178, 0.9945),
+    ((0, 30, 0, 0), 0.8395, 1.0000), ((54, 0, 0, 0), -0.0664, 0.0664),
+    ((53, 0, 0, 1), -0.0729, 0.0729), ((30, 0, 0, 24), -0.0358, 0.0358),
+    ((27, 0, 0, 27), -0.0351, 0.0351),
 ])
 def test_newcombe_published_intervals(table, low, high):
+    # Newcombe (1998) Table III, method 10, as transcribed in tests/reference/
+    # wwc_attrition_README.md; printed to 4 decimals (one row's last digit is off by one in
+    # the transcriptions, hence 1e-4)
     a, b, c, d = table  # Newcombe's difference is (b - c)/n, first minus second
     diff, lo, hi = newcombe_paired_interval(a, c, b, d)
     assert diff == pytest.approx((b - c) / sum(table))
-    assert round(lo, 4) == low and round(hi, 4) == high
+    assert lo == pytest.approx(low, abs=1e-4) and hi == pytest.approx(high, abs=1e-4)
+
+
+def test_newcombe_contingencytables_example():
+    # R contingencytables tests/testthat/test-ch8.R: rbind(c(59, 6), c(16, 80)) gives
+    # -0.0621 (-0.1186 to -0.0046) for first minus second; ours is second minus first
+    diff, lo, hi = newcombe_paired_interval(59, 6, 16, 80)
+    assert (round(diff, 4), round(lo, 4), round(hi, 4)) == (0.0621, 0.0046, 0.1186)
 
 
 def test_mcnemar_input_checks():
@@ -261,3 +275,59 @@ def test_compare_groups_checks_its_input():
         compare_groups(d.assign(age2=d.pre * 2), "pre", "post", "group", covariates=["age2"])
     with pytest.raises(EvalDataError, match="only one cluster"):
         compare_groups(d.assign(site=1), "pre", "post", "group", cluster="site")
+
+
+# -- attrition ---------------------------------------------------------------------------------
+
+def test_wwc_boundary_table_points():
+    from evalkit.methods.attrition import max_differential, wwc_boundary
+
+    t = wwc_boundary().set_index("overall")
+    # WWC Handbook 4.1 Table II.1 as pinned by the R package baselinr's tests:
+    # 0% overall -> 5.7 (cautious) / 10.0 (optimistic); 30% -> 4.1 / 8.2; 58%+ always high
+    assert (t.loc[0, "cautious"], t.loc[0, "optimistic"]) == (5.7, 10.0)
+    assert (t.loc[30, "cautious"], t.loc[30, "optimistic"]) == (4.1, 8.2)
+    assert math.isnan(max_differential(0.58, "cautious"))
+    assert max_differential(0.65, "optimistic") == 0.3
+    assert math.isnan(max_differential(0.70, "optimistic"))
+    # between two rows the stricter limit applies
+    assert max_differential(0.105, "cautious") == min(t.loc[10, "cautious"], t.loc[11, "cautious"])
+    assert max_differential(0.30) == 4.1
+    with pytest.raises(ValueError):
+        max_differential(0.3, "pessimistic")
+
+
+def _attrition_data(n_prog, lost_prog, n_comp, lost_comp):
+    rows = []
+    for g, n, lost in (("program", n_prog, lost_prog), ("comparison", n_comp, lost_comp)):
+        for i in range(n):
+            rows.append({"g": g, "pre": 40.0 + (i % 7), "post": np.nan if i < lost else 30.0})
+    return pd.DataFrame(rows)
+
+
+def test_attrition_low_and_high_under_the_boundary():
+    from evalkit.methods.attrition import attrition
+
+    # 100 + 100 youth, 15 and 12 lost: overall 13.5%, differential 3 points -> low (cautious)
+    a = attrition(_attrition_data(100, 15, 100, 12), "pre", "post", group="g")
+    assert a.overall == pytest.approx(0.135) and a.differential == pytest.approx(0.03)
+    assert a.by_group == {"comparison": pytest.approx(0.12), "program": pytest.approx(0.15)}
+    assert a.max_differential == 6.0 and a.low is True
+    # 30 and 20 lost: overall 25%, differential 10 points -> high even when optimistic (9.2)
+    b = attrition(_attrition_data(100, 30, 100, 20), "pre", "post", group="g",
+                  boundary="optimistic")
+    assert b.max_differential == 9.2 and b.low is False
+    one = attrition(_attrition_data(50, 10, 0, 0), "pre", "post")
+    assert one.low is None and one.overall == pytest.approx(0.2)
+
+
+def test_attrition_compares_completers_with_those_lost():
+    from evalkit.methods.attrition import attrition
+
+    d = pd.DataFrame({"pre": [10.0, 12, 14, 30, 32, 34], "post": [1, 1, 1, np.nan, np.nan, np.nan]})
+    a = attrition(d, "pre", "post")
+    assert a.mean_pre_completers == 12 and a.mean_pre_lost == 32
+    # WWC g: omega * (12 - 32) / pooled SD (2); omega = 1 - 3/(4*6 - 9)
+    assert a.pre_g == pytest.approx((1 - 3 / 15) * -20 / 2)
+    with pytest.raises(EvalDataError, match="exactly two groups"):
+        attrition(d.assign(g=["a", "b", "c", "a", "b", "c"]), "pre", "post", group="g")
