@@ -24,7 +24,9 @@ Shape (``schema_version`` 1; fields marked * may be ``null``)::
       "suppressed": [str, ...],                 # names of counts hidden for privacy
       "finding": str,
       "evidence": {"rating": str, "label": str, "reasons": [str, ...]},
-      "limitations": [str, ...]
+      "limitations": [str, ...],
+      "checks": {...}                           # optional: design checks (attrition, baseline
+                                                # equivalence, parallel trends, ...)
     }
 """
 
