@@ -1,0 +1,29 @@
+"""Time-to-event analysis under one short name: ``evalkit.survival``.
+
+Collects :mod:`evalkit.methods.survival` (Kaplan–Meier, log-rank, RMST) and
+:mod:`evalkit.methods.cox` (Cox regression).
+"""
+
+from evalkit.methods.cox import CoxResult, concordance, cox
+from evalkit.methods.survival import (
+    RMST,
+    KaplanMeier,
+    LogRank,
+    kaplan_meier,
+    logrank,
+    rmst,
+    survival_columns,
+)
+
+__all__ = [
+    "CoxResult",
+    "KaplanMeier",
+    "LogRank",
+    "RMST",
+    "concordance",
+    "cox",
+    "kaplan_meier",
+    "logrank",
+    "rmst",
+    "survival_columns",
+]
