@@ -166,6 +166,71 @@ def lifeskills_truth(draws: int = 2_000_000) -> dict:
     }
 
 
+#: Specialized placement vs usual care: days to first runaway episode, with a competing event
+#: (reunification or aging out) and administrative censoring.
+PLACEMENT = {"n_per_group": 250, "hr_program": 0.6, "weibull_shape": 0.8,
+             "weibull_scale": 0.0085, "b_prior_runaways": 0.25, "b_prior_placements": 0.08,
+             "b_age": 0.10, "competing_rate": 0.0012, "max_follow_up": 365, "prefix": "SPR"}
+
+
+def _placement_draw(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    s = PLACEMENT
+    program = np.repeat([1, 0], n // 2)
+    age = rng.integers(12, 18, n)
+    prior_run = np.minimum(rng.poisson(1.2, n), 6)
+    prior_pl = np.minimum(rng.poisson(2.0, n), 8)
+    lp = (np.log(s["hr_program"]) * program + s["b_prior_runaways"] * prior_run
+          + s["b_prior_placements"] * prior_pl + s["b_age"] * (age - 15))
+    # Weibull cumulative hazard (scale * t)^shape * exp(lp): invert at an Exp(1) draw
+    t_run = (rng.exponential(1.0, n) / np.exp(lp)) ** (1 / s["weibull_shape"]) / s["weibull_scale"]
+    t_comp = rng.exponential(1 / s["competing_rate"], n)
+    t_cens = np.minimum(s["max_follow_up"], rng.uniform(60, 730, n))
+    return {"program": program, "age": age, "prior_run": prior_run, "prior_pl": prior_pl,
+            "lp": lp, "t_run": t_run, "t_comp": t_comp, "t_cens": t_cens}
+
+
+def placement(rng: np.random.Generator) -> pd.DataFrame:
+    s = PLACEMENT
+    n = 2 * s["n_per_group"]
+    d = _placement_draw(rng, n)
+    t = np.minimum.reduce([d["t_run"], d["t_comp"], d["t_cens"]])
+    outcome = np.select([t == d["t_run"], t == d["t_comp"]], [1, 2], 0)
+    days = np.maximum(np.ceil(t), 1).astype(int)
+    return pd.DataFrame(
+        {
+            "case_id": _case_ids(rng, s["prefix"], n),
+            "placement": np.where(d["program"] == 1, "specialized", "usual care"),
+            "specialized": d["program"],
+            "age": d["age"],
+            "prior_runaways": d["prior_run"],
+            "prior_placements": d["prior_pl"],
+            "days": days,
+            "ran_away": (outcome == 1).astype(int),
+            "outcome": outcome,
+        }
+    )
+
+
+def placement_truth(draws: int = 2_000_000) -> dict:
+    """True values: the hazard ratio, and net (no competing event) and crude runaway risks."""
+    s = PLACEMENT
+    d = _placement_draw(np.random.default_rng(SEED + 99), draws)
+    out = {"file": "placement_runaway.csv", "n_enrolled": 2 * s["n_per_group"],
+           "true_hazard_ratio": s["hr_program"], "monte_carlo_draws": draws}
+    for g, name in ((1, "specialized"), (0, "usual_care")):
+        m = d["program"] == g
+        tr, tc = d["t_run"][m], d["t_comp"][m]
+        for day in (30, 90, 180):
+            # net survival: what Kaplan-Meier estimates when other exits are censored
+            out[f"{name}_runaway_free_net_day{day}"] = round(float((tr > day).mean()), 4)
+            # cumulative incidence: share who ran before day t and before any other exit
+            out[f"{name}_ran_by_day{day}_crude"] = round(float(((tr <= day) & (tr < tc)).mean()), 4)
+        out[f"{name}_rmst_net_180"] = round(float(np.minimum(tr, 180).mean()), 2)
+    out["rmst_net_180_difference"] = round(out["specialized_rmst_net_180"]
+                                           - out["usual_care_rmst_net_180"], 2)
+    return out
+
+
 def main() -> None:
     rng = np.random.default_rng(SEED)
     truth = {"seed": SEED, "mentoring": {}}
@@ -182,6 +247,9 @@ def main() -> None:
         t[f"observed_attrition_{grp}"] = round(
             float(ls.loc[ls["group"] == grp, "ts_6mo"].isna().mean()), 3)
     truth["lifeskills"] = t
+    pl = placement(rng)
+    pl.to_csv(HERE / "placement_runaway.csv", index=False)
+    truth["placement"] = placement_truth()
     (HERE / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     print(json.dumps(truth, indent=2))
 

@@ -87,8 +87,8 @@ def _confint(surv: np.ndarray, se: np.ndarray, conf_type: str, z: float):
         elif conf_type == "log-log":
             xx = np.where((surv == 0) | (surv == 1), np.nan, surv)
             t3 = np.log(-np.log(xx))
-            lo = np.exp(-np.exp(t3 + z * se / np.log(xx)))
-            hi = np.exp(-np.exp(t3 - z * se / np.log(xx)))
+            lo = np.exp(-np.exp(t3 - z * se / np.log(xx)))
+            hi = np.exp(-np.exp(t3 + z * se / np.log(xx)))
         elif conf_type == "plain":
             lo = np.maximum(surv - z * se * surv, 0.0)
             hi = np.minimum(surv + z * se * surv, 1.0)
