@@ -4,7 +4,7 @@ Collects :mod:`evalkit.methods.survival` (Kaplan–Meier, log-rank, RMST) and
 :mod:`evalkit.methods.cox` (Cox regression).
 """
 
-from evalkit.methods.cox import CoxResult, concordance, cox
+from evalkit.methods.cox import CoxResult, PHTest, concordance, cox, ph_test
 from evalkit.methods.survival import (
     RMST,
     KaplanMeier,
@@ -17,6 +17,7 @@ from evalkit.methods.survival import (
 
 __all__ = [
     "CoxResult",
+    "PHTest",
     "KaplanMeier",
     "LogRank",
     "RMST",
@@ -24,6 +25,7 @@ __all__ = [
     "cox",
     "kaplan_meier",
     "logrank",
+    "ph_test",
     "rmst",
     "survival_columns",
 ]

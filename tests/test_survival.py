@@ -255,3 +255,17 @@ def test_rmst_without_censoring_is_the_mean_of_truncated_times():
     d = pd.DataFrame({"t": np.concatenate([t, t + 1]), "e": 1, "g": [0] * 8 + [1] * 8})
     res = rmst(d, "t", "e", "g", tau=6)
     assert res.table.set_index("group").loc["0", "rmst"] == pytest.approx(np.minimum(t, 6).mean())
+
+
+@pytest.mark.parametrize("transform", ["km", "rank", "identity"])
+def test_ph_test_equals_cox_zph(rossi, transform):
+    from evalkit.survival import ph_test
+
+    r = ref(f"coxzph_rossi_{transform}")
+    res = ph_test(cox(rossi, "week", "arrest", COVS), transform=transform)
+    tab = res.table.set_index("term")
+    for term in COVS + ["GLOBAL"]:
+        assert tab.loc[term, "chisq"] == pytest.approx(r[f"{term}_chisq"], rel=1e-8), term
+        assert tab.loc[term, "df"] == r[f"{term}_df"]
+        assert tab.loc[term, "p_value"] == pytest.approx(r[f"{term}_p"], rel=1e-6)
+    assert res.global_p == pytest.approx(r["GLOBAL_p"], rel=1e-6)

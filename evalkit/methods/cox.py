@@ -21,7 +21,7 @@ from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.survival import survival_columns
 from evalkit.results import Result, check_alpha
 
-__all__ = ["cox", "CoxResult", "concordance"]
+__all__ = ["cox", "CoxResult", "concordance", "ph_test", "PHTest"]
 
 
 @dataclass
@@ -243,6 +243,7 @@ class CoxResult(Result):
     cluster: str | None = None
     strata: str | None = None
     alpha: float = 0.05
+    _parts: tuple = field(default=(), repr=False, compare=False)
 
     @property
     def lr_df(self) -> int:
@@ -448,4 +449,139 @@ def cox(
         score_p=float(special.chdtrc(p, score_stat)), concordance=conc["concordance"],
         n=n, n_events=int(ev.sum()), iterations=iterations, ties=ties,
         robust=robust or cluster is not None, cluster=cluster, strata=strata, alpha=alpha,
+        _parts=tuple(parts),
     )
+
+
+# -- proportional-hazards test -----------------------------------------------------------------
+
+def _km_left(times: np.ndarray, all_times: np.ndarray, all_events: np.ndarray) -> np.ndarray:
+    """1 − KM(t−) of the pooled data, at ``times``."""
+    ut, inv = np.unique(all_times, return_inverse=True)
+    d = np.bincount(inv, weights=all_events, minlength=ut.size)
+    n = np.bincount(inv, minlength=ut.size)[::-1].cumsum()[::-1]
+    surv = np.cumprod(1 - d / n)
+    idx = np.searchsorted(ut, times, side="left")  # number of distinct times strictly before
+    return 1.0 - np.concatenate([[1.0], surv])[idx]
+
+
+@dataclass(frozen=True)
+class PHTest(Result):
+    """Result of :func:`ph_test`: a score test per covariate and a global test.
+
+    Attributes
+    ----------
+    table
+        ``term, chisq, df, p_value``, with a final ``GLOBAL`` row.
+    transform
+        The function of time the effects were allowed to change with.
+    """
+
+    _title: ClassVar[str] = "Test of proportional hazards"
+    _options: ClassVar[tuple[str, ...]] = ("transform",)
+
+    table: pd.DataFrame
+    transform: str = "km"
+
+    @property
+    def global_p(self) -> float:
+        return float(self.table.iloc[-1]["p_value"])
+
+    def _terms(self) -> list[dict[str, Any]]:
+        nan = float("nan")
+        return [{"term": r["term"], "estimate": r["chisq"], "se": nan, "ci_low": nan,
+                 "ci_high": nan, "df": float(r["df"]), "p_value": r["p_value"]}
+                for _, r in self.table.iterrows()]
+
+
+def ph_test(fit: CoxResult, *, transform: str = "km") -> PHTest:
+    """Score test that each hazard ratio is constant over time (R survival 3.x ``cox.zph``).
+
+    For each covariate, the test asks whether adding ``x · g(t)`` to the model improves it,
+    where ``g`` is the chosen transform of time; the global test adds all of them at once.
+
+    Parameters
+    ----------
+    fit
+        A :func:`cox` result.
+    transform
+        ``"km"`` (one minus the left-continuous Kaplan–Meier estimate, R's default),
+        ``"rank"`` or ``"identity"``.
+
+    References
+    ----------
+    Grambsch, P. M., & Therneau, T. M. (1994). Proportional hazards tests and diagnostics
+    based on weighted residuals. *Biometrika*, 81, 515–526.
+
+    Therneau, T. M. (2024). ``cox.zph`` in *survival* 3.x (score test form).
+    """
+    if transform not in ("km", "rank", "identity"):
+        raise ValueError(f"transform must be 'km', 'rank' or 'identity', not {transform!r}")
+    if not fit._parts:
+        raise ValueError("this Cox result does not carry its data")
+    parts = fit._parts
+    all_t = np.concatenate([s.time for s in parts])
+    all_e = np.concatenate([s.event for s in parts])
+    if transform == "rank":
+        from scipy.stats import rankdata
+
+        ranks = rankdata(all_t)
+    p = len(fit.terms)
+    U2 = np.zeros(p)
+    I = np.zeros((2 * p, 2 * p))
+    offset = 0
+    efron = fit.ties == "efron"
+    for s in parts:
+        m = s.time.size
+        if transform == "identity":
+            g_row = s.time
+        elif transform == "rank":
+            g_row = ranks[offset:offset + m]
+        else:
+            g_row = _km_left(s.time, all_t, all_e)
+        offset += m
+        g_u = np.add.reduceat(g_row, s.start) / np.diff(np.append(s.start, m))
+        X, e, w = s.X, s.event, s.w
+        r = w * np.exp(X @ fit.coef)
+        idx = s.start
+        S0 = _rcumsum(np.add.reduceat(r, idx))
+        S1 = _rcumsum(np.add.reduceat(r[:, None] * X, idx, axis=0))
+        S2 = _rcumsum(_pair_sums(r, X, idx))
+        dead = e > 0
+        rd = np.where(dead, r, 0.0)
+        D0 = np.add.reduceat(rd, idx)
+        D1 = np.add.reduceat(rd[:, None] * X, idx, axis=0)
+        D2 = _pair_sums(rd, X, idx)
+        dcount = np.add.reduceat(dead.astype(float), idx)
+        dw = np.add.reduceat(np.where(dead, w, 0.0), idx)
+        has = np.flatnonzero(dcount > 0)
+        if efron:
+            reps = dcount[has].astype(int)
+            u = np.repeat(has, reps)
+            j = np.arange(u.size) - np.repeat(np.cumsum(reps) - reps, reps)
+            f = j / np.repeat(reps, reps)
+            mw = np.repeat(dw[has] / reps, reps)
+        else:
+            u, f, mw = has, np.zeros(has.size), dw[has]
+        Dj = S0[u] - f * D0[u]
+        A = (S1[u] - f[:, None] * D1[u]) / Dj[:, None]
+        V = (S2[u] - f[:, None, None] * D2[u]) / Dj[:, None, None] - A[:, :, None] * A[:, None, :]
+        g = g_u[u]
+        U2 += ((w * g_row)[:, None] * X)[dead].sum(axis=0) - ((mw * g)[:, None] * A).sum(axis=0)
+        I[:p, :p] += np.einsum("k,kab->ab", mw, V)
+        I[:p, p:] += np.einsum("k,kab->ab", mw * g, V)
+        I[p:, p:] += np.einsum("k,kab->ab", mw * g * g, V)
+    I[p:, :p] = I[:p, p:].T
+    u_full = np.concatenate([np.zeros(p), U2])
+    rows = []
+    for i, term in enumerate(fit.terms):
+        sel = list(range(p)) + [p + i]
+        sub = I[np.ix_(sel, sel)]
+        uu = u_full[sel]
+        chisq = float(uu @ np.linalg.solve(sub, uu))
+        rows.append({"term": term, "chisq": chisq, "df": 1,
+                     "p_value": float(special.chdtrc(1, chisq))})
+    glob = float(u_full @ np.linalg.solve(I, u_full))
+    rows.append({"term": "GLOBAL", "chisq": glob, "df": p,
+                 "p_value": float(special.chdtrc(p, glob))})
+    return PHTest(table=pd.DataFrame(rows), transform=transform)
