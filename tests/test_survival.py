@@ -265,7 +265,7 @@ def test_ph_test_equals_cox_zph(rossi, transform):
     res = ph_test(cox(rossi, "week", "arrest", COVS), transform=transform)
     tab = res.table.set_index("term")
     for term in COVS + ["GLOBAL"]:
-        assert tab.loc[term, "chisq"] == pytest.approx(r[f"{term}_chisq"], rel=1e-8), term
+        assert tab.loc[term, "chisq"] == pytest.approx(r[f"{term}_chisq"], rel=1e-6), term
         assert tab.loc[term, "df"] == r[f"{term}_df"]
         assert tab.loc[term, "p_value"] == pytest.approx(r[f"{term}_p"], rel=1e-6)
     assert res.global_p == pytest.approx(r["GLOBAL_p"], rel=1e-6)
