@@ -15,7 +15,8 @@ from conftest import EVALUATIONS, write_config
 def test_sample_configs_are_valid():
     paths = find_configs([EVALUATIONS])
     assert [p.stem for p in paths] == ["lifeskills-waitlist", "mentoring-site-a",
-                                       "mentoring-site-b"]
+                                       "mentoring-site-b", "placement-runaway"]
+    assert load_config(paths[3]).template.name == "survival"
     assert load_config(paths[0]).parameters["group"] == "in_program"
     cfg = load_config(paths[1])
     assert cfg.slug == "mentoring-site-a" and cfg.template.name == "prepost"

@@ -19,6 +19,9 @@ from evalkit.run.templates import templates_dir
 from conftest import ROOT, SAMPLE, write_config
 
 
+SLUGS = ["lifeskills-waitlist", "mentoring-site-a", "mentoring-site-b", "placement-runaway"]
+
+
 @pytest.fixture(scope="module")
 def sample_run(tmp_path_factory):
     reports = tmp_path_factory.mktemp("reports")
@@ -30,13 +33,12 @@ def sample_run(tmp_path_factory):
 
 def test_every_sample_evaluation_renders(sample_run):
     reports, outcomes, lines = sample_run
-    assert sorted(o.slug for o in outcomes) == ["lifeskills-waitlist", "mentoring-site-a",
-                                                "mentoring-site-b"]
+    assert sorted(o.slug for o in outcomes) == SLUGS
     assert all(o.ok for o in outcomes), [o.message for o in outcomes]
-    for slug in ("lifeskills-waitlist", "mentoring-site-a", "mentoring-site-b"):
+    for slug in SLUGS:
         assert {p.name for p in (reports / slug).iterdir()} == {
             "report.html", "report.ipynb", "results.json", "manifest.json"}
-    assert len(lines) == 3 and all(re.match(r"\[\d/3\] ok\s", line) for line in lines)
+    assert len(lines) == 4 and all(re.match(r"\[\d/4\] ok\s", line) for line in lines)
     assert not list(reports.glob(".tmp-*"))
 
 
@@ -85,24 +87,45 @@ def test_comparison_group_evaluation_recovers_the_true_program_effect(sample_run
     assert "Were the groups alike at intake?" in html and "waiting list" in html
 
 
-def test_html_has_no_code_no_ids_and_no_network(sample_run):
+@pytest.mark.parametrize("slug, data", [
+    ("mentoring-site-a", "mentoring_site_a.csv"), ("mentoring-site-b", "mentoring_site_b.csv"),
+    ("lifeskills-waitlist", "lifeskills_waitlist.csv"),
+    ("placement-runaway", "placement_runaway.csv")])
+def test_html_has_no_code_no_ids_and_no_network(sample_run, slug, data):
     reports, _, _ = sample_run
-    for site in "ab":
-        html = (reports / f"mentoring-site-{site}" / "report.html").read_text()
-        ids = pd.read_csv(SAMPLE / f"mentoring_site_{site}.csv")["case_id"]
-        assert not any(i in html for i in ids)
-        for code in ("import evalkit", "paired_change(", "rep.glance", "jp-InputArea-editor",
-                     "results_path"):
-            assert code not in html
-        assert not re.search(r"<script[^>]*\bsrc=", html)
-        assert not re.search(r"""(?:src|href)=["']https?://""", html)
-        for section in ("At a glance", "The program and the question", "The data",
-                        "How it was evaluated", "Findings", "Checks", "Limitations",
-                        "Technical appendix"):
-            assert f">{section}<" in html, section
-        imgs = re.findall(r"<img\b[^>]*>", html)
-        assert imgs and all(re.search(r"""src=["']data:image/png;base64,""", i) for i in imgs)
-        assert all(re.search(r"""alt=["'][^"']{40,}["']""", i) for i in imgs)
+    html = (reports / slug / "report.html").read_text()
+    ids = pd.read_csv(SAMPLE / data)["case_id"]
+    assert not any(i in html for i in ids)
+    for code in ("import evalkit", "paired_change(", "rep.glance", "jp-InputArea-editor",
+                 "results_path"):
+        assert code not in html
+    assert not re.search(r"<script[^>]*\bsrc=", html)
+    assert not re.search(r"""(?:src|href)=["']https?://""", html)
+    for section in ("At a glance", "The program and the question", "The data",
+                    "How it was evaluated", "Findings", "Checks", "Limitations",
+                    "Technical appendix"):
+        assert f">{section}<" in html, section
+    imgs = re.findall(r"<img\b[^>]*>", html)
+    assert imgs and all(re.search(r"""src=["']data:image/png;base64,""", i) for i in imgs)
+    assert all(re.search(r"""alt=["'][^"']{40,}["']""", i) for i in imgs)
+
+
+def test_survival_evaluation_recovers_the_true_hazard_ratio(sample_run, truth):
+    reports, _, _ = sample_run
+    doc = resultsdoc.read(reports / "placement-runaway" / "results.json")
+    t = truth["placement"]
+    h = doc["headline"]
+    assert doc["design"]["code"] == "time_to_event_comparison"
+    assert doc["checks"]["proportional_hazards"]["holds"] is True
+    assert h["units"] == "hazard ratio"
+    assert h["ci_low"] <= t["true_hazard_ratio"] <= h["ci_high"]
+    est = {e["term"]: e for e in doc["estimates"]}
+    for day in (30, 90, 180):
+        for label, key in (("specialized placement", "specialized"), ("usual care", "usual_care")):
+            e = est[f"survival at {day} ({label})"]
+            assert e["ci_low"] <= t[f"{key}_runaway_free_net_day{day}"] <= e["ci_high"]
+    diff = next(e for k, e in est.items() if k.startswith("difference"))
+    assert diff["ci_low"] <= t["rmst_net_180_difference"] <= diff["ci_high"]
 
 
 def test_manifest_records_inputs_parameters_versions_and_timings(sample_run):
@@ -122,7 +145,7 @@ def test_manifest_records_inputs_parameters_versions_and_timings(sample_run):
 def test_index_lists_every_evaluation_with_a_link(sample_run):
     reports, _, _ = sample_run
     index = (reports / "index.html").read_text()
-    for slug in ("lifeskills-waitlist", "mentoring-site-a", "mentoring-site-b"):
+    for slug in SLUGS:
         assert f"href='{slug}/report.html'" in index
     assert "Descriptive — cannot show a program effect" in index
     assert "<script src" not in index

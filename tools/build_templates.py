@@ -148,6 +148,102 @@ report.resultsdoc.write(results_path, rep.results_document())
 ]
 
 
+SURVIVAL = [
+    code('''
+# Parameters (papermill replaces these from the evaluation's config; the defaults run the
+# sample data as-is in JupyterLab)
+title = "Specialized placement: time to first runaway"
+program = "Specialized Placement Program (synthetic sample)"
+description = "Specialized foster and group placements for youth identified as exploited."
+question = ""
+data_path = "../data/sample/placement_runaway.csv"
+id_column = "case_id"
+privacy_threshold = 11
+results_path = None
+duration = "days"
+event = "ran_away"
+group = "specialized"
+event_label = "ran away from placement"
+program_label = "specialized placement"
+comparison_label = "usual care"
+time_unit = "days"
+covariates = ["prior_runaways", "prior_placements", "age"]
+times = [30, 90, 180]
+tau = 180
+ties = "efron"
+conf_type = "log"
+ph_transform = "km"
+competing_label = "reunification or aging out"
+alpha = 0.05
+''', "parameters", "remove_input"),
+    code('''
+# Set up
+import evalkit
+from evalkit import report, survival
+from evalkit.report.survival import SurvivalReport
+''', "remove_input"),
+    code('''
+# Load and validate the data
+data = evalkit.data.load(
+    data_path,
+    [evalkit.data.Column(id_column, kind="id"),
+     *survival.survival_columns(duration, event, extra=covariates),
+     evalkit.data.Column(group, kind="binary", allow_missing=False)],
+)
+''', "remove_input"),
+    code('''
+# Estimate
+km = survival.kaplan_meier(data, duration, event, group=group, conf_type=conf_type, alpha=alpha)
+test = survival.logrank(data, duration, event, group)
+hazards = survival.cox(data, duration, event, [group, *covariates], ties=ties, alpha=alpha)
+ph = survival.ph_test(hazards, transform=ph_transform)
+restricted = survival.rmst(data, duration, event, group, tau=tau, order=(0, 1), alpha=alpha)
+''', "remove_input"),
+    code('''
+# Assemble the report
+rep = SurvivalReport(
+    data, km, test, hazards, ph, restricted, duration=duration, event=event, group=group,
+    program_label=program_label, comparison_label=comparison_label,
+    event_label=event_label, time_unit=time_unit, times=times,
+    threshold=privacy_threshold, competing=competing_label,
+)
+''', "remove_input"),
+    code("# Title\nreport.title_block(title, program)", "remove_input"),
+    md("## At a glance"),
+    code("# At a glance\nrep.glance()", "remove_input"),
+    md("## The program and the question"),
+    code("# The program and the question\nrep.program_section(description, question)",
+         "remove_input"),
+    md("## The data"),
+    code("# The data\nrep.data_section()", "remove_input"),
+    md("## How it was evaluated"),
+    code("# How it was evaluated\nrep.method_section()", "remove_input"),
+    md("## Findings"),
+    code("# Findings\nrep.findings()", "remove_input"),
+    md("## Checks"),
+    code("# Checks\nrep.checks()", "remove_input"),
+    md("## Limitations"),
+    code("# Limitations\nrep.limitations()", "remove_input"),
+    md("## Technical appendix"),
+    code('''
+# Technical appendix
+report.appendix_block(
+    results=[hazards, ph, restricted, test, km],
+    options={"Kaplan-Meier": f"conf.type = {conf_type}, as R survfit",
+             "Cox": f"ties = {ties}, as R coxph",
+             "proportional hazards": f"score test, transform = {ph_transform}, as R cox.zph",
+             "restricted mean": f"tau = {tau}, as survRM2::rmst2",
+             "alpha": alpha, "privacy threshold": privacy_threshold},
+    data_path=data_path,
+)
+''', "remove_input"),
+    code('''
+# Save the headline results for the portfolio index
+report.resultsdoc.write(results_path, rep.results_document())
+''', "remove_input"),
+]
+
+
 def write(name: str, cells) -> None:
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
@@ -161,3 +257,4 @@ def write(name: str, cells) -> None:
 
 if __name__ == "__main__":
     write("prepost", PREPOST)
+    write("survival", SURVIVAL)

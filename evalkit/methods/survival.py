@@ -51,9 +51,20 @@ def _source(data: pd.DataFrame) -> str:
     return meta["source"] if isinstance(meta, dict) else "data frame"
 
 
+def _group_text(values: pd.Series) -> pd.Series:
+    """Group values as text; whole numbers lose their ``.0`` (1.0 and 1 are the same group)."""
+    num = pd.to_numeric(values, errors="coerce")
+    if num.notna().all() and (num == np.floor(num)).all():
+        return num.astype("int64").astype(str)
+    return values.astype(str)
+
+
 def _check(data: pd.DataFrame, duration: str, event: str, group: str | None = None,
            extra: Sequence[str] = ()) -> pd.DataFrame:
-    clean = validate(data, survival_columns(duration, event, extra=extra, group=group))
+    clean = validate(data, survival_columns(duration, event, extra=extra))
+    if group is not None:
+        clean[group] = _group_text(
+            validate(data, [Column(group, allow_missing=False, kind="string")])[group])
     if len(clean) == 0:
         raise EvalDataError("no rows to analyse", source=_source(data))
     return clean
@@ -313,7 +324,7 @@ def logrank(
     Harrington, D. P., & Fleming, T. R. (1982). A class of rank test procedures for censored
     survival data. *Biometrika*, 69, 553–566.
     """
-    clean = _check(data, duration, event, group, extra=() if strata is None else ())
+    clean = _check(data, duration, event, group)
     if strata is not None:
         clean = clean.assign(**{strata: validate(data, [Column(strata, kind="string",
                                                                allow_missing=False)])[strata]})
@@ -476,8 +487,9 @@ def rmst(
     """
     alpha = check_alpha(alpha)
     clean = _check(data, duration, event, group)
-    levels = sorted(clean[group].unique(), key=str) if order is None else list(order)
-    if len(levels) != 2 or not set(map(str, levels)) <= set(map(str, clean[group].unique())):
+    levels = (sorted(clean[group].unique(), key=str) if order is None
+              else list(_group_text(pd.Series(list(order)))))
+    if len(levels) != 2 or not set(levels) <= set(clean[group].unique()):
         raise EvalDataError([DataProblem(group, "needs exactly two groups present in the data",
                                          "two groups")], source=_source(data))
     if not (isinstance(tau, (int, float)) and tau > 0):
@@ -485,7 +497,7 @@ def rmst(
     z = float(special.ndtri(1 - alpha / 2))
     rows = []
     for lev in levels:
-        sub = clean[clean[group].astype(str) == str(lev)]
+        sub = clean[clean[group] == lev]
         t = sub[duration].to_numpy(dtype=float)
         if tau > t.max():
             raise EvalDataError(

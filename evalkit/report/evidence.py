@@ -13,6 +13,8 @@ comparison_group_prepost  baseline equivalence not satisfied          flagged
                           (|g| > 0.25 at intake)
 comparison_group_prepost  baseline equivalence satisfied (with        meets standards with
                           adjustment when 0.05 < |g| <= 0.25)         reservations
+time_to_event_comparison  always (this design does not test          comparison group — likeness
+                          equivalence at entry)                       at entry not established
 ========================  ==========================================  ============================
 
 A comparison group that was not formed at random can at best meet standards *with
@@ -30,6 +32,7 @@ RATINGS = {
     "meets_standards": "Meets standards without reservations",
     "meets_with_reservations": "Meets standards with reservations",
     "flagged": "Flagged — a design check failed",
+    "comparison_unverified": "Comparison group — likeness at entry not established",
     "descriptive": "Descriptive — cannot show a program effect",
 }
 
@@ -79,4 +82,13 @@ def rate(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
             reasons.append(f"The groups were alike at intake{g_text}.")
         return {"rating": "meets_with_reservations",
                 "label": RATINGS["meets_with_reservations"], "reasons": reasons}
+    if design == "time_to_event_comparison":
+        reasons = ["Youth in the program were compared with youth who were not, without "
+                   "random assignment; the analysis adjusts for the recorded characteristics, "
+                   "but whether the groups were alike at entry is not established."]
+        if checks.get("ph_holds") is False:
+            reasons.append("The hazard ratio changed over time, so the report leads with the "
+                           "restricted mean time without the event.")
+        return {"rating": "comparison_unverified", "label": RATINGS["comparison_unverified"],
+                "reasons": reasons}
     raise ValueError(f"no evidence rule for design {design!r}")

@@ -16,7 +16,7 @@ from evalkit.report.html import Block, esc
 
 __all__ = [
     "PALETTE", "new_figure", "figure_block", "prepost_figure", "categories_figure",
-    "attrition_figure", "groups_figure",
+    "attrition_figure", "groups_figure", "km_figure", "forest_figure",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
@@ -244,4 +244,81 @@ def groups_figure(summary, *, outcome_label: str, pre_label: str, post_label: st
     ax.set_ylabel(f"{outcome_label} (points)")
     ax.set_title(f"Average score by group with {confidence:.0%} CI (youth measured both times)")
     ax.legend(loc="best", fontsize=8)
+    return fig
+
+
+def km_figure(table, *, groups: dict, time_unit: str, ticks,
+              at_risk: dict, confidence: float, threshold: int):
+    """Kaplan–Meier curves with CI bands and a number-at-risk table underneath.
+
+    Curves stop where fewer than ``threshold`` youth remain at risk, so no step can be traced
+    to one youth; at-risk counts below the threshold read "<threshold".
+
+    Parameters
+    ----------
+    table
+        :attr:`evalkit.methods.survival.KaplanMeier.table`.
+    groups
+        Group value → label, in drawing order.
+    ticks
+        Times for the x axis and the at-risk table.
+    at_risk
+        Group value → list of at-risk counts at ``ticks``.
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    colours = [PALETTE["blue"], PALETTE["orange"], PALETTE["green"], PALETTE["purple"]]
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(8.5, 4.8), layout="constrained")
+        gs = fig.add_gridspec(2, 1, height_ratios=[4, 1.1])
+        ax = fig.add_subplot(gs[0])
+        tab_ax = fig.add_subplot(gs[1], sharex=ax)
+    for (g, label), colour in zip(groups.items(), colours):
+        t = table[table["group"].astype(str) == str(g)]
+        t = t[t["n_risk"] >= threshold]
+        x = np.concatenate([[0.0], t["time"].to_numpy()])
+        y = np.concatenate([[1.0], t["surv"].to_numpy()])
+        lo = np.concatenate([[1.0], t["ci_low"].to_numpy()])
+        hi = np.concatenate([[1.0], t["ci_high"].to_numpy()])
+        ax.step(x, y, where="post", color=colour, lw=2, label=label)
+        ax.fill_between(x, lo, hi, step="post", color=colour, alpha=0.15, lw=0)
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
+    ax.set_ylabel("Share still without the event")
+    ax.set_title(f"Kaplan–Meier estimate with {confidence:.0%} confidence bands")
+    ax.legend(loc="upper right")
+    ax.tick_params(labelbottom=False)
+    tab_ax.set_xlabel(f"Time since entry ({time_unit})")
+    tab_ax.set_yticks(range(len(groups)), list(groups.values())[::-1])
+    tab_ax.grid(False)
+    for spine in ("left", "top", "right"):
+        tab_ax.spines[spine].set_visible(False)
+    for row, g in enumerate(list(groups)[::-1]):
+        for x, n in zip(ticks, at_risk[g]):
+            txt = f"{int(n)}" if n >= threshold or n == 0 else f"<{threshold}"
+            tab_ax.text(x, row, txt, ha="left" if x == 0 else "center", va="center", fontsize=8)
+    tab_ax.set_ylim(-0.6, len(groups) - 0.4)
+    tab_ax.set_title("Number at risk", fontsize=9, loc="left")
+    ax.set_xlim(0, max(ticks) * 1.02)
+    ax.set_xticks(ticks)
+    return fig
+
+
+def forest_figure(frame, *, title: str, xlabel: str, reference: float = 1.0, log: bool = True):
+    """Estimates with CIs, one row per term (a forest plot)."""
+    fig, (ax,) = new_figure(1, width=7.0, height=0.55 * len(frame) + 1.4)
+    y = np.arange(len(frame))[::-1]
+    est = frame["estimate"].to_numpy(float)
+    lo, hi = frame["ci_low"].to_numpy(float), frame["ci_high"].to_numpy(float)
+    ax.errorbar(est, y, xerr=[est - lo, hi - est], fmt="s", color=PALETTE["blue"], capsize=3,
+                ms=6, lw=1.5)
+    ax.axvline(reference, color=PALETTE["grey"], ls="--", lw=1)
+    if log:
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(lambda v, _: f"{v:g}")
+        ax.xaxis.set_minor_formatter(lambda v, _: "")
+    ax.set_yticks(y, frame["term"].tolist())
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
     return fig

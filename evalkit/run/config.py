@@ -141,14 +141,19 @@ class EvaluationConfig:
 
 
 def _kind_ok(value: Any, kind: str) -> bool:
-    if kind in ("str", "column", "choice"):
+    if kind == "str":
+        return isinstance(value, str)
+    if kind in ("column", "choice"):
         return isinstance(value, str) and value.strip() != ""
+    if kind == "numbers":
+        return isinstance(value, list) and len(value) > 0 and all(
+            _kind_ok(v, "number") for v in value)
     if kind == "columns":
         return isinstance(value, list) and all(_kind_ok(v, "column") for v in value)
     if kind == "binary_outcomes":
         return isinstance(value, list) and all(
             isinstance(v, dict) and set(v) == {"pre", "post", "label"}
-            and all(_kind_ok(v[k], "str") for k in v) for v in value)
+            and all(_kind_ok(v[k], "column") for k in v) for v in value)
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "int":
@@ -165,7 +170,7 @@ _KIND_WORDS = {
     "str": "non-empty text", "column": "a column name", "bool": "true or false",
     "int": "a whole number", "number": "a number", "alpha": "a number between 0 and 1",
     "unit": "a number between 0 and 1", "choice": "one of the listed values",
-    "columns": "a list of column names",
+    "columns": "a list of column names", "numbers": "a non-empty list of numbers",
     "binary_outcomes": "a list of {pre: column, post: column, label: text} mappings",
     "mapping": "a mapping of keys to values",
 }
@@ -181,6 +186,8 @@ def _check_param(p: Param, value: Any, problems: list[str]) -> None:
         problems.append(f"{where}: must be {_KIND_WORDS[p.kind]}, not {value!r} ({p.help})")
     elif p.kind in ("alpha", "unit") and not 0 < value < 1:
         problems.append(f"{where}: must lie strictly between 0 and 1, not {value!r}")
+    elif p.kind == "str" and p.required and not value.strip():
+        problems.append(f"{where}: must not be empty ({p.help})")
     elif p.kind == "choice" and value not in p.choices:
         problems.append(f"{where}: must be one of {', '.join(p.choices)}, not {value!r}")
 
@@ -220,11 +227,11 @@ def load_config(path: str | Path) -> EvaluationConfig:
         if key not in TOP_LEVEL_KEYS:
             problems.append(f"unknown key '{key}'" + _suggest(str(key), TOP_LEVEL_KEYS))
     for key, (required, kind, help_) in TOP_LEVEL_KEYS.items():
-        if key not in raw or raw[key] is None or (not required and raw[key] == ""):
+        if key not in raw or raw[key] is None:
             if required:
                 problems.append(f"missing required key '{key}' ({help_})")
             continue
-        if not _kind_ok(raw[key], kind):
+        if not _kind_ok(raw[key], kind) or (required and kind == "str" and not raw[key].strip()):
             problems.append(f"'{key}' must be {_KIND_WORDS[kind]}, not {raw[key]!r} ({help_})")
 
     threshold = raw.get("privacy_threshold", privacy.DEFAULT_THRESHOLD)
@@ -272,7 +279,8 @@ def load_config(path: str | Path) -> EvaluationConfig:
                 problems.append(f"missing required key 'parameters.{prm.name}' ({prm.help})")
             else:
                 params[prm.name] = copy.deepcopy(prm.default)
-        if not params.get("group") and (params.get("covariates") or params.get("cluster")):
+        if (spec.name == "prepost" and not params.get("group")
+                and (params.get("covariates") or params.get("cluster"))):
             problems.append("'parameters.covariates' and 'parameters.cluster' need "
                             "'parameters.group' (they belong to a comparison-group design)")
         lo, hi = params.get("score_min"), params.get("score_max")

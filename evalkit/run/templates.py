@@ -117,7 +117,53 @@ PREPOST = TemplateSpec(
     columns=_prepost_columns,
 )
 
-TEMPLATES: dict[str, TemplateSpec] = {PREPOST.name: PREPOST}
+def _survival_columns(p: Mapping[str, Any], id_column: str) -> list["Column"]:
+    from evalkit.data import Column
+    from evalkit.methods.survival import survival_columns
+
+    return [Column(id_column, kind="id", label="case identifier"),
+            *survival_columns(p["duration"], p["event"], extra=p.get("covariates") or ()),
+            Column(p["group"], kind="binary", allow_missing=False,
+                   label="1 for the program group, 0 for the comparison group")]
+
+
+SURVIVAL = TemplateSpec(
+    name="survival",
+    design="Time to event, program group vs comparison group",
+    description="Time until an event (runaway, re-exploitation, re-arrest) in two groups.",
+    params=(
+        Param("duration", "column", "time from entry to the event or the end of follow-up",
+              True, example="days"),
+        Param("event", "column", "1 if the event happened, 0 if follow-up ended first", True,
+              example="ran_away"),
+        Param("group", "column", "0/1 column: 1 for the program group", True,
+              example="specialized"),
+        Param("event_label", "str", "the event, worded to follow 'youth who ...' "
+              "(e.g. 'ran away from placement')", True, example="ran away from placement"),
+        Param("program_label", "str", "name of the program group", default="the program"),
+        Param("comparison_label", "str", "name of the comparison group",
+              default="the comparison group"),
+        Param("time_unit", "str", "unit of the durations", default="days"),
+        Param("covariates", "columns", "characteristics to adjust the hazard ratio for",
+              default=[]),
+        Param("times", "numbers", "times at which to report the share who had the event",
+              default=[30, 90, 180]),
+        Param("tau", "number", "horizon of the restricted mean time without the event", True,
+              example=180),
+        Param("ties", "choice", "handling of tied times in the Cox model", default="efron",
+              choices=("efron", "breslow")),
+        Param("conf_type", "choice", "Kaplan–Meier confidence intervals", default="log",
+              choices=("log", "log-log", "plain")),
+        Param("ph_transform", "choice", "time transform of the proportional-hazards test",
+              default="km", choices=("km", "rank", "identity")),
+        Param("competing_label", "str", "other exits counted as censored, in words (empty if "
+              "none)", default=""),
+        Param("alpha", "alpha", "1 − confidence level of every interval", default=0.05),
+    ),
+    columns=_survival_columns,
+)
+
+TEMPLATES: dict[str, TemplateSpec] = {PREPOST.name: PREPOST, SURVIVAL.name: SURVIVAL}
 
 
 def get_template(name: str) -> TemplateSpec:

@@ -1,0 +1,380 @@
+"""Report sections for time-to-event evaluations (program group against a comparison group).
+
+:class:`SurvivalReport` words and draws results from :mod:`evalkit.methods.survival` and
+:mod:`evalkit.methods.cox`; it computes nothing itself beyond reading tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from evalkit import privacy
+from evalkit.methods.cox import CoxResult, PHTest
+from evalkit.methods.survival import RMST, KaplanMeier, LogRank
+from evalkit.report import resultsdoc
+from evalkit.report.common import bullets_block, program_block
+from evalkit.report.evidence import rate
+from evalkit.report.figures import figure_block, forest_figure, km_figure
+from evalkit.report.html import Block, esc, paragraphs, table
+
+__all__ = ["SurvivalReport"]
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.0f}%"
+
+
+def _num(x: float, digits: int = 2) -> str:
+    return f"{x:,.{digits}f}".replace("-", "−")
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+@dataclass
+class SurvivalReport:
+    """The sections of a time-to-event report.
+
+    Parameters
+    ----------
+    data
+        The validated data.
+    km, logrank, cox, ph, rmst
+        Results of :func:`~evalkit.methods.survival.kaplan_meier` (by group),
+        :func:`~evalkit.methods.survival.logrank`, :func:`~evalkit.methods.cox.cox` (the
+        group indicator first), :func:`~evalkit.methods.cox.ph_test` and
+        :func:`~evalkit.methods.survival.rmst`.
+    duration, event, group
+        Column names.
+    program_label, comparison_label
+        Names of the groups (group value 1 and 0).
+    event_label
+        The event, worded to follow "youth who ..." ("ran away from placement").
+    time_unit
+        Unit of time ("days").
+    times
+        Times at which to report the share still event-free.
+    threshold
+        Privacy threshold.
+    competing
+        Words describing exits treated as censored (e.g. "reunification or aging out").
+    """
+
+    data: pd.DataFrame
+    km: KaplanMeier
+    logrank: LogRank
+    cox: CoxResult
+    ph: PHTest
+    rmst: RMST
+    duration: str
+    event: str
+    group: str
+    program_label: str = "program"
+    comparison_label: str = "comparison group"
+    event_label: str = "had the event"
+    time_unit: str = "days"
+    times: Sequence[float] = (30, 90, 180)
+    threshold: int = privacy.DEFAULT_THRESHOLD
+    competing: str = ""
+    counts: privacy.Suppressed = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.threshold = privacy.check_threshold(self.threshold)
+        d = self.data
+        g = d[self.group].astype(float)
+        ev = d[self.event].astype(float)
+        body = pd.DataFrame({
+            self.program_label.capitalize(): {f"Youth who {self.event_label}":
+                                              int(((g == 1) & (ev == 1)).sum()),
+                                              "Followed without the event (censored)":
+                                              int(((g == 1) & (ev == 0)).sum())},
+            self.comparison_label.capitalize(): {f"Youth who {self.event_label}":
+                                                 int(((g == 0) & (ev == 1)).sum()),
+                                                 "Followed without the event (censored)":
+                                                 int(((g == 0) & (ev == 0)).sum())},
+        })
+        self.counts = privacy.suppress(body, self.threshold)
+
+    # -- facts -------------------------------------------------------------------------------
+    @property
+    def hr_row(self) -> pd.Series:
+        return self.cox.to_frame().iloc[0]
+
+    @property
+    def ph_holds(self) -> bool:
+        """Whether the global proportional-hazards test does not reject at 0.05."""
+        return self.ph.global_p >= 0.05
+
+    @property
+    def reportable(self) -> bool:
+        n = self.km.median.set_index("group")["n"]
+        return bool((n >= self.threshold).all())
+
+    def _at(self, t: float) -> dict[str, float]:
+        at = self.km.at([t])
+        return {str(r["group"]): float(r["surv"]) for _, r in at.iterrows()}
+
+    def _label(self, g: str) -> str:
+        return self.program_label if str(g) in ("1", "1.0") else self.comparison_label
+
+    # -- headline ----------------------------------------------------------------------------
+    def headline(self) -> str:
+        if not self.reportable:
+            return (f"Fewer than {self.threshold} youth were in a group, so results are "
+                    "withheld to protect their privacy.")
+        t = self.times[min(1, len(self.times) - 1)]
+        s = self._at(t)
+        prog, comp = 1 - s.get("1", s.get("1.0", np.nan)), 1 - s.get("0", s.get("0.0", np.nan))
+        hr = self.hr_row
+        conf = f"{self.cox.confidence:.0%}"
+        first = (f"Within {t:g} {self.time_unit}, {_pct(prog)} of youth in "
+                 f"{self.program_label} {self.event_label}, compared with {_pct(comp)} in "
+                 f"{self.comparison_label}.")
+        if self.ph_holds:
+            second = (f"Their risk at any given time was {_num(hr['hazard_ratio'])} times that of "
+                      f"{self.comparison_label} (hazard ratio, {conf} CI "
+                      f"{_num(hr['hr_ci_low'])} to {_num(hr['hr_ci_high'])}), adjusting for the "
+                      "youth characteristics in the model.")
+        else:
+            r = self.rmst
+            second = (f"Because the groups' risks did not stay proportional over time, the "
+                      f"headline is the average time without the event over the first "
+                      f"{r.tau:g} {self.time_unit}: {_num(r.diff, 1)} {self.time_unit} more for "
+                      f"{self.program_label} ({conf} CI {_num(r.diff_ci_low, 1)} to "
+                      f"{_num(r.diff_ci_high, 1)}).")
+        return f"{first} {second}"
+
+    def design(self) -> dict[str, str]:
+        return {"code": "time_to_event_comparison",
+                "label": f"{self.program_label.capitalize()} vs {self.comparison_label}, time "
+                         "to event"}
+
+    def evidence(self) -> dict[str, Any]:
+        return rate(self.design()["code"], {"ph_holds": self.ph_holds,
+                                             "ph_global_p": self.ph.global_p})
+
+    # -- sections ----------------------------------------------------------------------------
+    def glance(self) -> Block:
+        ev = self.evidence()
+        hr = self.hr_row
+        conf = f"{self.cox.confidence:.0%}"
+        items = {"Design": self.design()["label"]}
+        if self.reportable:
+            items["Hazard ratio"] = (f"{_num(hr['hazard_ratio'])} ({conf} CI "
+                                     f"{_num(hr['hr_ci_low'])} to {_num(hr['hr_ci_high'])})")
+            r = self.rmst
+            items[f"Time without the event, first {r.tau:g} {self.time_unit}"] = (
+                f"{_num(r.diff, 1)} {self.time_unit} difference ({conf} CI "
+                f"{_num(r.diff_ci_low, 1)} to {_num(r.diff_ci_high, 1)})")
+            items["Youth"] = f"{self.cox.n:,} ({self.cox.n_events:,} events)"
+        items["Evidence rating"] = ev["label"]
+        body = "".join(f"<dt>{esc(a)}</dt><dd>{esc(b)}</dd>" for a, b in items.items())
+        reasons = "".join(f"<li>{esc(x)}</li>" for x in ev["reasons"])
+        return Block(f"<div class='ek-glance'><p class='ek-headline'>{esc(self.headline())}</p>"
+                     f"<dl>{body}</dl><p class='ek-note'>Why this rating:</p><ul class='ek-note'>"
+                     f"{reasons}</ul></div>", text=self.headline())
+
+    def program_section(self, description: str, question: str = "") -> Block:
+        q = question or (f"Compared with {self.comparison_label}, did {self.program_label} "
+                         f"lower the share of youth who {self.event_label}, or delay it?")
+        return program_block(description, q)
+
+    def data_section(self) -> Block:
+        shown = self.counts.display(percent_of="column")
+        shown = shown.rename(index={"Total": "Youth followed"})
+        note = None
+        if self.counts.n_suppressed:
+            note = (f"Counts below {self.threshold} are shown as 'suppressed', with any count "
+                    "from which they could be worked out.")
+        other = (f" Youth who left for other reasons ({self.competing}) are counted as "
+                 "followed without the event up to the day they left." if self.competing else "")
+        text = paragraphs(
+            f"Each youth is followed from entry until the event or the end of follow-up.{other}")
+        return Block(text + table(shown, caption="Youth in the evaluation",
+                                  total_rows=("Youth followed",), note=note), text="The data")
+
+    def method_section(self) -> Block:
+        conf = f"{self.cox.confidence:.0%}"
+        return Block(paragraphs(
+            "Kaplan–Meier curves estimate, for each group, the share of youth still without "
+            "the event at each point in time, allowing for youth followed for different lengths "
+            "of time. A log-rank test compares the curves.",
+            f"A Cox regression estimates the hazard ratio: how the program group's risk at any "
+            f"moment compares with the {self.comparison_label}'s, adjusting for "
+            + (", ".join(self.cox.terms[1:]) if len(self.cox.terms) > 1 else "nothing else")
+            + f", with {conf} confidence intervals. It assumes that ratio stays constant over "
+            "time (proportional hazards), which the Checks section tests.",
+            f"The restricted mean survival time is the average time without the event over the "
+            f"first {self.rmst.tau:g} {self.time_unit}; its difference between the groups needs "
+            "no proportional-hazards assumption.",
+        ), text="How it was evaluated")
+
+    def findings(self) -> Block:
+        if not self.reportable:
+            return Block(paragraphs(self.headline()), text=self.headline())
+        conf = f"{self.cox.confidence:.0%}"
+        groups = {1: self.program_label.capitalize(), 0: self.comparison_label.capitalize()}
+        horizon = max(max(self.times), self.rmst.tau)
+        step = 30 if horizon <= 400 else 90
+        ticks = list(np.arange(0, horizon + step / 2, step))
+        at = self.km.at(ticks)
+        at_risk = {g: at[at["group"].astype(float) == g]["n_risk"].tolist() for g in groups}
+        fig = km_figure(self.km.table, groups=groups, time_unit=self.time_unit,
+                        ticks=ticks,
+                        at_risk=at_risk, confidence=self.km.confidence,
+                        threshold=self.threshold)
+        shares = self.km.at(self.times)
+        alt = "Kaplan–Meier curves. " + " ".join(
+            f"At {t:g} {self.time_unit}: " + ", ".join(
+                f"{groups[int(float(r['group']))]} {_pct(r['surv'])} without the event"
+                for _, r in shares[shares["time"] == t].iterrows()) + "."
+            for t in self.times)
+        html = figure_block(fig, alt=alt, caption=(
+            f"Share of youth still without the event (youth who {self.event_label}); curves stop "
+            f"where fewer than {self.threshold} youth remain at risk.")).html
+        rows = {}
+        for t in self.times:
+            sub = shares[shares["time"] == t]
+            row = {}
+            for g, label in groups.items():
+                r = sub[sub["group"].astype(float) == g].iloc[0]
+                if r["n_risk"] < self.threshold and r["n_risk"] > 0:
+                    row[label] = privacy.SUPPRESSED
+                else:
+                    row[label] = (f"{_pct(1 - r['surv'])} ({_pct(1 - r['ci_high'])}–"
+                                  f"{_pct(1 - r['ci_low'])})")
+            rows[f"By {t:g} {self.time_unit}"] = row
+        html += table(pd.DataFrame.from_dict(rows, orient="index"),
+                      caption=f"Share of youth who {self.event_label} ({conf} CI)",
+                      total_rows=(), note=f"Log-rank test: chi-squared "
+                      f"{self.logrank.statistic:.2f}, {self.logrank.df} df, "
+                      f"{_p(self.logrank.p_value)}.")
+        cf = self.cox.to_frame()
+        cf["term"] = cf["term"].replace({self.group: self.program_label.capitalize()})
+        cox_rows = pd.DataFrame({
+            "Hazard ratio": [_num(v) for v in cf["hazard_ratio"]],
+            f"{conf} CI": [f"{_num(a)} to {_num(b)}" for a, b in zip(cf["hr_ci_low"],
+                                                                    cf["hr_ci_high"])],
+            "p": [_p(v) for v in cf["p_value"]],
+        }, index=cf["term"])
+        html += table(cox_rows, caption="Cox regression", total_rows=(),
+                      note=f"Ties: {self.cox.ties}; concordance {self.cox.concordance:.2f}.")
+        forest = forest_figure(
+            pd.DataFrame({"term": cf["term"], "estimate": cf["hazard_ratio"],
+                          "ci_low": cf["hr_ci_low"], "ci_high": cf["hr_ci_high"]}),
+            title=f"Hazard ratios with {conf} CI", xlabel="Hazard ratio (log scale)")
+        html += figure_block(forest, alt="Forest plot of hazard ratios: " + "; ".join(
+            f"{t} {_num(h)} ({_num(a)} to {_num(b)})" for t, h, a, b in
+            zip(cf["term"], cf["hazard_ratio"], cf["hr_ci_low"], cf["hr_ci_high"]))).html
+        r = self.rmst
+        rm = r.table.set_index("group")
+        rrows = pd.DataFrame({
+            "Average time without the event": [
+                f"{_num(rm.loc[r.groups[1], 'rmst'], 1)}", f"{_num(rm.loc[r.groups[0], 'rmst'], 1)}",
+                f"{_num(r.diff, 1)}"],
+            f"{conf} CI": [
+                f"{_num(rm.loc[r.groups[1], 'ci_low'], 1)} to {_num(rm.loc[r.groups[1], 'ci_high'], 1)}",
+                f"{_num(rm.loc[r.groups[0], 'ci_low'], 1)} to {_num(rm.loc[r.groups[0], 'ci_high'], 1)}",
+                f"{_num(r.diff_ci_low, 1)} to {_num(r.diff_ci_high, 1)}"]},
+            index=[self.program_label.capitalize(), self.comparison_label.capitalize(),
+                   "Difference"])
+        html += table(rrows, caption=f"Restricted mean time without the event, first "
+                      f"{r.tau:g} {self.time_unit}", total_rows=(),
+                      note=f"Difference {_p(r.diff_p_value)}; ratio {_num(r.ratio)}.")
+        return Block(html, text="Findings")
+
+    def checks(self) -> Block:
+        t = self.ph.table
+        shown = pd.DataFrame({"Chi-squared": [f"{v:.2f}" for v in t["chisq"]],
+                              "df": t["df"].astype(int).astype(str).tolist(),
+                              "p": [_p(v) for v in t["p_value"]]},
+                             index=[x if x != "GLOBAL" else "All together" for x in t["term"]])
+        verdict = ("The hazard ratios look constant over time (global test p ≥ 0.05), so the "
+                   "Cox model's single hazard ratio is a fair summary." if self.ph_holds else
+                   "At least one hazard ratio changes over time (global test p < 0.05): a "
+                   "single hazard ratio averages over a changing effect, so the report leads "
+                   "with the restricted mean time instead.")
+        return Block(paragraphs(verdict) + table(
+            shown, caption="Proportional-hazards test", total_rows=("All together",),
+            note=f"Score test of each covariate's effect changing with time "
+                 f"({self.ph.transform} transform), as R's cox.zph."), text="Checks")
+
+    def limitation_list(self) -> list[str]:
+        items = [
+            f"Youth were not assigned to {self.program_label} at random: the hazard ratio "
+            "adjusts for the characteristics in the model, not for others that may differ.",
+            "The curves assume that youth whose follow-up ended early had the same risk as "
+            "those still followed.",
+        ]
+        if self.competing:
+            items.append(f"Youth who left for other reasons ({self.competing}) are treated as "
+                         "if they could still have the event later; the curves therefore show "
+                         "risk in the absence of those exits, which is higher than the share "
+                         "who actually had the event.")
+        return items
+
+    def limitations(self) -> Block:
+        return bullets_block(self.limitation_list())
+
+    def results_document(self) -> dict[str, Any]:
+        hr = self.hr_row
+        shown = self.reportable
+
+        def val(x: float) -> float | None:
+            return float(x) if shown else None
+
+        r = self.rmst
+        if self.ph_holds:
+            headline = {"estimand": f"hazard ratio (youth who {self.event_label}), "
+                                    f"{self.program_label} vs {self.comparison_label}",
+                        "estimate": val(hr["hazard_ratio"]), "ci_low": val(hr["hr_ci_low"]),
+                        "ci_high": val(hr["hr_ci_high"]), "p_value": val(hr["p_value"]),
+                        "units": "hazard ratio"}
+        else:
+            headline = {"estimand": f"difference in restricted mean time without the event "
+                                    f"to {r.tau:g} {self.time_unit}",
+                        "estimate": val(r.diff), "ci_low": val(r.diff_ci_low),
+                        "ci_high": val(r.diff_ci_high), "p_value": val(r.diff_p_value),
+                        "units": self.time_unit}
+        headline.update({
+            "alpha": self.cox.alpha, "n": self.cox.n if shown else None,
+            "effect_size": {"name": "hazard_ratio", "estimate": val(hr["hazard_ratio"]),
+                            "ci_low": val(hr["hr_ci_low"]), "ci_high": val(hr["hr_ci_high"])},
+            "suppressed": not shown,
+        })
+        estimates = []
+        if shown:
+            for res in (self.cox, self.rmst):
+                estimates += res.to_frame().to_dict("records")
+            for _, row in self.km.at(self.times).iterrows():
+                estimates.append({"term": f"survival at {row['time']:g} ({self._label(row['group'])})",
+                                  "estimate": row["surv"], "ci_low": row["ci_low"],
+                                  "ci_high": row["ci_high"]})
+        counts, mask = self.counts.counts, self.counts.mask
+        sample, hidden = {}, []
+        for col, prefix in zip(counts.columns, ("program", "comparison", "all")):
+            for row, name in zip(counts.index, ("events", "censored", "followed")):
+                key = f"{prefix}_{name}"
+                if mask.loc[row, col]:
+                    sample[key] = None
+                    hidden.append(key)
+                else:
+                    sample[key] = int(counts.loc[row, col])
+        doc = resultsdoc.build(
+            design=self.design(),
+            outcome={"name": self.duration, "label": f"time to event (youth who "
+                     f"{self.event_label})", "units": self.time_unit,
+                     "lower_is_better": False},
+            headline=headline, estimates=estimates, sample=sample, suppressed=hidden,
+            finding=self.headline(), evidence=self.evidence(),
+            limitations=self.limitation_list(),
+        )
+        doc["checks"] = {"proportional_hazards": {
+            "global_chisq": float(self.ph.table.iloc[-1]["chisq"]),
+            "global_p": self.ph.global_p, "holds": self.ph_holds}}
+        return doc
