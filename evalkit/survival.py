@@ -7,6 +7,8 @@ Collects :mod:`evalkit.methods.survival` (Kaplan–Meier, log-rank, RMST) and
 from evalkit.methods.cox import CoxResult, PHTest, concordance, cox, ph_test
 from evalkit.methods.survival import (
     RMST,
+    CumulativeIncidence,
+    cumulative_incidence,
     KaplanMeier,
     LogRank,
     kaplan_meier,
@@ -17,6 +19,8 @@ from evalkit.methods.survival import (
 
 __all__ = [
     "CoxResult",
+    "CumulativeIncidence",
+    "cumulative_incidence",
     "PHTest",
     "KaplanMeier",
     "LogRank",

@@ -269,3 +269,41 @@ def test_ph_test_equals_cox_zph(rossi, transform):
         assert tab.loc[term, "df"] == r[f"{term}_df"]
         assert tab.loc[term, "p_value"] == pytest.approx(r[f"{term}_p"], rel=1e-6)
     assert res.global_p == pytest.approx(r["GLOBAL_p"], rel=1e-6)
+
+
+# -- competing risks ---------------------------------------------------------------------------
+
+def test_cumulative_incidence_and_gray_test_equal_cmprsk(ties):
+    from evalkit.survival import cumulative_incidence
+
+    r = ref("cuminc_ties")
+    ci = cumulative_incidence(ties, "time", "cause", group="x1")
+    at = ci.at([30, 60, 90, 120])
+    for _, row in at.iterrows():
+        key = f"group{row['group']}_cause{row['cause']}_t{int(row['time'])}"
+        assert row["estimate"] == pytest.approx(r[f"{key}_est"], rel=1e-9)
+        assert row["variance"] == pytest.approx(r[f"{key}_var"], rel=1e-9)
+    gray = ci.gray.set_index("cause")
+    for cause in ("1", "2"):
+        assert gray.loc[cause, "statistic"] == pytest.approx(r[f"gray_cause{cause}_stat"],
+                                                             rel=1e-9)
+        assert gray.loc[cause, "p_value"] == pytest.approx(r[f"gray_cause{cause}_p"], rel=1e-8)
+    # every jump of the full curves (cmprsk's step layout: the last row at a time is the value)
+    R = pd.read_csv(REFERENCE / "cuminc_ties_R.csv")
+    R = R[R["time"] > 0].groupby(["group", "cause", "time"], as_index=False).last()
+    ours = ci.table.assign(group=ci.table["group"].astype(int),
+                           cause=ci.table["cause"].astype(int))
+    merged = R.merge(ours, on=["group", "cause", "time"], how="inner")
+    assert len(merged) == len(ours)
+    np.testing.assert_allclose(merged["estimate"], merged["est"], rtol=1e-10)
+    np.testing.assert_allclose(merged["variance"], merged["var"], rtol=1e-9)
+
+
+def test_cumulative_incidence_without_competing_events_is_one_minus_km(ties):
+    from evalkit.survival import cumulative_incidence
+
+    ci = cumulative_incidence(ties, "time", "status").table
+    km = kaplan_meier(ties, "time", "status").table
+    km = km[km["n_event"] > 0]
+    np.testing.assert_allclose(ci["estimate"].to_numpy(), 1 - km["surv"].to_numpy(),
+                               atol=1e-14)
