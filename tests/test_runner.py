@@ -126,6 +126,10 @@ def test_survival_evaluation_recovers_the_true_hazard_ratio(sample_run, truth):
             assert e["ci_low"] <= t[f"{key}_runaway_free_net_day{day}"] <= e["ci_high"]
     diff = next(e for k, e in est.items() if k.startswith("difference"))
     assert diff["ci_low"] <= t["rmst_net_180_difference"] <= diff["ci_high"]
+    for day in (30, 90, 180):
+        for label, key in (("specialized placement", "specialized"), ("usual care", "usual_care")):
+            e = est[f"cumulative incidence at {day} ({label})"]
+            assert e["ci_low"] <= t[f"{key}_ran_by_day{day}_crude"] <= e["ci_high"]
 
 
 def test_manifest_records_inputs_parameters_versions_and_timings(sample_run):

@@ -307,3 +307,28 @@ def test_cumulative_incidence_without_competing_events_is_one_minus_km(ties):
     km = km[km["n_event"] > 0]
     np.testing.assert_allclose(ci["estimate"].to_numpy(), 1 - km["surv"].to_numpy(),
                                atol=1e-14)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_concordance_equals_brute_force_pair_counting(seed):
+    rng = np.random.default_rng(seed)
+    n = 60
+    t = rng.integers(1, 15, n).astype(float)  # many tied times
+    e = rng.integers(0, 2, n).astype(float)
+    x = rng.integers(0, 6, n).astype(float)  # many tied scores
+    w = rng.choice([0.5, 1.0, 2.0], n)
+    conc = disc = tied = 0.0
+    for i in range(n):
+        if not e[i]:
+            continue
+        for j in range(n):
+            if t[j] > t[i] or (t[j] == t[i] and not e[j]):
+                pair = w[i] * w[j]
+                if x[i] > x[j]:
+                    conc += pair
+                elif x[i] < x[j]:
+                    disc += pair
+                else:
+                    tied += pair
+    c = concordance(t, e, x, weights=w)
+    assert (c["concordant"], c["discordant"], c["tied_risk"]) == pytest.approx((conc, disc, tied))

@@ -174,6 +174,8 @@ ties = "efron"
 conf_type = "log"
 ph_transform = "km"
 competing_label = "reunification or aging out"
+event_type = "outcome"
+event_cause = "1"
 alpha = 0.05
 ''', "parameters", "remove_input"),
     code('''
@@ -188,7 +190,9 @@ data = evalkit.data.load(
     data_path,
     [evalkit.data.Column(id_column, kind="id"),
      *survival.survival_columns(duration, event, extra=covariates),
-     evalkit.data.Column(group, kind="binary", allow_missing=False)],
+     evalkit.data.Column(group, kind="binary", allow_missing=False),
+     *([evalkit.data.Column(event_type, kind="string", allow_missing=False)]
+       if event_type else [])],
 )
 ''', "remove_input"),
     code('''
@@ -198,6 +202,10 @@ test = survival.logrank(data, duration, event, group)
 hazards = survival.cox(data, duration, event, [group, *covariates], ties=ties, alpha=alpha)
 ph = survival.ph_test(hazards, transform=ph_transform)
 restricted = survival.rmst(data, duration, event, group, tau=tau, order=(0, 1), alpha=alpha)
+incidence = None
+if event_type is not None:
+    incidence = survival.cumulative_incidence(data, duration, event_type, group=group,
+                                              alpha=alpha)
 ''', "remove_input"),
     code('''
 # Assemble the report
@@ -205,7 +213,8 @@ rep = SurvivalReport(
     data, km, test, hazards, ph, restricted, duration=duration, event=event, group=group,
     program_label=program_label, comparison_label=comparison_label,
     event_label=event_label, time_unit=time_unit, times=times,
-    threshold=privacy_threshold, competing=competing_label,
+    threshold=privacy_threshold, competing=competing_label, incidence=incidence,
+    cause=event_cause,
 )
 ''', "remove_input"),
     code("# Title\nreport.title_block(title, program)", "remove_input"),
@@ -228,7 +237,7 @@ rep = SurvivalReport(
     code('''
 # Technical appendix
 report.appendix_block(
-    results=[hazards, ph, restricted, test, km],
+    results=[r for r in (hazards, ph, restricted, test, incidence, km) if r is not None],
     options={"Kaplan-Meier": f"conf.type = {conf_type}, as R survfit",
              "Cox": f"ties = {ties}, as R coxph",
              "proportional hazards": f"score test, transform = {ph_transform}, as R cox.zph",

@@ -14,7 +14,7 @@ import pandas as pd
 
 from evalkit import privacy
 from evalkit.methods.cox import CoxResult, PHTest
-from evalkit.methods.survival import RMST, KaplanMeier, LogRank
+from evalkit.methods.survival import RMST, CumulativeIncidence, KaplanMeier, LogRank
 from evalkit.report import resultsdoc
 from evalkit.report.common import bullets_block, program_block
 from evalkit.report.evidence import rate
@@ -63,6 +63,10 @@ class SurvivalReport:
         Privacy threshold.
     competing
         Words describing exits treated as censored (e.g. "reunification or aging out").
+    incidence, cause
+        :func:`~evalkit.methods.survival.cumulative_incidence` and the cause that is the
+        event; when given, shares of youth who had the event are cumulative incidences
+        (other exits are not counted as events, nor as youth who could still have one).
     """
 
     data: pd.DataFrame
@@ -81,6 +85,8 @@ class SurvivalReport:
     times: Sequence[float] = (30, 90, 180)
     threshold: int = privacy.DEFAULT_THRESHOLD
     competing: str = ""
+    incidence: CumulativeIncidence | None = None
+    cause: str = "1"
     counts: privacy.Suppressed = field(init=False)
 
     def __post_init__(self) -> None:
@@ -115,9 +121,16 @@ class SurvivalReport:
         n = self.km.median.set_index("group")["n"]
         return bool((n >= self.threshold).all())
 
-    def _at(self, t: float) -> dict[str, float]:
+    def _share(self, t: float) -> dict[str, tuple[float, float, float]]:
+        """Share who had the event by ``t`` per group: (estimate, CI low, CI high)."""
+        if self.incidence is not None:
+            at = self.incidence.at([t])
+            at = at[at["cause"].astype(str) == str(self.cause)]
+            return {str(r["group"]): (float(r["estimate"]), float(r["ci_low"]),
+                                      float(r["ci_high"])) for _, r in at.iterrows()}
         at = self.km.at([t])
-        return {str(r["group"]): float(r["surv"]) for _, r in at.iterrows()}
+        return {str(r["group"]): (1 - float(r["surv"]), 1 - float(r["ci_high"]),
+                                  1 - float(r["ci_low"])) for _, r in at.iterrows()}
 
     def _label(self, g: str) -> str:
         return self.program_label if str(g) in ("1", "1.0") else self.comparison_label
@@ -128,8 +141,8 @@ class SurvivalReport:
             return (f"Fewer than {self.threshold} youth were in a group, so results are "
                     "withheld to protect their privacy.")
         t = self.times[min(1, len(self.times) - 1)]
-        s = self._at(t)
-        prog, comp = 1 - s.get("1", s.get("1.0", np.nan)), 1 - s.get("0", s.get("0.0", np.nan))
+        s = self._share(t)
+        prog, comp = s["1"][0], s["0"][0]
         hr = self.hr_row
         conf = f"{self.cox.confidence:.0%}"
         first = (f"Within {t:g} {self.time_unit}, {_pct(prog)} of youth in "
@@ -238,22 +251,34 @@ class SurvivalReport:
             f"Share of youth still without the event (youth who {self.event_label}); curves stop "
             f"where fewer than {self.threshold} youth remain at risk.")).html
         rows = {}
+        at_risk_t = self.km.at(self.times)
         for t in self.times:
-            sub = shares[shares["time"] == t]
+            share = self._share(t)
+            sub = at_risk_t[at_risk_t["time"] == t]
             row = {}
             for g, label in groups.items():
-                r = sub[sub["group"].astype(float) == g].iloc[0]
-                if r["n_risk"] < self.threshold and r["n_risk"] > 0:
+                n_risk = float(sub[sub["group"].astype(float) == g]["n_risk"].iloc[0])
+                if 0 < n_risk < self.threshold:
                     row[label] = privacy.SUPPRESSED
                 else:
-                    row[label] = (f"{_pct(1 - r['surv'])} ({_pct(1 - r['ci_high'])}–"
-                                  f"{_pct(1 - r['ci_low'])})")
+                    est, lo, hi = share[str(g)]
+                    row[label] = f"{_pct(est)} ({_pct(lo)}–{_pct(hi)})"
             rows[f"By {t:g} {self.time_unit}"] = row
+        if self.incidence is not None:
+            gray = self.incidence.gray
+            gray = gray[gray["cause"].astype(str) == str(self.cause)]
+            test_note = (f"Cumulative incidence: other exits ({self.competing or 'other causes'}) "
+                         "end a youth's follow-up without counting as the event. Gray's test: "
+                         f"chi-squared {float(gray['statistic'].iloc[0]):.2f}, "
+                         f"{int(gray['df'].iloc[0])} df, {_p(float(gray['p_value'].iloc[0]))}. "
+                         f"Log-rank test of the curves above: {_p(self.logrank.p_value)}.")
+        else:
+            test_note = (f"One minus the Kaplan–Meier estimate. Log-rank test: chi-squared "
+                         f"{self.logrank.statistic:.2f}, {self.logrank.df} df, "
+                         f"{_p(self.logrank.p_value)}.")
         html += table(pd.DataFrame.from_dict(rows, orient="index"),
                       caption=f"Share of youth who {self.event_label} ({conf} CI)",
-                      total_rows=(), note=f"Log-rank test: chi-squared "
-                      f"{self.logrank.statistic:.2f}, {self.logrank.df} df, "
-                      f"{_p(self.logrank.p_value)}.")
+                      total_rows=(), note=test_note)
         cf = self.cox.to_frame()
         cf["term"] = cf["term"].replace({self.group: self.program_label.capitalize()})
         cox_rows = pd.DataFrame({
@@ -312,10 +337,13 @@ class SurvivalReport:
             "those still followed.",
         ]
         if self.competing:
-            items.append(f"Youth who left for other reasons ({self.competing}) are treated as "
-                         "if they could still have the event later; the curves therefore show "
-                         "risk in the absence of those exits, which is higher than the share "
-                         "who actually had the event.")
+            items.append(f"In the Kaplan–Meier curves and the hazard ratio, youth who left for "
+                         f"other reasons ({self.competing}) are treated as if they could still "
+                         "have the event later: the curves show risk in the absence of those "
+                         "exits"
+                         + (", higher than the shares actually observed, which the cumulative "
+                            "incidence table gives." if self.incidence is not None else
+                            ", which is higher than the share who actually had the event."))
         return items
 
     def limitations(self) -> Block:
@@ -355,6 +383,13 @@ class SurvivalReport:
                 estimates.append({"term": f"survival at {row['time']:g} ({self._label(row['group'])})",
                                   "estimate": row["surv"], "ci_low": row["ci_low"],
                                   "ci_high": row["ci_high"]})
+            if self.incidence is not None:
+                ci = self.incidence.at(self.times)
+                for _, row in ci[ci["cause"].astype(str) == str(self.cause)].iterrows():
+                    estimates.append({"term": f"cumulative incidence at {row['time']:g} "
+                                              f"({self._label(row['group'])})",
+                                      "estimate": row["estimate"], "ci_low": row["ci_low"],
+                                      "ci_high": row["ci_high"]})
         counts, mask = self.counts.counts, self.counts.mask
         sample, hidden = {}, []
         for col, prefix in zip(counts.columns, ("program", "comparison", "all")):

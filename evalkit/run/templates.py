@@ -121,10 +121,14 @@ def _survival_columns(p: Mapping[str, Any], id_column: str) -> list["Column"]:
     from evalkit.data import Column
     from evalkit.methods.survival import survival_columns
 
-    return [Column(id_column, kind="id", label="case identifier"),
+    cols = [Column(id_column, kind="id", label="case identifier"),
             *survival_columns(p["duration"], p["event"], extra=p.get("covariates") or ()),
             Column(p["group"], kind="binary", allow_missing=False,
                    label="1 for the program group, 0 for the comparison group")]
+    if p.get("event_type"):
+        cols.append(Column(p["event_type"], kind="string", allow_missing=False,
+                           label="how follow-up ended"))
+    return cols
 
 
 SURVIVAL = TemplateSpec(
@@ -158,6 +162,11 @@ SURVIVAL = TemplateSpec(
               default="km", choices=("km", "rank", "identity")),
         Param("competing_label", "str", "other exits counted as censored, in words (empty if "
               "none)", default=""),
+        Param("event_type", "column", "column of how follow-up ended (0 censored, 1, 2, ... "
+              "causes), for cumulative incidence with competing events; empty for none",
+              nullable=True, example="outcome"),
+        Param("event_cause", "str", "the value of event_type that is the event of interest",
+              default="1"),
         Param("alpha", "alpha", "1 − confidence level of every interval", default=0.05),
     ),
     columns=_survival_columns,
