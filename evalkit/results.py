@@ -77,6 +77,8 @@ def jsonable(v: Any) -> Any:
         return None if math.isnan(f) or math.isinf(f) else f
     if isinstance(v, (np.bool_,)):
         return bool(v)
+    if isinstance(v, np.ndarray):
+        return jsonable(v.tolist())
     if isinstance(v, pd.DataFrame):
         return [{k: jsonable(x) for k, x in row.items()} for row in v.to_dict("records")]
     if isinstance(v, pd.Series):

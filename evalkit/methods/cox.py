@@ -8,6 +8,7 @@ step.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Sequence
@@ -57,50 +58,73 @@ def _rcumsum(a: np.ndarray) -> np.ndarray:
     return a[::-1].cumsum(axis=0)[::-1]
 
 
+def _tie_rows(dcount: np.ndarray, dw: np.ndarray, efron: bool):
+    """The (time, tie) rows of the partial likelihood: time index, Efron fraction, weight."""
+    has = np.flatnonzero(dcount > 0)
+    if not efron:
+        return has, np.zeros(has.size), dw[has]
+    reps = dcount[has].astype(int)
+    u = np.repeat(has, reps)
+    j = np.arange(u.size) - np.repeat(np.cumsum(reps) - reps, reps)
+    f = j / np.repeat(reps, reps)
+    return u, f, np.repeat(dw[has] / reps, reps)
+
+
 def _stratum_terms(s: _Stratum, beta: np.ndarray, efron: bool, need_info: bool = True,
-                   need_resid: bool = False):
+                   need_resid: bool = False, per_time_info: bool = False):
+    """Log partial likelihood, score and information of one stratum (and score residuals).
+
+    Efron's terms at a time with ``d`` tied deaths average over ``j = 0..d-1`` denominators
+    ``S0 − (j/d)·D0``; every sum over ``j`` is a scalar per time, so the p×p algebra is done
+    once per distinct time, not once per death.
+    """
     X, e, w = s.X, s.event, s.w
     eta = X @ beta
     ex = np.exp(eta)
     r = w * ex
     idx = s.start
-    G0 = np.add.reduceat(r, idx)
-    G1 = np.add.reduceat(r[:, None] * X, idx, axis=0)
-    S0, S1 = _rcumsum(G0), _rcumsum(G1)
+    nu = idx.size
+    S0 = _rcumsum(np.add.reduceat(r, idx))
+    S1 = _rcumsum(np.add.reduceat(r[:, None] * X, idx, axis=0))
     dead = e > 0
     rd = np.where(dead, r, 0.0)
     D0 = np.add.reduceat(rd, idx)
     D1 = np.add.reduceat(rd[:, None] * X, idx, axis=0)
     dcount = np.add.reduceat(dead.astype(float), idx)
     dw = np.add.reduceat(np.where(dead, w, 0.0), idx)
-    has = np.flatnonzero(dcount > 0)
-    if efron:
-        reps = dcount[has].astype(int)
-        u = np.repeat(has, reps)
-        j = np.arange(u.size) - np.repeat(np.cumsum(reps) - reps, reps)
-        f = j / np.repeat(reps, reps)
-        mw = np.repeat(dw[has] / reps, reps)
-    else:
-        u, f, mw = has, np.zeros(has.size), dw[has]
+    u, f, mw = _tie_rows(dcount, dw, efron)
     Dj = S0[u] - f * D0[u]
-    A = (S1[u] - f[:, None] * D1[u]) / Dj[:, None]
+    inv = mw / Dj
+
+    def per_time(v: np.ndarray) -> np.ndarray:
+        return np.bincount(u, weights=v, minlength=nu)
+
+    a0, a1 = per_time(inv), per_time(inv * f)  # Σ mw/Dj, Σ mw f/Dj
     loglik = float((w * eta)[dead].sum() - (mw * np.log(Dj)).sum())
-    score = (w[:, None] * X)[dead].sum(axis=0) - (mw[:, None] * A).sum(axis=0)
+    score = ((w[:, None] * X)[dead].sum(axis=0) - (S1 * a0[:, None]).sum(axis=0)
+             + (D1 * a1[:, None]).sum(axis=0))
     info = None
     if need_info:
-        G2 = _pair_sums(r, X, idx)
+        inv2 = inv / Dj
+        b0, b1, b2 = per_time(inv2), per_time(inv2 * f), per_time(inv2 * f * f)
+        S2 = _rcumsum(_pair_sums(r, X, idx))
         D2 = _pair_sums(rd, X, idx)
-        S2 = _rcumsum(G2)
-        B = (S2[u] - f[:, None, None] * D2[u]) / Dj[:, None, None]
-        info = np.einsum("k,kab->ab", mw, B) - np.einsum("k,ka,kb->ab", mw, A, A)
+        # information contributed at each distinct time (p×p per time)
+        info = (a0[:, None, None] * S2 - a1[:, None, None] * D2
+                - b0[:, None, None] * S1[:, :, None] * S1[:, None, :]
+                + b1[:, None, None] * (S1[:, :, None] * D1[:, None, :]
+                                       + D1[:, :, None] * S1[:, None, :])
+                - b2[:, None, None] * D1[:, :, None] * D1[:, None, :])
+        if not per_time_info:
+            info = info.sum(axis=0)
     resid = None
     if need_resid:
-        nu = s.ut.size
-        haz = mw / Dj  # hazard increment of each (time, tie) row
-        c = np.bincount(u, weights=haz, minlength=nu)
+        A = (S1[u] - f[:, None] * D1[u]) / Dj[:, None]
+        haz = inv  # hazard increment of each (time, tie) row
+        c = a0
         ev = np.zeros((nu, X.shape[1]))
         np.add.at(ev, u, haz[:, None] * A)
-        cf = np.bincount(u, weights=f * haz, minlength=nu)
+        cf = a1
         ef = np.zeros_like(ev)
         np.add.at(ef, u, (f * haz)[:, None] * A)
         abar = np.zeros_like(ev)
@@ -112,6 +136,8 @@ def _stratum_terms(s: _Stratum, beta: np.ndarray, efron: bool, need_info: bool =
         resid = (-(ex[:, None] * (X * C[ui][:, None] - E[ui]))
                  + np.where(dead[:, None], X - abar[ui], 0.0)
                  + np.where(dead[:, None], ex[:, None] * (X * cf[ui][:, None] - ef[ui]), 0.0))
+    if per_time_info:
+        return loglik, (S1 * a0[:, None] - D1 * a1[:, None]), info, resid
     return loglik, score, info, resid
 
 
@@ -248,7 +274,6 @@ class CoxResult(Result):
     wald_p: float
     score: float
     score_p: float
-    concordance: float
     n: int
     n_events: int
     iterations: int
@@ -258,6 +283,21 @@ class CoxResult(Result):
     strata: str | None = None
     alpha: float = 0.05
     _parts: tuple = field(default=(), repr=False, compare=False)
+
+    @functools.cached_property
+    def concordance(self) -> float:
+        """Harrell's C of the linear predictor (computed on first use, as R's coxph)."""
+        num = den = 0.0
+        for part in self._parts:
+            c = _concordance_counts(part.time, part.event, part.X @ self.coef, part.w)
+            num += c[0] + c[2] / 2
+            den += sum(c)
+        return num / den if den else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        out["concordance"] = self.concordance
+        return out
 
     @property
     def lr_df(self) -> int:
@@ -454,14 +494,11 @@ def cox(
             D = Dc
         robust_se = np.sqrt(np.diag(D.T @ D))
     lr = 2 * (ll - ll0)
-    eta = X @ beta
-    conc = concordance(time, ev, eta, scodes, w if weights is not None else None)
     return CoxResult(
         terms=tuple(covariates), coef=beta, se=se, robust_se=robust_se, var=var,
         loglik_null=ll0, loglik=ll, lr=lr, lr_p=float(special.chdtrc(p, lr)), wald=wald,
         wald_p=float(special.chdtrc(p, wald)), score=score_stat,
-        score_p=float(special.chdtrc(p, score_stat)), concordance=conc["concordance"],
-        n=n, n_events=int(ev.sum()), iterations=iterations, ties=ties,
+        score_p=float(special.chdtrc(p, score_stat)), n=n, n_events=int(ev.sum()), iterations=iterations, ties=ties,
         robust=robust or cluster is not None, cluster=cluster, strata=strata, alpha=alpha,
         _parts=tuple(parts),
     )
@@ -554,37 +591,14 @@ def ph_test(fit: CoxResult, *, transform: str = "km") -> PHTest:
         else:
             g_row = _km_left(s.time, all_t, all_e)
         offset += m
-        g_u = np.add.reduceat(g_row, s.start) / np.diff(np.append(s.start, m))
-        X, e, w = s.X, s.event, s.w
-        r = w * np.exp(X @ fit.coef)
-        idx = s.start
-        S0 = _rcumsum(np.add.reduceat(r, idx))
-        S1 = _rcumsum(np.add.reduceat(r[:, None] * X, idx, axis=0))
-        S2 = _rcumsum(_pair_sums(r, X, idx))
-        dead = e > 0
-        rd = np.where(dead, r, 0.0)
-        D0 = np.add.reduceat(rd, idx)
-        D1 = np.add.reduceat(rd[:, None] * X, idx, axis=0)
-        D2 = _pair_sums(rd, X, idx)
-        dcount = np.add.reduceat(dead.astype(float), idx)
-        dw = np.add.reduceat(np.where(dead, w, 0.0), idx)
-        has = np.flatnonzero(dcount > 0)
-        if efron:
-            reps = dcount[has].astype(int)
-            u = np.repeat(has, reps)
-            j = np.arange(u.size) - np.repeat(np.cumsum(reps) - reps, reps)
-            f = j / np.repeat(reps, reps)
-            mw = np.repeat(dw[has] / reps, reps)
-        else:
-            u, f, mw = has, np.zeros(has.size), dw[has]
-        Dj = S0[u] - f * D0[u]
-        A = (S1[u] - f[:, None] * D1[u]) / Dj[:, None]
-        V = (S2[u] - f[:, None, None] * D2[u]) / Dj[:, None, None] - A[:, :, None] * A[:, None, :]
-        g = g_u[u]
-        U2 += ((w * g_row)[:, None] * X)[dead].sum(axis=0) - ((mw * g)[:, None] * A).sum(axis=0)
-        I[:p, :p] += np.einsum("k,kab->ab", mw, V)
-        I[:p, p:] += np.einsum("k,kab->ab", mw * g, V)
-        I[p:, p:] += np.einsum("k,kab->ab", mw * g * g, V)
+        g = np.add.reduceat(g_row, s.start) / np.diff(np.append(s.start, m))
+        # per-time expected covariates (summed over ties) and information matrices
+        _, mean_u, M, _ = _stratum_terms(s, fit.coef, efron, per_time_info=True)
+        dead = s.event > 0
+        U2 += ((s.w * g_row)[:, None] * s.X)[dead].sum(axis=0) - (g[:, None] * mean_u).sum(axis=0)
+        I[:p, :p] += M.sum(axis=0)
+        I[:p, p:] += np.einsum("u,uab->ab", g, M)
+        I[p:, p:] += np.einsum("u,uab->ab", g * g, M)
     I[p:, :p] = I[:p, p:].T
     u_full = np.concatenate([np.zeros(p), U2])
     rows = []

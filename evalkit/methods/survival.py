@@ -347,10 +347,9 @@ def logrank(
         m = strata_codes == s
         t, e, g = time[m], ev[m], gidx[m]
         ut, inv = np.unique(t, return_inverse=True)
-        n_at = np.zeros((ut.size, k))
-        d_at = np.zeros((ut.size, k))
-        np.add.at(n_at, (inv, g), 1.0)
-        np.add.at(d_at, (inv, g), e)
+        cell = inv * k + g
+        n_at = np.bincount(cell, minlength=ut.size * k).reshape(ut.size, k).astype(float)
+        d_at = np.bincount(cell, weights=e, minlength=ut.size * k).reshape(ut.size, k)
         risk = n_at[::-1].cumsum(axis=0)[::-1]  # at risk in each group at each time
         n = risk.sum(axis=1)
         d = d_at.sum(axis=1)
