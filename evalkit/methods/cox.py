@@ -32,6 +32,7 @@ class _Stratum:
     event: np.ndarray
     w: np.ndarray
     rows: np.ndarray  # original row positions
+    XX: np.ndarray = field(init=False)  # pairwise column products, for the information
     ut: np.ndarray = field(init=False)
     start: np.ndarray = field(init=False)  # first row of each distinct time
     u_of_row: np.ndarray = field(init=False)
@@ -39,19 +40,13 @@ class _Stratum:
     def __post_init__(self) -> None:
         self.ut, self.start, self.u_of_row = np.unique(self.time, return_index=True,
                                                        return_inverse=True)
+        self.XX = _cross(self.X)
 
 
-def _pair_sums(v: np.ndarray, X: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """Σ v x x' within the groups starting at ``idx`` (one p×p matrix per group)."""
-    p = X.shape[1]
-    out = np.empty((idx.size, p, p))
-    for a in range(p):
-        va = v * X[:, a]
-        for b in range(a, p):
-            s = np.add.reduceat(va * X[:, b], idx)
-            out[:, a, b] = s
-            out[:, b, a] = s
-    return out
+def _cross(X: np.ndarray) -> np.ndarray:
+    """Products of every pair of columns ``x_a x_b`` (``a <= b``), one column each."""
+    a, b = np.triu_indices(X.shape[1])
+    return X[:, a] * X[:, b]
 
 
 def _rcumsum(a: np.ndarray) -> np.ndarray:
@@ -70,14 +65,60 @@ def _tie_rows(dcount: np.ndarray, dw: np.ndarray, efron: bool):
     return u, f, np.repeat(dw[has] / reps, reps)
 
 
-def _stratum_terms(s: _Stratum, beta: np.ndarray, efron: bool, need_info: bool = True,
-                   need_resid: bool = False, per_time_info: bool = False):
-    """Log partial likelihood, score and information of one stratum (and score residuals).
+@dataclass
+class _TimeSums:
+    """Risk-set sums of one stratum at one coefficient vector, per distinct time."""
 
-    Efron's terms at a time with ``d`` tied deaths average over ``j = 0..d-1`` denominators
-    ``S0 − (j/d)·D0``; every sum over ``j`` is a scalar per time, so the p×p algebra is done
-    once per distinct time, not once per death.
-    """
+    s: _Stratum
+    eta: np.ndarray
+    ex: np.ndarray
+    r: np.ndarray
+    rd: np.ndarray
+    S1: np.ndarray
+    D1: np.ndarray
+    u: np.ndarray  # time index of each (time, tie) row
+    f: np.ndarray  # Efron fraction of each row
+    mw: np.ndarray  # weight of each row (mean case weight of the time's deaths)
+    Dj: np.ndarray  # denominator of each row
+    a0: np.ndarray  # Σ mw/Dj per time
+    a1: np.ndarray  # Σ mw f/Dj per time
+    loglik: float
+
+    def mean(self) -> np.ndarray:
+        """Σ over the rows of each time of the expected covariate (the compensator of x)."""
+        return self.S1 * self.a0[:, None] - self.D1 * self.a1[:, None]
+
+    def info(self, h: np.ndarray | None = None) -> np.ndarray:
+        """Σ_t h_t · I_t, the information contributed at each time t weighted by ``h``.
+
+        Each I_t is ``Σ_j mw/Dj · (S2 − f D2) − Σ_j mw/Dj² · (S1 − f D1)(S1 − f D1)'``; the
+        S2 and D2 parts are folded into one weighted pass over the rows, so no per-time p×p
+        array is ever built.
+        """
+        s = self.s
+        p = s.X.shape[1]
+        nu = s.start.size
+        h = np.ones(nu) if h is None else h
+        wts = self.mw / self.Dj**2
+        b0 = np.bincount(self.u, weights=wts, minlength=nu) * h
+        b1 = np.bincount(self.u, weights=wts * self.f, minlength=nu) * h
+        b2 = np.bincount(self.u, weights=wts * self.f * self.f, minlength=nu) * h
+        ui = s.u_of_row
+        row_w = self.r * np.cumsum(h * self.a0)[ui] - self.rd * (h * self.a1)[ui]
+        tri = row_w @ s.XX
+        out = np.empty((p, p))
+        a, b = np.triu_indices(p)
+        out[a, b] = tri
+        out[b, a] = tri
+        S1, D1 = self.S1, self.D1
+        cross = (S1 * b1[:, None]).T @ D1
+        out -= (S1 * b0[:, None]).T @ S1
+        out += cross + cross.T
+        out -= (D1 * b2[:, None]).T @ D1
+        return out
+
+
+def _time_sums(s: _Stratum, beta: np.ndarray, efron: bool) -> _TimeSums:
     X, e, w = s.X, s.event, s.w
     eta = X @ beta
     ex = np.exp(eta)
@@ -95,50 +136,47 @@ def _stratum_terms(s: _Stratum, beta: np.ndarray, efron: bool, need_info: bool =
     u, f, mw = _tie_rows(dcount, dw, efron)
     Dj = S0[u] - f * D0[u]
     inv = mw / Dj
-
-    def per_time(v: np.ndarray) -> np.ndarray:
-        return np.bincount(u, weights=v, minlength=nu)
-
-    a0, a1 = per_time(inv), per_time(inv * f)  # Σ mw/Dj, Σ mw f/Dj
+    a0 = np.bincount(u, weights=inv, minlength=nu)
+    a1 = np.bincount(u, weights=inv * f, minlength=nu)
     loglik = float((w * eta)[dead].sum() - (mw * np.log(Dj)).sum())
-    score = ((w[:, None] * X)[dead].sum(axis=0) - (S1 * a0[:, None]).sum(axis=0)
-             + (D1 * a1[:, None]).sum(axis=0))
-    info = None
-    if need_info:
-        inv2 = inv / Dj
-        b0, b1, b2 = per_time(inv2), per_time(inv2 * f), per_time(inv2 * f * f)
-        S2 = _rcumsum(_pair_sums(r, X, idx))
-        D2 = _pair_sums(rd, X, idx)
-        # information contributed at each distinct time (p×p per time)
-        info = (a0[:, None, None] * S2 - a1[:, None, None] * D2
-                - b0[:, None, None] * S1[:, :, None] * S1[:, None, :]
-                + b1[:, None, None] * (S1[:, :, None] * D1[:, None, :]
-                                       + D1[:, :, None] * S1[:, None, :])
-                - b2[:, None, None] * D1[:, :, None] * D1[:, None, :])
-        if not per_time_info:
-            info = info.sum(axis=0)
+    return _TimeSums(s, eta, ex, r, rd, S1, D1, u, f, mw, Dj, a0, a1, loglik)
+
+
+def _stratum_terms(s: _Stratum, beta: np.ndarray, efron: bool, need_info: bool = True,
+                   need_resid: bool = False):
+    """Log partial likelihood, score and information of one stratum (and score residuals).
+
+    Efron's terms at a time with ``d`` tied deaths average over ``j = 0..d-1`` denominators
+    ``S0 − (j/d)·D0``; every sum over ``j`` is a scalar per time, so the p×p algebra is done
+    once per distinct time, not once per death.
+    """
+    ts = _time_sums(s, beta, efron)
+    X, w = s.X, s.w
+    dead = s.event > 0
+    score = (w[:, None] * X)[dead].sum(axis=0) - ts.mean().sum(axis=0)
+    info = ts.info() if need_info else None
     resid = None
     if need_resid:
-        A = (S1[u] - f[:, None] * D1[u]) / Dj[:, None]
-        haz = inv  # hazard increment of each (time, tie) row
-        c = a0
+        u, f, Dj = ts.u, ts.f, ts.Dj
+        nu = s.start.size
+        A = (ts.S1[u] - f[:, None] * ts.D1[u]) / Dj[:, None]
+        haz = ts.mw / Dj  # hazard increment of each (time, tie) row
         ev = np.zeros((nu, X.shape[1]))
         np.add.at(ev, u, haz[:, None] * A)
-        cf = a1
         ef = np.zeros_like(ev)
         np.add.at(ef, u, (f * haz)[:, None] * A)
         abar = np.zeros_like(ev)
         cnt = np.bincount(u, minlength=nu).astype(float)
         np.add.at(abar, u, A)
         abar = abar / np.maximum(cnt, 1)[:, None]
-        C, E = np.cumsum(c), np.cumsum(ev, axis=0)
+        C, E = np.cumsum(ts.a0), np.cumsum(ev, axis=0)
         ui = s.u_of_row
+        ex = ts.ex
         resid = (-(ex[:, None] * (X * C[ui][:, None] - E[ui]))
                  + np.where(dead[:, None], X - abar[ui], 0.0)
-                 + np.where(dead[:, None], ex[:, None] * (X * cf[ui][:, None] - ef[ui]), 0.0))
-    if per_time_info:
-        return loglik, (S1 * a0[:, None] - D1 * a1[:, None]), info, resid
-    return loglik, score, info, resid
+                 + np.where(dead[:, None], ex[:, None] * (X * ts.a1[ui][:, None] - ef[ui]),
+                            0.0))
+    return ts.loglik, score, info, resid
 
 
 def _fit_terms(strata: list[_Stratum], beta, efron, need_info=True, need_resid=False):
@@ -592,13 +630,12 @@ def ph_test(fit: CoxResult, *, transform: str = "km") -> PHTest:
             g_row = _km_left(s.time, all_t, all_e)
         offset += m
         g = np.add.reduceat(g_row, s.start) / np.diff(np.append(s.start, m))
-        # per-time expected covariates (summed over ties) and information matrices
-        _, mean_u, M, _ = _stratum_terms(s, fit.coef, efron, per_time_info=True)
+        ts = _time_sums(s, fit.coef, efron)
         dead = s.event > 0
-        U2 += ((s.w * g_row)[:, None] * s.X)[dead].sum(axis=0) - (g[:, None] * mean_u).sum(axis=0)
-        I[:p, :p] += M.sum(axis=0)
-        I[:p, p:] += np.einsum("u,uab->ab", g, M)
-        I[p:, p:] += np.einsum("u,uab->ab", g * g, M)
+        U2 += ((s.w * g_row)[:, None] * s.X)[dead].sum(axis=0) - (g[:, None] * ts.mean()).sum(axis=0)
+        I[:p, :p] += ts.info()
+        I[:p, p:] += ts.info(g)
+        I[p:, p:] += ts.info(g * g)
     I[p:, :p] = I[:p, p:].T
     u_full = np.concatenate([np.zeros(p), U2])
     rows = []

@@ -61,26 +61,30 @@ def _group_text(values: pd.Series) -> pd.Series:
     return values.astype(str)
 
 
-def _check(data: pd.DataFrame, duration: str, event: str, group: str | None = None,
-           extra: Sequence[str] = ()) -> pd.DataFrame:
+def _check(data: pd.DataFrame, duration: str, event: str, extra: Sequence[str] = ()
+           ) -> pd.DataFrame:
     clean = validate(data, survival_columns(duration, event, extra=extra))
-    if group is not None:
-        clean[group] = _group_text(
-            validate(data, [Column(group, allow_missing=False, kind="string")])[group])
     if len(clean) == 0:
         raise EvalDataError("no rows to analyse", source=_source(data))
     return clean
+
+
+def _groups(data: pd.DataFrame, group: str) -> tuple[np.ndarray, list[str]]:
+    """Integer codes of a group column and the groups' labels, in sorted order."""
+    if group not in data.columns or data[group].isna().any():
+        # the full check, for its message naming the rows at fault
+        validate(data, [Column(group, kind="string", allow_missing=False, label="group")])
+    codes, uniques = pd.factorize(data[group], sort=True)
+    return codes, list(_group_text(pd.Series(uniques)))
 
 
 # -- Kaplan–Meier ------------------------------------------------------------------------------
 
 def _km_arrays(time: np.ndarray, event: np.ndarray) -> dict[str, np.ndarray]:
     """KM estimate at every distinct time (events and censorings), as R's survfit object."""
-    order = np.argsort(time, kind="stable")
-    t, e = time[order], event[order]
-    ut, inv = np.unique(t, return_inverse=True)
+    ut, inv = np.unique(time, return_inverse=True)
     total = np.bincount(inv, minlength=ut.size).astype(float)
-    d = np.bincount(inv, weights=e, minlength=ut.size)
+    d = np.bincount(inv, weights=event, minlength=ut.size)
     n_risk = total[::-1].cumsum()[::-1]
     with np.errstate(divide="ignore", invalid="ignore"):
         surv = np.cumprod(1.0 - d / n_risk)
@@ -228,13 +232,18 @@ def kaplan_meier(
     alpha = check_alpha(alpha)
     if conf_type not in CONF_TYPES:
         raise ValueError(f"conf_type must be one of {CONF_TYPES}, not {conf_type!r}")
-    clean = _check(data, duration, event, group)
+    clean = _check(data, duration, event)
     z = float(special.ndtri(1 - alpha / 2))
-    groups = [(None, clean)] if group is None else list(clean.groupby(group, sort=True))
+    time_all = clean[duration].to_numpy(dtype=float)
+    event_all = clean[event].to_numpy(dtype=float)
+    if group is None:
+        codes, labels = np.zeros(len(clean), dtype=int), [None]
+    else:
+        codes, labels = _groups(data, group)
     tables, medians = [], []
-    for g, sub in groups:
-        t = sub[duration].to_numpy(dtype=float)
-        e = sub[event].to_numpy(dtype=float)
+    for k, g in enumerate(labels):
+        m = codes == k
+        t, e = time_all[m], event_all[m]
         km = _km_arrays(t, e)
         lo, hi = _confint(km["surv"], km["se_cumhaz"], conf_type, z)
         with np.errstate(invalid="ignore"):
@@ -326,21 +335,17 @@ def logrank(
     Harrington, D. P., & Fleming, T. R. (1982). A class of rank test procedures for censored
     survival data. *Biometrika*, 69, 553–566.
     """
-    clean = _check(data, duration, event, group)
-    if strata is not None:
-        clean = clean.assign(**{strata: validate(data, [Column(strata, kind="string",
-                                                               allow_missing=False)])[strata]})
-    levels = sorted(clean[group].unique(), key=str)
+    clean = _check(data, duration, event)
+    gidx, levels = _groups(data, group)
     k = len(levels)
     if k < 2:
         raise EvalDataError([DataProblem(group, "has only one group", "two or more groups")],
                             source=_source(data))
-    gidx = pd.Categorical(clean[group], categories=levels).codes
     obs = np.zeros(k)
     exp_ = np.zeros(k)
     var = np.zeros((k, k))
     strata_codes = (np.zeros(len(clean), dtype=int) if strata is None
-                    else pd.factorize(clean[strata])[0])
+                    else _groups(data, strata)[0])
     time = clean[duration].to_numpy(dtype=float)
     ev = clean[event].to_numpy(dtype=float)
     for s in np.unique(strata_codes):
@@ -487,10 +492,10 @@ def rmst(
     difference in survival analysis. *Journal of Clinical Oncology*, 32, 2380–2385.
     """
     alpha = check_alpha(alpha)
-    clean = _check(data, duration, event, group)
-    levels = (sorted(clean[group].unique(), key=str) if order is None
-              else list(_group_text(pd.Series(list(order)))))
-    if len(levels) != 2 or not set(levels) <= set(clean[group].unique()):
+    clean = _check(data, duration, event)
+    codes, present = _groups(data, group)
+    levels = present if order is None else list(_group_text(pd.Series(list(order))))
+    if len(levels) != 2 or not set(levels) <= set(present):
         raise EvalDataError([DataProblem(group, "needs exactly two groups present in the data",
                                          "two groups")], source=_source(data))
     if not (isinstance(tau, (int, float)) and tau > 0):
@@ -498,7 +503,7 @@ def rmst(
     z = float(special.ndtri(1 - alpha / 2))
     rows = []
     for lev in levels:
-        sub = clean[clean[group] == lev]
+        sub = clean[codes == present.index(lev)]
         t = sub[duration].to_numpy(dtype=float)
         if tau > t.max():
             raise EvalDataError(
@@ -579,6 +584,15 @@ def _gray_test(time: np.ndarray, status: np.ndarray, group: np.ndarray, cause: A
     v2 = np.zeros((ng - 1, ng))
     ut, start = np.unique(t, return_index=True)
     bounds = np.append(start, t.size)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        _gray_pass(ut, bounds, kind, g, ng, rs, f1m, skmm, fm, s, v, c, v3, v2, rho)
+    cc = c[:-1]
+    v += (cc * v3) @ cc.T + cc @ v2.T + v2 @ cc.T
+    return s, v
+
+
+def _gray_pass(ut, bounds, kind, g, ng, rs, f1m, skmm, fm, s, v, c, v3, v2, rho):
+    """The pass over distinct times of :func:`_gray_test` (updates its arrays in place)."""
     for k in range(ut.size):
         sl = slice(bounds[k], bounds[k + 1])
         d = np.zeros((3, ng))
@@ -586,10 +600,9 @@ def _gray_test(time: np.ndarray, status: np.ndarray, group: np.ndarray, cause: A
         nd1, nd2 = d[1].sum(), d[2].sum()
         if nd1 > 0 or nd2 > 0:
             live = rs > 0
-            with np.errstate(divide="ignore", invalid="ignore"):
-                skm = np.where(live, skmm * (rs - d[1] - d[2]) / rs, skmm)
-                f1 = np.where(live, f1m + skmm * d[1] / rs, f1m)
-                h = np.where(live, rs / skmm, 0.0)
+            skm = np.where(live, skmm * (rs - d[1] - d[2]) / rs, skmm)
+            f1 = np.where(live, f1m + skmm * d[1] / rs, f1m)
+            h = np.where(live, rs / skmm, 0.0)
             tr = h.sum()
             tq = (np.where(live, rs * (1 - f1m) / skmm, 0.0)).sum()
             f = fm + nd1 / tr
@@ -619,11 +632,10 @@ def _gray_test(time: np.ndarray, status: np.ndarray, group: np.ndarray, cause: A
                     t1 = t4 * c[:-1, kk]
                     v2[:, kk] -= t1 * t4 * t3
                     v += np.outer(t1, t1) * t3
-            fm, f1m, skmm = f, f1, skm
+            fm = f
+            f1m[:] = f1
+            skmm[:] = skm
         rs -= np.bincount(g[sl], minlength=ng)
-    cc = c[:-1]
-    v += (cc * v3) @ cc.T + cc @ v2.T + v2 @ cc.T
-    return s, v
 
 
 @dataclass(frozen=True)
@@ -729,9 +741,11 @@ def cumulative_incidence(
                                          "at least one event")], source=_source(data))
     time = clean[duration].to_numpy(dtype=float)
     st = status.to_numpy()
-    gvals = (np.array(["all"] * len(clean), dtype=object) if group is None else
-             _group_text(validate(data, [Column(group, kind="string",
-                                                allow_missing=False)])[group]).to_numpy())
+    if group is None:
+        gvals = np.full(len(clean), "all", dtype=object)
+    else:
+        gcodes, glabels = _groups(data, group)
+        gvals = np.asarray(glabels, dtype=object)[gcodes]
     z = float(special.ndtri(1 - alpha / 2))
     rows = []
     for g in sorted(set(gvals), key=str):

@@ -279,6 +279,17 @@ class SurvivalReport:
         html += table(pd.DataFrame.from_dict(rows, orient="index"),
                       caption=f"Share of youth who {self.event_label} ({conf} CI)",
                       total_rows=(), note=test_note)
+        med = self.km.median.assign(group=lambda m: m["group"].astype(float))
+        med_rows = {}
+        for g, label in groups.items():
+            r = med[med["group"] == g].iloc[0]
+            fmt = (lambda v: "not reached" if np.isnan(v) else f"{v:g}")
+            med_rows[label] = {f"Median time ({self.time_unit})": fmt(r["median"]),
+                               f"{conf} CI": f"{fmt(r['ci_low'])} to {fmt(r['ci_high'])}"}
+        html += table(pd.DataFrame.from_dict(med_rows, orient="index"),
+                      caption="Median time to the event (Kaplan–Meier)", total_rows=(),
+                      note="The median is not reached when fewer than half of the group had "
+                           "the event during follow-up.")
         cf = self.cox.to_frame()
         cf["term"] = cf["term"].replace({self.group: self.program_label.capitalize()})
         cox_rows = pd.DataFrame({
