@@ -28,7 +28,8 @@ import pandas as pd
 
 from evalkit.exceptions import DataProblem, EvalDataError
 
-__all__ = ["Column", "load", "read", "validate", "EvalDataError", "SUPPORTED_SUFFIXES"]
+__all__ = ["Column", "load", "read", "validate", "source_of", "EvalDataError",
+           "SUPPORTED_SUFFIXES"]
 
 Kind = Literal["numeric", "integer", "binary", "id", "category", "string"]
 
@@ -127,6 +128,11 @@ def _origin(data: pd.DataFrame, source: str | None) -> _Origin:
     if isinstance(meta, dict):
         return _Origin(source or meta["source"], meta["row_word"], meta["offset"])
     return _Origin(source or "data frame", "row", 1)
+
+
+def source_of(data: pd.DataFrame) -> str:
+    """The file a data frame was read from (for error messages), or ``"data frame"``."""
+    return _origin(data, None).source
 
 
 def read(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:

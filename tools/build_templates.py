@@ -24,6 +24,26 @@ def md(src: str):
     return new_markdown_cell(src.strip("\n"))
 
 
+#: The standard report sections, in order; every template's report object answers each call.
+SECTIONS = (
+    ("At a glance", "rep.glance()"),
+    ("The program and the question", "rep.program_section(description, question)"),
+    ("The data", "rep.data_section()"),
+    ("How it was evaluated", "rep.method_section()"),
+    ("Findings", "rep.findings()"),
+    ("Checks", "rep.checks()"),
+    ("Limitations", "rep.limitations()"),
+)
+
+
+def report_sections():
+    """Title, the standard sections, and the heading of the technical appendix."""
+    cells = [code("# Title\nreport.title_block(title, program)", "remove_input")]
+    for heading, call in SECTIONS:
+        cells += [md(f"## {heading}"), code(f"# {heading}\n{call}", "remove_input")]
+    return cells + [md("## Technical appendix")]
+
+
 PREPOST = [
     code('''
 # Parameters (papermill replaces these from the evaluation's config; the defaults run the
@@ -107,26 +127,7 @@ rep = report.PrePostReport(
     attrition=lost, comparison=comparison, group=group, comparison_label=comparison_label,
 )
 ''', "remove_input"),
-    code('''
-# Title
-report.title_block(title, program)
-''', "remove_input"),
-    md("## At a glance"),
-    code("# At a glance\nrep.glance()", "remove_input"),
-    md("## The program and the question"),
-    code("# The program and the question\nrep.program_section(description, question)",
-         "remove_input"),
-    md("## The data"),
-    code("# The data\nrep.data_section()", "remove_input"),
-    md("## How it was evaluated"),
-    code("# How it was evaluated\nrep.method_section()", "remove_input"),
-    md("## Findings"),
-    code("# Findings\nrep.findings()", "remove_input"),
-    md("## Checks"),
-    code("# Checks\nrep.checks()", "remove_input"),
-    md("## Limitations"),
-    code("# Limitations\nrep.limitations()", "remove_input"),
-    md("## Technical appendix"),
+    *report_sections(),
     code('''
 # Technical appendix
 report.appendix_block(
@@ -217,23 +218,7 @@ rep = SurvivalReport(
     cause=event_cause,
 )
 ''', "remove_input"),
-    code("# Title\nreport.title_block(title, program)", "remove_input"),
-    md("## At a glance"),
-    code("# At a glance\nrep.glance()", "remove_input"),
-    md("## The program and the question"),
-    code("# The program and the question\nrep.program_section(description, question)",
-         "remove_input"),
-    md("## The data"),
-    code("# The data\nrep.data_section()", "remove_input"),
-    md("## How it was evaluated"),
-    code("# How it was evaluated\nrep.method_section()", "remove_input"),
-    md("## Findings"),
-    code("# Findings\nrep.findings()", "remove_input"),
-    md("## Checks"),
-    code("# Checks\nrep.checks()", "remove_input"),
-    md("## Limitations"),
-    code("# Limitations\nrep.limitations()", "remove_input"),
-    md("## Technical appendix"),
+    *report_sections(),
     code('''
 # Technical appendix
 report.appendix_block(

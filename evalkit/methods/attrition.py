@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from evalkit.data import Column, validate
+from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.effect_sizes import hedges_g_wwc
 from evalkit.results import Result
@@ -164,10 +164,9 @@ def attrition(
         labels = clean[group].astype(str)
         levels = sorted(labels.unique())
         if len(levels) != 2:
-            meta = data.attrs.get("evalkit_origin")
             raise EvalDataError(
                 [DataProblem(group, f"has {len(levels)} distinct values", "exactly two groups")],
-                source=meta["source"] if isinstance(meta, dict) else "data frame")
+                source=source_of(data))
         for lev in levels:
             m = (labels == lev).to_numpy()
             by_group[lev] = 1 - both[m].sum() / m.sum()

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from evalkit.data import Column, validate
+from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.results import Result, check_alpha
 
@@ -176,8 +176,7 @@ def mcnemar(
     keep = ~(np.isnan(x) | np.isnan(y))
     x, y = x[keep], y[keep]
     n = int(x.size)
-    meta = data.attrs.get("evalkit_origin")
-    source = meta["source"] if isinstance(meta, dict) else "data frame"
+    source = source_of(data)
     if n == 0:
         raise EvalDataError("no complete pairs of '%s' and '%s'" % (pre, post), source=source)
     a = int(((x == 1) & (y == 1)).sum())

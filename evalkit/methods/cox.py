@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from evalkit.data import Column, validate
+from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.survival import survival_columns
 from evalkit.results import Result, check_alpha
@@ -448,8 +448,7 @@ def cox(
         if extra is not None and extra not in covariates:
             cols.append(Column(extra, kind="string", allow_missing=False))
     clean = validate(data, cols)
-    meta = data.attrs.get("evalkit_origin")
-    source = meta["source"] if isinstance(meta, dict) else "data frame"
+    source = source_of(data)
     n = len(clean)
     ev = clean[event].to_numpy(dtype=float)
     if n == 0 or ev.sum() == 0:

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from evalkit.data import Column, validate
+from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.effect_sizes import g_variance, hedges_g_wwc, improvement_index
 from evalkit.results import Result, check_alpha
@@ -198,8 +198,7 @@ def compare_groups(
     clean = validate(data, cols)
     keep = clean[[group, pre, post, *covariates]].notna().all(axis=1).to_numpy()
     d = clean.loc[keep]
-    meta = data.attrs.get("evalkit_origin")
-    source = meta["source"] if isinstance(meta, dict) else "data frame"
+    source = source_of(data)
     g_arr = d[group].to_numpy(dtype=float)
     n1, n0 = int((g_arr == 1).sum()), int((g_arr == 0).sum())
     if n1 < 2 or n0 < 2:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from evalkit.data import Column, validate
+from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.effect_sizes import hedges_j
 from evalkit.results import Result, check_alpha
@@ -184,11 +184,6 @@ def _paired(data: pd.DataFrame, pre: str, post: str) -> tuple[np.ndarray, np.nda
     return x[keep], y[keep], int((~keep).sum())
 
 
-def _source(data: pd.DataFrame) -> str:
-    meta = data.attrs.get("evalkit_origin")
-    return meta["source"] if isinstance(meta, dict) else "data frame"
-
-
 def paired_change(
     data: pd.DataFrame, pre: str, post: str, *, alpha: float = 0.05
 ) -> PairedChange:
@@ -242,7 +237,7 @@ def paired_change(
         raise EvalDataError(
             [DataProblem(None, f"only {n} complete pair(s) of '{pre}' and '{post}'",
                          "at least 2 rows with both scores")],
-            source=_source(data),
+            source=source_of(data),
         )
     d = y - x
     mean_diff = float(d.mean())
@@ -252,7 +247,7 @@ def paired_change(
             [DataProblem(None, f"every complete pair changes by exactly {mean_diff:g}, so the "
                          "change has no variance and the t-test is undefined",
                          "changes that vary between people")],
-            source=_source(data),
+            source=source_of(data),
         )
     dof = n - 1
     se = sd_diff / math.sqrt(n)
@@ -510,7 +505,7 @@ def signed_rank(
     if n == 0:
         raise EvalDataError(
             [DataProblem(None, f"every complete pair of '{pre}' and '{post}' is unchanged",
-                         "at least one non-zero change")], source=_source(data))
+                         "at least one non-zero change")], source=source_of(data))
     use_exact = (n < 50) if exact is None else bool(exact)
     r = _rank_abs(x)
     V = float(r[x > 0].sum())

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from evalkit.data import Column, validate
+from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.results import Result, check_alpha
 
@@ -193,11 +193,10 @@ def reliable_change(
     keep = ~(np.isnan(x) | np.isnan(y))
     n = int(keep.sum())
     if n < 2 and sd is None:
-        meta = data.attrs.get("evalkit_origin")
         raise EvalDataError(
             [DataProblem(None, f"only {n} complete pair(s) of '{pre}' and '{post}'",
                          "at least 2 rows with both scores (or give sd)")],
-            source=meta["source"] if isinstance(meta, dict) else "data frame")
+            source=source_of(data))
     s = float(np.std(x[keep], ddof=1)) if sd is None else float(sd)
     if not s > 0:
         raise ValueError(f"sd must be positive, not {s}")

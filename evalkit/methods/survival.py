@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from evalkit.data import Column, validate
+from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.results import Result, check_alpha
 
@@ -48,11 +48,6 @@ def survival_columns(duration: str, event: str, *, extra: Sequence[str] = (),
     return cols
 
 
-def _source(data: pd.DataFrame) -> str:
-    meta = data.attrs.get("evalkit_origin")
-    return meta["source"] if isinstance(meta, dict) else "data frame"
-
-
 def _group_text(values: pd.Series) -> pd.Series:
     """Group values as text; whole numbers lose their ``.0`` (1.0 and 1 are the same group)."""
     num = pd.to_numeric(values, errors="coerce")
@@ -65,7 +60,7 @@ def _check(data: pd.DataFrame, duration: str, event: str, extra: Sequence[str] =
            ) -> pd.DataFrame:
     clean = validate(data, survival_columns(duration, event, extra=extra))
     if len(clean) == 0:
-        raise EvalDataError("no rows to analyse", source=_source(data))
+        raise EvalDataError("no rows to analyse", source=source_of(data))
     return clean
 
 
@@ -340,7 +335,7 @@ def logrank(
     k = len(levels)
     if k < 2:
         raise EvalDataError([DataProblem(group, "has only one group", "two or more groups")],
-                            source=_source(data))
+                            source=source_of(data))
     obs = np.zeros(k)
     exp_ = np.zeros(k)
     var = np.zeros((k, k))
@@ -497,7 +492,7 @@ def rmst(
     levels = present if order is None else list(_group_text(pd.Series(list(order))))
     if len(levels) != 2 or not set(levels) <= set(present):
         raise EvalDataError([DataProblem(group, "needs exactly two groups present in the data",
-                                         "two groups")], source=_source(data))
+                                         "two groups")], source=source_of(data))
     if not (isinstance(tau, (int, float)) and tau > 0):
         raise ValueError(f"tau must be a positive number, not {tau!r}")
     z = float(special.ndtri(1 - alpha / 2))
@@ -509,7 +504,7 @@ def rmst(
             raise EvalDataError(
                 [DataProblem(duration, f"group {lev!r} is followed only to {t.max():g}, "
                              f"short of tau = {tau:g}", "tau within every group's follow-up")],
-                source=_source(data))
+                source=source_of(data))
         area, var = _rmst_one(t, sub[event].to_numpy(dtype=float), float(tau))
         se = math.sqrt(var)
         rows.append({"group": str(lev), "rmst": area, "se": se, "ci_low": area - z * se,
@@ -738,7 +733,7 @@ def cumulative_incidence(
     causes = tuple(sorted(set(status) - {censor}, key=str))
     if not causes:
         raise EvalDataError([DataProblem(event_type, "has no events of any cause",
-                                         "at least one event")], source=_source(data))
+                                         "at least one event")], source=source_of(data))
     time = clean[duration].to_numpy(dtype=float)
     st = status.to_numpy()
     if group is None:
