@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from evalkit.exceptions import ConfigError, EvalDataError, EvalkitError, PrivacyError
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from evalkit import data, portfolio, prepost, privacy, report, results, survival  # noqa: F401
+    from evalkit import data, did, portfolio, prepost, privacy, report, results, survival  # noqa: F401
 
 try:
     __version__ = _metadata.version("evalkit-programs")
@@ -29,7 +29,8 @@ except _metadata.PackageNotFoundError:  # running from a source tree that is not
     __version__ = "0.0.0+unknown"
 
 _SUBMODULES = (
-    "data", "methods", "portfolio", "prepost", "privacy", "report", "results", "run", "survival",
+    "data", "did", "methods", "portfolio", "prepost", "privacy", "report", "results", "run",
+    "survival",
 )
 
 __all__ = [

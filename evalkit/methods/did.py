@@ -1,0 +1,542 @@
+"""Difference-in-differences: two-way fixed effects and staggered adoption.
+
+State laws and policies (e.g. safe-harbor laws) start in different years in different states.
+This module estimates their effects with two-way fixed-effects regression and, where adoption
+is staggered, with Callaway & Sant'Anna's group-time average treatment effects, which stay
+unbiased when effects differ between adoption cohorts and grow over time.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from evalkit.data import Column, source_of, validate
+from evalkit.exceptions import DataProblem, EvalDataError
+from evalkit.results import Result, check_alpha
+
+__all__ = ["twfe", "TWFE", "demean", "staggered", "Staggered", "Aggregate"]
+
+VCOV_TYPES = ("iid", "hetero", "CRV1")
+
+
+def demean(values: np.ndarray, codes: Sequence[np.ndarray], *, weights: np.ndarray | None = None,
+           tol: float = 1e-13, max_iter: int = 10_000) -> np.ndarray:
+    """Sweep out several sets of fixed effects by alternating projections.
+
+    Each column of ``values`` is repeatedly demeaned within the groups of each factor in
+    ``codes`` until the largest change falls below ``tol`` (one pass is exact for a single
+    factor or a balanced two-way panel).
+
+    References
+    ----------
+    Gaure, S. (2013). OLS with multiple high dimensional category variables. *Computational
+    Statistics & Data Analysis*, 66, 8–18.
+    """
+    x = np.array(values, dtype=float, copy=True)
+    if x.ndim == 1:
+        x = x[:, None]
+    w = np.ones(x.shape[0]) if weights is None else np.asarray(weights, float)
+    sizes = [np.bincount(c, weights=w) for c in codes]
+    for _ in range(max_iter):
+        biggest = 0.0
+        for c, size in zip(codes, sizes):
+            for j in range(x.shape[1]):
+                means = np.bincount(c, weights=w * x[:, j], minlength=size.size) / size
+                step = means[c]
+                x[:, j] -= step
+                biggest = max(biggest, float(np.abs(means).max()))
+        if biggest < tol or len(codes) == 1:
+            break
+    return x
+
+
+@dataclass(frozen=True)
+class TWFE(Result):
+    """Result of :func:`twfe`.
+
+    Attributes
+    ----------
+    terms, coef, se
+        Regressors, coefficients and standard errors.
+    df
+        Degrees of freedom of the t distribution used for p-values and CIs.
+    n_obs, n_units, r2_within
+        Observations, panel units and the within R².
+    vcov
+        ``"iid"``, ``"hetero"`` or ``"CRV1"``; ``n_clusters`` with CRV1.
+    """
+
+    _title: ClassVar[str] = "Two-way fixed effects"
+    _options: ClassVar[tuple[str, ...]] = ("vcov", "alpha")
+
+    terms: tuple[str, ...]
+    coef: np.ndarray = field(repr=False)
+    se: np.ndarray = field(repr=False)
+    df: float
+    n_obs: int
+    n_units: int
+    r2_within: float
+    vcov: str = "CRV1"
+    n_clusters: int | None = None
+    alpha: float = 0.05
+
+    @property
+    def estimate(self) -> float:
+        """The first regressor's coefficient (the treatment effect)."""
+        return float(self.coef[0])
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per regressor: ``term, estimate, se, t, p_value, ci_low, ci_high``."""
+        t = self.coef / self.se
+        q = float(special.stdtrit(self.df, 1 - self.alpha / 2))
+        return pd.DataFrame({
+            "term": list(self.terms), "estimate": self.coef, "se": self.se, "t": t,
+            "p_value": 2 * special.stdtr(self.df, -np.abs(t)),
+            "ci_low": self.coef - q * self.se, "ci_high": self.coef + q * self.se,
+        })
+
+    def _terms(self) -> list[dict[str, Any]]:
+        return self.to_frame().to_dict("records")
+
+    def _details(self) -> list[str]:
+        cl = f", {self.n_clusters} clusters" if self.n_clusters else ""
+        return [f"{self.n_obs} observations, {self.n_units} units{cl}; within R² = "
+                f"{self.r2_within:.4f}; {self.vcov} standard errors, {self.df:g} df."]
+
+
+def twfe(
+    data: pd.DataFrame,
+    outcome: str,
+    unit: str,
+    time: str,
+    treatment: str | Sequence[str],
+    *,
+    covariates: Sequence[str] = (),
+    vcov: str = "CRV1",
+    cluster: str | None = None,
+    weights: str | None = None,
+    alpha: float = 0.05,
+) -> TWFE:
+    """Two-way fixed-effects regression: outcome on treatment with unit and time effects.
+
+    Parameters
+    ----------
+    data
+        A panel: one row per unit and period (unbalanced panels are fine).
+    outcome, unit, time
+        Column names.
+    treatment
+        The treatment regressor, or a list of regressors (e.g. a treatment and its lag).
+    covariates
+        Further time-varying regressors.
+    vcov
+        ``"iid"`` (conventional), ``"hetero"`` (HC1) or ``"CRV1"`` (clustered by ``cluster``,
+        default the unit, with the small-sample factor of Stata's ``xtreg, fe vce(cluster)``:
+        ``G/(G−1) · (N−1)/(N−K)`` with ``K`` the regressors, the constant and the fixed
+        effects not nested in the clusters, and ``G − 1`` df).
+    cluster
+        Cluster column for CRV1 (default ``unit``).
+    weights
+        Regression-weight column.
+    alpha
+        1 − confidence level.
+
+    Notes
+    -----
+    With ``vcov="iid"`` the degrees of freedom are ``N − K − (units + periods − 1)``, as in
+    Wooldridge's Example 14.1 and R's ``plm``/``fixest`` with ``vcov = "iid"``.
+
+    References
+    ----------
+    Wooldridge, J. M. (2020). *Introductory Econometrics*, 7th ed., ch. 14.
+
+    Cameron, A. C., & Miller, D. L. (2015). A practitioner's guide to cluster-robust
+    inference. *Journal of Human Resources*, 50, 317–372.
+    """
+    alpha = check_alpha(alpha)
+    if vcov not in VCOV_TYPES:
+        raise ValueError(f"vcov must be one of {VCOV_TYPES}, not {vcov!r}")
+    regs = [treatment] if isinstance(treatment, str) else list(treatment)
+    regs += list(covariates)
+    if len(set(regs)) != len(regs):
+        raise ValueError("a regressor is listed twice")
+    cols = [Column(outcome, allow_missing=False), Column(unit, kind="string", allow_missing=False),
+            Column(time, allow_missing=False)]
+    cols += [Column(r, allow_missing=False) for r in regs]
+    cl = cluster or unit
+    if cl not in (unit, time):
+        cols.append(Column(cl, kind="string", allow_missing=False))
+    if weights is not None:
+        cols.append(Column(weights, min=0, allow_missing=False))
+    clean = validate(data, cols)
+    source = source_of(data)
+    dup = clean.duplicated([unit, time], keep=False).to_numpy()
+    if dup.any():
+        raise EvalDataError([DataProblem(unit, f"{int(dup.sum())} rows repeat a unit and period",
+                                         "one row per unit and period",
+                                         tuple(np.flatnonzero(dup)[:20] + 1), int(dup.sum()))],
+                            source=source)
+    uc = pd.factorize(clean[unit])[0]
+    tc = pd.factorize(clean[time])[0]
+    n = len(clean)
+    w = clean[weights].to_numpy(float) if weights is not None else None
+    y = clean[outcome].to_numpy(float)
+    X = clean[regs].to_numpy(float)
+    Z = demean(np.column_stack([y, X]), [uc, tc], weights=w)
+    yd, Xd = Z[:, 0], Z[:, 1:]
+    sw = np.sqrt(w) if w is not None else np.ones(n)
+    Xw, yw = Xd * sw[:, None], yd * sw
+    k = X.shape[1]
+    if np.linalg.matrix_rank(Xw) < k:
+        raise EvalDataError([DataProblem(None, "the regressors " + ", ".join(regs) + " are "
+                                         "collinear with the unit and period effects",
+                                         "regressors that vary within units and periods")],
+                            source=source)
+    XtX_inv = np.linalg.inv(Xw.T @ Xw)
+    beta = XtX_inv @ (Xw.T @ yw)
+    resid = yw - Xw @ beta
+    n_units, n_times = uc.max() + 1, tc.max() + 1
+    # within R² as xtreg, fe reports it: period effects count as explained variation
+    y_within = demean(y, [uc], weights=w)[:, 0] * sw
+    sst = float(y_within @ y_within)
+    r2 = 1 - float(resid @ resid) / sst if sst > 0 else float("nan")
+    n_clusters = None
+    if vcov == "iid":
+        df = n - k - (n_units + n_times - 1)
+        V = XtX_inv * (resid @ resid) / df
+    elif vcov == "hetero":
+        df = n - k - (n_units + n_times - 1)
+        meat = (Xw * resid[:, None] ** 2).T @ Xw
+        V = XtX_inv @ meat @ XtX_inv * n / df
+    else:
+        gc = pd.factorize(clean[cl])[0]
+        G = int(gc.max() + 1)
+        if G < 2:
+            raise EvalDataError([DataProblem(cl, "has one cluster", "at least 2 clusters")],
+                                source=source)
+        scores = np.zeros((G, k))
+        np.add.at(scores, gc, Xw * resid[:, None])
+        meat = scores.T @ scores
+        # K counts the regressors, the constant and every fixed effect not nested in the
+        # clusters (Stata's xtreg, fe vce(cluster)): unit effects drop out when units sit
+        # inside clusters, period effects count T − 1.
+        K = k + 1
+        for codes, levels in ((uc, n_units), (tc, n_times)):
+            nested = pd.Series(gc).groupby(codes).nunique().max() == 1
+            if not nested:
+                K += levels - 1
+        V = XtX_inv @ meat @ XtX_inv * (G / (G - 1)) * ((n - 1) / (n - K))
+        df = G - 1
+        n_clusters = G
+    return TWFE(terms=tuple(regs), coef=beta, se=np.sqrt(np.diag(V)), df=float(df), n_obs=n,
+                n_units=int(n_units), r2_within=float(r2), vcov=vcov, n_clusters=n_clusters,
+                alpha=alpha)
+
+
+# -- staggered adoption: Callaway & Sant'Anna (2021) ---------------------------------------------
+
+@dataclass(frozen=True)
+class Aggregate(Result):
+    """An aggregation of group-time effects (:meth:`Staggered.aggregate`).
+
+    Attributes
+    ----------
+    kind
+        ``"simple"``, ``"group"``, ``"dynamic"`` or ``"calendar"``.
+    estimate, se, ci_low, ci_high
+        The overall average effect.
+    table
+        The per-group, per-event-time or per-period effects (``key, att, se, ci_low,
+        ci_high``); empty for ``"simple"``.
+    """
+
+    _title: ClassVar[str] = "Aggregated treatment effect"
+    _options: ClassVar[tuple[str, ...]] = ("kind", "alpha")
+
+    kind: str
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    table: pd.DataFrame
+    alpha: float = 0.05
+
+    def _terms(self) -> list[dict[str, Any]]:
+        rows = [{"term": f"overall ({self.kind})", "estimate": self.estimate, "se": self.se,
+                 "ci_low": self.ci_low, "ci_high": self.ci_high}]
+        rows += [{"term": f"{self.kind} {r['key']}", "estimate": r["att"], "se": r["se"],
+                  "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
+                 for _, r in self.table.iterrows()]
+        return rows
+
+
+@dataclass(frozen=True)
+class Staggered(Result):
+    """Result of :func:`staggered`.
+
+    Attributes
+    ----------
+    att_gt
+        ``group, time, att, se, ci_low, ci_high`` for every cohort and period.
+    pretest
+        Wald test that every pre-treatment ATT(g, t) is zero: ``statistic, df, p_value``.
+    n_units
+        Units in the panel.
+    """
+
+    _title: ClassVar[str] = "Group-time average treatment effects (Callaway & Sant'Anna)"
+    _options: ClassVar[tuple[str, ...]] = ("control_group", "base_period", "anticipation",
+                                           "est_method", "alpha")
+
+    att_gt: pd.DataFrame
+    pretest: dict[str, float]
+    n_units: int
+    control_group: str = "nevertreated"
+    base_period: str = "varying"
+    anticipation: int = 0
+    est_method: str = "dr"
+    alpha: float = 0.05
+    _inf: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    _cohort: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+
+    def _terms(self) -> list[dict[str, Any]]:
+        return [{"term": f"ATT({int(r['group'])}, {int(r['time'])})", "estimate": r["att"],
+                 "se": r["se"], "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
+                for _, r in self.att_gt.iterrows()]
+
+    def _details(self) -> list[str]:
+        p = self.pretest
+        return [f"{self.n_units} units. Pre-trend test: chi-squared {p['statistic']:.3f} on "
+                f"{p['df']:g} df, p = {p['p_value']:.3g}."]
+
+    def _se(self, inf: np.ndarray) -> float:
+        n = self._inf.shape[0]
+        return float(np.sqrt(np.mean(inf**2) / n))
+
+    def aggregate(self, kind: str = "simple", *, balance_e: int | None = None,
+                  min_e: float = -math.inf, max_e: float = math.inf) -> Aggregate:
+        """Average the ATT(g, t) into one effect, as R ``did::aggte``.
+
+        ``"simple"`` weights every post-treatment ATT(g, t) by its cohort's size;
+        ``"group"`` averages each cohort's post-treatment effects, then across cohorts;
+        ``"dynamic"`` averages by time since adoption (an event study; ``balance_e`` keeps
+        only cohorts observed for that many periods after adoption); ``"calendar"`` by
+        period. Standard errors include the estimation of the cohort-size weights.
+        """
+        if kind not in ("simple", "group", "dynamic", "calendar"):
+            raise ValueError(f"kind must be simple, group, dynamic or calendar, not {kind!r}")
+        g = self.att_gt["group"].to_numpy(float)
+        t = self.att_gt["time"].to_numpy(float)
+        att = self.att_gt["att"].to_numpy(float)
+        inf = self._inf
+        cohort = self._cohort
+        n = inf.shape[0]
+        groups = np.unique(g)
+        pg_group = np.array([np.mean(cohort == gg) for gg in groups])
+        pg = pg_group[np.searchsorted(groups, g)]
+        e = t - g
+        z = float(special.ndtri(1 - self.alpha / 2))
+
+        def combine(keep: np.ndarray, weights_by_pg: bool = True):
+            idx = np.flatnonzero(keep)
+            if weights_by_pg:
+                wsum = pg[idx].sum()
+                wts = pg[idx] / wsum
+                if1 = np.column_stack([((cohort == g[k]).astype(float) - pg[k]) / wsum
+                                       for k in idx])
+                if2 = np.outer(np.column_stack([(cohort == g[k]).astype(float) - pg[k]
+                                                for k in idx]).sum(axis=1), pg[idx] / wsum**2)
+                wif = if1 - if2
+                this = inf[:, idx] @ wts + wif @ att[idx]
+            else:
+                wts = np.full(idx.size, 1 / idx.size)
+                this = inf[:, idx] @ wts
+            return float(att[idx] @ wts), this
+
+        rows = []
+        if kind == "simple":
+            est, this = combine((g <= t) & (e <= max_e))
+            se = self._se(this)
+            return Aggregate("simple", est, se, est - z * se, est + z * se, pd.DataFrame(),
+                             alpha=self.alpha)
+        pieces = []
+        if kind == "group":
+            for gg in groups:
+                est, this = combine((g == gg) & (g <= t) & (e <= max_e), weights_by_pg=False)
+                pieces.append((gg, est, this))
+            wts = pg_group / pg_group.sum()
+            ests = np.array([p[1] for p in pieces])
+            infs = np.column_stack([p[2] for p in pieces])
+            if1 = np.column_stack([((cohort == gg).astype(float) - pgv) / pg_group.sum()
+                                   for gg, pgv in zip(groups, pg_group)])
+            if2 = np.outer(np.column_stack([(cohort == gg).astype(float) - pgv
+                                            for gg, pgv in zip(groups, pg_group)]).sum(axis=1),
+                           pg_group / pg_group.sum() ** 2)
+            overall_inf = infs @ wts + (if1 - if2) @ ests
+            overall = float(ests @ wts)
+        elif kind == "dynamic":
+            keep_all = (e >= min_e) & (e <= max_e)
+            if balance_e is not None:
+                ok_groups = [gg for gg in groups if t.max() - gg >= balance_e]
+                keep_all &= np.isin(g, ok_groups) & (e <= balance_e)
+            for ee in np.unique(e[keep_all]):
+                est, this = combine(keep_all & (e == ee))
+                pieces.append((ee, est, this))
+            post = [p for p in pieces if p[0] >= 0]
+            overall = float(np.mean([p[1] for p in post]))
+            overall_inf = np.column_stack([p[2] for p in post]).mean(axis=1)
+        else:  # calendar
+            for tt in np.unique(t[(g <= t)]):
+                est, this = combine((t == tt) & (g <= t) & (e <= max_e))
+                pieces.append((tt, est, this))
+            overall = float(np.mean([p[1] for p in pieces]))
+            overall_inf = np.column_stack([p[2] for p in pieces]).mean(axis=1)
+        for key, est, this in pieces:
+            se = self._se(this)
+            rows.append({"key": key, "att": est, "se": se, "ci_low": est - z * se,
+                         "ci_high": est + z * se})
+        se = self._se(overall_inf)
+        return Aggregate(kind, overall, se, overall - z * se, overall + z * se,
+                         pd.DataFrame(rows), alpha=self.alpha)
+
+
+def staggered(
+    data: pd.DataFrame,
+    outcome: str,
+    unit: str,
+    time: str,
+    first_treated: str,
+    *,
+    control_group: str = "nevertreated",
+    anticipation: int = 0,
+    base_period: str = "varying",
+    est_method: str = "dr",
+    never_treated: float = 0,
+    alpha: float = 0.05,
+) -> Staggered:
+    """Callaway & Sant'Anna (2021) group-time average treatment effects, without covariates.
+
+    Parameters
+    ----------
+    data
+        A balanced panel, one row per unit and period.
+    outcome, unit, time
+        Column names.
+    first_treated
+        The period each unit is first treated; ``never_treated`` (default 0) for units never
+        treated. Must be constant within a unit.
+    control_group
+        ``"nevertreated"`` or ``"notyettreated"`` (never treated plus units not yet treated
+        by the period and the base period, allowing for anticipation).
+    anticipation
+        Periods before adoption in which units may already react.
+    base_period
+        ``"varying"`` (pre-treatment effects compare adjacent periods, as R's default) or
+        ``"universal"`` (always the period before adoption).
+    est_method
+        ``"dr"``, ``"reg"`` or ``"ipw"``; without covariates all three reduce to the same
+        difference in mean changes, with the same influence function.
+    alpha
+        1 − confidence level (pointwise intervals).
+
+    Notes
+    -----
+    ATT(g, t) and analytic standard errors equal R's ``did::att_gt(..., xformla = ~1,
+    bstrap = FALSE, cband = FALSE)``; aggregations equal ``did::aggte``.
+
+    References
+    ----------
+    Callaway, B., & Sant'Anna, P. H. C. (2021). Difference-in-differences with multiple time
+    periods. *Journal of Econometrics*, 225, 200–230.
+    """
+    alpha = check_alpha(alpha)
+    if control_group not in ("nevertreated", "notyettreated"):
+        raise ValueError("control_group must be 'nevertreated' or 'notyettreated'")
+    if base_period not in ("varying", "universal"):
+        raise ValueError("base_period must be 'varying' or 'universal'")
+    if est_method not in ("dr", "reg", "ipw"):
+        raise ValueError("est_method must be 'dr', 'reg' or 'ipw'")
+    clean = validate(data, [Column(outcome, allow_missing=False),
+                            Column(unit, kind="string", allow_missing=False),
+                            Column(time, kind="integer", allow_missing=False),
+                            Column(first_treated, kind="integer", allow_missing=False)])
+    source = source_of(data)
+    varies = clean.groupby(unit)[first_treated].nunique()
+    bad = varies[varies > 1].index.tolist()
+    if bad:
+        raise EvalDataError([DataProblem(first_treated, f"changes within {len(bad)} unit(s) "
+                                         f"(e.g. {', '.join(map(str, bad[:5]))})",
+                                         "one adoption period per unit")], source=source)
+    wide = clean.pivot_table(index=unit, columns=time, values=outcome, aggfunc="first")
+    if wide.isna().any().any() or clean.duplicated([unit, time]).any():
+        raise EvalDataError([DataProblem(unit, "the panel is unbalanced or repeats a unit and "
+                                         "period", "every unit observed once in every period")],
+                            source=source)
+    periods = wide.columns.to_numpy(float)
+    Y = wide.to_numpy(float)
+    cohort = clean.groupby(unit)[first_treated].first().reindex(wide.index).to_numpy(float)
+    n = Y.shape[0]
+    never = cohort == never_treated
+    cohorts = np.unique(cohort[~never & (cohort > periods.min())])
+    if control_group == "nevertreated" and not never.any():
+        raise EvalDataError([DataProblem(first_treated, "no never-treated units",
+                                         "never-treated units, or control_group="
+                                         "'notyettreated'")], source=source)
+    rows, infs = [], []
+    z = float(special.ndtri(1 - alpha / 2))
+    for g in cohorts:
+        for ti, t in enumerate(periods):
+            if ti == 0:
+                continue
+            pre = t < g - anticipation
+            if base_period == "universal" or not pre:
+                base = g - 1 - anticipation
+            else:
+                base = periods[ti - 1]
+            if base not in periods or base == t:
+                continue
+            bi = int(np.searchsorted(periods, base))
+            treated = cohort == g
+            if control_group == "nevertreated":
+                control = never
+            else:
+                control = never | ((cohort > max(t, base) + anticipation) & (cohort != g))
+            if not control.any():
+                raise EvalDataError([DataProblem(first_treated, f"cohort {g:g} has no "
+                                                 f"comparison units in period {t:g}",
+                                                 "comparison units for every cohort")],
+                                    source=source)
+            sub = treated | control
+            dy = Y[:, ti] - Y[:, bi]
+            d = treated[sub].astype(float)
+            y = dy[sub]
+            p1 = d.mean()
+            m1, m0 = y[d == 1].mean(), y[d == 0].mean()
+            att = m1 - m0
+            inf_sub = d * (y - m1) / p1 - (1 - d) * (y - m0) / (1 - p1)
+            inf = np.zeros(n)
+            inf[sub] = inf_sub * n / sub.sum()
+            infs.append(inf)
+            se = float(np.sqrt(np.mean(inf**2) / n))
+            rows.append({"group": g, "time": t, "att": att, "se": se, "ci_low": att - z * se,
+                         "ci_high": att + z * se})
+    table = pd.DataFrame(rows)
+    inf_mat = np.column_stack(infs)
+    pre_idx = np.flatnonzero((table["time"] < table["group"] - anticipation).to_numpy())
+    pretest = {"statistic": float("nan"), "df": 0.0, "p_value": float("nan")}
+    if pre_idx.size:
+        V = inf_mat[:, pre_idx].T @ inf_mat[:, pre_idx] / n / n
+        a = table["att"].to_numpy()[pre_idx]
+        stat = float(a @ np.linalg.pinv(V) @ a)
+        dfree = int(np.linalg.matrix_rank(V))
+        pretest = {"statistic": stat, "df": float(dfree),
+                   "p_value": float(special.chdtrc(dfree, stat))}
+    return Staggered(att_gt=table, pretest=pretest, n_units=n, control_group=control_group,
+                     base_period=base_period, anticipation=anticipation, est_method=est_method,
+                     alpha=alpha, _inf=inf_mat, _cohort=cohort)

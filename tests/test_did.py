@@ -1,0 +1,145 @@
+"""evalkit.did against Wooldridge (JTRAIN), Stata, and R's did package on mpdta."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import evalkit
+from evalkit.did import staggered, twfe
+from evalkit.exceptions import EvalDataError
+
+from conftest import REFERENCE
+
+
+@pytest.fixture(scope="module")
+def jtrain() -> pd.DataFrame:
+    from linearmodels.datasets import jobtraining
+
+    # Wooldridge Example 14.1 uses the 54 firms x 3 years with lscrap present
+    return jobtraining.load().dropna(subset=["lscrap"])
+
+
+@pytest.fixture(scope="module")
+def mpdta() -> pd.DataFrame:
+    return pd.read_csv(REFERENCE / "mpdta.csv")
+
+
+def test_jtrain_example_14_1_conventional_ses(jtrain):
+    # Wooldridge, Introductory Econometrics, Example 14.1: grant -.2523149 (.150629),
+    # grant_1 -.4215895 (.2102), within R² .2010 (year dummies d88, d89 are the period effects)
+    res = twfe(jtrain, "lscrap", "fcode", "year", ["grant", "grant_1"], vcov="iid")
+    tab = res.to_frame().set_index("term")
+    assert tab.loc["grant", "estimate"] == pytest.approx(-0.2523149, abs=5e-8)
+    assert tab.loc["grant", "se"] == pytest.approx(0.150629, abs=5e-7)
+    assert tab.loc["grant_1", "estimate"] == pytest.approx(-0.4215895, abs=5e-8)
+    assert tab.loc["grant_1", "se"] == pytest.approx(0.2102, abs=5e-5)
+    assert res.r2_within == pytest.approx(0.2010, abs=5e-5)
+    assert res.df == 162 - 2 - (54 + 3 - 1) and res.n_obs == 162 and res.n_units == 54
+
+
+def test_jtrain_clustered_ses_equal_stata(jtrain):
+    # Stata xtreg lscrap d88 d89 grant grant_1, fe cluster(fcode): grant .1434399,
+    # grant_1 .2824604
+    res = twfe(jtrain, "lscrap", "fcode", "year", ["grant", "grant_1"])
+    tab = res.to_frame().set_index("term")
+    assert res.vcov == "CRV1" and res.n_clusters == 54 and res.df == 53
+    assert tab.loc["grant", "se"] == pytest.approx(0.1434399, abs=5e-8)
+    assert tab.loc["grant_1", "se"] == pytest.approx(0.2824604, abs=5e-8)
+
+
+def test_twfe_demeaning_equals_dummy_regression_on_an_unbalanced_panel():
+    rng = np.random.default_rng(3)
+    rows = [(u, t) for u in range(30) for t in range(6) if rng.random() > 0.25]
+    d = pd.DataFrame(rows, columns=["u", "t"])
+    d["x"] = rng.normal(size=len(d)) + d["u"] * 0.1
+    d["y"] = 2 * d["x"] + d["u"] * 0.5 + d["t"] + rng.normal(size=len(d))
+    res = twfe(d, "y", "u", "t", "x", vcov="iid")
+    dummies = pd.get_dummies(d[["u", "t"]].astype(str), drop_first=True).astype(float)
+    X = np.column_stack([np.ones(len(d)), d["x"], dummies])
+    beta, *_ = np.linalg.lstsq(X, d["y"], rcond=None)
+    resid = d["y"] - X @ beta
+    se = np.sqrt(resid @ resid / (len(d) - X.shape[1]) * np.linalg.inv(X.T @ X)[1, 1])
+    assert res.coef[0] == pytest.approx(beta[1], rel=1e-9)
+    assert res.se[0] == pytest.approx(se, rel=1e-9)
+
+
+def test_twfe_input_errors(jtrain):
+    with pytest.raises(EvalDataError, match="repeat a unit and period"):
+        twfe(pd.concat([jtrain, jtrain.head(2)]), "lscrap", "fcode", "year", "grant")
+    with pytest.raises(EvalDataError, match="collinear"):
+        twfe(jtrain, "lscrap", "fcode", "year", ["grant", "d88", "d89"])
+    with pytest.raises(ValueError, match="vcov"):
+        twfe(jtrain, "lscrap", "fcode", "year", "grant", vcov="HC3")
+
+
+def test_mpdta_att_gt_and_analytic_ses_equal_r_did(mpdta):
+    # R did 2.5.0 att_gt(..., control_group = "nevertreated", bstrap = FALSE)
+    r = pd.read_csv(REFERENCE / "mpdta_attgt_nevertreated_R.csv")
+    res = staggered(mpdta, "lemp", "countyreal", "year", "first.treat")
+    m = res.att_gt.merge(r, on=["group", "time"], suffixes=("", "_r"))
+    assert len(m) == 12
+    np.testing.assert_allclose(m["att"], m["att_r"], rtol=1e-10, atol=1e-14)
+    np.testing.assert_allclose(m["se"], m["se_r"], rtol=1e-9)
+    simple = res.aggregate("simple")
+    # aggte(type = "simple"): -0.0399512751551763 (SE 0.0120340127701854)
+    assert simple.estimate == pytest.approx(-0.0399512751551763, rel=1e-10)
+    assert simple.se == pytest.approx(0.0120340127701854, rel=1e-9)
+    # summary(att_gt): "P-value for pre-test of parallel trends assumption: 0.16812"
+    assert res.pretest["p_value"] == pytest.approx(0.16812, abs=5e-6)
+    assert res.pretest["df"] == 5
+
+
+def test_aggregations_are_the_documented_weighted_means(mpdta):
+    res = staggered(mpdta, "lemp", "countyreal", "year", "first.treat")
+    a = res.att_gt
+    units = mpdta.groupby("countyreal")["first.treat"].first()
+    size = units.value_counts()
+    post = a[a["time"] >= a["group"]]
+    w = post["group"].map(size)
+    assert res.aggregate("simple").estimate == pytest.approx((post["att"] * w).sum() / w.sum())
+    dyn = res.aggregate("dynamic")
+    a = a.assign(e=a["time"] - a["group"])
+    for _, row in dyn.table.iterrows():
+        cells = a[a["e"] == row["key"]]
+        ww = cells["group"].map(size)
+        assert row["att"] == pytest.approx((cells["att"] * ww).sum() / ww.sum())
+    assert dyn.estimate == pytest.approx(dyn.table[dyn.table["key"] >= 0]["att"].mean())
+    grp = res.aggregate("group")
+    per_group = post.groupby("group")["att"].mean()
+    assert grp.table.set_index("key")["att"].to_dict() == pytest.approx(per_group.to_dict())
+    gw = size.reindex(per_group.index)
+    assert grp.estimate == pytest.approx((per_group * gw).sum() / gw.sum())
+    cal = res.aggregate("calendar")
+    for _, row in cal.table.iterrows():
+        cells = post[post["time"] == row["key"]]
+        ww = cells["group"].map(size)
+        assert row["att"] == pytest.approx((cells["att"] * ww).sum() / ww.sum())
+    assert all(x > 0 for x in (dyn.se, grp.se, cal.se))
+    bal = res.aggregate("dynamic", balance_e=1)
+    assert set(bal.table["key"]) <= {-3, -2, -1, 0, 1}
+
+
+def test_not_yet_treated_comparison_is_the_documented_difference_in_means(mpdta):
+    res = staggered(mpdta, "lemp", "countyreal", "year", "first.treat",
+                    control_group="notyettreated")
+    wide = mpdta.pivot(index="countyreal", columns="year", values="lemp")
+    g = mpdta.groupby("countyreal")["first.treat"].first()
+    # ATT(2004, 2005): change 2003 -> 2005; comparison: never treated or first treated after 2005
+    dy = wide[2005] - wide[2003]
+    expected = dy[g == 2004].mean() - dy[(g == 0) | (g > 2005)].mean()
+    cell = res.att_gt.set_index(["group", "time"]).loc[(2004, 2005)]
+    assert cell["att"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_staggered_input_errors(mpdta):
+    bad = mpdta.copy()
+    bad.loc[bad.index[0], "first.treat"] = 2006
+    with pytest.raises(EvalDataError, match="changes within 1 unit"):
+        staggered(bad, "lemp", "countyreal", "year", "first.treat")
+    with pytest.raises(EvalDataError, match="unbalanced"):
+        staggered(mpdta.iloc[1:], "lemp", "countyreal", "year", "first.treat")
+    with pytest.raises(EvalDataError, match="no never-treated units"):
+        staggered(mpdta[mpdta["first.treat"] > 0], "lemp", "countyreal", "year", "first.treat")
+    assert evalkit.did.staggered is staggered
