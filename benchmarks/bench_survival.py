@@ -53,6 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=1_000_000)
     ap.add_argument("--skip-slow", action="store_true", help="skip the peers' Cox fits")
+    ap.add_argument("--grid", choices=("daily", "continuous", "both"), default="both")
     args = ap.parse_args()
 
     import lifelines
@@ -65,7 +66,8 @@ def main() -> None:
 
     print(f"n = {args.n:,}; lifelines {lifelines.__version__}, statsmodels "
           f"{statsmodels.__version__}, pandas {pd.__version__}")
-    for daily in (True, False):
+    grids = {"daily": (True,), "continuous": (False,), "both": (True, False)}[args.grid]
+    for daily in grids:
         df = make_data(args.n, daily)
         grid = "daily times" if daily else "continuous times"
         print(f"\n== {grid}: {df['time'].nunique():,} distinct times, "

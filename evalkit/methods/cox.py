@@ -32,21 +32,25 @@ class _Stratum:
     event: np.ndarray
     w: np.ndarray
     rows: np.ndarray  # original row positions
-    XX: np.ndarray = field(init=False)  # pairwise column products, for the information
     ut: np.ndarray = field(init=False)
     start: np.ndarray = field(init=False)  # first row of each distinct time
     u_of_row: np.ndarray = field(init=False)
+    dead: np.ndarray = field(init=False)
+    wx_dead: np.ndarray = field(init=False)  # Σ w x over the events
+    ties: dict = field(init=False, default_factory=dict)  # (u, f, mw) by tie method
 
     def __post_init__(self) -> None:
-        self.ut, self.start, self.u_of_row = np.unique(self.time, return_index=True,
-                                                       return_inverse=True)
-        self.XX = _cross(self.X)
-
-
-def _cross(X: np.ndarray) -> np.ndarray:
-    """Products of every pair of columns ``x_a x_b`` (``a <= b``), one column each."""
-    a, b = np.triu_indices(X.shape[1])
-    return X[:, a] * X[:, b]
+        # rows are sorted by time, so distinct times start where the time changes
+        new = np.concatenate([[True], self.time[1:] != self.time[:-1]])
+        self.start = np.flatnonzero(new)
+        self.ut = self.time[self.start]
+        self.u_of_row = np.cumsum(new) - 1
+        self.dead = self.event > 0
+        self.wx_dead = (self.w[:, None] * self.X)[self.dead].sum(axis=0)
+        dcount = np.add.reduceat(self.dead.astype(float), self.start)
+        dw = np.add.reduceat(np.where(self.dead, self.w, 0.0), self.start)
+        for efron in (True, False):
+            self.ties[efron] = _tie_rows(dcount, dw, efron)
 
 
 def _rcumsum(a: np.ndarray) -> np.ndarray:
@@ -92,11 +96,10 @@ class _TimeSums:
         """Σ_t h_t · I_t, the information contributed at each time t weighted by ``h``.
 
         Each I_t is ``Σ_j mw/Dj · (S2 − f D2) − Σ_j mw/Dj² · (S1 − f D1)(S1 − f D1)'``; the
-        S2 and D2 parts are folded into one weighted pass over the rows, so no per-time p×p
-        array is ever built.
+        S2 and D2 parts are folded into one weighted cross-product of the rows, so no
+        per-time p×p array is ever built.
         """
         s = self.s
-        p = s.X.shape[1]
         nu = s.start.size
         h = np.ones(nu) if h is None else h
         wts = self.mw / self.Dj**2
@@ -105,11 +108,7 @@ class _TimeSums:
         b2 = np.bincount(self.u, weights=wts * self.f * self.f, minlength=nu) * h
         ui = s.u_of_row
         row_w = self.r * np.cumsum(h * self.a0)[ui] - self.rd * (h * self.a1)[ui]
-        tri = row_w @ s.XX
-        out = np.empty((p, p))
-        a, b = np.triu_indices(p)
-        out[a, b] = tri
-        out[b, a] = tri
+        out = (s.X * row_w[:, None]).T @ s.X
         S1, D1 = self.S1, self.D1
         cross = (S1 * b1[:, None]).T @ D1
         out -= (S1 * b0[:, None]).T @ S1
@@ -127,13 +126,11 @@ def _time_sums(s: _Stratum, beta: np.ndarray, efron: bool) -> _TimeSums:
     nu = idx.size
     S0 = _rcumsum(np.add.reduceat(r, idx))
     S1 = _rcumsum(np.add.reduceat(r[:, None] * X, idx, axis=0))
-    dead = e > 0
+    dead = s.dead
     rd = np.where(dead, r, 0.0)
     D0 = np.add.reduceat(rd, idx)
     D1 = np.add.reduceat(rd[:, None] * X, idx, axis=0)
-    dcount = np.add.reduceat(dead.astype(float), idx)
-    dw = np.add.reduceat(np.where(dead, w, 0.0), idx)
-    u, f, mw = _tie_rows(dcount, dw, efron)
+    u, f, mw = s.ties[efron]
     Dj = S0[u] - f * D0[u]
     inv = mw / Dj
     a0 = np.bincount(u, weights=inv, minlength=nu)
@@ -153,7 +150,7 @@ def _stratum_terms(s: _Stratum, beta: np.ndarray, efron: bool, need_info: bool =
     ts = _time_sums(s, beta, efron)
     X, w = s.X, s.w
     dead = s.event > 0
-    score = (w[:, None] * X)[dead].sum(axis=0) - ts.mean().sum(axis=0)
+    score = s.wx_dead - ts.mean().sum(axis=0)
     info = ts.info() if need_info else None
     resid = None
     if need_resid:
@@ -459,7 +456,8 @@ def cox(
     for j, c in enumerate(covariates):
         if np.ptp(X[:, j]) == 0:
             problems.append(DataProblem(c, "is constant", "a covariate that varies"))
-    if not problems and np.linalg.matrix_rank(X - X.mean(axis=0)) < X.shape[1]:
+    centred = X - X.mean(axis=0)
+    if not problems and np.linalg.matrix_rank(centred.T @ centred) < X.shape[1]:
         problems.append(DataProblem(None, "the covariates " + ", ".join(covariates)
                                     + " are collinear", "covariates that are not linear "
                                     "combinations of each other"))
