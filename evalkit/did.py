@@ -1,6 +1,22 @@
 """Difference-in-differences under one short name: ``evalkit.did`` (see
 :mod:`evalkit.methods.did`)."""
 
-from evalkit.methods.did import TWFE, Aggregate, Staggered, demean, staggered, twfe
+from evalkit.methods.did import (
+    TWFE,
+    Aggregate,
+    Bacon,
+    EventStudy,
+    Staggered,
+    TwoByTwo,
+    bacon_decomposition,
+    demean,
+    event_study,
+    staggered,
+    twfe,
+    two_by_two,
+)
 
-__all__ = ["Aggregate", "Staggered", "TWFE", "demean", "staggered", "twfe"]
+__all__ = [
+    "Aggregate", "Bacon", "EventStudy", "Staggered", "TWFE", "TwoByTwo",
+    "bacon_decomposition", "demean", "event_study", "staggered", "twfe", "two_by_two",
+]

@@ -143,3 +143,74 @@ def test_staggered_input_errors(mpdta):
     with pytest.raises(EvalDataError, match="no never-treated units"):
         staggered(mpdta[mpdta["first.treat"] > 0], "lemp", "countyreal", "year", "first.treat")
     assert evalkit.did.staggered is staggered
+
+
+def _with_treatment(mpdta: pd.DataFrame) -> pd.DataFrame:
+    d = mpdta.copy()
+    d["D"] = ((d["first.treat"] > 0) & (d["year"] >= d["first.treat"])).astype(int)
+    return d
+
+
+def test_bacon_weights_sum_to_one_and_reproduce_twfe(mpdta):
+    from evalkit.did import bacon_decomposition
+
+    d = _with_treatment(mpdta)
+    b = bacon_decomposition(d, "lemp", "countyreal", "year", "D")
+    assert b.table["weight"].sum() == pytest.approx(1.0, abs=1e-12)
+    assert (b.table["weight"] * b.table["estimate"]).sum() == pytest.approx(b.twfe, abs=1e-12)
+    assert b.twfe == pytest.approx(twfe(d, "lemp", "countyreal", "year", "D").coef[0], rel=1e-12)
+    assert set(b.table["type"]) == {"treated vs never treated", "earlier vs later treated",
+                                    "later vs earlier treated"}
+    # each 2×2 is a difference of mean changes: 2004 cohort vs never treated, all periods
+    wide = d.pivot(index="countyreal", columns="year", values="lemp")
+    g = d.groupby("countyreal")["first.treat"].first()
+    chg = wide[[2004, 2005, 2006, 2007]].mean(axis=1) - wide[2003]
+    expected = chg[g == 2004].mean() - chg[g == 0].mean()
+    row = b.table[(b.table["treated"] == 2004) & (b.table["control"] == "never")].iloc[0]
+    assert row["estimate"] == pytest.approx(expected, rel=1e-12)
+
+
+def test_bacon_refuses_a_treatment_that_switches_off(mpdta):
+    from evalkit.did import bacon_decomposition
+
+    d = _with_treatment(mpdta)
+    unit = d.loc[d["first.treat"] == 2004, "countyreal"].iloc[0]
+    d.loc[(d["countyreal"] == unit) & (d["year"] == 2006), "D"] = 0
+    with pytest.raises(EvalDataError, match=f"switches off in 1 unit.*{unit}"):
+        bacon_decomposition(d, "lemp", "countyreal", "year", "D")
+
+
+def test_event_study_equals_twfe_on_event_time_dummies(mpdta):
+    from evalkit.did import event_study
+
+    es = event_study(mpdta, "lemp", "countyreal", "year", "first.treat", window=(-4, 3))
+    d = mpdta.copy()
+    rel = np.clip(d["year"] - d["first.treat"], -4, 3)
+    names = []
+    for k in (-4, -3, -2, 0, 1, 2, 3):
+        d[f"r{k}"] = ((d["first.treat"] > 0) & (rel == k)).astype(float)
+        names.append(f"r{k}")
+    direct = twfe(d, "lemp", "countyreal", "year", names)
+    est = es.table.set_index("rel_time")
+    for k, b, se in zip((-4, -3, -2, 0, 1, 2, 3), direct.coef, direct.se):
+        assert est.loc[k, "estimate"] == pytest.approx(b, rel=1e-10)
+        assert est.loc[k, "se"] == pytest.approx(se, rel=1e-10)
+    assert est.loc[-1, "estimate"] == 0 and np.isnan(est.loc[-1, "se"])
+    assert est.loc[0, "n_units"] == 191 and est.loc[3, "n_units"] == 20  # 2004 cohort only
+    assert es.pretest["df"] == 3 and 0 < es.pretest["p_value"] < 1
+
+
+def test_two_by_two_is_the_difference_of_mean_changes(mpdta):
+    from evalkit.did import two_by_two
+
+    d = mpdta[mpdta["first.treat"].isin([0, 2006]) & mpdta["year"].isin([2005, 2006])].copy()
+    d["treated"] = (d["first.treat"] == 2006).astype(int)
+    d["post"] = (d["year"] == 2006).astype(int)
+    res = two_by_two(d, "lemp", "treated", "post", cluster="countyreal")
+    m = d.groupby(["treated", "post"])["lemp"].mean()
+    assert res.estimate == pytest.approx((m[1, 1] - m[1, 0]) - (m[0, 1] - m[0, 0]), rel=1e-10)
+    assert res.vcov == "CR1" and res.means.loc[1, 1] == pytest.approx(m[1, 1])
+    # the same cell from the staggered estimator (never-treated comparison, base 2005)
+    cs = staggered(mpdta, "lemp", "countyreal", "year", "first.treat")
+    assert res.estimate == pytest.approx(
+        cs.att_gt.set_index(["group", "time"]).loc[(2006, 2006), "att"], rel=1e-10)

@@ -20,7 +20,8 @@ from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.results import Result, check_alpha
 
-__all__ = ["twfe", "TWFE", "demean", "staggered", "Staggered", "Aggregate"]
+__all__ = ["twfe", "TWFE", "demean", "staggered", "Staggered", "Aggregate", "event_study",
+           "EventStudy", "two_by_two", "TwoByTwo", "bacon_decomposition", "Bacon"]
 
 VCOV_TYPES = ("iid", "hetero", "CRV1")
 
@@ -85,6 +86,7 @@ class TWFE(Result):
     vcov: str = "CRV1"
     n_clusters: int | None = None
     alpha: float = 0.05
+    cov: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
 
     @property
     def estimate(self) -> float:
@@ -236,7 +238,7 @@ def twfe(
         n_clusters = G
     return TWFE(terms=tuple(regs), coef=beta, se=np.sqrt(np.diag(V)), df=float(df), n_obs=n,
                 n_units=int(n_units), r2_within=float(r2), vcov=vcov, n_clusters=n_clusters,
-                alpha=alpha)
+                alpha=alpha, cov=V)
 
 
 # -- staggered adoption: Callaway & Sant'Anna (2021) ---------------------------------------------
@@ -540,3 +542,300 @@ def staggered(
     return Staggered(att_gt=table, pretest=pretest, n_units=n, control_group=control_group,
                      base_period=base_period, anticipation=anticipation, est_method=est_method,
                      alpha=alpha, _inf=inf_mat, _cohort=cohort)
+
+
+# -- event study -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class EventStudy(Result):
+    """Result of :func:`event_study`.
+
+    Attributes
+    ----------
+    table
+        ``rel_time, estimate, se, ci_low, ci_high, n_units`` (the reference period has
+        estimate 0 and no SE); ``n_units`` counts treated units observed at that relative time.
+    pretest
+        Wald test that every pre-period coefficient is zero: ``statistic, df, p_value``.
+    """
+
+    _title: ClassVar[str] = "Event study (two-way fixed effects)"
+    _options: ClassVar[tuple[str, ...]] = ("window", "reference", "alpha")
+
+    table: pd.DataFrame
+    pretest: dict[str, float]
+    window: tuple[int, int] = (-5, 5)
+    reference: int = -1
+    alpha: float = 0.05
+
+    def _terms(self) -> list[dict[str, Any]]:
+        return [{"term": f"rel {int(r['rel_time'])}", "estimate": r["estimate"], "se": r["se"],
+                 "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
+                for _, r in self.table.iterrows()]
+
+
+def event_study(
+    data: pd.DataFrame,
+    outcome: str,
+    unit: str,
+    time: str,
+    first_treated: str,
+    *,
+    window: tuple[int, int] = (-5, 5),
+    reference: int = -1,
+    never_treated: float = 0,
+    cluster: str | None = None,
+    alpha: float = 0.05,
+) -> EventStudy:
+    """Dynamic two-way fixed-effects regression on event-time indicators.
+
+    Each treated unit's periods are counted from adoption (``time − first_treated``);
+    relative times outside ``window`` are pooled into its end points, and ``reference`` is
+    left out. Never-treated units have no indicators. Standard errors are CRV1 by ``cluster``
+    (default the unit).
+
+    References
+    ----------
+    Sun, L., & Abraham, S. (2021). Estimating dynamic treatment effects in event studies with
+    heterogeneous treatment effects. *Journal of Econometrics*, 225, 175–199 (on the
+    limits of this regression under heterogeneous effects; compare :func:`staggered`).
+    """
+    lo, hi = window
+    if not lo <= reference <= hi or lo >= hi:
+        raise ValueError("window must be (low, high) with low < high and contain reference")
+    clean = validate(data, [Column(time, kind="integer", allow_missing=False),
+                            Column(first_treated, kind="integer", allow_missing=False)])
+    ft = clean[first_treated].to_numpy(float)
+    treated = ft != never_treated
+    rel = np.clip(clean[time].to_numpy(float) - ft, lo, hi)
+    work = data.copy()
+    names, counts, rels = [], [], []
+    units = data[unit].to_numpy()
+    for k in range(lo, hi + 1):
+        if k == reference:
+            continue
+        col = f"_rel_{k}"
+        ind = (treated & (rel == k)).astype(float)
+        if ind.sum() == 0:
+            continue
+        work[col] = ind
+        names.append(col)
+        rels.append(k)
+        counts.append(int(pd.unique(units[ind > 0]).size))
+    fit = twfe(work, outcome, unit, time, names, vcov="CRV1", cluster=cluster, alpha=alpha)
+    z_rows = fit.to_frame()
+    table = pd.DataFrame({"rel_time": rels, "estimate": fit.coef, "se": fit.se,
+                          "ci_low": z_rows["ci_low"], "ci_high": z_rows["ci_high"],
+                          "n_units": counts})
+    ref_row = pd.DataFrame([{"rel_time": reference, "estimate": 0.0, "se": float("nan"),
+                             "ci_low": float("nan"), "ci_high": float("nan"),
+                             "n_units": int(pd.unique(units[treated & (rel == reference)]).size)}])
+    table = pd.concat([table, ref_row]).sort_values("rel_time").reset_index(drop=True)
+    pre = [i for i, k in enumerate(rels) if k < 0]
+    pretest = {"statistic": float("nan"), "df": 0.0, "p_value": float("nan")}
+    if pre:
+        b = fit.coef[pre]
+        V = fit.cov[np.ix_(pre, pre)]
+        stat = float(b @ np.linalg.solve(V, b))
+        pretest = {"statistic": stat, "df": float(len(pre)),
+                   "p_value": float(special.chdtrc(len(pre), stat))}
+    return EventStudy(table=table, pretest=pretest, window=(lo, hi), reference=reference,
+                      alpha=fit.alpha)
+
+
+# -- the 2×2 -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TwoByTwo(Result):
+    """Result of :func:`two_by_two`.
+
+    Attributes
+    ----------
+    estimate, se, ci_low, ci_high, p_value, n
+        The difference-in-differences (coefficient of treated × post).
+    means
+        The 2×2 table of mean outcomes: rows treated (0/1), columns post (0/1).
+    vcov
+        ``"HC2"`` or ``"CR1"`` (clustered).
+    """
+
+    _title: ClassVar[str] = "Difference-in-differences (2×2)"
+    _options: ClassVar[tuple[str, ...]] = ("vcov", "alpha")
+
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n: int
+    means: pd.DataFrame
+    vcov: str = "HC2"
+    alpha: float = 0.05
+
+    def _terms(self) -> list[dict[str, Any]]:
+        return [{"term": "treated × post", "estimate": self.estimate, "se": self.se,
+                 "ci_low": self.ci_low, "ci_high": self.ci_high, "p_value": self.p_value}]
+
+
+def two_by_two(
+    data: pd.DataFrame,
+    outcome: str,
+    treated: str,
+    post: str,
+    *,
+    covariates: Sequence[str] = (),
+    cluster: str | None = None,
+    alpha: float = 0.05,
+) -> TwoByTwo:
+    """The canonical difference-in-differences: ``outcome ~ treated + post + treated:post``.
+
+    HC2 standard errors, or CR1 (Stata's small-sample factor, ``G − 1`` df) with ``cluster``.
+    Without covariates the estimate equals the difference of the two groups' mean changes.
+    """
+    from evalkit.methods.groups import _ols
+
+    alpha = check_alpha(alpha)
+    cols = [Column(outcome, allow_missing=False), Column(treated, kind="binary",
+                                                         allow_missing=False),
+            Column(post, kind="binary", allow_missing=False)]
+    cols += [Column(c, allow_missing=False) for c in covariates]
+    if cluster is not None:
+        cols.append(Column(cluster, kind="string", allow_missing=False))
+    clean = validate(data, cols)
+    d, p = clean[treated].to_numpy(float), clean[post].to_numpy(float)
+    cells = pd.crosstab(d, p)
+    if cells.shape != (2, 2) or (cells.to_numpy() == 0).any():
+        raise EvalDataError([DataProblem(None, "a treated × post cell is empty",
+                                         "observations in all four cells")],
+                            source=source_of(data))
+    X = np.column_stack([np.ones(len(clean)), d, p, d * p]
+                        + [clean[c].to_numpy(float) for c in covariates])
+    groups = None if cluster is None else pd.factorize(clean[cluster])[0]
+    terms, _ = _ols(clean[outcome].to_numpy(float), X,
+                    ["(intercept)", treated, post, "treated × post", *covariates], groups, alpha)
+    row = terms.iloc[3]
+    means = clean.groupby([treated, post])[outcome].mean().unstack()
+    return TwoByTwo(estimate=float(row["estimate"]), se=float(row["se"]),
+                    ci_low=float(row["ci_low"]), ci_high=float(row["ci_high"]),
+                    p_value=float(row["p_value"]), n=len(clean), means=means,
+                    vcov="HC2" if cluster is None else "CR1", alpha=alpha)
+
+
+# -- Goodman-Bacon decomposition ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Bacon(Result):
+    """Result of :func:`bacon_decomposition`.
+
+    Attributes
+    ----------
+    table
+        One row per 2×2 comparison: ``treated, control, type, estimate, weight``.
+    twfe
+        The two-way fixed-effects coefficient (the weighted sum of the estimates).
+    """
+
+    _title: ClassVar[str] = "Goodman-Bacon decomposition of the TWFE estimate"
+
+    table: pd.DataFrame
+    twfe: float
+
+    def by_type(self) -> pd.DataFrame:
+        """Total weight and weighted average estimate of each comparison type."""
+        t = self.table
+        out = t.groupby("type").apply(
+            lambda g: pd.Series({"weight": g["weight"].sum(),
+                                 "estimate": (g["weight"] * g["estimate"]).sum()
+                                 / g["weight"].sum()}), include_groups=False)
+        return out.reset_index()
+
+    def _terms(self) -> list[dict[str, Any]]:
+        nan = float("nan")
+        rows = [{"term": r["type"], "estimate": r["estimate"], "se": nan, "ci_low": nan,
+                 "ci_high": nan, "weight": r["weight"]} for _, r in self.by_type().iterrows()]
+        rows.append({"term": "TWFE", "estimate": self.twfe, "se": nan, "ci_low": nan,
+                     "ci_high": nan, "weight": 1.0})
+        return rows
+
+
+def bacon_decomposition(data: pd.DataFrame, outcome: str, unit: str, time: str,
+                        treatment: str) -> Bacon:
+    """Decompose the TWFE estimate into every 2×2 comparison and its weight.
+
+    Requires a balanced panel and a 0/1 treatment that never switches off. Comparisons are
+    "treated vs never treated", "earlier vs later treated" (the later group not yet treated)
+    and "later vs earlier treated" (the earlier, already-treated group as the control — the
+    comparison that biases TWFE when effects grow over time).
+
+    References
+    ----------
+    Goodman-Bacon, A. (2021). Difference-in-differences with variation in treatment timing.
+    *Journal of Econometrics*, 225, 254–277, Theorem 1.
+    """
+    clean = validate(data, [Column(outcome, allow_missing=False),
+                            Column(unit, kind="string", allow_missing=False),
+                            Column(time, allow_missing=False),
+                            Column(treatment, kind="binary", allow_missing=False)])
+    source = source_of(data)
+    wide_y = clean.pivot_table(index=unit, columns=time, values=outcome, aggfunc="first")
+    wide_d = clean.pivot_table(index=unit, columns=time, values=treatment, aggfunc="first")
+    if wide_y.isna().any().any() or clean.duplicated([unit, time]).any():
+        raise EvalDataError([DataProblem(unit, "the panel is unbalanced or repeats a unit and "
+                                         "period", "every unit observed once in every period")],
+                            source=source)
+    D = wide_d.to_numpy(float)
+    switched_off = (np.diff(D, axis=1) < 0).any(axis=1)
+    if switched_off.any():
+        bad = wide_d.index[switched_off][:5].tolist()
+        raise EvalDataError([DataProblem(treatment, f"switches off in {int(switched_off.sum())}"
+                                         f" unit(s) (e.g. {', '.join(map(str, bad))})",
+                                         "a treatment that stays on once it starts")],
+                            source=source)
+    Y = wide_y.to_numpy(float)
+    T = D.shape[1]
+    first = np.where(D.any(axis=1), D.argmax(axis=1), T)  # index of the first treated period
+    timings = np.unique(first)
+    N = D.shape[0]
+    share = {k: np.mean(first == k) for k in timings}
+    dbar = {k: (T - k) / T for k in timings}
+    ybar = {k: Y[first == k].mean(axis=0) for k in timings}
+
+    def dd(a: int, b: int, pre: slice, post: slice) -> float:
+        return float((ybar[a][post].mean() - ybar[a][pre].mean())
+                     - (ybar[b][post].mean() - ybar[b][pre].mean()))
+
+    rows = []
+    never = T in timings
+    treated_timings = [k for k in timings if k < T]
+    if never:
+        for k in treated_timings:
+            if k == 0:
+                continue  # always treated: no pre-period against the never treated
+            nku = share[k] / (share[k] + share[T])
+            w = (share[k] + share[T]) ** 2 * nku * (1 - nku) * dbar[k] * (1 - dbar[k])
+            rows.append({"treated": k, "control": "never", "type": "treated vs never treated",
+                         "estimate": dd(k, T, slice(0, k), slice(k, T)), "raw": w})
+    for i, k in enumerate(treated_timings):
+        for l in treated_timings[i + 1:]:
+            nkl = share[k] / (share[k] + share[l])
+            if k > 0:  # k treated, l not yet treated: periods before l
+                w = (((share[k] + share[l]) * (1 - dbar[l])) ** 2 * nkl * (1 - nkl)
+                     * ((dbar[k] - dbar[l]) / (1 - dbar[l])) * ((1 - dbar[k]) / (1 - dbar[l])))
+                rows.append({"treated": k, "control": l, "type": "earlier vs later treated",
+                             "estimate": dd(k, l, slice(0, k), slice(k, l)), "raw": w})
+            # l treated, k already treated: periods from k on
+            w = (((share[k] + share[l]) * dbar[k]) ** 2 * nkl * (1 - nkl)
+                 * (dbar[l] / dbar[k]) * ((dbar[k] - dbar[l]) / dbar[k]))
+            rows.append({"treated": l, "control": k, "type": "later vs earlier treated",
+                         "estimate": dd(l, k, slice(k, l), slice(l, T)), "raw": w})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        raise EvalDataError("no 2×2 comparison can be formed: treatment timing does not vary",
+                            source=source)
+    table["weight"] = table["raw"] / table["raw"].sum()
+    periods = wide_y.columns.to_numpy()
+    to_time = lambda k: periods[k] if k < T else "never"  # noqa: E731
+    table["treated"] = table["treated"].map(to_time)
+    table["control"] = table["control"].map(lambda c: c if c == "never" else to_time(c))
+    fit = twfe(clean, outcome, unit, time, treatment, vcov="iid")
+    return Bacon(table=table.drop(columns="raw"), twfe=float(fit.coef[0]))
