@@ -15,7 +15,8 @@ from conftest import EVALUATIONS, write_config
 def test_sample_configs_are_valid():
     paths = find_configs([EVALUATIONS])
     assert [p.stem for p in paths] == ["lifeskills-waitlist", "mentoring-site-a",
-                                       "mentoring-site-b", "placement-runaway"]
+                                       "mentoring-site-b", "placement-runaway",
+                                       "safe-harbor-arrests"]
     assert load_config(paths[3]).template.name == "survival"
     assert load_config(paths[0]).parameters["group"] == "in_program"
     cfg = load_config(paths[1])
@@ -63,7 +64,7 @@ def test_missing_data_file_and_unknown_template(tmp_path):
     p = write_config(tmp_path, "nofile", data="nowhere.csv", template="rct")
     text = "\n".join(_problems(p))
     assert "'data': file not found: nowhere.csv" in text
-    assert "'template': unknown template 'rct'; known templates: prepost" in text
+    assert "'template': unknown template 'rct'; known templates: did, prepost, survival" in text
 
 
 def test_yaml_errors_duplicate_keys_and_slugs(tmp_path):

@@ -19,7 +19,8 @@ from evalkit.run.templates import templates_dir
 from conftest import ROOT, SAMPLE, write_config
 
 
-SLUGS = ["lifeskills-waitlist", "mentoring-site-a", "mentoring-site-b", "placement-runaway"]
+SLUGS = ["lifeskills-waitlist", "mentoring-site-a", "mentoring-site-b", "placement-runaway",
+         "safe-harbor-arrests"]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def test_every_sample_evaluation_renders(sample_run):
     for slug in SLUGS:
         assert {p.name for p in (reports / slug).iterdir()} == {
             "report.html", "report.ipynb", "results.json", "manifest.json"}
-    assert len(lines) == 4 and all(re.match(r"\[\d/4\] ok\s", line) for line in lines)
+    assert len(lines) == 5 and all(re.match(r"\[\d/5\] ok\s", line) for line in lines)
     assert not list(reports.glob(".tmp-*"))
 
 
@@ -90,12 +91,14 @@ def test_comparison_group_evaluation_recovers_the_true_program_effect(sample_run
 @pytest.mark.parametrize("slug, data", [
     ("mentoring-site-a", "mentoring_site_a.csv"), ("mentoring-site-b", "mentoring_site_b.csv"),
     ("lifeskills-waitlist", "lifeskills_waitlist.csv"),
-    ("placement-runaway", "placement_runaway.csv")])
+    ("placement-runaway", "placement_runaway.csv"),
+    ("safe-harbor-arrests", None)])  # state-level rates: no case ids
 def test_html_has_no_code_no_ids_and_no_network(sample_run, slug, data):
     reports, _, _ = sample_run
     html = (reports / slug / "report.html").read_text()
-    ids = pd.read_csv(SAMPLE / data)["case_id"]
-    assert not any(i in html for i in ids)
+    if data is not None:
+        ids = pd.read_csv(SAMPLE / data)["case_id"]
+        assert not any(i in html for i in ids)
     for code in ("import evalkit", "paired_change(", "rep.glance", "jp-InputArea-editor",
                  "results_path"):
         assert code not in html
@@ -130,6 +133,24 @@ def test_survival_evaluation_recovers_the_true_hazard_ratio(sample_run, truth):
         for label, key in (("specialized placement", "specialized"), ("usual care", "usual_care")):
             e = est[f"cumulative incidence at {day} ({label})"]
             assert e["ci_low"] <= t[f"{key}_ran_by_day{day}_crude"] <= e["ci_high"]
+
+
+def test_policy_evaluation_recovers_the_true_average_effect(sample_run, truth):
+    reports, _, _ = sample_run
+    doc = resultsdoc.read(reports / "safe-harbor-arrests" / "results.json")
+    t = truth["safe_harbor"]["arrests"]
+    h = doc["headline"]
+    assert doc["design"]["code"] == "staggered_did"
+    assert h["ci_low"] <= t["true_simple_att"] <= h["ci_high"]
+    dyn = {e["term"]: e for e in doc["estimates"] if e["term"].startswith("dynamic")}
+    for e in range(0, 6):
+        cell = dyn[f"dynamic {float(e)}"]
+        assert cell["ci_low"] <= t["true_dynamic"][str(e)] <= cell["ci_high"]
+    assert doc["checks"]["parallel_trends"]["holds"] is True
+    assert doc["evidence"]["rating"] == "meets_with_reservations"
+    # effects grow with time since adoption, so TWFE (weighting in forbidden comparisons)
+    # lies outside the Callaway-Sant'Anna interval here
+    assert not h["ci_low"] <= doc["checks"]["twfe"] <= h["ci_high"]
 
 
 def test_manifest_records_inputs_parameters_versions_and_timings(sample_run):

@@ -238,6 +238,87 @@ report.resultsdoc.write(results_path, rep.results_document())
 ]
 
 
+DID = [
+    code('''
+# Parameters (papermill replaces these from the evaluation's config; the defaults run the
+# sample data as-is in JupyterLab)
+title = "Safe-harbor laws and juvenile arrests for prostitution"
+program = "State safe-harbor laws (synthetic sample)"
+description = "Laws that route exploited minors to child welfare instead of juvenile court."
+question = ""
+data_path = "../data/sample/safe_harbor_panel.csv"
+id_column = "state"
+privacy_threshold = 11
+results_path = None
+outcome = "arrests_per_100k"
+outcome_label = "juvenile arrests for prostitution"
+units = "per 100,000 youth"
+time = "year"
+first_treated = "first_law_year"
+treatment = "safe_harbor"
+never_treated = 0
+policy_label = "safe-harbor laws"
+unit_label = "state"
+lower_is_better = True
+control_group = "nevertreated"
+anticipation = 0
+event_window = [-5, 5]
+alpha = 0.05
+''', "parameters", "remove_input"),
+    code('''
+# Set up
+import evalkit
+from evalkit import did, report
+from evalkit.report.did import DiDReport
+''', "remove_input"),
+    code('''
+# Load and validate the data
+data = evalkit.data.load(data_path, [
+    evalkit.data.Column(id_column, kind="string", allow_missing=False),
+    evalkit.data.Column(time, kind="integer", allow_missing=False),
+    evalkit.data.Column(first_treated, kind="integer", allow_missing=False),
+    evalkit.data.Column(treatment, kind="binary", allow_missing=False),
+    evalkit.data.Column(outcome, allow_missing=False),
+])
+''', "remove_input"),
+    code('''
+# Estimate
+cs = did.staggered(data, outcome, id_column, time, first_treated,
+                   control_group=control_group, anticipation=anticipation,
+                   never_treated=never_treated, alpha=alpha)
+simple = cs.aggregate("simple")
+dynamic = cs.aggregate("dynamic", min_e=event_window[0], max_e=event_window[1])
+fixed = did.twfe(data, outcome, id_column, time, treatment, alpha=alpha)
+bacon = did.bacon_decomposition(data, outcome, id_column, time, treatment)
+''', "remove_input"),
+    code('''
+# Assemble the report
+rep = DiDReport(
+    data, cs, simple, dynamic, fixed, bacon, unit=id_column, time=time,
+    first_treated=first_treated, outcome=outcome, outcome_label=outcome_label, units=units,
+    policy_label=policy_label, unit_label=unit_label, lower_is_better=lower_is_better,
+    never_treated=never_treated,
+)
+''', "remove_input"),
+    *report_sections(),
+    code('''
+# Technical appendix
+report.appendix_block(
+    results=[simple, dynamic, fixed, bacon, cs],
+    options={"estimator": "Callaway & Sant'Anna (2021), as R did::att_gt (no covariates)",
+             "comparison units": control_group, "anticipation": anticipation,
+             "base period": "varying", "two-way fixed effects": "CRV1 by unit, as Stata xtreg",
+             "alpha": alpha},
+    data_path=data_path,
+)
+''', "remove_input"),
+    code('''
+# Save the headline results for the portfolio index
+report.resultsdoc.write(results_path, rep.results_document())
+''', "remove_input"),
+]
+
+
 def write(name: str, cells) -> None:
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
@@ -252,3 +333,4 @@ def write(name: str, cells) -> None:
 if __name__ == "__main__":
     write("prepost", PREPOST)
     write("survival", SURVIVAL)
+    write("did", DID)

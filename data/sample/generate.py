@@ -231,6 +231,76 @@ def placement_truth(draws: int = 2_000_000) -> dict:
     return out
 
 
+#: Safe-harbor laws: a synthetic state-year panel with staggered adoption.
+STATES = ("AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE "
+          "NV NH NJ NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY").split()
+ADOPTIONS = {2008: 2, 2009: 3, 2010: 4, 2011: 4, 2012: 4, 2013: 4, 2014: 4, 2015: 4, 2016: 4,
+             2017: 2}
+YEARS = range(2000, 2020)
+
+
+def _cohort_factor(g: int) -> float:
+    return 1.3 if g <= 2010 else 1.0 if g <= 2013 else 0.7
+
+
+def safe_harbor_effects(g: int, year: int) -> tuple[float, float]:
+    """True effects (arrests, reports per 100,000 youth) for a state adopting in ``g``."""
+    if g == 0 or year < g:
+        return 0.0, 0.0
+    e = year - g
+    f = _cohort_factor(g)
+    return -(0.5 + 0.25 * e) * f, (1.0 + 0.6 * e) * f
+
+
+def safe_harbor(rng: np.random.Generator) -> pd.DataFrame:
+    order = rng.permutation(len(STATES))
+    first = np.zeros(len(STATES), dtype=int)
+    pos = 0
+    for g, k in ADOPTIONS.items():
+        first[order[pos:pos + k]] = g
+        pos += k
+    base_arrest = rng.normal(8.0, 2.0, len(STATES))
+    base_report = rng.normal(20.0, 5.0, len(STATES))
+    rows = []
+    for i, st in enumerate(STATES):
+        for y in YEARS:
+            ea, er = safe_harbor_effects(int(first[i]), y)
+            rows.append({
+                "state": st, "year": y, "first_law_year": int(first[i]),
+                "safe_harbor": int(first[i] > 0 and y >= first[i]),
+                "arrests_per_100k": round(max(base_arrest[i] - 0.15 * (y - 2000) + ea
+                                              + rng.normal(0, 0.6), 0.0), 3),
+                "reports_per_100k": round(base_report[i] + 0.5 * (y - 2000) + er
+                                          + rng.normal(0, 1.5), 3),
+            })
+    return pd.DataFrame(rows)
+
+
+def safe_harbor_truth(panel: pd.DataFrame) -> dict:
+    """True ATT(g, t) and their aggregations, from the effects built into the panel."""
+    cohorts = panel.groupby("state")["first_law_year"].first()
+    size = cohorts[cohorts > 0].value_counts().sort_index()
+    out: dict = {"file": "safe_harbor_panel.csv", "n_states": int(cohorts.size),
+                 "n_adopting": int(size.sum()), "cohort_sizes": {int(k): int(v) for k, v in size.items()}}
+    last = max(YEARS)
+    for k, outcome in enumerate(("arrests", "reports")):
+        cells = [(g, y, safe_harbor_effects(g, y)[k], size[g]) for g in size.index
+                 for y in YEARS if y >= g]
+        w = np.array([c[3] for c in cells], float)
+        eff = np.array([c[2] for c in cells])
+        dyn = {}
+        for e in range(0, last - min(size.index) + 1):
+            sel = [(c[2], c[3]) for c in cells if c[1] - c[0] == e]
+            ww = np.array([x[1] for x in sel], float)
+            dyn[e] = round(float(np.array([x[0] for x in sel]) @ ww / ww.sum()), 4)
+        out[outcome] = {
+            "true_simple_att": round(float(eff @ w / w.sum()), 4),
+            "true_dynamic": dyn,
+            "true_dynamic_overall": round(float(np.mean(list(dyn.values()))), 4),
+        }
+    return out
+
+
 def main() -> None:
     rng = np.random.default_rng(SEED)
     truth = {"seed": SEED, "mentoring": {}}
@@ -250,6 +320,9 @@ def main() -> None:
     pl = placement(rng)
     pl.to_csv(HERE / "placement_runaway.csv", index=False)
     truth["placement"] = placement_truth()
+    sh = safe_harbor(rng)
+    sh.to_csv(HERE / "safe_harbor_panel.csv", index=False)
+    truth["safe_harbor"] = safe_harbor_truth(sh)
     (HERE / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     print(json.dumps(truth, indent=2))
 

@@ -268,6 +268,7 @@ class Aggregate(Result):
     ci_high: float
     table: pd.DataFrame
     alpha: float = 0.05
+    pretest: dict[str, float] | None = None
 
     def _terms(self) -> list[dict[str, Any]]:
         rows = [{"term": f"overall ({self.kind})", "estimate": self.estimate, "se": self.se,
@@ -328,8 +329,10 @@ class Staggered(Result):
         ``"simple"`` weights every post-treatment ATT(g, t) by its cohort's size;
         ``"group"`` averages each cohort's post-treatment effects, then across cohorts;
         ``"dynamic"`` averages by time since adoption (an event study; ``balance_e`` keeps
-        only cohorts observed for that many periods after adoption); ``"calendar"`` by
-        period. Standard errors include the estimation of the cohort-size weights.
+        only cohorts observed for that many periods after adoption; ``min_e`` and ``max_e``
+        bound the event times; its ``pretest`` is the joint Wald test that every
+        pre-adoption event-time effect is zero); ``"calendar"`` by period. Standard errors
+        include the estimation of the cohort-size weights.
         """
         if kind not in ("simple", "group", "dynamic", "calendar"):
             raise ValueError(f"kind must be simple, group, dynamic or calendar, not {kind!r}")
@@ -404,8 +407,19 @@ class Staggered(Result):
             rows.append({"key": key, "att": est, "se": se, "ci_low": est - z * se,
                          "ci_high": est + z * se})
         se = self._se(overall_inf)
+        pretest = None
+        if kind == "dynamic":
+            pre = [p for p in pieces if p[0] < -self.anticipation]
+            if pre:
+                b = np.array([p[1] for p in pre])
+                F = np.column_stack([p[2] for p in pre])
+                V = F.T @ F / n / n
+                stat = float(b @ np.linalg.pinv(V) @ b)
+                dfree = int(np.linalg.matrix_rank(V))
+                pretest = {"statistic": stat, "df": float(dfree),
+                           "p_value": float(special.chdtrc(dfree, stat))}
         return Aggregate(kind, overall, se, overall - z * se, overall + z * se,
-                         pd.DataFrame(rows), alpha=self.alpha)
+                         pd.DataFrame(rows), alpha=self.alpha, pretest=pretest)
 
 
 def staggered(

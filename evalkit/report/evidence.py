@@ -13,6 +13,9 @@ comparison_group_prepost  baseline equivalence not satisfied          flagged
                           (|g| > 0.25 at intake)
 comparison_group_prepost  baseline equivalence satisfied (with        meets standards with
                           adjustment when 0.05 < |g| <= 0.25)         reservations
+staggered_did             pre-adoption effects jointly zero           meets standards with
+                          (Wald p >= 0.05)                            reservations
+staggered_did             pre-adoption effects not zero (p < 0.05)    flagged
 time_to_event_comparison  always (this design does not test          comparison group — likeness
                           equivalence at entry)                       at entry not established
 ========================  ==========================================  ============================
@@ -80,6 +83,21 @@ def rate(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
                            "adjusts for the intake score, as WWC requires.")
         else:
             reasons.append(f"The groups were alike at intake{g_text}.")
+        return {"rating": "meets_with_reservations",
+                "label": RATINGS["meets_with_reservations"], "reasons": reasons}
+    if design == "staggered_did":
+        p = checks.get("pretest_p")
+        reasons = ["Units adopting the policy in different years are compared with units that "
+                   "had not adopted, using estimators that stay valid when effects differ "
+                   "between adoption cohorts; the policy was not assigned at random, so the "
+                   "best possible rating is 'with reservations'."]
+        if p is not None and p == p and p < 0.05:
+            reasons.insert(0, f"Before adoption, adopting and comparison units already "
+                              f"differed in trend (pre-trend test p = {p:.3f}).")
+            return {"rating": "flagged", "label": RATINGS["flagged"], "reasons": reasons}
+        if p is not None and p == p:
+            reasons.append(f"No sign of diverging trends before adoption (pre-trend test "
+                           f"p = {p:.2f}).")
         return {"rating": "meets_with_reservations",
                 "label": RATINGS["meets_with_reservations"], "reasons": reasons}
     if design == "time_to_event_comparison":

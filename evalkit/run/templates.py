@@ -172,7 +172,51 @@ SURVIVAL = TemplateSpec(
     columns=_survival_columns,
 )
 
-TEMPLATES: dict[str, TemplateSpec] = {PREPOST.name: PREPOST, SURVIVAL.name: SURVIVAL}
+def _did_columns(p: Mapping[str, Any], id_column: str) -> list["Column"]:
+    from evalkit.data import Column
+
+    return [Column(id_column, kind="string", allow_missing=False, label="panel unit"),
+            Column(p["time"], kind="integer", allow_missing=False, label="period"),
+            Column(p["first_treated"], kind="integer", allow_missing=False,
+                   label="first period with the policy (never-treated value for none)"),
+            Column(p["treatment"], kind="binary", allow_missing=False,
+                   label="1 in periods with the policy"),
+            Column(p["outcome"], allow_missing=False, label="outcome")]
+
+
+DID = TemplateSpec(
+    name="did",
+    design="Staggered adoption of a policy, difference-in-differences",
+    description="Effect of a policy adopted by different units (states) in different years.",
+    params=(
+        Param("outcome", "column", "outcome column", True, example="arrests_per_100k"),
+        Param("outcome_label", "str", "the outcome in words", True,
+              example="juvenile arrests for prostitution"),
+        Param("units", "str", "units of the outcome", default="", example="per 100,000 youth"),
+        Param("time", "column", "period column (whole numbers, e.g. years)", True,
+              example="year"),
+        Param("first_treated", "column", "first period with the policy for each unit", True,
+              example="first_law_year"),
+        Param("treatment", "column", "0/1 column: 1 in periods with the policy", True,
+              example="safe_harbor"),
+        Param("never_treated", "number", "value of first_treated for units that never adopt",
+              default=0),
+        Param("policy_label", "str", "the policy in words", True, example="safe-harbor laws"),
+        Param("unit_label", "str", "what a unit is", default="state"),
+        Param("lower_is_better", "bool", "whether a lower outcome is better", default=False),
+        Param("control_group", "choice", "comparison units", default="nevertreated",
+              choices=("nevertreated", "notyettreated")),
+        Param("anticipation", "int", "periods before adoption that may already react",
+              default=0),
+        Param("event_window", "numbers", "first and last years since adoption in the "
+              "event-study figure", default=[-5, 5]),
+        Param("alpha", "alpha", "1 − confidence level of every interval", default=0.05),
+    ),
+    columns=_did_columns,
+)
+
+TEMPLATES: dict[str, TemplateSpec] = {PREPOST.name: PREPOST, SURVIVAL.name: SURVIVAL,
+                                      DID.name: DID}
 
 
 def get_template(name: str) -> TemplateSpec:

@@ -1,0 +1,301 @@
+"""Report sections for staggered-adoption difference-in-differences (policy evaluations).
+
+:class:`DiDReport` words and draws results from :mod:`evalkit.methods.did`: the
+Callaway–Sant'Anna estimates lead (they stay valid when effects differ between adopting
+cohorts and grow over time), the two-way fixed-effects estimate stands beside them, and the
+Goodman-Bacon decomposition explains any gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from evalkit.methods.did import TWFE, Aggregate, Bacon, Staggered
+from evalkit.report import resultsdoc
+from evalkit.report.common import bullets_block, program_block
+from evalkit.report.evidence import rate
+from evalkit.report.figures import PALETTE, figure_block, new_figure
+from evalkit.report.html import Block, esc, paragraphs, table
+from evalkit.results import jsonable
+
+__all__ = ["DiDReport"]
+
+
+def _num(x: float, digits: int = 2) -> str:
+    return f"{x:,.{digits}f}".replace("-", "−")
+
+
+def _p(p: float) -> str:
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+@dataclass
+class DiDReport:
+    """The sections of a staggered difference-in-differences report.
+
+    Parameters
+    ----------
+    data
+        The validated panel.
+    staggered, simple, dynamic, twfe, bacon
+        Results of :func:`~evalkit.methods.did.staggered`, its ``"simple"`` and
+        ``"dynamic"`` aggregations, :func:`~evalkit.methods.did.twfe` and
+        :func:`~evalkit.methods.did.bacon_decomposition`.
+    unit, time, first_treated, outcome
+        Column names.
+    outcome_label, units
+        The outcome in words and its units ("per 100,000 youth").
+    policy_label
+        The policy ("safe-harbor law").
+    unit_label
+        What a unit is ("state").
+    lower_is_better
+        Direction of the outcome (for the wording only).
+    """
+
+    data: pd.DataFrame
+    staggered: Staggered
+    simple: Aggregate
+    dynamic: Aggregate
+    twfe: TWFE
+    bacon: Bacon
+    unit: str
+    time: str
+    first_treated: str
+    outcome: str
+    outcome_label: str = "the outcome"
+    units: str = ""
+    policy_label: str = "the policy"
+    unit_label: str = "state"
+    lower_is_better: bool = False
+    never_treated: float = 0
+
+    # -- facts -------------------------------------------------------------------------------
+    @property
+    def cohorts(self) -> pd.Series:
+        first = self.data.groupby(self.unit)[self.first_treated].first()
+        return first.value_counts().sort_index()
+
+    @property
+    def parallel_trends_ok(self) -> bool:
+        p = (self.dynamic.pretest or {}).get("p_value", float("nan"))
+        return not (p < 0.05)
+
+    def design(self) -> dict[str, str]:
+        return {"code": "staggered_did",
+                "label": f"{self.unit_label.capitalize()}s adopting {self.policy_label} in "
+                         "different years, compared with those that had not (yet)"}
+
+    def evidence(self) -> dict[str, Any]:
+        return rate("staggered_did", {"pretest_p": (self.dynamic.pretest or {}).get("p_value"),
+                                      "control_group": self.staggered.control_group})
+
+    def headline(self) -> str:
+        s = self.simple
+        conf = f"{s.confidence:.0%}"
+        n_adopt = int(self.cohorts.drop(self.never_treated, errors="ignore").sum())
+        if s.ci_low <= 0 <= s.ci_high:
+            what = (f"the data show no clear change in {self.outcome_label} after adoption: "
+                    f"{_num(s.estimate)} {self.units} on average ({conf} CI "
+                    f"{_num(s.ci_low)} to {_num(s.ci_high)})")
+        else:
+            verb = "lowered" if s.estimate < 0 else "raised"
+            what = (f"{self.policy_label} {verb} {self.outcome_label} by "
+                    f"{_num(abs(s.estimate))} {self.units} on average in the years after "
+                    f"adoption ({conf} CI {_num(s.ci_low)} to {_num(s.ci_high)})")
+        caveat = ("" if self.parallel_trends_ok else
+                  " Before adoption, adopting and comparison "
+                  f"{self.unit_label}s were already drifting apart, so this estimate is flagged.")
+        return (f"Across the {n_adopt} {self.unit_label}s that adopted, {what}, compared with "
+                f"{self.unit_label}s that had not adopted.{caveat}")
+
+    # -- sections ----------------------------------------------------------------------------
+    def glance(self) -> Block:
+        s, ev = self.simple, self.evidence()
+        conf = f"{s.confidence:.0%}"
+        items = {
+            "Design": self.design()["label"],
+            "Average effect after adoption": f"{_num(s.estimate)} {self.units} ({conf} CI "
+                                             f"{_num(s.ci_low)} to {_num(s.ci_high)})",
+            "Two-way fixed effects (for comparison)": f"{_num(self.twfe.coef[0])} {self.units}",
+            "Evidence rating": ev["label"],
+        }
+        body = "".join(f"<dt>{esc(a)}</dt><dd>{esc(b)}</dd>" for a, b in items.items())
+        reasons = "".join(f"<li>{esc(x)}</li>" for x in ev["reasons"])
+        return Block(f"<div class='ek-glance'><p class='ek-headline'>{esc(self.headline())}</p>"
+                     f"<dl>{body}</dl><p class='ek-note'>Why this rating:</p><ul class='ek-note'>"
+                     f"{reasons}</ul></div>", text=self.headline())
+
+    def program_section(self, description: str, question: str = "") -> Block:
+        q = question or (f"Did {self.outcome_label} change in {self.unit_label}s after they "
+                         f"adopted {self.policy_label}, compared with {self.unit_label}s that "
+                         "had not?")
+        return program_block(description, q)
+
+    def data_section(self) -> Block:
+        c = self.cohorts
+        rows = {("Never adopted" if k == self.never_treated else f"Adopted in {k:g}"):
+                {f"{self.unit_label.capitalize()}s": str(int(v))} for k, v in c.items()}
+        periods = self.data[self.time]
+        text = paragraphs(
+            f"A panel of {int(c.sum())} {self.unit_label}s observed every year from "
+            f"{periods.min():g} to {periods.max():g}: {self.outcome_label} ({self.units}) each "
+            "year. The data are aggregate rates; no individual youth appears in them, so counts "
+            f"of {self.unit_label}s are shown in full.")
+        return Block(text + table(pd.DataFrame.from_dict(rows, orient="index"),
+                                  caption=f"{self.unit_label.capitalize()}s by year of adoption",
+                                  total_rows=()), text="The data")
+
+    def method_section(self) -> Block:
+        return Block(paragraphs(
+            f"Each adopting {self.unit_label}'s change in {self.outcome_label} from the year "
+            f"before adoption is compared with the change over the same years in "
+            f"{self.unit_label}s that had not adopted (Callaway and Sant'Anna's group-time "
+            "effects). These are averaged into one effect, weighting each adoption cohort by "
+            "its size, and by years since adoption for the event-study figure.",
+            "A two-way fixed-effects regression — the traditional method — is shown beside it. "
+            "When adoption is staggered and effects grow over time, that regression also "
+            f"compares late adopters with {self.unit_label}s that adopted earlier, whose "
+            "outcomes are still changing; the Goodman-Bacon decomposition shows how much "
+            "weight those comparisons get.",
+            "Assumptions: without the law, adopting and comparison "
+            f"{self.unit_label}s would have followed parallel trends (checked before adoption), "
+            f"and {self.unit_label}s did not change course in anticipation of the law.",
+        ), text="How it was evaluated")
+
+    def findings(self) -> Block:
+        conf = f"{self.simple.confidence:.0%}"
+        html = self._trends_figure()
+        dyn = self.dynamic.table
+        fig, (ax,) = new_figure(1, width=8.0, height=3.8)
+        pre = dyn["key"] < 0
+        for mask, colour, label in ((pre, PALETTE["grey"], "Before adoption"),
+                                    (~pre, PALETTE["blue"], "After adoption")):
+            sub = dyn[mask]
+            ax.errorbar(sub["key"], sub["att"], yerr=[sub["att"] - sub["ci_low"],
+                                                      sub["ci_high"] - sub["att"]],
+                        fmt="o", color=colour, capsize=3, label=label)
+        ax.axhline(0, color=PALETTE["black"], lw=0.8)
+        ax.axvline(-0.5, color=PALETTE["grey"], ls="--", lw=0.8)
+        ax.set_xlabel("Years since adoption")
+        ax.set_ylabel(f"Effect on {self.outcome_label} ({self.units})")
+        ax.set_title(f"Effect by years since adoption with {conf} CI")
+        ax.legend(fontsize=8)
+        alt = ("Event-study estimates by years since adoption: " + "; ".join(
+            f"{int(k)}: {_num(a)} ({_num(lo)} to {_num(hi)})"
+            for k, a, lo, hi in zip(dyn["key"], dyn["att"], dyn["ci_low"], dyn["ci_high"])))
+        html += figure_block(fig, alt=alt, caption=(
+            "Callaway–Sant'Anna effects by years since adoption (pre-adoption points should "
+            "sit near zero).")).html
+        s = self.simple
+        t = self.twfe.to_frame().iloc[0]
+        rows = pd.DataFrame({
+            "Estimate": [_num(s.estimate), _num(self.dynamic.estimate), _num(t["estimate"])],
+            f"{conf} CI": [f"{_num(s.ci_low)} to {_num(s.ci_high)}",
+                           f"{_num(self.dynamic.ci_low)} to {_num(self.dynamic.ci_high)}",
+                           f"{_num(t['ci_low'])} to {_num(t['ci_high'])}"],
+        }, index=["Average effect after adoption (Callaway–Sant'Anna)",
+                  "Average over years since adoption shown in the figure",
+                  "Two-way fixed effects"])
+        html += table(rows, caption=f"Effect of {self.policy_label} on {self.outcome_label} "
+                      f"({self.units})", total_rows=(), note=(
+                          f"Standard errors: analytic influence functions (Callaway–Sant'Anna); "
+                          f"clustered by {self.unit_label} (two-way fixed effects)."))
+        bt = self.bacon.by_type()
+        brows = pd.DataFrame({"Weight": [f"{w:.0%}" for w in bt["weight"]],
+                              "Average estimate": [_num(e) for e in bt["estimate"]]},
+                             index=[x.capitalize() for x in bt["type"]])
+        html += table(brows, caption="What the two-way fixed-effects estimate averages "
+                      "(Goodman-Bacon decomposition)", total_rows=(),
+                      note=f"The weighted sum is {_num(self.bacon.twfe)}; comparisons of later "
+                           "with earlier adopters are the ones biased when effects grow over "
+                           "time.")
+        return Block(html, text="Findings")
+
+    def _trends_figure(self) -> str:
+        d = self.data
+        first = d.groupby(self.unit)[self.first_treated].transform("first")
+        label = np.where(first == self.never_treated, "Never adopted",
+                         np.where(first <= first[first != self.never_treated].median(),
+                                  "Earlier adopters", "Later adopters"))
+        means = d.assign(cohort=label).groupby(["cohort", self.time])[self.outcome].mean()
+        fig, (ax,) = new_figure(1, width=8.0, height=3.6)
+        for (name, colour) in (("Earlier adopters", PALETTE["blue"]),
+                               ("Later adopters", PALETTE["orange"]),
+                               ("Never adopted", PALETTE["grey"])):
+            if name in means.index.get_level_values(0):
+                m = means.loc[name]
+                ax.plot(m.index, m.to_numpy(), marker="o", ms=3, color=colour, label=name)
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("Year")
+        ax.set_ylabel(f"{self.outcome_label.capitalize()} ({self.units})")
+        ax.set_title("Average outcome by adoption cohort")
+        ax.legend(fontsize=8)
+        return figure_block(fig, alt=(
+            f"Yearly average {self.outcome_label} for earlier adopters, later adopters and "
+            f"{self.unit_label}s that never adopted."), caption=(
+            "Earlier adopters: adoption year at or before the median adoption year.")).html
+
+    def checks(self) -> Block:
+        pt = self.dynamic.pretest or {}
+        if pt:
+            verdict = ("consistent with parallel trends" if self.parallel_trends_ok else
+                       "not consistent with parallel trends")
+            text = (f"Before adoption, the estimated effects are jointly {verdict}: Wald "
+                    f"chi-squared {pt['statistic']:.2f} on {pt['df']:g} df, "
+                    f"{_p(pt['p_value'])}. A test that fails to reject cannot prove the trends "
+                    "would have stayed parallel; it only finds no sign that they were not.")
+        else:
+            text = "No pre-adoption years are available to check parallel trends."
+        return Block(paragraphs(text), text="Checks")
+
+    def limitation_list(self) -> list[str]:
+        return [
+            f"{self.policy_label.capitalize()} was not assigned at random: {self.unit_label}s "
+            "that adopted may differ in ways that change their trends, such as other reforms "
+            "passed at the same time.",
+            f"The outcome is an aggregate rate; a change in how {self.unit_label}s record or "
+            "report it around adoption would look like an effect.",
+            f"Adoption cohorts are small ({int(self.cohorts.drop(self.never_treated, errors='ignore').min())}"
+            f"–{int(self.cohorts.drop(self.never_treated, errors='ignore').max())} "
+            f"{self.unit_label}s each), so cohort-specific effects are imprecise.",
+        ]
+
+    def limitations(self) -> Block:
+        return bullets_block(self.limitation_list())
+
+    def results_document(self) -> dict[str, Any]:
+        s = self.simple
+        headline = {
+            "estimand": f"average effect of {self.policy_label} on {self.outcome_label} after "
+                        "adoption (Callaway–Sant'Anna, cohort-size weights)",
+            "estimate": s.estimate, "ci_low": s.ci_low, "ci_high": s.ci_high,
+            "alpha": s.alpha, "p_value": float(2 * special.ndtr(-abs(s.estimate / s.se))),
+            "n": int(self.cohorts.sum()), "units": self.units,
+            "effect_size": None, "suppressed": False,
+        }
+        estimates = (s.to_frame().to_dict("records") + self.dynamic.to_frame().to_dict("records")
+                     + self.twfe.to_frame().to_dict("records"))
+        doc = resultsdoc.build(
+            design=self.design(),
+            outcome={"name": self.outcome, "label": self.outcome_label, "units": self.units,
+                     "lower_is_better": self.lower_is_better},
+            headline=headline, estimates=estimates,
+            sample={f"{self.unit_label}s": int(self.cohorts.sum()),
+                    f"adopting_{self.unit_label}s": int(
+                        self.cohorts.drop(self.never_treated, errors="ignore").sum())},
+            suppressed=[], finding=self.headline(), evidence=self.evidence(),
+            limitations=self.limitation_list(),
+        )
+        doc["checks"] = {"parallel_trends": {**(self.dynamic.pretest or {}),
+                                             "holds": self.parallel_trends_ok},
+                         "bacon": self.bacon.by_type().to_dict("records"),
+                         "twfe": float(self.twfe.coef[0])}
+        return jsonable(doc)
