@@ -396,6 +396,8 @@ def _check_column(
         if bad.any():
             add("values are not among the allowed categories", bad, examples=True)
         coerced = s
+    elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
+        coerced = s  # numeric codes used as labels: nothing to clean, and text is costly
     else:  # id, string
         coerced = s.astype("string").str.strip()
         coerced = coerced.where(~pd.Series(missing, index=s.index))

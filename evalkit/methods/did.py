@@ -30,28 +30,34 @@ def demean(values: np.ndarray, codes: Sequence[np.ndarray], *, weights: np.ndarr
            tol: float = 1e-13, max_iter: int = 10_000) -> np.ndarray:
     """Sweep out several sets of fixed effects by alternating projections.
 
-    Each column of ``values`` is repeatedly demeaned within the groups of each factor in
-    ``codes`` until the largest change falls below ``tol`` (one pass is exact for a single
-    factor or a balanced two-way panel).
+    All columns of ``values`` are demeaned within the groups of each factor in ``codes`` in
+    turn (one sparse matrix product per factor), until the largest group mean removed falls
+    below ``tol``; one pass is exact for a single factor or a balanced two-way panel.
 
     References
     ----------
     Gaure, S. (2013). OLS with multiple high dimensional category variables. *Computational
     Statistics & Data Analysis*, 66, 8–18.
     """
+    from scipy import sparse
+
     x = np.array(values, dtype=float, copy=True)
     if x.ndim == 1:
         x = x[:, None]
-    w = np.ones(x.shape[0]) if weights is None else np.asarray(weights, float)
-    sizes = [np.bincount(c, weights=w) for c in codes]
+    n = x.shape[0]
+    w = np.ones(n) if weights is None else np.asarray(weights, float)
+    mats = []
+    for c in codes:
+        levels = int(c.max()) + 1
+        ind = sparse.csr_matrix((w, (c, np.arange(n))), shape=(levels, n))
+        size = np.asarray(ind.sum(axis=1)).ravel()
+        mats.append((c, ind, size))
     for _ in range(max_iter):
         biggest = 0.0
-        for c, size in zip(codes, sizes):
-            for j in range(x.shape[1]):
-                means = np.bincount(c, weights=w * x[:, j], minlength=size.size) / size
-                step = means[c]
-                x[:, j] -= step
-                biggest = max(biggest, float(np.abs(means).max()))
+        for c, ind, size in mats:
+            means = (ind @ x) / size[:, None]
+            x -= means[c]
+            biggest = max(biggest, float(np.abs(means).max()))
         if biggest < tol or len(codes) == 1:
             break
     return x
