@@ -489,21 +489,26 @@ def staggered(
                             Column(time, kind="integer", allow_missing=False),
                             Column(first_treated, kind="integer", allow_missing=False)])
     source = source_of(data)
-    varies = clean.groupby(unit)[first_treated].nunique()
-    bad = varies[varies > 1].index.tolist()
-    if bad:
+    uc, unit_values = pd.factorize(clean[unit])
+    tc, period_values = pd.factorize(clean[time], sort=True)
+    n, n_t = len(unit_values), len(period_values)
+    ft = clean[first_treated].to_numpy(float)
+    cohort = np.empty(n)
+    cohort[uc] = ft  # the last row of each unit wins; any disagreement is caught next
+    varies = cohort[uc] != ft
+    if varies.any():
+        bad = pd.unique(unit_values[uc[varies]])
         raise EvalDataError([DataProblem(first_treated, f"changes within {len(bad)} unit(s) "
                                          f"(e.g. {', '.join(map(str, bad[:5]))})",
                                          "one adoption period per unit")], source=source)
-    wide = clean.pivot_table(index=unit, columns=time, values=outcome, aggfunc="first")
-    if wide.isna().any().any() or clean.duplicated([unit, time]).any():
+    counts = np.bincount(uc * n_t + tc, minlength=n * n_t)
+    if len(clean) != n * n_t or (counts != 1).any():
         raise EvalDataError([DataProblem(unit, "the panel is unbalanced or repeats a unit and "
                                          "period", "every unit observed once in every period")],
                             source=source)
-    periods = wide.columns.to_numpy(float)
-    Y = wide.to_numpy(float)
-    cohort = clean.groupby(unit)[first_treated].first().reindex(wide.index).to_numpy(float)
-    n = Y.shape[0]
+    Y = np.empty((n, n_t))
+    Y[uc, tc] = clean[outcome].to_numpy(float)
+    periods = np.asarray(period_values, dtype=float)
     never = cohort == never_treated
     cohorts = np.unique(cohort[~never & (cohort > periods.min())])
     if control_group == "nevertreated" and not never.any():
