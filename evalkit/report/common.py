@@ -11,6 +11,10 @@ from typing import Any, Mapping, Sequence
 from evalkit.report.html import Block, esc, key_values, paragraphs
 
 __all__ = [
+    "glance_block",
+    "num",
+    "p_text",
+    "interval",
     "title_block",
     "program_block",
     "bullets_block",
@@ -45,6 +49,33 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: fh.read(chunk), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def num(x: float, digits: int = 2) -> str:
+    """A number for readers: fixed decimals, thousands separators, a true minus sign."""
+    return f"{x:,.{digits}f}".replace("-", "−")
+
+
+def p_text(p: float) -> str:
+    """A p-value as reports print it."""
+    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
+
+
+def interval(lo: float, hi: float, digits: int = 2) -> str:
+    """A confidence interval as "lo to hi"."""
+    return f"{num(lo, digits)} to {num(hi, digits)}"
+
+
+def glance_block(headline: str, items: Mapping[str, str], evidence: Mapping[str, Any]) -> Block:
+    """'At a glance': the headline sentence, key facts, and the evidence rating's reasons."""
+    body = "".join(f"<dt>{esc(a)}</dt><dd>{esc(b)}</dd>" for a, b in items.items())
+    reasons = "".join(f"<li>{esc(r)}</li>" for r in evidence["reasons"])
+    return Block(
+        f"<div class='ek-glance'><p class='ek-headline'>{esc(headline)}</p>"
+        f"<dl>{body}</dl><p class='ek-note'>Why this rating:</p><ul class='ek-note'>"
+        f"{reasons}</ul></div>",
+        text=headline,
+    )
 
 
 def title_block(title: str, program: str, *, subtitle: str | None = None) -> Block:

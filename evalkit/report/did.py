@@ -17,21 +17,15 @@ from scipy import special
 
 from evalkit.methods.did import TWFE, Aggregate, Bacon, Staggered
 from evalkit.report import resultsdoc
-from evalkit.report.common import bullets_block, program_block
+from evalkit.report.common import bullets_block, glance_block, program_block
+from evalkit.report.common import num as _num
+from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate
 from evalkit.report.figures import PALETTE, figure_block, new_figure
 from evalkit.report.html import Block, esc, paragraphs, table
 from evalkit.results import jsonable
 
 __all__ = ["DiDReport"]
-
-
-def _num(x: float, digits: int = 2) -> str:
-    return f"{x:,.{digits}f}".replace("-", "−")
-
-
-def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 @dataclass
@@ -125,11 +119,7 @@ class DiDReport:
             "Two-way fixed effects (for comparison)": f"{_num(self.twfe.coef[0])} {self.units}",
             "Evidence rating": ev["label"],
         }
-        body = "".join(f"<dt>{esc(a)}</dt><dd>{esc(b)}</dd>" for a, b in items.items())
-        reasons = "".join(f"<li>{esc(x)}</li>" for x in ev["reasons"])
-        return Block(f"<div class='ek-glance'><p class='ek-headline'>{esc(self.headline())}</p>"
-                     f"<dl>{body}</dl><p class='ek-note'>Why this rating:</p><ul class='ek-note'>"
-                     f"{reasons}</ul></div>", text=self.headline())
+        return glance_block(self.headline(), items, ev)
 
     def program_section(self, description: str, question: str = "") -> Block:
         q = question or (f"Did {self.outcome_label} change in {self.unit_label}s after they "

@@ -20,7 +20,8 @@ from evalkit.methods.groups import GroupComparison, describe_groups
 from evalkit.methods.prepost import PairedChange, SignedRank, describe
 from evalkit.methods.reliable_change import CATEGORIES, ReliableChange
 from evalkit.report import resultsdoc
-from evalkit.report.common import bullets_block, program_block
+from evalkit.report.common import bullets_block, glance_block, program_block
+from evalkit.report.common import interval, num, p_text
 from evalkit.report.evidence import rate
 from evalkit.report.figures import (
     attrition_figure,
@@ -33,6 +34,16 @@ from evalkit.report.html import Block, esc, paragraphs, table
 from evalkit.results import jsonable
 
 __all__ = ["Outcome", "PrePostReport"]
+
+_p = p_text
+
+
+def _num(x: float, digits: int = 1) -> str:  # scores are shown with one decimal
+    return num(x, digits)
+
+
+def _ci(lo: float, hi: float, digits: int = 1) -> str:
+    return interval(lo, hi, digits)
 
 
 @dataclass(frozen=True)
@@ -56,18 +67,6 @@ class Outcome:
     lower_is_better: bool = False
     pre_label: str = "intake"
     post_label: str = "follow-up"
-
-
-def _num(x: float, digits: int = 1) -> str:
-    return f"{x:,.{digits}f}".replace("-", "−")
-
-
-def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
-
-
-def _ci(lo: float, hi: float, digits: int = 1) -> str:
-    return f"{_num(lo, digits)} to {_num(hi, digits)}"
 
 
 @dataclass
@@ -241,14 +240,7 @@ class PrePostReport:
             items["Youth measured twice"] = (f"{c.n:,} ({self.attrition_rate:.0%} not measured "
                                              f"at {o.post_label})")
         items["Evidence rating"] = ev["label"]
-        body = "".join(f"<dt>{esc(a)}</dt><dd>{esc(b)}</dd>" for a, b in items.items())
-        reasons = "".join(f"<li>{esc(r)}</li>" for r in ev["reasons"])
-        return Block(
-            f"<div class='ek-glance'><p class='ek-headline'>{esc(self.headline())}</p>"
-            f"<dl>{body}</dl><p class='ek-note'>Why this rating:</p><ul class='ek-note'>"
-            f"{reasons}</ul></div>",
-            text=self.headline(),
-        )
+        return glance_block(self.headline(), items, ev)
 
     def program_section(self, description: str, question: str = "") -> Block:
         """'The program and the question' (a default question is worded when none is given)."""

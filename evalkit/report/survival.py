@@ -16,7 +16,9 @@ from evalkit import privacy
 from evalkit.methods.cox import CoxResult, PHTest
 from evalkit.methods.survival import RMST, CumulativeIncidence, KaplanMeier, LogRank
 from evalkit.report import resultsdoc
-from evalkit.report.common import bullets_block, program_block
+from evalkit.report.common import bullets_block, glance_block, program_block
+from evalkit.report.common import num as _num
+from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate
 from evalkit.report.figures import figure_block, forest_figure, km_figure
 from evalkit.report.html import Block, esc, paragraphs, table
@@ -26,14 +28,6 @@ __all__ = ["SurvivalReport"]
 
 def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
-
-
-def _num(x: float, digits: int = 2) -> str:
-    return f"{x:,.{digits}f}".replace("-", "−")
-
-
-def _p(p: float) -> str:
-    return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 @dataclass
@@ -186,11 +180,7 @@ class SurvivalReport:
                 f"{_num(r.diff_ci_low, 1)} to {_num(r.diff_ci_high, 1)})")
             items["Youth"] = f"{self.cox.n:,} ({self.cox.n_events:,} events)"
         items["Evidence rating"] = ev["label"]
-        body = "".join(f"<dt>{esc(a)}</dt><dd>{esc(b)}</dd>" for a, b in items.items())
-        reasons = "".join(f"<li>{esc(x)}</li>" for x in ev["reasons"])
-        return Block(f"<div class='ek-glance'><p class='ek-headline'>{esc(self.headline())}</p>"
-                     f"<dl>{body}</dl><p class='ek-note'>Why this rating:</p><ul class='ek-note'>"
-                     f"{reasons}</ul></div>", text=self.headline())
+        return glance_block(self.headline(), items, ev)
 
     def program_section(self, description: str, question: str = "") -> Block:
         q = question or (f"Compared with {self.comparison_label}, did {self.program_label} "
