@@ -214,3 +214,22 @@ def test_two_by_two_is_the_difference_of_mean_changes(mpdta):
     cs = staggered(mpdta, "lemp", "countyreal", "year", "first.treat")
     assert res.estimate == pytest.approx(
         cs.att_gt.set_index(["group", "time"]).loc[(2006, 2006), "att"], rel=1e-10)
+
+
+def test_multiplier_bootstrap_is_seeded_and_agrees_with_analytic_ses(mpdta):
+    a = staggered(mpdta, "lemp", "countyreal", "year", "first.treat")
+    b = staggered(mpdta, "lemp", "countyreal", "year", "first.treat", bootstrap=4000, seed=7)
+    again = staggered(mpdta, "lemp", "countyreal", "year", "first.treat", bootstrap=4000, seed=7)
+    pd.testing.assert_frame_equal(b.att_gt, again.att_gt)
+    ratio = b.att_gt["se"] / a.att_gt["se"]
+    assert ratio.between(0.85, 1.15).all(), ratio.tolist()
+    # a simultaneous band over 12 effects is wider than the pointwise 95% interval
+    assert 1.96 < b.crit_value < 3.5
+    assert (b.att_gt["band_low"] < b.att_gt["ci_low"]).all()
+    dyn = b.aggregate("dynamic")
+    assert dyn.crit_value is not None and "band_low" in dyn.table
+    assert dyn.se == pytest.approx(a.aggregate("dynamic").se, rel=0.15)
+    other = staggered(mpdta, "lemp", "countyreal", "year", "first.treat", bootstrap=4000, seed=8)
+    assert not other.att_gt["se"].equals(b.att_gt["se"])
+    with pytest.raises(ValueError, match="at least 100"):
+        staggered(mpdta, "lemp", "countyreal", "year", "first.treat", bootstrap=10)
