@@ -11,12 +11,15 @@ from evalkit.methods.did import (
     bacon_decomposition,
     demean,
     event_study,
+    multiplier_bootstrap,
     staggered,
     twfe,
     two_by_two,
+    wild_cluster_bootstrap,
 )
 
 __all__ = [
     "Aggregate", "Bacon", "EventStudy", "Staggered", "TWFE", "TwoByTwo",
-    "bacon_decomposition", "demean", "event_study", "staggered", "twfe", "two_by_two",
+    "bacon_decomposition", "demean", "event_study", "multiplier_bootstrap", "staggered",
+    "twfe", "two_by_two", "wild_cluster_bootstrap",
 ]

@@ -233,3 +233,51 @@ def test_multiplier_bootstrap_is_seeded_and_agrees_with_analytic_ses(mpdta):
     assert not other.att_gt["se"].equals(b.att_gt["se"])
     with pytest.raises(ValueError, match="at least 100"):
         staggered(mpdta, "lemp", "countyreal", "year", "first.treat", bootstrap=10)
+
+
+def test_wild_cluster_bootstrap_agrees_with_crv1_when_clusters_are_many(jtrain):
+    res = twfe(jtrain, "lscrap", "fcode", "year", ["grant", "grant_1"], wild_bootstrap=1999,
+               seed=3)
+    again = twfe(jtrain, "lscrap", "fcode", "year", ["grant", "grant_1"], wild_bootstrap=1999,
+                 seed=3)
+    assert res.wild == again.wild  # seeded
+    row = res.to_frame().iloc[0]
+    assert res.wild["clusters"] == 54
+    assert res.wild["p_value"] == pytest.approx(row["p_value"], abs=0.03)
+    assert res.wild["ci_low"] == pytest.approx(row["ci_low"], rel=0.1)
+    assert res.wild["ci_high"] < 0.1 and res.wild["ci_low"] < res.coef[0] < res.wild["ci_high"]
+    webb = twfe(jtrain, "lscrap", "fcode", "year", ["grant", "grant_1"], wild_bootstrap=1999,
+                seed=3, bootstrap_weights="webb")
+    assert webb.wild["weights"] == "webb"
+    assert webb.wild["p_value"] == pytest.approx(row["p_value"], abs=0.03)
+
+
+def test_wild_bootstrap_ci_is_the_set_of_nulls_it_does_not_reject():
+    from evalkit.did import wild_cluster_bootstrap
+
+    rng = np.random.default_rng(0)
+    g = np.repeat(np.arange(8), 25)  # few clusters: where the wild bootstrap matters
+    x = rng.normal(size=200) + rng.normal(size=8)[g]
+    y = 0.4 * x + rng.normal(size=8)[g] + rng.normal(size=200)
+    X = np.column_stack([np.ones(200), x])
+    out = wild_cluster_bootstrap(X, y, g, 1, draws=999, weights="webb", seed=1)
+    assert out["ci_low"] < 0.4 < out["ci_high"] or out["p_value"] < 0.05
+    shifted = wild_cluster_bootstrap(X, y - out["ci_high"] * x, g, 1, draws=999,
+                                     weights="webb", seed=1)
+    # testing zero on y − c·x is testing c on y: at the upper bound the p-value is alpha
+    assert shifted["p_value"] == pytest.approx(0.05, abs=0.02)
+    with pytest.raises(ValueError, match="rademacher"):
+        wild_cluster_bootstrap(X, y, g, 1, draws=999, weights="mammen")
+
+
+def test_two_by_two_wild_bootstrap_needs_clusters(mpdta):
+    from evalkit.did import two_by_two
+
+    d = mpdta[mpdta["first.treat"].isin([0, 2006]) & mpdta["year"].isin([2005, 2006])].copy()
+    d["treated"] = (d["first.treat"] == 2006).astype(int)
+    d["post"] = (d["year"] == 2006).astype(int)
+    with pytest.raises(ValueError, match="needs cluster"):
+        two_by_two(d, "lemp", "treated", "post", wild_bootstrap=199)
+    res = two_by_two(d, "lemp", "treated", "post", cluster="countyreal", wild_bootstrap=999,
+                     seed=2)
+    assert res.wild["p_value"] == pytest.approx(res.p_value, abs=0.05)
