@@ -651,10 +651,13 @@ def staggered(
         raise ValueError("base_period must be 'varying' or 'universal'")
     if est_method not in ("dr", "reg", "ipw"):
         raise ValueError("est_method must be 'dr', 'reg' or 'ipw'")
-    clean = validate(data, [Column(outcome, allow_missing=False),
-                            Column(unit, kind="string", allow_missing=False),
-                            Column(time, kind="integer", allow_missing=False),
-                            Column(first_treated, kind="integer", allow_missing=False)])
+    needed = [c for c in dict.fromkeys([outcome, unit, time, first_treated, cluster]) if c]
+    subset = data[[c for c in needed if c in data.columns]]  # validate copies what it checks
+    subset.attrs = dict(data.attrs)
+    clean = validate(subset, [Column(outcome, allow_missing=False),
+                              Column(unit, kind="string", allow_missing=False),
+                              Column(time, kind="integer", allow_missing=False),
+                              Column(first_treated, kind="integer", allow_missing=False)])
     source = source_of(data)
     uc, unit_values = pd.factorize(clean[unit])
     tc, period_values = pd.factorize(clean[time], sort=True)
