@@ -24,6 +24,10 @@ __all__ = ["collect", "table", "index_html", "write_index", "RUNS_FILE"]
 RUNS_FILE = "runs.json"
 
 
+#: Short names of standardized effect sizes in the index.
+_EFFECT_NAMES = {"hedges_g_av": "g", "hedges_g_wwc": "g", "hazard_ratio": "HR"}
+
+
 def collect(reports_dir: str | Path) -> list[dict[str, Any]]:
     """Every ``<reports_dir>/<slug>/results.json``, sorted by slug."""
     root = Path(reports_dir)
@@ -146,11 +150,13 @@ def index_html(
             else:
                 status = "<span class='ok'>ok</span>"
             est = h.get("estimate")
-            effect = (f"{_fmt(est, 1)} {_esc(h.get('units', ''))} "
-                      f"({_fmt(h.get('ci_low'), 1)} to {_fmt(h.get('ci_high'), 1)})"
+            dg = 2 if h.get("units") == "hazard ratio" else 1
+            effect = (f"{_fmt(est, dg)} {_esc(h.get('units', ''))} "
+                      f"({_fmt(h.get('ci_low'), dg)} to {_fmt(h.get('ci_high'), dg)})"
                       if est is not None else "suppressed")
-            std = (f"{_fmt(es.get('estimate'))} ({_fmt(es.get('ci_low'))} to "
-                   f"{_fmt(es.get('ci_high'))})" if es.get("estimate") is not None else "—")
+            short = _EFFECT_NAMES.get(es.get("name"), es.get("name") or "")
+            std = (f"{short} = {_fmt(es.get('estimate'))} ({_fmt(es.get('ci_low'))} to "
+                   f"{_fmt(es.get('ci_high'))})" if es.get("estimate") is not None else "")
             link = f"<a href='{_esc(slug)}/report.html'>{_esc(d.get('title', slug))}</a>"
             cells = [
                 f"<td>{link}<br><span class='note'>{_esc(d.get('program', ''))}</span></td>",
@@ -158,7 +164,7 @@ def index_html(
                 f"<td>{_esc(d.get('design', {}).get('label', ''))}</td>",
                 f"<td>{_esc(d.get('evidence', {}).get('label', ''))}</td>",
                 f"<td class='num' data-sort='{_esc(est if est is not None else '')}'>"
-                f"{effect}<br><span class='note'>g = {std}</span></td>",
+                f"{effect}<br><span class='note'>{std}</span></td>",
                 f"<td class='num'>{_esc(h.get('n') if h.get('n') is not None else '—')}</td>",
             ]
         body.append("<tr>" + "".join(cells) + f"<td>{status}</td></tr>")
@@ -176,8 +182,8 @@ def index_html(
         "<th>Design</th><th>Evidence rating</th><th>Effect (CI); standardized</th><th>n</th>"
         f"<th>Status</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
         "<p class='note'>Effects are shown with their 95% confidence intervals unless a "
-        "report states otherwise; g is Hedges' standardized effect size. Counts below each "
-        "evaluation's privacy threshold are suppressed.</p>"
+        "report states otherwise; g is Hedges' standardized effect size, HR a hazard ratio. "
+        "Counts below each evaluation's privacy threshold are suppressed.</p>"
         f"<script>{_SORT_JS}</script></body></html>"
     )
 

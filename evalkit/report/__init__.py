@@ -16,14 +16,18 @@ from evalkit.report.common import (
 from evalkit.report.evidence import RATINGS, rate
 from evalkit.report.figures import PALETTE, figure_block, new_figure
 from evalkit.report.html import Block
+from evalkit.report.did import DiDReport
 from evalkit.report.prepost import Outcome, PrePostReport
+from evalkit.report.survival import SurvivalReport
 
 __all__ = [
     "Block",
+    "DiDReport",
     "Outcome",
     "PALETTE",
     "PrePostReport",
     "RATINGS",
+    "SurvivalReport",
     "appendix_block",
     "bullets_block",
     "figure_block",
