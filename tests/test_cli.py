@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from evalkit.cli import main, new_config_text
@@ -91,3 +92,20 @@ def test_new_config_validates_once_filled_in(tmp_path):
     p.write_text(yaml.safe_dump(raw))
     cfg = load_config(p)
     assert cfg.parameters["pre"] == "ts_intake" and cfg.question == ""
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_new_writes_a_config_for_every_template(tmp_path, template):
+    from evalkit.run.config import load_config
+
+    raw = yaml.safe_load(new_config_text("x", template).replace("CHANGE ME", "Filled in"))
+    assert raw["template"] == template
+    assert set(raw["parameters"]) == {p.name for p in TEMPLATES[template].params}
+    sample = {"prepost": "mentoring_site_a.csv", "survival": "placement_runaway.csv",
+              "did": "safe_harbor_panel.csv"}[template]
+    raw["data"] = str(SAMPLE / sample)
+    raw["id_column"] = "state" if template == "did" else "case_id"
+    p = tmp_path / "x.yaml"
+    p.write_text(yaml.safe_dump(raw))
+    cfg = load_config(p)  # the examples in the written config are valid values
+    cfg.load_data()  # ... and name columns the sample data have
