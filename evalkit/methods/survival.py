@@ -73,6 +73,20 @@ def _groups(data: pd.DataFrame, group: str) -> tuple[np.ndarray, list[str]]:
     return codes, list(_group_text(pd.Series(uniques)))
 
 
+def _step_at(table: pd.DataFrame, keys: list[str], times: Sequence[float],
+             columns: list[str], start: dict[str, float]) -> pd.DataFrame:
+    """Values of right-continuous step functions at ``times``, one function per ``keys``
+    group of ``table`` (which has a sorted ``time`` column); ``start`` before the first step."""
+    rows = []
+    for key, tab in table.groupby(keys, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        idx = np.searchsorted(tab["time"].to_numpy(), times, side="right") - 1
+        for t, i in zip(times, idx):
+            vals = start if i < 0 else {c: tab[c].iloc[i] for c in columns}
+            rows.append({**dict(zip(keys, key)), "time": t, **vals})
+    return pd.DataFrame(rows)
+
+
 # -- Kaplan–Meier ------------------------------------------------------------------------------
 
 def _km_arrays(time: np.ndarray, event: np.ndarray) -> dict[str, np.ndarray]:
@@ -156,22 +170,15 @@ class KaplanMeier(Result):
         Between event times the curve is flat: the estimate at ``t`` is that of the last
         time at or before ``t``; the number at risk counts those with a time of ``t`` or later.
         """
-        rows = []
-        for g, tab in self.table.groupby("group", sort=False):
-            tt = tab["time"].to_numpy()
-            for t in times:
-                i = np.searchsorted(tt, t, side="right") - 1
-                later = tab[tab["time"] >= t]
-                n_risk = float(later["n_risk"].iloc[0]) if len(later) else 0.0
-                if i < 0:
-                    rows.append({"group": g, "time": t, "n_risk": n_risk, "surv": 1.0,
-                                 "std_err": 0.0, "ci_low": 1.0, "ci_high": 1.0})
-                else:
-                    r = tab.iloc[i]
-                    rows.append({"group": g, "time": t, "n_risk": n_risk, "surv": r["surv"],
-                                 "std_err": r["std_err"], "ci_low": r["ci_low"],
-                                 "ci_high": r["ci_high"]})
-        return pd.DataFrame(rows)
+        out = _step_at(self.table, ["group"], times, ["surv", "std_err", "ci_low", "ci_high"],
+                       {"surv": 1.0, "std_err": 0.0, "ci_low": 1.0, "ci_high": 1.0})
+        n_risk = []
+        for g, t in zip(out["group"], out["time"]):
+            tab = self.table[self.table["group"] == g]
+            later = tab[tab["time"] >= t]
+            n_risk.append(float(later["n_risk"].iloc[0]) if len(later) else 0.0)
+        out.insert(2, "n_risk", n_risk)
+        return out
 
     def _terms(self) -> list[dict[str, Any]]:
         nan = float("nan")
@@ -658,20 +665,8 @@ class CumulativeIncidence(Result):
 
     def at(self, times: Sequence[float]) -> pd.DataFrame:
         """Cumulative incidence of each cause (and group) at the given times."""
-        rows = []
-        for (g, c), tab in self.table.groupby(["group", "cause"], sort=False):
-            tt = tab["time"].to_numpy()
-            for t in times:
-                i = np.searchsorted(tt, t, side="right") - 1
-                if i < 0:
-                    rows.append({"group": g, "cause": c, "time": t, "estimate": 0.0,
-                                 "variance": 0.0, "ci_low": 0.0, "ci_high": 0.0})
-                else:
-                    r = tab.iloc[i]
-                    rows.append({"group": g, "cause": c, "time": t, "estimate": r["estimate"],
-                                 "variance": r["variance"], "ci_low": r["ci_low"],
-                                 "ci_high": r["ci_high"]})
-        return pd.DataFrame(rows)
+        cols = ["estimate", "variance", "ci_low", "ci_high"]
+        return _step_at(self.table, ["group", "cause"], times, cols, dict.fromkeys(cols, 0.0))
 
     def _terms(self) -> list[dict[str, Any]]:
         nan = float("nan")
