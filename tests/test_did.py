@@ -281,3 +281,28 @@ def test_two_by_two_wild_bootstrap_needs_clusters(mpdta):
     res = two_by_two(d, "lemp", "treated", "post", cluster="countyreal", wild_bootstrap=999,
                      seed=2)
     assert res.wild["p_value"] == pytest.approx(res.p_value, abs=0.05)
+
+
+@pytest.mark.parametrize("control", ["nevertreated", "notyettreated"])
+@pytest.mark.parametrize("covariates, method", [((), "dr"), (("lpop",), "dr"),
+                                                (("lpop",), "reg"), (("lpop",), "ipw")])
+def test_att_gt_equals_csdid_for_every_comparison_and_method(mpdta, control, covariates, method):
+    # csdid (Python port of R's did), bstrap = False: tests/reference/mpdta_csdid_reference.py
+    ref = pd.read_csv(REFERENCE / "mpdta_csdid_reference.csv")
+    label = "lpop" if covariates else "none"
+    ref = ref[(ref["control_group"] == control) & (ref["covariates"] == label)
+              & (ref["est_method"] == method)]
+    res = staggered(mpdta, "lemp", "countyreal", "year", "first.treat", control_group=control,
+                    covariates=covariates, est_method=method)
+    m = res.att_gt.merge(ref, on=["group", "time"], suffixes=("", "_ref"))
+    assert len(m) == 12
+    np.testing.assert_allclose(m["att"], m["att_ref"], rtol=1e-7, atol=1e-10)
+    np.testing.assert_allclose(m["se"], m["se_ref"], rtol=1e-6)
+
+
+def test_covariate_estimates_match_r_did_readme(mpdta):
+    # R did README: att_gt(..., xformla = ~lpop, est_method = "dr"): cohort 2004 in 2004-2007
+    # -0.0145, -0.0764, -0.1404, -0.1069
+    res = staggered(mpdta, "lemp", "countyreal", "year", "first.treat", covariates=["lpop"])
+    cells = res.att_gt[res.att_gt["group"] == 2004].sort_values("time")["att"].round(4)
+    assert cells.tolist() == [-0.0145, -0.0764, -0.1404, -0.1069]

@@ -261,6 +261,8 @@ policy_label = "safe-harbor laws"
 unit_label = "state"
 lower_is_better = True
 control_group = "nevertreated"
+covariates = []
+est_method = "dr"
 anticipation = 0
 event_window = [-5, 5]
 alpha = 0.05
@@ -279,12 +281,14 @@ data = evalkit.data.load(data_path, [
     evalkit.data.Column(first_treated, kind="integer", allow_missing=False),
     evalkit.data.Column(treatment, kind="binary", allow_missing=False),
     evalkit.data.Column(outcome, allow_missing=False),
+    *[evalkit.data.Column(c, allow_missing=False) for c in covariates],
 ])
 ''', "remove_input"),
     code('''
 # Estimate
 cs = did.staggered(data, outcome, id_column, time, first_treated,
                    control_group=control_group, anticipation=anticipation,
+                   covariates=covariates, est_method=est_method,
                    never_treated=never_treated, alpha=alpha)
 simple = cs.aggregate("simple")
 dynamic = cs.aggregate("dynamic", min_e=event_window[0], max_e=event_window[1])
@@ -305,7 +309,8 @@ rep = DiDReport(
 # Technical appendix
 report.appendix_block(
     results=[simple, dynamic, fixed, bacon, cs],
-    options={"estimator": "Callaway & Sant'Anna (2021), as R did::att_gt (no covariates)",
+    options={"estimator": f"Callaway & Sant'Anna (2021), as R did::att_gt, est_method = "
+                          f"{est_method}, covariates: {', '.join(covariates) or 'none'}",
              "comparison units": control_group, "anticipation": anticipation,
              "base period": "varying", "two-way fixed effects": "CRV1 by unit, as Stata xtreg",
              "alpha": alpha},

@@ -619,6 +619,61 @@ class Staggered(Result):
                          crit_value=crit)
 
 
+def _logit(X: np.ndarray, d: np.ndarray, source: str) -> np.ndarray:
+    """Logistic-regression propensity scores by Newton–Raphson (as R's glm)."""
+    beta = np.zeros(X.shape[1])
+    for _ in range(50):
+        p = special.expit(X @ beta)
+        W = p * (1 - p)
+        step = np.linalg.solve((X * W[:, None]).T @ X, X.T @ (d - p))
+        beta += step
+        if np.max(np.abs(step)) < 1e-12:
+            break
+    else:
+        raise EvalDataError("the propensity score model did not converge: the covariates may "
+                            "separate treated and comparison units", source=source)
+    return np.minimum(special.expit(X @ beta), 1 - 1e-6)
+
+
+def _did_2x2(dy: np.ndarray, d: np.ndarray, X: np.ndarray, method: str, source: str
+             ) -> tuple[float, np.ndarray]:
+    """ATT of one 2×2 comparison with covariates and its influence function (per unit of the
+    comparison), as DRDID's ``drdid_panel``, ``reg_did_panel`` and ``std_ipw_did_panel``."""
+    n = dy.size
+    ctrl = 1 - d
+    beta = np.linalg.lstsq(X[ctrl == 1], dy[ctrl == 1], rcond=None)[0]
+    fitted = X @ beta
+    # OLS on the comparison units: asymptotic linear representation
+    XpX_inv = np.linalg.inv((X * ctrl[:, None]).T @ X / n)
+    lin_ols = (ctrl * (dy - fitted))[:, None] * X @ XpX_inv
+    if method == "reg":
+        eta_t = np.mean(d * dy) / d.mean()
+        eta_c = np.mean(d * fitted) / d.mean()
+        inf_t = (d * dy - d * eta_t) / d.mean()
+        inf_c = ((d * fitted - d * eta_c) + lin_ols @ (d[:, None] * X).mean(axis=0)) / d.mean()
+        return float(eta_t - eta_c), inf_t - inf_c
+    ps = _logit(X, d, source)
+    W = ps * (1 - ps)
+    lin_ps = ((d - ps)[:, None] * X) @ np.linalg.inv((X * W[:, None]).T @ X / n)
+    w_t = d
+    w_c = ps * ctrl / (1 - ps)
+    if method == "ipw":
+        eta_t = np.mean(w_t * dy) / w_t.mean()
+        eta_c = np.mean(w_c * dy) / w_c.mean()
+        inf_t = (w_t * dy - w_t * eta_t) / w_t.mean()
+        m2 = (w_c * (dy - eta_c))[:, None] * X
+        inf_c = ((w_c * dy - w_c * eta_c) + lin_ps @ m2.mean(axis=0)) / w_c.mean()
+        return float(eta_t - eta_c), inf_t - inf_c
+    r = dy - fitted
+    eta_t = np.mean(w_t * r) / w_t.mean()
+    eta_c = np.mean(w_c * r) / w_c.mean()
+    inf_t = ((w_t * r - w_t * eta_t) - lin_ols @ (w_t[:, None] * X).mean(axis=0)) / w_t.mean()
+    m2 = ((w_c * (r - eta_c))[:, None] * X).mean(axis=0)
+    m3 = (w_c[:, None] * X).mean(axis=0)
+    inf_c = ((w_c * r - w_c * eta_c) + lin_ps @ m2 - lin_ols @ m3) / w_c.mean()
+    return float(eta_t - eta_c), inf_t - inf_c
+
+
 def staggered(
     data: pd.DataFrame,
     outcome: str,
@@ -629,6 +684,7 @@ def staggered(
     control_group: str = "nevertreated",
     anticipation: int = 0,
     base_period: str = "varying",
+    covariates: Sequence[str] = (),
     est_method: str = "dr",
     never_treated: float = 0,
     cluster: str | None = None,
@@ -655,9 +711,14 @@ def staggered(
     base_period
         ``"varying"`` (pre-treatment effects compare adjacent periods, as R's default) or
         ``"universal"`` (always the period before adoption).
+    covariates
+        Unit characteristics the comparison conditions on, taken from the base period of
+        each comparison (as R's ``did``); an intercept is always included.
     est_method
-        ``"dr"``, ``"reg"`` or ``"ipw"``; without covariates all three reduce to the same
-        difference in mean changes, with the same influence function.
+        ``"dr"`` (doubly robust: outcome regression and inverse propensity weighting,
+        Sant'Anna & Zhao 2020), ``"reg"`` (outcome regression) or ``"ipw"`` (normalized
+        inverse propensity weighting, propensity by logistic regression). Without covariates
+        all three reduce to the same difference in mean changes.
     cluster
         Column to cluster the bootstrap on (constant within unit; needs ``bootstrap``).
     alpha
@@ -686,13 +747,16 @@ def staggered(
         raise ValueError("base_period must be 'varying' or 'universal'")
     if est_method not in ("dr", "reg", "ipw"):
         raise ValueError("est_method must be 'dr', 'reg' or 'ipw'")
-    needed = [c for c in dict.fromkeys([outcome, unit, time, first_treated, cluster]) if c]
+    covariates = list(covariates)
+    needed = [c for c in dict.fromkeys([outcome, unit, time, first_treated, cluster,
+                                        *covariates]) if c]
     subset = data[[c for c in needed if c in data.columns]]  # validate copies what it checks
     subset.attrs = dict(data.attrs)
     clean = validate(subset, [Column(outcome, allow_missing=False),
                               Column(unit, kind="string", allow_missing=False),
                               Column(time, kind="integer", allow_missing=False),
-                              Column(first_treated, kind="integer", allow_missing=False)])
+                              Column(first_treated, kind="integer", allow_missing=False),
+                              *[Column(c, allow_missing=False) for c in covariates]])
     source = source_of(data)
     uc, unit_values = pd.factorize(clean[unit])
     tc, period_values = pd.factorize(clean[time], sort=True)
@@ -713,6 +777,9 @@ def staggered(
                             source=source)
     Y = np.empty((n, n_t))
     Y[uc, tc] = clean[outcome].to_numpy(float)
+    Xcov = np.empty((len(covariates), n, n_t))
+    for k, c in enumerate(covariates):
+        Xcov[k][uc, tc] = clean[c].to_numpy(float)
     periods = np.asarray(period_values, dtype=float)
     never = cohort == never_treated
     cohorts = np.unique(cohort[~never & (cohort > periods.min())])
@@ -748,10 +815,15 @@ def staggered(
             dy = Y[:, ti] - Y[:, bi]
             d = treated[sub].astype(float)
             y = dy[sub]
-            p1 = d.mean()
-            m1, m0 = y[d == 1].mean(), y[d == 0].mean()
-            att = m1 - m0
-            inf_sub = d * (y - m1) / p1 - (1 - d) * (y - m0) / (1 - p1)
+            if covariates:
+                Xs = np.column_stack([np.ones(int(sub.sum())), *[Xcov[k][sub, bi] for k in
+                                                                  range(len(covariates))]])
+                att, inf_sub = _did_2x2(y, d, Xs, est_method, source)
+            else:
+                p1 = d.mean()
+                m1, m0 = y[d == 1].mean(), y[d == 0].mean()
+                att = m1 - m0
+                inf_sub = d * (y - m1) / p1 - (1 - d) * (y - m0) / (1 - p1)
             inf = np.zeros(n)
             inf[sub] = inf_sub * n / sub.sum()
             infs.append(inf)

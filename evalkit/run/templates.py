@@ -181,7 +181,9 @@ def _did_columns(p: Mapping[str, Any], id_column: str) -> list["Column"]:
                    label="first period with the policy (never-treated value for none)"),
             Column(p["treatment"], kind="binary", allow_missing=False,
                    label="1 in periods with the policy"),
-            Column(p["outcome"], allow_missing=False, label="outcome")]
+            Column(p["outcome"], allow_missing=False, label="outcome"),
+            *[Column(c, allow_missing=False, label="covariate") for c in
+              p.get("covariates") or []]]
 
 
 DID = TemplateSpec(
@@ -206,6 +208,10 @@ DID = TemplateSpec(
         Param("lower_is_better", "bool", "whether a lower outcome is better", default=False),
         Param("control_group", "choice", "comparison units", default="nevertreated",
               choices=("nevertreated", "notyettreated")),
+        Param("covariates", "columns", "unit characteristics to condition the comparison on",
+              default=[]),
+        Param("est_method", "choice", "estimator of each comparison (with covariates)",
+              default="dr", choices=("dr", "reg", "ipw")),
         Param("anticipation", "int", "periods before adoption that may already react",
               default=0),
         Param("event_window", "numbers", "first and last years since adoption in the "
