@@ -306,3 +306,18 @@ def test_covariate_estimates_match_r_did_readme(mpdta):
     res = staggered(mpdta, "lemp", "countyreal", "year", "first.treat", covariates=["lpop"])
     cells = res.att_gt[res.att_gt["group"] == 2004].sort_values("time")["att"].round(4)
     assert cells.tolist() == [-0.0145, -0.0764, -0.1404, -0.1069]
+
+
+def test_universal_base_period_compares_every_period_with_the_year_before_adoption(mpdta):
+    res = staggered(mpdta, "lemp", "countyreal", "year", "first.treat", base_period="universal")
+    cells = res.att_gt.set_index(["group", "time"])
+    assert (2007, 2006) not in cells.index  # the base period itself
+    wide = mpdta.pivot(index="countyreal", columns="year", values="lemp")
+    g = mpdta.groupby("countyreal")["first.treat"].first()
+    dy = wide[2004] - wide[2006]  # 2007 cohort, 2004 against its base year 2006
+    expected = dy[g == 2007].mean() - dy[g == 0].mean()
+    assert cells.loc[(2007, 2004), "att"] == pytest.approx(expected, rel=1e-12)
+    # post-adoption cells do not depend on the base-period rule
+    varying = staggered(mpdta, "lemp", "countyreal", "year", "first.treat").att_gt
+    post = varying[varying["time"] >= varying["group"]].set_index(["group", "time"])["att"]
+    assert cells.loc[post.index, "att"].to_numpy() == pytest.approx(post.to_numpy())
