@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import html
 import json
+
+import numpy as np
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-__all__ = ["collect", "table", "index_html", "write_index", "RUNS_FILE"]
+__all__ = ["collect", "table", "standardized", "pooled", "index_html", "write_index",
+           "RUNS_FILE"]
 
 #: Status of the latest run of each evaluation, kept beside the report folders.
 RUNS_FILE = "runs.json"
@@ -80,6 +83,110 @@ def table(docs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+_DESIGN_WORDS = {"one_group_prepost": "pre-post changes (not program effects)",
+                 "comparison_group_prepost": "comparison-group effects"}
+
+#: Effect sizes on the scale of Hedges' g, which can be compared and pooled across programs.
+POOLABLE = ("hedges_g_av", "hedges_g_wwc")
+
+
+def standardized(docs: Sequence[Mapping[str, Any]], alpha: float = 0.05) -> pd.DataFrame:
+    """Every program's standardized effect size: ``slug, title, domain, design, name,
+    estimate, ci_low, ci_high, se`` (``se`` recovered from the symmetric CI)."""
+    from scipy import special
+
+    z = float(special.ndtri(1 - alpha / 2))
+    rows = []
+    for d in docs:
+        es = (d.get("headline") or {}).get("effect_size") or {}
+        if es.get("estimate") is None or es.get("ci_low") is None:
+            continue
+        name = es.get("name")
+        est, lo, hi = es["estimate"], es["ci_low"], es["ci_high"]
+        se = (hi - lo) / (2 * z) if name in POOLABLE else float("nan")
+        rows.append({"slug": d.get("slug"), "title": d.get("title"),
+                     "domain": (d.get("outcome") or {}).get("domain")
+                     or (d.get("outcome") or {}).get("label"),
+                     "design": (d.get("design") or {}).get("code"), "name": name,
+                     "estimate": est, "ci_low": lo, "ci_high": hi, "se": se})
+    return pd.DataFrame(rows)
+
+
+def pooled(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Random-effects meta-analyses (REML, Hartung–Knapp) wherever two or more programs share
+    an outcome domain, an effect-size scale and a design."""
+    from evalkit.methods.meta import meta_analysis
+
+    eff = standardized(docs)
+    out = []
+    if eff.empty:
+        return out
+    eff = eff[eff["name"].isin(POOLABLE)]
+    for (domain, name, design), grp in eff.groupby(["domain", "name", "design"]):
+        if len(grp) < 2:
+            continue
+        res = meta_analysis(grp["estimate"], grp["se"] ** 2)
+        out.append({"domain": domain, "effect_size": name, "design": design,
+                    "programs": grp["title"].tolist(), "result": res})
+    return out
+
+
+def _forest_html(eff: pd.DataFrame, pools: list[dict[str, Any]]) -> str:
+    from evalkit.report.figures import PALETTE, figure_block, new_figure
+
+    eff = eff[eff["name"].isin(POOLABLE)].sort_values(["domain", "estimate"])
+    if eff.empty:
+        return ""
+    labels, est, lo, hi, colours = [], [], [], [], []
+    for domain, grp in eff.groupby("domain", sort=True):
+        for _, r in grp.iterrows():
+            labels.append(f"{domain}: {r['title'][:48]}")
+            est.append(r["estimate"]); lo.append(r["ci_low"]); hi.append(r["ci_high"])
+            colours.append(PALETTE["blue"])
+        for p in pools:
+            if p["domain"] == domain:
+                m = p["result"]
+                labels.append(f"{domain}: pooled, {_DESIGN_WORDS.get(p['design'], p['design'])} "
+                              f"({m.k})")
+                est.append(m.estimate); lo.append(m.ci_low); hi.append(m.ci_high)
+                colours.append(PALETTE["vermillion"])
+    fig, (ax,) = new_figure(1, width=9.0, height=0.5 * len(labels) + 1.5)
+    y = np.arange(len(labels))[::-1]
+    for yy, e, a, b, c in zip(y, est, lo, hi, colours):
+        ax.errorbar([e], [yy], xerr=[[e - a], [b - e]], fmt="D" if c != PALETTE["blue"] else "o",
+                    color=c, capsize=3)
+    ax.axvline(0, color=PALETTE["grey"], ls="--", lw=1)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel("Standardized effect (Hedges' g) with 95% CI")
+    ax.set_title("Standardized effects by outcome domain")
+    alt = "Forest plot of standardized effects: " + "; ".join(
+        f"{lab} {e:.2f} ({a:.2f} to {b:.2f})" for lab, e, a, b in zip(labels, est, lo, hi))
+    return figure_block(fig, alt=alt, caption=(
+        "Hedges' g of each program (blue) and, where programs share a domain and design, the "
+        "random-effects pooled estimate (red). Pre-post changes are not program effects.")).html
+
+
+def _pooled_html(pools: list[dict[str, Any]]) -> str:
+    if not pools:
+        return ""
+    rows = []
+    for p in pools:
+        m = p["result"]
+        rows.append(
+            f"<tr><td>{_esc(p['domain'])}</td>"
+            f"<td>{_esc(_DESIGN_WORDS.get(p['design'], p['design']))}</td><td>{m.k}</td>"
+            f"<td class='num'>{_fmt(m.estimate)} ({_fmt(m.ci_low)} to {_fmt(m.ci_high)})</td>"
+            f"<td class='num'>{_fmt(m.pi_low)} to {_fmt(m.pi_high)}</td>"
+            f"<td class='num'>{m.tau2:.4f}</td><td class='num'>{m.i2:.0f}%</td></tr>")
+    return (
+        "<h2>Programs pooled by outcome domain</h2><table><thead><tr><th>Domain</th>"
+        "<th>Design</th><th>Programs</th><th>Pooled g (95% CI)</th><th>Prediction interval"
+        "</th><th>τ²</th><th>I²</th></tr></thead><tbody>" + "".join(rows) +
+        "</tbody></table><p class='note'>Random-effects meta-analysis (REML between-program "
+        "variance, Hartung–Knapp intervals), as R's metafor::rma. The prediction interval is "
+        "where the effect of a new, similar program would be expected to fall.</p>")
+
+
 def _esc(x: Any) -> str:
     return html.escape("" if x is None else str(x), quote=True)
 
@@ -92,6 +199,8 @@ table{border-collapse:collapse;width:100%;font-size:.93rem}
 th,td{padding:.4rem .6rem;border-bottom:1px solid #d8dde5;text-align:left;vertical-align:top}
 thead th{border-bottom:2px solid #1d2430;cursor:pointer;white-space:nowrap}
 td.num{text-align:right;white-space:nowrap}
+h2{font-size:1.3rem;margin-top:2rem}img{max-width:100%;height:auto}
+figure{margin:1rem 0}figcaption{color:#5b6472;font-size:.9rem}
 .failed{color:#9a3b00;font-weight:600}.ok{color:#006b4f}
 .note{color:#5b6472;font-size:.9rem}
 """
@@ -132,6 +241,10 @@ def index_html(
     """
     runs = dict(runs or {})
     by_slug = {d["slug"]: d for d in docs}
+    pools = pooled(docs)
+    eff = standardized(docs)
+    extra = ("<h2>Standardized effects</h2>" + _forest_html(eff, pools) + _pooled_html(pools)
+             if not eff.empty else "")
     slugs = sorted(set(by_slug) | set(runs))
     body = []
     for slug in slugs:
@@ -181,6 +294,7 @@ def index_html(
         "<table class='sortable'><thead><tr><th>Program and report</th><th>Outcome</th>"
         "<th>Design</th><th>Evidence rating</th><th>Effect (CI); standardized</th><th>n</th>"
         f"<th>Status</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f"{extra}"
         "<p class='note'>Effects are shown with their 95% confidence intervals unless a "
         "report states otherwise; g is Hedges' standardized effect size, HR a hazard ratio. "
         "Counts below each evaluation's privacy threshold are suppressed.</p>"

@@ -16,7 +16,7 @@ def test_sample_configs_are_valid():
     paths = find_configs([EVALUATIONS])
     assert [p.stem for p in paths] == ["lifeskills-waitlist", "mentoring-site-a",
                                        "mentoring-site-b", "placement-runaway",
-                                       "safe-harbor-arrests"]
+                                       "safe-harbor-arrests", "safe-harbor-reports"]
     assert load_config(paths[3]).template.name == "survival"
     assert load_config(paths[0]).parameters["group"] == "in_program"
     cfg = load_config(paths[1])

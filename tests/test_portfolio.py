@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from evalkit import portfolio
 
 
@@ -41,3 +43,28 @@ def test_collect_table_and_index(tmp_path):
     assert "c-prog" in html and "failed — no report yet" in html
     assert "suppressed" in html  # a-prog's estimate is withheld
     assert "3 evaluation(s), 2 failed in the latest run" in html
+
+
+def test_programs_sharing_a_domain_and_design_are_pooled(tmp_path):
+    from evalkit.methods.meta import meta_analysis
+
+    docs = []
+    for slug, g, lo, hi, design in (("a", -0.6, -0.8, -0.4, "one_group_prepost"),
+                                    ("b", -0.2, -0.35, -0.05, "one_group_prepost"),
+                                    ("c", -0.5, -0.8, -0.2, "comparison_group_prepost")):
+        d = _doc(slug, -1.0)
+        d["design"]["code"] = design
+        d["outcome"]["domain"] = "trauma symptoms"
+        d["headline"]["effect_size"] = {"name": "hedges_g_av", "estimate": g, "ci_low": lo,
+                                        "ci_high": hi}
+        docs.append(d)
+    eff = portfolio.standardized(docs)
+    # the SE is recovered from the symmetric 95% CI
+    assert eff.set_index("slug").loc["a", "se"] == pytest.approx(0.2 / 1.959963984540054)
+    pools = portfolio.pooled(docs)
+    assert len(pools) == 1 and pools[0]["design"] == "one_group_prepost"
+    se = eff.set_index("slug").loc[["a", "b"], "se"]
+    direct = meta_analysis([-0.6, -0.2], se.to_numpy() ** 2)
+    assert pools[0]["result"].estimate == pytest.approx(direct.estimate)
+    html = portfolio.index_html(docs)
+    assert "Programs pooled by outcome domain" in html and "data:image/png;base64" in html

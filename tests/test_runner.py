@@ -20,7 +20,7 @@ from conftest import ROOT, SAMPLE, write_config
 
 
 SLUGS = ["lifeskills-waitlist", "mentoring-site-a", "mentoring-site-b", "placement-runaway",
-         "safe-harbor-arrests"]
+         "safe-harbor-arrests", "safe-harbor-reports"]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_every_sample_evaluation_renders(sample_run):
     for slug in SLUGS:
         assert {p.name for p in (reports / slug).iterdir()} == {
             "report.html", "report.ipynb", "results.json", "manifest.json"}
-    assert len(lines) == 5 and all(re.match(r"\[\d/5\] ok\s", line) for line in lines)
+    assert len(lines) == 6 and all(re.match(r"\[\d/6\] ok\s", line) for line in lines)
     assert not list(reports.glob(".tmp-*"))
 
 
@@ -92,7 +92,7 @@ def test_comparison_group_evaluation_recovers_the_true_program_effect(sample_run
     ("mentoring-site-a", "mentoring_site_a.csv"), ("mentoring-site-b", "mentoring_site_b.csv"),
     ("lifeskills-waitlist", "lifeskills_waitlist.csv"),
     ("placement-runaway", "placement_runaway.csv"),
-    ("safe-harbor-arrests", None)])  # state-level rates: no case ids
+    ("safe-harbor-arrests", None), ("safe-harbor-reports", None)])  # state rates: no ids
 def test_html_has_no_code_no_ids_and_no_network(sample_run, slug, data):
     reports, _, _ = sample_run
     html = (reports / slug / "report.html").read_text()
@@ -151,6 +151,11 @@ def test_policy_evaluation_recovers_the_true_average_effect(sample_run, truth):
     # effects grow with time since adoption, so TWFE (weighting in forbidden comparisons)
     # lies outside the Callaway-Sant'Anna interval here
     assert not h["ci_low"] <= doc["checks"]["twfe"] <= h["ci_high"]
+    reports_doc = resultsdoc.read(reports / "safe-harbor-reports" / "results.json")
+    t2 = truth["safe_harbor"]["reports"]
+    h2 = reports_doc["headline"]
+    assert h2["ci_low"] <= t2["true_simple_att"] <= h2["ci_high"]
+    assert reports_doc["outcome"]["domain"] == "identification of exploited youth"
 
 
 def test_manifest_records_inputs_parameters_versions_and_timings(sample_run):

@@ -135,7 +135,8 @@ def meta_analysis(
     if hartung_knapp:
         se = math.sqrt(float(w @ (y - mu) ** 2) / ((k - 1) * w.sum()))
         crit = float(special.stdtrit(k - 1, 1 - alpha / 2))
-        p = float(2 * special.stdtr(k - 1, -abs(mu / se)))
+        # identical effects leave no residual variance: the adjusted SE is zero
+        p = float(2 * special.stdtr(k - 1, -abs(mu / se))) if se > 0 else float(mu == 0)
     else:
         crit = float(special.ndtri(1 - alpha / 2))
         p = float(2 * special.ndtr(-abs(mu / se)))

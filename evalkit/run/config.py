@@ -45,6 +45,8 @@ TOP_LEVEL_KEYS: dict[str, tuple[bool, str, str]] = {
     "program": (True, "str", "name of the program evaluated"),
     "description": (True, "str", "what the program does, in plain words for funders"),
     "question": (False, "str", "the evaluation question, in plain words"),
+    "outcome_domain": (False, "str", "outcome domain for the portfolio (programs sharing a "
+                       "domain are compared and pooled); default: the outcome's label"),
     "template": (True, "str", "which template runs it: " + ", ".join(sorted(TEMPLATES))),
     "data": (True, "str", "data file (CSV, TSV, Parquet or Excel), relative to this config"),
     "data_sheet": (False, "str", "Excel sheet to read (default: the first)"),
@@ -105,6 +107,7 @@ class EvaluationConfig:
     program: str
     description: str
     question: str
+    outcome_domain: str
     template: TemplateSpec
     data_path: Path
     data_sheet: str | None
@@ -297,6 +300,7 @@ def load_config(path: str | Path) -> EvaluationConfig:
         program=raw["program"].strip(),
         description=raw["description"].strip(),
         question=(raw.get("question") or "").strip(),
+        outcome_domain=(raw.get("outcome_domain") or "").strip(),
         template=spec,
         data_path=data_path,
         data_sheet=raw.get("data_sheet"),

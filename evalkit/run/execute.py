@@ -227,6 +227,7 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
         doc, slug=slug, title=cfg.title, program=cfg.program, template=cfg.template.name,
         status="ok", generated_at=_now(),
     )
+    doc["outcome"]["domain"] = cfg.outcome_domain or doc["outcome"].get("label", "")
     problems = resultsdoc.problems(doc)
     if problems:
         return fail("results", "results document is malformed: " + "; ".join(problems))
