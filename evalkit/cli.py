@@ -1,6 +1,6 @@
 """The ``evalkit`` command: ``run``, ``list``, ``validate`` and ``new``.
 
-    evalkit run [PATH ...] [-j N] [--only SLUG] [--reports DIR]
+    evalkit run [PATH ...] [-j N] [--only SLUG] [--reports DIR] [--pdf]
     evalkit list [PATH ...]
     evalkit validate [PATH ...]
     evalkit new SLUG --template prepost [--dir evaluations]
@@ -49,7 +49,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"Running {len(configs)} evaluation(s) with {min(jobs, len(configs))} worker(s)...",
           flush=True)
     t0 = time.perf_counter()
-    outcomes = run_all(configs, args.reports, jobs=jobs, echo=lambda s: print(s, flush=True))
+    outcomes = run_all(configs, args.reports, jobs=jobs, echo=lambda s: print(s, flush=True),
+                       pdf=args.pdf)
     failed = [o for o in outcomes if not o.ok]
     index = Path(args.reports) / "index.html"
     print(
@@ -191,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--only", action="append", metavar="SLUG",
                      help="run only this evaluation (repeatable)")
     run.add_argument("--reports", default="reports", help="output folder (default: reports/)")
+    run.add_argument("--pdf", action="store_true",
+                     help="also print report.pdf with headless Chromium")
     run.set_defaults(func=_cmd_run)
 
     lst = sub.add_parser("list", help="list configured evaluations and their last run")

@@ -83,3 +83,27 @@ def test_prepost_evidence_rule():
     assert r["rating"] == "descriptive" and "30%" in " ".join(r["reasons"])
     with pytest.raises(ValueError, match="no evidence rule"):
         rate("astrology", {})
+
+
+@pytest.mark.parametrize("design, checks, rating", [
+    ("one_group_prepost", {"attrition": 0.1}, "descriptive"),
+    ("comparison_group_prepost", {"baseline_status": "not satisfied", "baseline_g": 0.3},
+     "flagged"),
+    ("comparison_group_prepost", {"baseline_status": "satisfied with adjustment",
+                                  "baseline_g": 0.1, "low_attrition": False},
+     "meets_with_reservations"),
+    ("comparison_group_prepost", {"baseline_status": "satisfied", "baseline_g": 0.01},
+     "meets_with_reservations"),
+    ("staggered_did", {"pretest_p": 0.01}, "flagged"),
+    ("staggered_did", {"pretest_p": 0.4}, "meets_with_reservations"),
+    ("time_to_event_comparison", {"ph_holds": False}, "comparison_unverified"),
+])
+def test_every_row_of_the_evidence_rule_table(design, checks, rating):
+    r = rate(design, checks)
+    assert r["rating"] == rating and r["reasons"]
+    if rating == "flagged":
+        assert "differed" in r["reasons"][0]
+    if checks.get("low_attrition") is False:
+        assert any("high under the WWC" in x for x in r["reasons"])
+    if checks.get("ph_holds") is False:
+        assert any("restricted mean" in x for x in r["reasons"])

@@ -70,6 +70,7 @@ def run_all(
     *,
     jobs: int | None = None,
     echo: Callable[[str], None] = print,
+    pdf: bool = False,
 ) -> list[RunOutcome]:
     """Run every config, ``jobs`` at a time in worker processes; write the portfolio index.
 
@@ -95,7 +96,7 @@ def run_all(
     workers = min(jobs, total)
     if workers <= 1:
         for c in configs:
-            done(run_evaluation(c, reports_dir))
+            done(run_evaluation(c, reports_dir, pdf=pdf))
     else:
         from evalkit.run import worker
 
@@ -104,7 +105,8 @@ def run_all(
             # Every worker starts with a spare kernel; a run prepares the next spare only while
             # more evaluations remain than workers, so no kernel is started for nothing.
             futures = {
-                pool.submit(run_evaluation, c, reports_dir, prewarm=i < total - workers): c
+                pool.submit(run_evaluation, c, reports_dir, prewarm=i < total - workers,
+                            pdf=pdf): c
                 for i, c in enumerate(configs)
             }
             for fut in as_completed(futures):

@@ -108,6 +108,7 @@ def run_evaluation(
     *,
     kernel_name: str = "python3",
     prewarm: bool = False,
+    pdf: bool = False,
 ) -> RunOutcome:
     """Run one evaluation end to end; never raises for a problem of the evaluation itself.
 
@@ -122,6 +123,8 @@ def run_evaluation(
     prewarm
         Start a spare kernel for this process's next evaluation as soon as this one's notebook
         has run (see :func:`evalkit.run.engine.prestart`).
+    pdf
+        Also print ``report.pdf`` with headless Chromium.
 
     Returns
     -------
@@ -158,7 +161,7 @@ def run_evaluation(
     tmp.mkdir()
     try:
         return _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timings,
-                       fail, prewarm)
+                       fail, prewarm, pdf)
     except Exception as exc:  # noqa: BLE001 - reported, never raised: others must finish
         tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return fail("internal", f"unexpected error: {tb}")
@@ -168,7 +171,7 @@ def run_evaluation(
 
 
 def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timings, fail,
-            prewarm):
+            prewarm, pdf):
     import nbformat
     import papermill
 
@@ -249,6 +252,15 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
         return fail("privacy", str(exc))
 
     (tmp / "report.html").write_text(html_text, encoding="utf-8")
+    if pdf:
+        from evalkit.run.browser import BrowserError, print_pdf
+
+        t = time.perf_counter()
+        try:
+            print_pdf(tmp / "report.html", tmp / "report.pdf")
+        except (BrowserError, OSError, subprocess.SubprocessError) as exc:
+            return fail("pdf", str(exc))
+        timings["pdf"] = time.perf_counter() - t
     resultsdoc.write(tmp / "results.json", doc)
     timings["total"] = time.perf_counter() - t_start
     manifest = {
