@@ -331,3 +331,13 @@ def test_attrition_compares_completers_with_those_lost():
     assert a.pre_g == pytest.approx((1 - 3 / 15) * -20 / 2)
     with pytest.raises(EvalDataError, match="exactly two groups"):
         attrition(d.assign(g=["a", "b", "c", "a", "b", "c"]), "pre", "post", group="g")
+
+
+def test_cox_index_closed_form():
+    from evalkit.methods.effect_sizes import cox_index
+
+    # ln(OR) / 1.65: 60% vs 50% -> ln(1.5) / 1.65
+    assert cox_index(0.6, 0.5) == pytest.approx(math.log(1.5) / 1.65, rel=1e-15)
+    assert cox_index(0.5, 0.6) == pytest.approx(-cox_index(0.6, 0.5))
+    with pytest.raises(ValueError, match="strictly between"):
+        cox_index(1.0, 0.5)
