@@ -6,7 +6,7 @@ Collects the estimators of :mod:`evalkit.methods.prepost` (continuous scores),
 """
 
 from evalkit.methods.attrition import Attrition, attrition
-from evalkit.methods.binary import McNemar, mcnemar
+from evalkit.methods.binary import McNemar, ProportionComparison, compare_proportions, mcnemar
 from evalkit.methods.groups import GroupComparison, compare_groups, describe_groups
 from evalkit.methods.prepost import (
     PairedChange,
@@ -24,11 +24,13 @@ __all__ = [
     "GroupComparison",
     "McNemar",
     "PairedChange",
+    "ProportionComparison",
     "ReliableChange",
     "SignedRank",
     "attrition",
     "columns",
     "compare_groups",
+    "compare_proportions",
     "describe",
     "describe_groups",
     "hedges_j",

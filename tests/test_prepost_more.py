@@ -341,3 +341,31 @@ def test_cox_index_closed_form():
     assert cox_index(0.5, 0.6) == pytest.approx(-cox_index(0.6, 0.5))
     with pytest.raises(ValueError, match="strictly between"):
         cox_index(1.0, 0.5)
+
+
+@pytest.mark.parametrize("counts, low, high", [
+    # Newcombe (1998), Statistics in Medicine 17:873, Table II, method 10
+    ((56, 70, 48, 80), 0.0524, 0.3339), ((9, 10, 3, 10), 0.1705, 0.8090),
+    ((6, 7, 2, 7), 0.0582, 0.8062),
+])
+def test_newcombe_independent_interval_published(counts, low, high):
+    from evalkit.methods.binary import newcombe_independent_interval
+
+    diff, lo, hi = newcombe_independent_interval(*counts)
+    assert diff == pytest.approx(counts[0] / counts[1] - counts[2] / counts[3])
+    assert (round(lo, 4), round(hi, 4)) == (low, high)
+
+
+def test_compare_proportions_cox_index():
+    from evalkit.methods.binary import compare_proportions
+
+    d = pd.DataFrame({"g": [1] * 70 + [0] * 80,
+                      "y": [1] * 56 + [0] * 14 + [1] * 48 + [0] * 32})
+    res = compare_proportions(d, "y", "g")
+    assert (res.diff_ci_low, res.diff_ci_high) == pytest.approx((0.0524, 0.3339), abs=5e-5)
+    log_or = math.log((56 * 32) / (14 * 48))
+    assert res.cox_index == pytest.approx(log_or / 1.65)
+    se = math.sqrt(1 / 56 + 1 / 14 + 1 / 48 + 1 / 32)
+    assert res.cox_ci_high == pytest.approx((log_or + 1.959963984540054 * se) / 1.65)
+    with pytest.raises(EvalDataError, match="infinite"):
+        compare_proportions(d.assign(y=d["g"]), "y", "g")

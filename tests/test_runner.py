@@ -86,6 +86,12 @@ def test_comparison_group_evaluation_recovers_the_true_program_effect(sample_run
     assert isinstance(att["low"], bool)
     html = (reports / "lifeskills-waitlist" / "report.html").read_text()
     assert "Were the groups alike at intake?" in html and "waiting list" in html
+    assert "Cox index" in html
+    est = {e["term"]: e for e in doc["estimates"]}
+    cox = est["enrolled in school (program vs comparison): cox_index"]
+    assert cox["ci_low"] <= t["true_school_cox_index"] <= cox["ci_high"]
+    diff = est["enrolled in school (program vs comparison): difference in proportion"]
+    assert diff["ci_low"] <= t["true_school_difference"] <= diff["ci_high"]
 
 
 @pytest.mark.parametrize("slug, data", [

@@ -112,10 +112,14 @@ binary = {o["label"]: prepost.mcnemar(program_youth, pre=o["pre"], post=o["post"
           for o in binary_outcomes}
 lost = prepost.attrition(data, pre, post, group=group, boundary=attrition_boundary)
 comparison = None
+binary_groups = {}
 if group is not None:
     comparison = prepost.compare_groups(data, pre, post, group, covariates=covariates,
                                         cluster=cluster, lower_is_better=lower_is_better,
                                         alpha=alpha)
+    binary_groups = {o["label"]: prepost.compare_proportions(data, o["post"], group,
+                                                             alpha=alpha)
+                     for o in binary_outcomes}
 ''', "remove_input"),
     code('''
 # Assemble the report
@@ -124,15 +128,16 @@ rep = report.PrePostReport(
     report.Outcome(outcome_label, units=units, lower_is_better=lower_is_better,
                    pre_label=pre_label, post_label=post_label),
     threshold=privacy_threshold, signed=signed, reliable=reliable, binary=binary,
-    attrition=lost, comparison=comparison, group=group, comparison_label=comparison_label,
+    attrition=lost, comparison=comparison, binary_groups=binary_groups, group=group,
+    comparison_label=comparison_label,
 )
 ''', "remove_input"),
     *report_sections(),
     code('''
 # Technical appendix
 report.appendix_block(
-    results=[r for r in (comparison, change, signed, reliable, lost, *binary.values())
-             if r is not None],
+    results=[r for r in (comparison, change, signed, reliable, lost, *binary.values(),
+                         *binary_groups.values()) if r is not None],
     options={"paired test": "t-test, as R t.test(post, pre, paired = TRUE)",
              "robustness": "Wilcoxon signed-rank, as R wilcox.test(paired = TRUE)",
              "effect size": "Hedges' g_av (exact J, df = n - 1); WWC g for group designs",

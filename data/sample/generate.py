@@ -12,6 +12,7 @@ documented in ``README.md``.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -132,9 +133,19 @@ def _lifeskills_draw(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
     return {"site": site, "group": group, "pre": pre, "post": post, "drop": drop}
 
 
+#: School enrolment in the life-skills sample (drawn from its own seeded stream, so the other
+#: files are unchanged): share enrolled at intake, and at six months by group.
+LIFESKILLS_SCHOOL = {"intake": 0.5, "six_months_waitlist": 0.50, "six_months_program": 0.65}
+
+
 def lifeskills(rng: np.random.Generator) -> pd.DataFrame:
     s = LIFESKILLS
     d = _lifeskills_draw(rng, s["n"])
+    school_rng = np.random.default_rng(SEED + 7)
+    p6 = np.where(d["group"] == 1, LIFESKILLS_SCHOOL["six_months_program"],
+                  LIFESKILLS_SCHOOL["six_months_waitlist"])
+    school_pre = (school_rng.random(s["n"]) < LIFESKILLS_SCHOOL["intake"]).astype(int)
+    school_post = (school_rng.random(s["n"]) < p6).astype(int)
     return pd.DataFrame(
         {
             "case_id": _case_ids(rng, s["prefix"], s["n"]),
@@ -144,6 +155,8 @@ def lifeskills(rng: np.random.Generator) -> pd.DataFrame:
             "age": rng.choice(np.arange(12, 18), size=s["n"]),
             "ts_intake": d["pre"].astype(int),
             "ts_6mo": pd.array(np.where(d["drop"], np.nan, d["post"]), dtype="Int64"),
+            "school_intake": school_pre,
+            "school_6mo": pd.array(np.where(d["drop"], np.nan, school_post), dtype="Int64"),
         }
     )
 
@@ -162,6 +175,12 @@ def lifeskills_truth(draws: int = 2_000_000) -> dict:
         "true_g_completers": round(float(s["effect"] / sd), 3),
         "expected_attrition_program": round(float(d["drop"][d["group"] == 1].mean()), 3),
         "expected_attrition_waitlist": round(float(d["drop"][d["group"] == 0].mean()), 3),
+        "true_school_difference": round(LIFESKILLS_SCHOOL["six_months_program"]
+                                        - LIFESKILLS_SCHOOL["six_months_waitlist"], 4),
+        "true_school_cox_index": round(math.log(
+            (LIFESKILLS_SCHOOL["six_months_program"] / (1 - LIFESKILLS_SCHOOL["six_months_program"]))
+            / (LIFESKILLS_SCHOOL["six_months_waitlist"] / (1 - LIFESKILLS_SCHOOL["six_months_waitlist"])))
+            / 1.65, 4),
         "monte_carlo_draws": draws,
     }
 

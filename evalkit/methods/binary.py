@@ -15,7 +15,8 @@ from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.results import Result, check_alpha
 
-__all__ = ["mcnemar", "McNemar", "wilson_interval", "newcombe_paired_interval"]
+__all__ = ["mcnemar", "McNemar", "wilson_interval", "newcombe_paired_interval",
+           "newcombe_independent_interval", "compare_proportions", "ProportionComparison"]
 
 
 def wilson_interval(x: int, n: int, alpha: float = 0.05) -> tuple[float, float]:
@@ -204,3 +205,102 @@ def mcnemar(
         diff_ci_low=lo, diff_ci_high=hi, odds_ratio=b / c if c else math.inf,
         table=((a, b), (c, d)), correct=correct, exact=exact, alpha=alpha,
     )
+
+
+def newcombe_independent_interval(x1: int, n1: int, x2: int, n2: int,
+                                  alpha: float = 0.05) -> tuple[float, float, float]:
+    """Newcombe's hybrid score interval for ``x1/n1 − x2/n2`` (independent samples).
+
+    References
+    ----------
+    Newcombe, R. G. (1998). Interval estimation for the difference between independent
+    proportions: comparison of eleven methods. *Statistics in Medicine*, 17, 873–890
+    (method 10).
+    """
+    p1, p2 = x1 / n1, x2 / n2
+    l1, u1 = wilson_interval(x1, n1, alpha)
+    l2, u2 = wilson_interval(x2, n2, alpha)
+    d = p1 - p2
+    return d, d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2), \
+        d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+
+
+@dataclass(frozen=True)
+class ProportionComparison(Result):
+    """Result of :func:`compare_proportions`.
+
+    Attributes
+    ----------
+    prop_program, prop_comparison, n_program, n_comparison
+        Share with the outcome and youth analysed in each group.
+    diff, diff_ci_low, diff_ci_high
+        Difference (program − comparison) with Newcombe's hybrid score interval.
+    odds_ratio, cox_index, cox_ci_low, cox_ci_high, p_value
+        Odds ratio, the WWC Cox index ``ln(OR)/1.65`` (on the scale of Hedges' g) with its CI
+        from the log odds ratio's standard error, and the Wald test of no difference.
+    """
+
+    _title: ClassVar[str] = "Program vs comparison group: a yes/no outcome"
+
+    prop_program: float
+    prop_comparison: float
+    n_program: int
+    n_comparison: int
+    diff: float
+    diff_ci_low: float
+    diff_ci_high: float
+    odds_ratio: float
+    cox_index: float
+    cox_ci_low: float
+    cox_ci_high: float
+    p_value: float
+    alpha: float = 0.05
+
+    @property
+    def estimate(self) -> float:
+        return self.diff
+
+    def _terms(self) -> list[dict[str, Any]]:
+        nan = float("nan")
+        return [{"term": "difference in proportion", "estimate": self.diff, "se": nan,
+                 "ci_low": self.diff_ci_low, "ci_high": self.diff_ci_high,
+                 "p_value": self.p_value},
+                {"term": "cox_index", "estimate": self.cox_index, "se": nan,
+                 "ci_low": self.cox_ci_low, "ci_high": self.cox_ci_high, "p_value": nan}]
+
+
+def compare_proportions(data: pd.DataFrame, outcome: str, group: str, *,
+                        alpha: float = 0.05) -> ProportionComparison:
+    """Compare a 0/1 outcome between the program (``group`` 1) and comparison (0) groups.
+
+    References
+    ----------
+    What Works Clearinghouse (2020). *Procedures and Standards Handbook, Version 4.1*,
+    Appendix E (the Cox index).
+    """
+    alpha = check_alpha(alpha)
+    clean = validate(data, [Column(outcome, kind="binary"), Column(group, kind="binary",
+                                                                   allow_missing=False)])
+    d = clean.dropna(subset=[outcome])
+    y, g = d[outcome].to_numpy(float), d[group].to_numpy(float)
+    x1, n1 = int(y[g == 1].sum()), int((g == 1).sum())
+    x0, n0 = int(y[g == 0].sum()), int((g == 0).sum())
+    source = source_of(data)
+    if min(n1, n0) == 0:
+        raise EvalDataError([DataProblem(group, "one group has no youth with the outcome "
+                                         "measured", "youth in both groups")], source=source)
+    cells = (x1, n1 - x1, x0, n0 - x0)
+    if min(cells) == 0:
+        raise EvalDataError([DataProblem(outcome, "a group has everyone or no one with the "
+                                         "outcome, so the odds ratio is infinite",
+                                         "both outcomes in both groups")], source=source)
+    diff, lo, hi = newcombe_independent_interval(x1, n1, x0, n0, alpha)
+    log_or = math.log(cells[0] * cells[3] / (cells[1] * cells[2]))
+    se = math.sqrt(sum(1 / c for c in cells))
+    z = float(special.ndtri(1 - alpha / 2))
+    return ProportionComparison(
+        prop_program=x1 / n1, prop_comparison=x0 / n0, n_program=n1, n_comparison=n0,
+        diff=diff, diff_ci_low=lo, diff_ci_high=hi, odds_ratio=math.exp(log_or),
+        cox_index=log_or / 1.65, cox_ci_low=(log_or - z * se) / 1.65,
+        cox_ci_high=(log_or + z * se) / 1.65, p_value=float(2 * special.ndtr(-abs(log_or / se))),
+        alpha=alpha)

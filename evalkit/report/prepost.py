@@ -15,7 +15,7 @@ import pandas as pd
 
 from evalkit import privacy
 from evalkit.methods.attrition import Attrition, wwc_boundary
-from evalkit.methods.binary import McNemar
+from evalkit.methods.binary import McNemar, ProportionComparison
 from evalkit.methods.groups import GroupComparison, describe_groups
 from evalkit.methods.prepost import PairedChange, SignedRank, describe
 from evalkit.methods.reliable_change import CATEGORIES, ReliableChange
@@ -94,6 +94,9 @@ class PrePostReport:
         :func:`~evalkit.methods.attrition.attrition`.
     comparison
         :func:`~evalkit.methods.groups.compare_groups`, for comparison-group designs.
+    binary_groups
+        Label → :func:`~evalkit.methods.binary.compare_proportions` (program vs comparison
+        at the second measurement) for 0/1 outcomes of comparison-group designs.
     group, comparison_label
         The 0/1 group column and what the comparison group is called.
     """
@@ -107,6 +110,7 @@ class PrePostReport:
     binary: Mapping[str, McNemar] = field(default_factory=dict)
     attrition: Attrition | None = None
     comparison: GroupComparison | None = None
+    binary_groups: Mapping[str, ProportionComparison] = field(default_factory=dict)
     group: str | None = None
     comparison_label: str = "comparison group"
     summary: pd.DataFrame = field(init=False)
@@ -336,7 +340,31 @@ class PrePostReport:
             html += self._reliable_findings()
         if self.binary:
             html += self._binary_findings()
+        if self.binary_groups:
+            html += self._binary_group_findings()
         return Block(html, text="Findings")
+
+    def _binary_group_findings(self) -> str:
+        o = self.outcome
+        rows = {}
+        for label, m in self.binary_groups.items():
+            conf = f"{m.confidence:.0%}"
+            if min(m.n_program, m.n_comparison) < self.threshold:
+                rows[label.capitalize()] = [privacy.SUPPRESSED] * 4
+                continue
+            rows[label.capitalize()] = [
+                f"{m.prop_program:.0%}", f"{m.prop_comparison:.0%}",
+                f"{_num(100 * m.diff)} ({_ci(100 * m.diff_ci_low, 100 * m.diff_ci_high)})",
+                f"{_num(m.cox_index, 2)} ({_ci(m.cox_ci_low, m.cox_ci_high, 2)})",
+            ]
+        frame = pd.DataFrame.from_dict(rows, orient="index", columns=[
+            "Program", self.comparison_label.capitalize(),
+            f"Difference, percentage points ({conf} CI)", f"Cox index ({conf} CI)"])
+        return table(frame, caption=f"Yes/no outcomes at {o.post_label}: program vs "
+                     f"{self.comparison_label}", total_rows=(),
+                     note="Newcombe interval for the difference of independent proportions; "
+                          "the Cox index (log odds ratio / 1.65) is on the scale of Hedges' g, "
+                          "as the What Works Clearinghouse reports binary outcomes.")
 
     def _comparison_findings(self) -> str:
         k, o = self.comparison, self.outcome
@@ -597,6 +625,11 @@ class PrePostReport:
             for res in (k, c, self.signed):
                 if res is not None:
                     estimates += res.to_frame().to_dict("records")
+            for label, m in self.binary_groups.items():
+                if min(m.n_program, m.n_comparison) >= self.threshold:
+                    for row in m.to_frame().to_dict("records"):
+                        estimates.append({**row, "term": f"{label} (program vs comparison): "
+                                                          f"{row['term']}"})
             for label, m in self.binary.items():
                 if m.n >= self.threshold:
                     for row in m.to_frame().to_dict("records"):
