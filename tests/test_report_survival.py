@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-import pytest
 
 from evalkit.privacy import SUPPRESSED
 from evalkit.report import resultsdoc

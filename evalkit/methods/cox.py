@@ -118,7 +118,7 @@ class _TimeSums:
 
 
 def _time_sums(s: _Stratum, beta: np.ndarray, efron: bool) -> _TimeSums:
-    X, e, w = s.X, s.event, s.w
+    X, w = s.X, s.w
     eta = X @ beta
     ex = np.exp(eta)
     r = w * ex
@@ -148,7 +148,7 @@ def _stratum_terms(s: _Stratum, beta: np.ndarray, efron: bool, need_info: bool =
     once per distinct time, not once per death.
     """
     ts = _time_sums(s, beta, efron)
-    X, w = s.X, s.w
+    X = s.X
     dead = s.event > 0
     score = s.wx_dead - ts.mean().sum(axis=0)
     info = ts.info() if need_info else None

@@ -1126,7 +1126,6 @@ def bacon_decomposition(data: pd.DataFrame, outcome: str, unit: str, time: str,
     T = D.shape[1]
     first = np.where(D.any(axis=1), D.argmax(axis=1), T)  # index of the first treated period
     timings = np.unique(first)
-    N = D.shape[0]
     share = {k: np.mean(first == k) for k in timings}
     dbar = {k: (T - k) / T for k in timings}
     ybar = {k: Y[first == k].mean(axis=0) for k in timings}

@@ -22,7 +22,7 @@ from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate
 from evalkit.report.figures import PALETTE, figure_block, new_figure
-from evalkit.report.html import Block, esc, paragraphs, table
+from evalkit.report.html import Block, paragraphs, table
 from evalkit.results import jsonable
 
 __all__ = ["DiDReport"]

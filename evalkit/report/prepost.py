@@ -30,7 +30,7 @@ from evalkit.report.figures import (
     groups_figure,
     prepost_figure,
 )
-from evalkit.report.html import Block, esc, paragraphs, table
+from evalkit.report.html import Block, paragraphs, table
 from evalkit.results import jsonable
 
 __all__ = ["Outcome", "PrePostReport"]

@@ -21,7 +21,7 @@ from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate
 from evalkit.report.figures import figure_block, forest_figure, km_figure
-from evalkit.report.html import Block, esc, paragraphs, table
+from evalkit.report.html import Block, paragraphs, table
 
 __all__ = ["SurvivalReport"]
 
