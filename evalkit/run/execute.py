@@ -178,13 +178,12 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
     from evalkit import privacy
     from evalkit.report import resultsdoc
     from evalkit.report.common import package_versions, sha256_file
+    from evalkit.run.engine import ENGINE_NAME, prestart
     from evalkit.run.render import to_html
 
     slug = cfg.slug
     nb_path = tmp / "report.ipynb"
     part = tmp / "results.part.json"
-    from evalkit.run.engine import ENGINE_NAME, prestart
-
     t = time.perf_counter()
     kernel_log = open(tmp / "kernel.log", "wb")
     try:
