@@ -115,9 +115,12 @@ def standardized(docs: Sequence[Mapping[str, Any]], alpha: float = 0.05) -> pd.D
 def pooled(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Random-effects meta-analyses (REML, Hartung–Knapp) wherever two or more programs share
     an outcome domain, an effect-size scale and a design."""
+    return _pool(standardized(docs))
+
+
+def _pool(eff: pd.DataFrame) -> list[dict[str, Any]]:
     from evalkit.methods.meta import meta_analysis
 
-    eff = standardized(docs)
     out = []
     if eff.empty:
         return out
@@ -241,8 +244,8 @@ def index_html(
     """
     runs = dict(runs or {})
     by_slug = {d["slug"]: d for d in docs}
-    pools = pooled(docs)
     eff = standardized(docs)
+    pools = _pool(eff)
     extra = ("<h2>Standardized effects</h2>" + _forest_html(eff, pools) + _pooled_html(pools)
              if not eff.empty else "")
     slugs = sorted(set(by_slug) | set(runs))

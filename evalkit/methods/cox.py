@@ -37,7 +37,7 @@ class _Stratum:
     u_of_row: np.ndarray = field(init=False)
     dead: np.ndarray = field(init=False)
     wx_dead: np.ndarray = field(init=False)  # Σ w x over the events
-    ties: dict = field(init=False, default_factory=dict)  # (u, f, mw) by tie method
+    ties: dict = field(init=False, default_factory=dict)  # (u, f, mw) by tie method, lazily
 
     def __post_init__(self) -> None:
         # rows are sorted by time, so distinct times start where the time changes
@@ -47,10 +47,14 @@ class _Stratum:
         self.u_of_row = np.cumsum(new) - 1
         self.dead = self.event > 0
         self.wx_dead = (self.w[:, None] * self.X)[self.dead].sum(axis=0)
-        dcount = np.add.reduceat(self.dead.astype(float), self.start)
-        dw = np.add.reduceat(np.where(self.dead, self.w, 0.0), self.start)
-        for efron in (True, False):
-            self.ties[efron] = _tie_rows(dcount, dw, efron)
+        self._dcount = np.add.reduceat(self.dead.astype(float), self.start)
+        self._dw = np.add.reduceat(np.where(self.dead, self.w, 0.0), self.start)
+
+    def tie_rows(self, efron: bool):
+        """The (time, tie) rows for Efron or Breslow, built once per method."""
+        if efron not in self.ties:
+            self.ties[efron] = _tie_rows(self._dcount, self._dw, efron)
+        return self.ties[efron]
 
 
 def _rcumsum(a: np.ndarray) -> np.ndarray:
@@ -130,7 +134,7 @@ def _time_sums(s: _Stratum, beta: np.ndarray, efron: bool) -> _TimeSums:
     rd = np.where(dead, r, 0.0)
     D0 = np.add.reduceat(rd, idx)
     D1 = np.add.reduceat(rd[:, None] * X, idx, axis=0)
-    u, f, mw = s.ties[efron]
+    u, f, mw = s.tie_rows(efron)
     Dj = S0[u] - f * D0[u]
     inv = mw / Dj
     a0 = np.bincount(u, weights=inv, minlength=nu)

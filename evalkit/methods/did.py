@@ -1016,7 +1016,7 @@ def two_by_two(
     With ``cluster`` and ``wild_bootstrap`` draws, ``wild`` adds the restricted wild cluster
     bootstrap p-value and CI (:func:`wild_cluster_bootstrap`).
     """
-    from evalkit.methods.groups import _ols
+    from evalkit.methods.groups import robust_ols
 
     alpha = check_alpha(alpha)
     cols = [Column(outcome, allow_missing=False), Column(treated, kind="binary",
@@ -1035,7 +1035,7 @@ def two_by_two(
     X = np.column_stack([np.ones(len(clean)), d, p, d * p]
                         + [clean[c].to_numpy(float) for c in covariates])
     groups = None if cluster is None else pd.factorize(clean[cluster])[0]
-    terms, _ = _ols(clean[outcome].to_numpy(float), X,
+    terms, _ = robust_ols(clean[outcome].to_numpy(float), X,
                     ["(intercept)", treated, post, "treated × post", *covariates], groups, alpha)
     row = terms.iloc[3]
     means = clean.groupby([treated, post])[outcome].mean().unstack()

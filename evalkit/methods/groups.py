@@ -14,9 +14,11 @@ from scipy import special
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.effect_sizes import g_variance, hedges_g_wwc, improvement_index
+from evalkit.methods.prepost import mean_ci
 from evalkit.results import Result, check_alpha
 
-__all__ = ["compare_groups", "GroupComparison", "baseline_equivalence", "describe_groups"]
+__all__ = ["compare_groups", "GroupComparison", "baseline_equivalence", "describe_groups",
+           "robust_ols"]
 
 
 def baseline_equivalence(g: float) -> str:
@@ -123,7 +125,11 @@ class GroupComparison(Result):
                 f"(g = {self.baseline_g:.3f})."]
 
 
-def _ols(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarray | None, alpha: float):
+def robust_ols(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarray | None,
+               alpha: float) -> tuple[pd.DataFrame, float]:
+    """OLS with HC2 standard errors, or CR1 (Stata's small-sample factor, ``G − 1`` df) when
+    ``groups`` gives clusters; t-based inference. Returns the coefficient table and its df
+    (as R's ``estimatr::lm_robust``, ``se_type = "HC2"`` or ``"stata"``)."""
     import statsmodels.api as sm
 
     model = sm.OLS(y, X)
@@ -221,10 +227,10 @@ def compare_groups(
                          "columns that are not linear combinations of each other")],
             source=source)
     y = d[post].to_numpy(dtype=float)
-    terms, df = _ols(y, X, ["(intercept)", group, pre, *covariates], groups, alpha)
+    terms, df = robust_ols(y, X, ["(intercept)", group, pre, *covariates], groups, alpha)
     row = terms.iloc[1]
     change = y - d[pre].to_numpy(dtype=float)
-    cterms, _ = _ols(change, X[:, :2], ["(intercept)", group], groups, alpha)
+    cterms, _ = robust_ols(change, X[:, :2], ["(intercept)", group], groups, alpha)
     crow = cterms.iloc[1]
 
     prog, comp = d[g_arr == 1], d[g_arr == 0]
@@ -269,12 +275,6 @@ def describe_groups(
     for g in (1, 0):
         sub = d[d[group] == g]
         for t, col in ((0, pre), (1, post)):
-            v = sub[col].to_numpy(dtype=float)
-            n = v.size
-            mean = float(v.mean()) if n else float("nan")
-            sd = float(v.std(ddof=1)) if n > 1 else float("nan")
-            half = (float(special.stdtrit(n - 1, 1 - alpha / 2)) * sd / math.sqrt(n)
-                    if n > 1 else float("nan"))
-            rows.append({"group": g, "time": t, "n": n, "mean": mean, "sd": sd,
-                         "ci_low": mean - half, "ci_high": mean + half})
+            rows.append({"group": g, "time": t,
+                         **mean_ci(sub[col].to_numpy(dtype=float), alpha)})
     return pd.DataFrame(rows)

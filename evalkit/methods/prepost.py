@@ -279,7 +279,8 @@ def paired_change(
     )
 
 
-def _mean_ci(v: np.ndarray, alpha: float) -> dict[str, float]:
+def mean_ci(v: np.ndarray, alpha: float) -> dict[str, float]:
+    """``n, mean, sd, ci_low, ci_high`` of ``v`` with a t-based CI."""
     n = v.size
     mean = float(v.mean()) if n else float("nan")
     sd = float(v.std(ddof=1)) if n > 1 else float("nan")
@@ -313,9 +314,9 @@ def describe(data: pd.DataFrame, pre: str, post: str, *, alpha: float = 0.05) ->
     y = clean[post].to_numpy(dtype=float)
     both = ~(np.isnan(x) | np.isnan(y))
     rows = [
-        {"sample": "all_pre", **_mean_ci(x[~np.isnan(x)], alpha)},
-        {"sample": "complete_pre", **_mean_ci(x[both], alpha)},
-        {"sample": "complete_post", **_mean_ci(y[both], alpha)},
+        {"sample": "all_pre", **mean_ci(x[~np.isnan(x)], alpha)},
+        {"sample": "complete_pre", **mean_ci(x[both], alpha)},
+        {"sample": "complete_post", **mean_ci(y[both], alpha)},
     ]
     return pd.DataFrame(rows)
 

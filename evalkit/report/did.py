@@ -8,6 +8,7 @@ Goodman-Bacon decomposition explains any gap.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +71,7 @@ class DiDReport:
     never_treated: float = 0
 
     # -- facts -------------------------------------------------------------------------------
-    @property
+    @functools.cached_property
     def cohorts(self) -> pd.Series:
         first = self.data.groupby(self.unit)[self.first_treated].first()
         return first.value_counts().sort_index()

@@ -241,7 +241,7 @@ class SurvivalReport:
             f"Share of youth still without the event (youth who {self.event_label}); curves stop "
             f"where fewer than {self.threshold} youth remain at risk.")).html
         rows = {}
-        at_risk_t = self.km.at(self.times)
+        at_risk_t = shares
         for t in self.times:
             share = self._share(t)
             sub = at_risk_t[at_risk_t["time"] == t]
