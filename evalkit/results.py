@@ -8,7 +8,11 @@ Every estimator in :mod:`evalkit.methods` returns a frozen dataclass that derive
 * prints itself for people with :meth:`Result.summary` and in notebooks with ``_repr_html_``;
 * gives machines a tidy frame with :meth:`Result.to_frame`: one row per term, with the columns
   ``term, estimate, se, ci_low, ci_high, p_value`` (plus any the estimator adds);
-* converts to plain JSON-ready Python with :meth:`Result.to_dict`.
+* converts to plain JSON-ready Python with :meth:`Result.to_dict`;
+* carries ``cautions``: plain-language notes on what limits the numbers (dropped units, few
+  clusters, an achieved confidence level below the requested one, a quantity that could not be
+  estimated and why). ``summary()``, ``_repr_html_`` and ``to_dict()`` show them, reports print
+  them under Checks and Limitations, and the evidence rating reads them.
 
 Subclasses declare ``_title`` (a heading) and implement ``_terms()`` (the rows of ``to_frame``);
 ``_details()`` may add lines of text under the table.
@@ -24,7 +28,21 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-__all__ = ["Result", "check_alpha", "fmt_num", "fmt_p", "jsonable"]
+__all__ = ["Result", "check_alpha", "fmt_num", "fmt_p", "jsonable", "merge_cautions"]
+
+
+def merge_cautions(*groups: Any) -> tuple[str, ...]:
+    """Join caution texts (strings or iterables of strings) into one tuple, in order, once each."""
+    out: list[str] = []
+    for g in groups:
+        if not g:
+            continue
+        items = (g,) if isinstance(g, str) else tuple(g)
+        for c in items:
+            text = str(c).strip()
+            if text and text not in out:
+                out.append(text)
+    return tuple(out)
 
 
 def check_alpha(alpha: float) -> float:
@@ -98,6 +116,13 @@ class Result:
     #: Fields shown in the options line of ``summary()`` rather than in the table.
     _options: ClassVar[tuple[str, ...]] = ("alpha",)
 
+    #: Plain-language notes on what limits this result (see the module docstring). Keyword-only,
+    #: so every subclass accepts ``cautions=...`` after its own fields.
+    cautions: tuple[str, ...] = dataclasses.field(default=(), kw_only=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cautions", merge_cautions(self.cautions))
+
     # -- to be provided by subclasses -------------------------------------------------------
     def _terms(self) -> list[dict[str, Any]]:
         raise NotImplementedError
@@ -146,6 +171,8 @@ class Result:
         if details:
             lines.append("")
             lines += details
+        if self.cautions:
+            lines += ["", "Cautions:"] + [f"  - {c}" for c in self.cautions]
         opts = self._options_text()
         if opts:
             lines += ["", f"Options: {opts}"]
@@ -166,6 +193,9 @@ class Result:
                 cells.append(f"<td>{html.escape(str(text))}</td>")
             body.append("<tr>" + "".join(cells) + "</tr>")
         details = "".join(f"<p>{html.escape(d)}</p>" for d in self._details())
+        if self.cautions:
+            items = "".join(f"<li>{html.escape(c)}</li>" for c in self.cautions)
+            details += f"<p><strong>Cautions</strong></p><ul>{items}</ul>"
         opts = self._options_text()
         opts_html = f"<p><small>Options: {html.escape(opts)}</small></p>" if opts else ""
         return (
