@@ -36,6 +36,7 @@ __all__ = [
     "Suppressed",
     "find_identifiers",
     "check_no_identifiers",
+    "redact_small_counts",
 ]
 
 DEFAULT_THRESHOLD = 11
@@ -284,3 +285,43 @@ def check_no_identifiers(
             "output that shows them."
         )
     return skipped
+
+
+#: Words after a number that make it something other than a count of people or records (sites,
+#: years, a confidence level...): such numbers are left alone by :func:`redact_small_counts`.
+_NOT_PEOPLE = (
+    "cluster", "clusters", "site", "sites", "state", "states", "county", "counties", "agency",
+    "agencies", "period", "periods", "year", "years", "month", "months", "week", "weeks", "day",
+    "days", "degree", "degrees", "df", "iteration", "iterations", "decimal", "decimals",
+    "digit", "digits", "draw", "draws", "sign", "signs", "point", "points", "standard",
+    "percent", "percentage", "times", "cohort", "cohorts", "group", "groups", "categories",
+    "category", "covariate", "covariates", "term", "terms", "level", "levels",
+)
+_SMALL_INT = re.compile(r"(?<![\w.,^/−–-])(\d+)(?![\w%^/]|[.,]\d|\s*[−–-]\s*\d)(\s+([A-Za-z]+))?")
+
+
+def redact_small_counts(text: str, threshold: int = DEFAULT_THRESHOLD) -> str:
+    """Replace counts of people or records from 1 to ``threshold − 1`` in a sentence.
+
+    Estimators write cautions such as "3 youth had no second score"; in a report about
+    children that count is itself disclosive. Every whole number from 1 to ``threshold − 1``
+    that stands alone (not part of a decimal, a percentage, a range or an identifier) becomes
+    "fewer than ``threshold``", unless the next word shows it counts something other than
+    people or records (sites, clusters, years, degrees of freedom...).
+
+    Examples
+    --------
+    >>> redact_small_counts("3 youth had no second score; 2 sites; 95% level", 11)
+    'fewer than 11 youth had no second score; 2 sites; 95% level'
+    """
+    thr = check_threshold(threshold)
+
+    def repl(m: "re.Match[str]") -> str:
+        n = int(m.group(1))
+        word = (m.group(3) or "").lower()
+        if not 1 <= n < thr or word in _NOT_PEOPLE:
+            return m.group(0)
+        return f"fewer than {thr}" + (m.group(2) or "")
+
+    return _SMALL_INT.sub(repl, text)
+

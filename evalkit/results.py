@@ -28,20 +28,58 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-__all__ = ["Result", "check_alpha", "fmt_num", "fmt_p", "jsonable", "merge_cautions"]
+__all__ = ["Caution", "Result", "check_alpha", "fmt_num", "fmt_p", "jsonable", "limiting",
+           "merge_cautions"]
+
+
+class Caution(str):
+    """A caution: its plain-language text, and whether it limits what can be concluded.
+
+    A caution *is* its text (a ``str``), so results, reports and ``results.json`` treat it as
+    one. ``limits`` says whether it limits the conclusion drawn from the number it is attached
+    to (an interval that may be too narrow, an effect averaged over fewer units than asked):
+    such cautions on a report's headline lower its evidence rating. Cautions that only inform
+    (a cohort's own interval is wide; the normal approximation was used) set
+    ``limits=False``. A plain string counts as limiting.
+
+    Examples
+    --------
+    >>> c = Caution("Only 2 clusters: ...", limits=True)
+    >>> c.limits, str(c)
+    (True, 'Only 2 clusters: ...')
+    """
+
+    limits: bool
+
+    def __new__(cls, text: str, *, limits: bool = True) -> "Caution":
+        obj = super().__new__(cls, str(text).strip())
+        obj.limits = bool(limits)
+        return obj
+
+
+def limiting(cautions: Any) -> tuple[str, ...]:
+    """The cautions among ``cautions`` that limit what can be concluded (plain strings do)."""
+    return tuple(c for c in merge_cautions(cautions) if getattr(c, "limits", True))
 
 
 def merge_cautions(*groups: Any) -> tuple[str, ...]:
-    """Join caution texts (strings or iterables of strings) into one tuple, in order, once each."""
+    """Join cautions (strings, :class:`Caution` or iterables of them) into one tuple, in order,
+    once each. A text given both as limiting and not is kept once, as limiting."""
     out: list[str] = []
     for g in groups:
         if not g:
             continue
         items = (g,) if isinstance(g, str) else tuple(g)
         for c in items:
-            text = str(c).strip()
-            if text and text not in out:
-                out.append(text)
+            c = c if isinstance(c, Caution) else Caution(str(c))
+            if not c:
+                continue
+            if c in out:
+                i = out.index(c)
+                if c.limits and not getattr(out[i], "limits", True):
+                    out[i] = c
+                continue
+            out.append(c)
     return tuple(out)
 
 

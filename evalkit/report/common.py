@@ -22,6 +22,8 @@ __all__ = [
     "package_versions",
     "sha256_file",
     "REPORT_PACKAGES",
+    "collect_cautions",
+    "cautions_html",
 ]
 
 #: Packages whose versions every report and manifest records.
@@ -147,3 +149,36 @@ def appendix_block(
         )
     parts.append("<h3>Software</h3>" + key_values(package_versions()))
     return Block("".join(parts), text="Technical appendix")
+
+
+def collect_cautions(results: Sequence[Any], *, threshold: int | None = None) -> tuple[str, ...]:
+    """The cautions of ``results`` (``None`` entries skipped), in order and once each.
+
+    Parameters
+    ----------
+    results
+        Estimator results (each with a ``cautions`` tuple), headline first.
+    threshold
+        For reports about people: the privacy threshold. Counts of people below it in a
+        caution's text are replaced by "fewer than *threshold*"
+        (:func:`evalkit.privacy.redact_small_counts`); whether a caution limits the conclusion
+        is kept.
+    """
+    from evalkit.privacy import redact_small_counts
+    from evalkit.results import Caution, merge_cautions
+
+    merged = merge_cautions(*(getattr(r, "cautions", ()) for r in results if r is not None))
+    if threshold is None:
+        return merged
+    return merge_cautions([Caution(redact_small_counts(str(c), threshold),
+                                   limits=getattr(c, "limits", True)) for c in merged])
+
+
+def cautions_html(cautions: Sequence[str]) -> str:
+    """The 'What the estimators flagged' list of a Checks section ('' when there is none)."""
+    if not cautions:
+        return ""
+    items = "".join(f"<li>{esc(str(c))}</li>" for c in cautions)
+    return ("<h3>What the estimators flagged</h3><p>Each estimate was checked for what limits "
+            f"it; these cautions apply:</p><ul class='ek-cautions'>{items}</ul>")
+

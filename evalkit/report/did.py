@@ -18,13 +18,14 @@ from scipy import special
 
 from evalkit.methods.did import TWFE, Aggregate, Bacon, Staggered
 from evalkit.report import resultsdoc
-from evalkit.report.common import bullets_block, glance_block, program_block
+from evalkit.report.common import bullets_block, cautions_html, collect_cautions, glance_block
+from evalkit.report.common import program_block
 from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate
 from evalkit.report.figures import PALETTE, figure_block, new_figure
 from evalkit.report.html import Block, paragraphs, table
-from evalkit.results import jsonable
+from evalkit.results import jsonable, limiting
 
 __all__ = ["DiDReport"]
 
@@ -86,9 +87,16 @@ class DiDReport:
                 "label": f"{self.unit_label.capitalize()}s adopting {self.policy_label} in "
                          "different years, compared with those that had not (yet)"}
 
+    def cautions(self) -> tuple[str, ...]:
+        """Every result's cautions, the headline (simple aggregation) first. The data are
+        aggregate rates by unit, so counts of units are shown in full."""
+        return collect_cautions([self.simple, self.staggered, self.dynamic, self.twfe,
+                                 self.bacon])
+
     def evidence(self) -> dict[str, Any]:
         return rate("staggered_did", {"pretest_p": (self.dynamic.pretest or {}).get("p_value"),
-                                      "control_group": self.staggered.control_group})
+                                      "control_group": self.staggered.control_group},
+                    collect_cautions([self.simple]))
 
     def headline(self) -> str:
         s = self.simple
@@ -245,7 +253,7 @@ class DiDReport:
                     "would have stayed parallel; it only finds no sign that they were not.")
         else:
             text = "No pre-adoption years are available to check parallel trends."
-        return Block(paragraphs(text), text="Checks")
+        return Block(paragraphs(text) + cautions_html(self.cautions()), text="Checks")
 
     def limitation_list(self) -> list[str]:
         return [
@@ -257,7 +265,7 @@ class DiDReport:
             f"Adoption cohorts are small ({int(self.cohorts.drop(self.never_treated, errors='ignore').min())}"
             f"–{int(self.cohorts.drop(self.never_treated, errors='ignore').max())} "
             f"{self.unit_label}s each), so cohort-specific effects are imprecise.",
-        ]
+        ] + [str(c) for c in limiting(self.cautions())]
 
     def limitations(self) -> Block:
         return bullets_block(self.limitation_list())
@@ -283,7 +291,7 @@ class DiDReport:
                     f"adopting_{self.unit_label}s": int(
                         self.cohorts.drop(self.never_treated, errors="ignore").sum())},
             suppressed=[], finding=self.headline(), evidence=self.evidence(),
-            limitations=self.limitation_list(),
+            limitations=self.limitation_list(), cautions=self.cautions(),
         )
         doc["checks"] = {"parallel_trends": {**(self.dynamic.pretest or {}),
                                              "holds": self.parallel_trends_ok},

@@ -22,13 +22,23 @@ time_to_event_comparison  always (this design does not test          comparison 
 
 A comparison group that was not formed at random can at best meet standards *with
 reservations* (WWC Handbook 4.1, §II.C); high attrition is named among the reasons.
+
+Cautions lower a rating. When the headline estimate carries cautions that limit what can be
+concluded from it (:func:`evalkit.results.limiting`: an interval that may be too narrow, few
+clusters, cells that could not be estimated), a rating of *meets standards* (with or without
+reservations) or *comparison group — likeness at entry not established* becomes *limited*, and
+each such caution is named first among the reasons. A *flagged* or *descriptive* result keeps its
+rating, with the cautions added to its reasons. Cautions that only inform
+(``Caution(..., limits=False)``) are printed in the report but leave the rating alone.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
-__all__ = ["RATINGS", "rate"]
+from evalkit.results import limiting
+
+__all__ = ["RATINGS", "LOWERED_BY_CAUTIONS", "rate"]
 
 #: Rating codes and their labels, strongest first.
 RATINGS = {
@@ -36,11 +46,16 @@ RATINGS = {
     "meets_with_reservations": "Meets standards with reservations",
     "flagged": "Flagged — a design check failed",
     "comparison_unverified": "Comparison group — likeness at entry not established",
+    "limited": "Limited — the estimate carries cautions that limit what can be concluded",
     "descriptive": "Descriptive — cannot show a program effect",
 }
 
+#: Ratings that a limiting caution on the headline estimate lowers to ``"limited"``.
+LOWERED_BY_CAUTIONS = ("meets_standards", "meets_with_reservations", "comparison_unverified")
 
-def rate(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
+
+def rate(design: str, checks: Mapping[str, Any],
+         cautions: Iterable[str] = ()) -> dict[str, Any]:
     """Evidence rating of a result.
 
     Parameters
@@ -49,12 +64,28 @@ def rate(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
         The design code (see the rule table above).
     checks
         Results of the design checks (e.g. ``{"attrition": 0.31}``).
+    cautions
+        Cautions of the headline estimate; those that limit what can be concluded lower the
+        rating (see the module docstring).
 
     Returns
     -------
     dict
         ``{"rating": code, "label": text, "reasons": [sentences]}``.
     """
+    out = _rate_design(design, checks)
+    limits = list(limiting(cautions))
+    if not limits:
+        return out
+    reasons = [str(c) for c in limits]
+    if out["rating"] in LOWERED_BY_CAUTIONS:
+        reasons.append(f"Without these cautions the design would rate: {out['label']}.")
+        return {"rating": "limited", "label": RATINGS["limited"],
+                "reasons": reasons + list(out["reasons"])}
+    return {**out, "reasons": list(out["reasons"]) + reasons}
+
+
+def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
     if design == "one_group_prepost":
         reasons = [
             "One group was measured before and after the program, with no comparison group, "

@@ -20,7 +20,8 @@ from evalkit.methods.groups import GroupComparison, describe_groups
 from evalkit.methods.prepost import PairedChange, SignedRank, describe
 from evalkit.methods.reliable_change import CATEGORIES, ReliableChange
 from evalkit.report import resultsdoc
-from evalkit.report.common import bullets_block, glance_block, program_block
+from evalkit.report.common import bullets_block, cautions_html, collect_cautions, glance_block
+from evalkit.report.common import program_block
 from evalkit.report.common import interval, num, p_text
 from evalkit.report.evidence import rate
 from evalkit.report.figures import (
@@ -31,7 +32,7 @@ from evalkit.report.figures import (
     prepost_figure,
 )
 from evalkit.report.html import Block, paragraphs, table
-from evalkit.results import jsonable
+from evalkit.results import jsonable, limiting
 
 __all__ = ["Outcome", "PrePostReport"]
 
@@ -538,7 +539,18 @@ class PrePostReport:
                                note="What Works Clearinghouse: |g| up to 0.05 satisfies "
                                "baseline equivalence; 0.05 to 0.25 only with adjustment for "
                                "the intake score (done here); above 0.25 it is not satisfied."))
+        parts.append(cautions_html(self.cautions()))
         return Block("".join(parts), text="Checks")
+
+    def headline_result(self) -> Any:
+        """The result behind the headline: the comparison when there is one, else the change."""
+        return self.comparison if self.comparison is not None else self.change
+
+    def cautions(self) -> tuple[str, ...]:
+        """Every result's cautions, headline first, with small counts of youth redacted."""
+        return collect_cautions(
+            [self.headline_result(), self.change, self.signed, self.reliable, self.attrition,
+             *self.binary_groups.values(), *self.binary.values()], threshold=self.threshold)
 
     def limitations(self) -> Block:
         """'Limitations' of the design."""
@@ -567,7 +579,7 @@ class PrePostReport:
         if self.attrition_rate > 0.2:
             items.insert(1, f"{self.attrition_rate:.0%} of youth were not measured at "
                          f"{o.post_label}: high attrition weakens any conclusion.")
-        return items
+        return items + [str(c) for c in limiting(self.cautions())]
 
     def design(self) -> dict[str, str]:
         """Design code and label (results.json ``design``)."""
@@ -587,7 +599,8 @@ class PrePostReport:
         if self.attrition is not None and self.attrition.low is not None:
             checks["low_attrition"] = self.attrition.low
             checks["attrition_boundary"] = self.attrition.boundary
-        return rate(self.design()["code"], checks)
+        head = collect_cautions([self.headline_result()], threshold=self.threshold)
+        return rate(self.design()["code"], checks, head)
 
     def results_document(self) -> dict[str, Any]:
         """The method part of ``results.json`` (see :mod:`evalkit.report.resultsdoc`)."""
@@ -653,6 +666,7 @@ class PrePostReport:
             finding=self.headline(),
             evidence=self.evidence(),
             limitations=self.limitation_list(),
+            cautions=self.cautions(),
         )
         doc["checks"] = jsonable(checks)
         return doc

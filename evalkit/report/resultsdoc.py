@@ -25,6 +25,8 @@ Shape (``schema_version`` 1; fields marked * may be ``null``)::
       "finding": str,
       "evidence": {"rating": str, "label": str, "reasons": [str, ...]},
       "limitations": [str, ...],
+      "cautions": [str, ...],                   # what the estimators flagged (see
+                                                # evalkit.results.Result.cautions)
       "checks": {...}                           # optional: design checks (attrition, baseline
                                                 # equivalence, parallel trends, ...)
     }
@@ -36,7 +38,7 @@ import json
 import math
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from evalkit.results import jsonable
 
@@ -70,6 +72,7 @@ def build(
     finding: str,
     evidence: Mapping[str, Any],
     limitations: list[str],
+    cautions: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Assemble the method part of a results document (JSON-ready, NaN → null)."""
     doc = {
@@ -83,6 +86,7 @@ def build(
         "finding": finding,
         "evidence": dict(evidence),
         "limitations": list(limitations),
+        "cautions": [str(c) for c in cautions],
     }
     doc = jsonable(doc)
     found = problems(doc, partial=True)
@@ -127,6 +131,9 @@ def problems(doc: Mapping[str, Any], *, partial: bool = False) -> list[str]:
             out.append(f"missing '{key}'")
         elif not isinstance(doc[key], typ):
             out.append(f"'{key}' must be a {typ.__name__}")
+    cautions = doc.get("cautions", [])  # absent in documents written before cautions existed
+    if not (isinstance(cautions, list) and all(isinstance(c, str) for c in cautions)):
+        out.append("'cautions' must be a list of strings")
     head = doc.get("headline")
     if isinstance(head, dict):
         for key in _HEADLINE:

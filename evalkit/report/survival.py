@@ -16,12 +16,14 @@ from evalkit import privacy
 from evalkit.methods.cox import CoxResult, PHTest
 from evalkit.methods.survival import RMST, CumulativeIncidence, KaplanMeier, LogRank
 from evalkit.report import resultsdoc
-from evalkit.report.common import bullets_block, glance_block, program_block
+from evalkit.report.common import bullets_block, cautions_html, collect_cautions, glance_block
+from evalkit.report.common import program_block
 from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate
 from evalkit.report.figures import figure_block, forest_figure, km_figure
 from evalkit.report.html import Block, paragraphs, table
+from evalkit.results import limiting
 
 __all__ = ["SurvivalReport"]
 
@@ -161,9 +163,20 @@ class SurvivalReport:
                 "label": f"{self.program_label.capitalize()} vs {self.comparison_label}, time "
                          "to event"}
 
+    def headline_result(self) -> Any:
+        """The result behind the headline: the Cox model, or RMST when hazards are not
+        proportional."""
+        return self.cox if self.ph_holds else self.rmst
+
+    def cautions(self) -> tuple[str, ...]:
+        """Every result's cautions, headline first, with small counts of youth redacted."""
+        return collect_cautions([self.headline_result(), self.cox, self.ph, self.rmst, self.km,
+                                 self.logrank, self.incidence], threshold=self.threshold)
+
     def evidence(self) -> dict[str, Any]:
+        head = collect_cautions([self.headline_result()], threshold=self.threshold)
         return rate(self.design()["code"], {"ph_holds": self.ph_holds,
-                                             "ph_global_p": self.ph.global_p})
+                                             "ph_global_p": self.ph.global_p}, head)
 
     # -- sections ----------------------------------------------------------------------------
     def glance(self) -> Block:
@@ -328,7 +341,8 @@ class SurvivalReport:
         return Block(paragraphs(verdict) + table(
             shown, caption="Proportional-hazards test", total_rows=("All together",),
             note=f"Score test of each covariate's effect changing with time "
-                 f"({self.ph.transform} transform), as R's cox.zph."), text="Checks")
+                 f"({self.ph.transform} transform), as R's cox.zph.")
+            + cautions_html(self.cautions()), text="Checks")
 
     def limitation_list(self) -> list[str]:
         items = [
@@ -345,7 +359,7 @@ class SurvivalReport:
                          + (", higher than the shares actually observed, which the cumulative "
                             "incidence table gives." if self.incidence is not None else
                             ", which is higher than the share who actually had the event."))
-        return items
+        return items + [str(c) for c in limiting(self.cautions())]
 
     def limitations(self) -> Block:
         return bullets_block(self.limitation_list())
@@ -408,7 +422,7 @@ class SurvivalReport:
                      "lower_is_better": False},
             headline=headline, estimates=estimates, sample=sample, suppressed=hidden,
             finding=self.headline(), evidence=self.evidence(),
-            limitations=self.limitation_list(),
+            limitations=self.limitation_list(), cautions=self.cautions(),
         )
         doc["checks"] = {"proportional_hazards": {
             "global_chisq": float(self.ph.table.iloc[-1]["chisq"]),
