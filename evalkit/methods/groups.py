@@ -13,9 +13,14 @@ from scipy import special
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.methods.effect_sizes import g_variance, hedges_g_wwc, improvement_index
-from evalkit.methods.prepost import mean_ci
-from evalkit.results import Result, check_alpha
+from evalkit.methods.effect_sizes import g_variance, hedges_g_wwc, improvement_index, pooled_sd
+from evalkit.methods.prepost import mean_ci, mean_ci_cautions
+from evalkit.results import Caution, Result, check_alpha, merge_cautions
+
+#: Below this many clusters, cluster-robust standard errors are flagged as unreliable. Cameron &
+#: Miller (2015, §VI) write that "few" clusters may range from fewer than 20 to fewer than 50 in
+#: the balanced case; CR1 with G − 1 degrees of freedom still over-rejects there.
+FEW_CLUSTERS = 20
 
 __all__ = ["compare_groups", "GroupComparison", "baseline_equivalence", "describe_groups",
            "robust_ols"]
@@ -126,25 +131,116 @@ class GroupComparison(Result):
 
 
 def robust_ols(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarray | None,
-               alpha: float) -> tuple[pd.DataFrame, float]:
+               alpha: float, *, cluster_name: str = "cluster") -> tuple[pd.DataFrame, float]:
     """OLS with HC2 standard errors, or CR1 (Stata's small-sample factor, ``G − 1`` df) when
     ``groups`` gives clusters; t-based inference. Returns the coefficient table and its df
-    (as R's ``estimatr::lm_robust``, ``se_type = "HC2"`` or ``"stata"``)."""
-    import statsmodels.api as sm
+    (as R's ``estimatr::lm_robust``, ``se_type = "HC2"`` or ``"stata"``).
 
-    model = sm.OLS(y, X)
+    The table's ``attrs["cautions"]`` holds plain-language cautions:
+
+    * observations with leverage 1 (a group or cell of one): their squared residual would be
+      divided by ``1 − h = 0``. The standard errors of the coefficients such an observation
+      determines are NaN (as ``sandwich::vcovHC(type = "HC2")``; estimatr instead leaves the
+      observation out, which hides that its variance cannot be estimated); the others use the
+      remaining observations, as estimatr does;
+    * fewer than :data:`FEW_CLUSTERS` clusters (Cameron & Miller 2015, §VI);
+    * a model that fits every outcome exactly, or any standard error that is numerically zero:
+      NaN instead of a zero shown as exact.
+
+    Raises
+    ------
+    EvalDataError
+        With one cluster (CR1 divides by ``G − 1``), no residual degrees of freedom, or
+        collinear regressors; the message names ``cluster_name`` or the terms.
+
+    References
+    ----------
+    Cameron, A. C., & Miller, D. L. (2015). A practitioner's guide to cluster-robust inference.
+    *Journal of Human Resources*, 50(2), 317–372.
+
+    MacKinnon, J. G., & White, H. (1985). *Journal of Econometrics*, 29, 305–325 (HC2).
+    """
+    from scipy.linalg import solve_triangular
+
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(X, dtype=float)
+    n, k = X.shape
+    cautions: list[str] = []
+    if np.linalg.matrix_rank(X) < k:
+        raise EvalDataError(
+            [DataProblem(None, "the regressors " + ", ".join(repr(t) for t in names[1:])
+                         + " are collinear (one is a linear combination of the others)",
+                         "columns that are not linear combinations of each other")])
+    if n <= k:
+        raise EvalDataError(
+            [DataProblem(None, f"{n} observations for {k} coefficients leave no residual "
+                         "degrees of freedom", f"more than {k} observations")])
+    Q, R = np.linalg.qr(X)
+    Rinv = solve_triangular(R, np.eye(k))
+    beta = Rinv @ (Q.T @ y)
+    bread = Rinv @ Rinv.T
+    e = y - X @ beta
+    h = np.clip((Q**2).sum(axis=1), 0.0, 1.0)
+    influence = bread @ X.T  # d beta / d y_i, one column per observation
+    affected = np.zeros(k, dtype=bool)
     if groups is None:
-        fit = model.fit(cov_type="HC2", use_t=True)
+        dfree = float(n - k)
+        lev1 = h > 1 - 1e-8
+        omega = np.where(lev1, 0.0, e**2 / np.where(lev1, 1.0, 1 - h))
+        V = bread @ ((X.T * omega) @ X) @ bread
+        if lev1.any():
+            scale = np.abs(influence).max(axis=1)
+            affected = (np.abs(influence[:, lev1]) > 1e-8 * scale[:, None]).any(axis=1)
+            m = int(lev1.sum())
+            hit = [t for t, a in zip(names, affected) if a]
+            cautions.append(Caution(
+                f"{m} observation{'s are' if m > 1 else ' is'} fitted exactly by the model "
+                "(for example a group or cell with a single youth), so the spread of "
+                f"{'their' if m > 1 else 'its'} outcome cannot be estimated: the standard "
+                f"error of {', '.join(repr(t) for t in hit)} is not given.", limits=True))
     else:
-        fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups, "use_correction": True,
-                                                       "df_correction": True}, use_t=True)
-    ci = np.asarray(fit.conf_int(alpha))
+        codes = pd.factorize(np.asarray(groups))[0]
+        G = int(codes.max() + 1) if codes.size else 0
+        if G < 2:
+            raise EvalDataError(
+                [DataProblem(cluster_name, "only one cluster: cluster-robust standard errors "
+                             "need the variation between clusters",
+                             "at least 2 clusters (and many more for reliable intervals)")])
+        scores = np.zeros((G, k))
+        np.add.at(scores, codes, X * e[:, None])
+        c = G / (G - 1) * (n - 1) / (n - k)
+        V = c * bread @ (scores.T @ scores) @ bread
+        dfree = float(G - 1)
+        if G < FEW_CLUSTERS:
+            cautions.append(Caution(
+                f"Only {G} clusters in '{cluster_name}': with fewer than {FEW_CLUSTERS} "
+                "clusters, cluster-robust standard errors are too small and intervals too "
+                "narrow, even with G − 1 degrees of freedom (Cameron & Miller 2015); a wild "
+                "cluster bootstrap is more trustworthy.", limits=True))
+    se = np.sqrt(np.clip(np.diag(V), 0.0, None))
+    spread = math.sqrt(float(((y - y.mean()) ** 2).sum()))
+    perfect = math.sqrt(float(e @ e)) <= 1e-10 * max(spread, float(np.abs(y).max()), 1e-300)
+    zero = perfect | (se <= 1e-10 * np.abs(beta)) | (se == 0)
+    if perfect:
+        cautions.append(Caution(
+            "The model reproduces every outcome exactly (no residual variation), so no "
+            "standard error can be estimated and none is given.", limits=True))
+    elif (zero & ~affected).any():
+        hit = [t for t, z, a in zip(names, zero, affected) if z and not a]
+        cautions.append(Caution(
+            f"The standard error of {', '.join(repr(t) for t in hit)} is numerically zero, "
+            "which no real data support, so it is not given.", limits=True))
+    se = np.where(zero | affected, np.nan, se)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = beta / se
+    q = float(special.stdtrit(dfree, 1 - alpha / 2))
     frame = pd.DataFrame({
-        "term": names, "estimate": fit.params, "se": fit.bse, "t": fit.tvalues,
-        "p_value": fit.pvalues, "ci_low": ci[:, 0], "ci_high": ci[:, 1],
+        "term": names, "estimate": beta, "se": se, "t": t,
+        "p_value": 2 * special.stdtr(dfree, -np.abs(t)),
+        "ci_low": beta - q * se, "ci_high": beta + q * se,
     })
-    df = float(fit.df_resid_inference) if groups is not None else float(fit.df_resid)
-    return frame, df
+    frame.attrs["cautions"] = tuple(cautions)
+    return frame, dfree
 
 
 def compare_groups(
@@ -178,16 +274,31 @@ def compare_groups(
     alpha
         1 − confidence level.
 
+    Raises
+    ------
+    EvalDataError
+        Naming the column at fault: fewer than 2 youth with complete data in either group;
+        one cluster; a ``post`` score that does not vary (in the whole sample, or within each
+        group: the standard error and the effect size, which divides by the within-group SD,
+        are then undefined); a ``pre`` score or covariate that does not vary, or collinear
+        regressors; no residual degrees of freedom.
+
     Notes
     -----
     The ANCOVA estimate and its HC2 inference equal R's
     ``estimatr::lm_robust(post ~ group + pre + ..., se_type = "HC2")``; with ``cluster``,
-    ``lm_robust(..., clusters = cluster, se_type = "stata")``.
+    ``lm_robust(..., clusters = cluster, se_type = "stata")``. The result carries cautions
+    (see :func:`robust_ols`) with fewer than :data:`FEW_CLUSTERS` clusters, with a youth whose
+    outcome the model fits exactly (leverage 1; that standard error is NaN, as in
+    ``sandwich::vcovHC``), and wherever a standard error is numerically zero (NaN).
 
     References
     ----------
     What Works Clearinghouse (2020). *Procedures and Standards Handbook, Version 4.1*,
     Appendix E (effect sizes, improvement index) and §II.C.4 (baseline equivalence).
+
+    Cameron, A. C., & Miller, D. L. (2015). A practitioner's guide to cluster-robust inference.
+    *Journal of Human Resources*, 50(2), 317–372 (§VI: few clusters).
 
     MacKinnon, J. G., & White, H. (1985). Some heteroskedasticity-consistent covariance matrix
     estimators with improved finite sample properties. *Journal of Econometrics*, 29, 305–325.
@@ -217,8 +328,24 @@ def compare_groups(
         groups = pd.factorize(d[cluster])[0]
         n_clusters = int(groups.max() + 1)
         if n_clusters < 2:
-            raise EvalDataError([DataProblem(cluster, "only one cluster", "at least 2")],
+            raise EvalDataError([DataProblem(cluster, "only one cluster among the youth "
+                                             "analysed: cluster-robust standard errors need "
+                                             "the variation between clusters", "at least 2")],
                                 source=source)
+    y = d[post].to_numpy(dtype=float)
+    if np.ptp(y) == 0:
+        raise EvalDataError(
+            [DataProblem(post, f"every youth analysed has the same score ({y[0]:g}), so there "
+                         "is no difference between the groups to estimate and its standard "
+                         "error and effect size are undefined", "scores that vary")],
+            source=source)
+    for c in (pre, *covariates):
+        v = d[c].to_numpy(dtype=float)
+        if np.ptp(v) == 0:
+            raise EvalDataError(
+                [DataProblem(c, f"every youth analysed has the same value ({v[0]:g}), so the "
+                             "ANCOVA cannot adjust for it (it is collinear with the intercept)",
+                             "values that vary, or leave the column out")], source=source)
     X = np.column_stack([np.ones(len(d)), g_arr, d[pre].to_numpy(dtype=float)]
                         + [d[c].to_numpy(dtype=float) for c in covariates])
     if np.linalg.matrix_rank(X) < X.shape[1]:
@@ -226,16 +353,33 @@ def compare_groups(
             [DataProblem(None, "the group, intake score and covariates are collinear",
                          "columns that are not linear combinations of each other")],
             source=source)
-    y = d[post].to_numpy(dtype=float)
-    terms, df = robust_ols(y, X, ["(intercept)", group, pre, *covariates], groups, alpha)
-    row = terms.iloc[1]
-    change = y - d[pre].to_numpy(dtype=float)
-    cterms, _ = robust_ols(change, X[:, :2], ["(intercept)", group], groups, alpha)
-    crow = cterms.iloc[1]
-
+    if len(d) <= X.shape[1]:
+        raise EvalDataError(
+            [DataProblem(None, f"{len(d)} youth with complete data for {X.shape[1]} ANCOVA "
+                         "coefficients leave no residual degrees of freedom",
+                         f"more than {X.shape[1]} youth with complete data")], source=source)
     prog, comp = d[g_arr == 1], d[g_arr == 0]
     sd_post = (float(prog[post].std(ddof=1)), float(comp[post].std(ddof=1)))
     sd_pre = (float(prog[pre].std(ddof=1)), float(comp[pre].std(ddof=1)))
+    if not pooled_sd(sd_post[0], n1, sd_post[1], n0) > 0:
+        raise EvalDataError(
+            [DataProblem(post, "the score does not vary within either group (each group has "
+                         "a single value), so the effect size, which divides by the "
+                         "within-group standard deviation, and the standard error are "
+                         "undefined", "scores that vary within the groups")], source=source)
+    terms, df = robust_ols(y, X, ["(intercept)", group, pre, *covariates], groups, alpha,
+                           cluster_name=cluster or "cluster")
+    row = terms.iloc[1]
+    change = y - d[pre].to_numpy(dtype=float)
+    cterms, _ = robust_ols(change, X[:, :2], ["(intercept)", group], groups, alpha,
+                           cluster_name=cluster or "cluster")
+    crow = cterms.iloc[1]
+    cautions: list[str] = list(terms.attrs.get("cautions", ()))
+    if not np.isfinite(crow["se"]) and np.isfinite(row["se"]):
+        cautions.append(Caution(
+            "The standard error of the difference in mean change cannot be estimated (every "
+            "youth in a group changed by the same amount), so it is not given.", limits=False))
+
     g = hedges_g_wwc(float(row["estimate"]), sd_post[0], n1, sd_post[1], n0)
     half = float(special.ndtri(1 - alpha / 2)) * math.sqrt(g_variance(g, n1, n0))
     base_g = hedges_g_wwc(float(prog[pre].mean() - comp[pre].mean()), sd_pre[0], n1,
@@ -254,6 +398,7 @@ def compare_groups(
         mean_post_comparison=float(comp[post].mean()),
         n_program=n1, n_comparison=n0, n_clusters=n_clusters, n_dropped=int((~keep).sum()),
         terms=terms.reset_index(drop=True), lower_is_better=lower_is_better, alpha=alpha,
+        cautions=merge_cautions(cautions),
     )
 
 
@@ -266,15 +411,20 @@ def describe_groups(
     Returns
     -------
     pandas.DataFrame
-        Columns ``group, time (0 = pre, 1 = post), n, mean, sd, ci_low, ci_high``.
+        Columns ``group, time (0 = pre, 1 = post), n, mean, sd, ci_low, ci_high``;
+        ``attrs["cautions"]`` explains a missing mean or interval (a group with no one or one
+        person) and intervals of zero width.
     """
     alpha = check_alpha(alpha)
     clean = validate(data, [Column(group, kind="binary"), Column(pre), Column(post)])
     d = clean.dropna(subset=[group, pre, post])
-    rows = []
+    rows, names = [], []
     for g in (1, 0):
         sub = d[d[group] == g]
         for t, col in ((0, pre), (1, post)):
             rows.append({"group": g, "time": t,
                          **mean_ci(sub[col].to_numpy(dtype=float), alpha)})
-    return pd.DataFrame(rows)
+            names.append(f"the {'program' if g == 1 else 'comparison'} group ('{col}')")
+    out = pd.DataFrame(rows)
+    out.attrs["cautions"] = mean_ci_cautions(out, names)
+    return out

@@ -21,7 +21,9 @@ from scipy import special
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.effect_sizes import hedges_j
-from evalkit.results import Result, check_alpha
+from evalkit.results import Caution, Result, check_alpha
+
+_EPS = np.finfo(float).eps
 
 __all__ = [
     "paired_change", "PairedChange", "signed_rank", "SignedRank", "describe", "hedges_j",
@@ -105,11 +107,14 @@ class PairedChange(Result):
         Mean change over the average of the pre and post SDs (Lakens 2013, eq. 10).
     g_av, g_av_ci_low, g_av_ci_high
         Hedges' g_av = J · d_av with ``J`` the exact gamma-function correction at ``df = n − 1``,
-        and its large-sample CI (variance ``2(1 − r)/n + g²/(2n)``; Becker 1988).
+        and its large-sample CI (variance ``2(1 − r)/n + g²/(2n)``; Becker 1988). NaN, with a
+        caution, where metafor's ``escalc("SMCR")`` gives NA: with 2 pairs (``J`` is undefined
+        at 1 df) and, for the CI, when ``r`` is undefined.
     d_rm
-        Repeated-measures d, ``d_z · sqrt(2(1 − r))`` (Lakens 2013, eq. 9).
+        Repeated-measures d, ``d_z · sqrt(2(1 − r))`` (Lakens 2013, eq. 9); NaN with 2 pairs
+        (``r`` is then ±1 by construction) or when ``r`` is undefined.
     r
-        Pearson correlation of pre and post scores.
+        Pearson correlation of pre and post scores (NaN when either score does not vary).
     """
 
     _title: ClassVar[str] = "Paired change (post − pre)"
@@ -184,6 +189,21 @@ def _paired(data: pd.DataFrame, pre: str, post: str) -> tuple[np.ndarray, np.nda
     return x[keep], y[keep], int((~keep).sum())
 
 
+def too_few_pairs(data: pd.DataFrame, pre: str, post: str, n: int, need: int,
+                  what: str = "") -> EvalDataError:
+    """The error for fewer than ``need`` complete pairs, naming the column that is short."""
+    clean = validate(data, [Column(pre), Column(post)])
+    n_pre, n_post = int(clean[pre].notna().sum()), int(clean[post].notna().sum())
+    column = pre if n_pre < need and n_pre <= n_post else post if n_post < need else None
+    if len(clean) == 0:
+        column = None
+    msg = (f"only {n} complete pair(s) of '{pre}' and '{post}' ({n_pre} rows have '{pre}', "
+           f"{n_post} have '{post}')")
+    return EvalDataError(
+        [DataProblem(column, msg + (f"; {what}" if what else ""),
+                     f"at least {need} rows with both scores")], source=source_of(data))
+
+
 def paired_change(
     data: pd.DataFrame, pre: str, post: str, *, alpha: float = 0.05
 ) -> PairedChange:
@@ -209,11 +229,16 @@ def paired_change(
     ------
     EvalDataError
         If a column is missing or not numeric, fewer than two complete pairs remain, or every
-        pair changes by the same amount (the t statistic is then undefined).
+        pair changes by the same amount (the t statistic is then undefined; R's ``t.test``
+        stops with "data are essentially constant", and so does this function, by R's test
+        ``se < 10 · machine epsilon · |mean change|``).
 
     Notes
     -----
-    The t-test, its CI and p-value equal R's ``t.test(post, pre, paired = TRUE)``.
+    The t-test, its CI and p-value equal R's ``t.test(post, pre, paired = TRUE)``. Hedges'
+    g_av and its CI equal metafor's ``escalc(measure = "SMCR")`` with the mean of the two SDs
+    as the standardizer; where metafor returns NA (2 pairs; an undefined correlation) the
+    result holds NaN and a caution says why.
 
     References
     ----------
@@ -234,40 +259,58 @@ def paired_change(
     x, y, n_dropped = _paired(data, pre, post)
     n = x.size
     if n < 2:
-        raise EvalDataError(
-            [DataProblem(None, f"only {n} complete pair(s) of '{pre}' and '{post}'",
-                         "at least 2 rows with both scores")],
-            source=source_of(data),
-        )
+        raise too_few_pairs(data, pre, post, n, 2, "a mean change needs at least two pairs "
+                            "to say how much it varies")
     d = y - x
     mean_diff = float(d.mean())
     sd_diff = float(d.std(ddof=1))
-    if not sd_diff > 0:
+    dof = n - 1
+    se = sd_diff / math.sqrt(n)
+    if not sd_diff > 0 or se < 10 * _EPS * abs(mean_diff):
         raise EvalDataError(
-            [DataProblem(None, f"every complete pair changes by exactly {mean_diff:g}, so the "
-                         "change has no variance and the t-test is undefined",
+            [DataProblem(post, f"every complete pair changes by exactly {mean_diff:g} from "
+                         f"'{pre}' to '{post}', so the change has no variance and the t-test "
+                         "is undefined (R's t.test stops: data are essentially constant)",
                          "changes that vary between people")],
             source=source_of(data),
         )
-    dof = n - 1
-    se = sd_diff / math.sqrt(n)
     t = mean_diff / se
     p = float(2 * special.stdtr(dof, -abs(t)))
     q = float(special.stdtrit(dof, 1 - alpha / 2))
     sd_pre = float(x.std(ddof=1))
     sd_post = float(y.std(ddof=1))
-    r = float(np.corrcoef(x, y)[0, 1]) if sd_pre > 0 and sd_post > 0 else float("nan")
+    cautions: list[str] = []
+    nan = float("nan")
+    if sd_pre > 0 and sd_post > 0:
+        r = float(np.clip(np.corrcoef(x, y)[0, 1], -1.0, 1.0))
+    else:
+        r = nan
+        flat = pre if not sd_pre > 0 else post
+        cautions.append(Caution(
+            f"Every youth has the same '{flat}' score, so the correlation between the two "
+            "scores is undefined: the repeated-measures effect size d_rm and the interval of "
+            "Hedges' g_av (which needs that correlation) are not given.", limits=False))
     d_z = mean_diff / sd_diff
     sd_av = (sd_pre + sd_post) / 2
-    d_av = mean_diff / sd_av if sd_av > 0 else float("nan")
+    d_av = mean_diff / sd_av
     j = hedges_j(dof)
     g_av = j * d_av
+    if n == 2:
+        cautions.append(Caution(
+            "With only 2 pairs, Hedges' g_av cannot be computed: its small-sample correction "
+            "is undefined with 1 degree of freedom (metafor gives NA too), and the "
+            "correlation of two pairs is always ±1, so d_rm is not given either.",
+            limits=False))
     # Large-sample variance of a standardized mean change with a raw-score standardizer.
-    r_for_var = r if not math.isnan(r) else 0.0
-    var_g = 2 * (1 - r_for_var) / n + g_av**2 / (2 * n)
+    var_g = 2 * (1 - r) / n + g_av**2 / (2 * n)
     z = float(special.ndtri(1 - alpha / 2))
-    half = z * math.sqrt(var_g) if var_g >= 0 else float("nan")
-    d_rm = d_z * math.sqrt(2 * (1 - r)) if not math.isnan(r) else float("nan")
+    half = z * math.sqrt(var_g) if var_g >= 0 else nan
+    d_rm = d_z * math.sqrt(2 * (1 - r)) if not math.isnan(r) and n > 2 else nan
+    if n < 10:
+        cautions.append(Caution(
+            f"Only {n} youth were measured both times: the interval is wide, and the t-test's "
+            "assumption that changes are roughly normal cannot be checked with so few.",
+            limits=False))
     return PairedChange(
         pre=pre, post=post, n=int(n), n_dropped=n_dropped,
         mean_pre=float(x.mean()), mean_post=float(y.mean()), sd_pre=sd_pre, sd_post=sd_post,
@@ -275,7 +318,7 @@ def paired_change(
         ci_low=mean_diff - q * se, ci_high=mean_diff + q * se,
         t=t, df=dof, p_value=p,
         d_z=d_z, d_av=d_av, g_av=g_av, g_av_ci_low=g_av - half, g_av_ci_high=g_av + half,
-        d_rm=d_rm, r=r, alpha=alpha,
+        d_rm=d_rm, r=r, alpha=alpha, cautions=tuple(cautions),
     )
 
 
@@ -306,7 +349,8 @@ def describe(data: pd.DataFrame, pre: str, post: str, *, alpha: float = 0.05) ->
         Rows ``all_pre`` (everyone with a first score), ``complete_pre`` and ``complete_post``
         (people with both scores); columns ``sample, n, mean, sd, ci_low, ci_high``. Comparing
         ``all_pre`` with ``complete_pre`` shows whether those lost to follow-up started out
-        differently.
+        differently. ``frame.attrs["cautions"]`` explains any missing mean, SD or interval
+        (no one or only one person in a row) and intervals of zero width (a constant score).
     """
     alpha = check_alpha(alpha)
     clean = validate(data, [Column(pre), Column(post)])
@@ -318,12 +362,30 @@ def describe(data: pd.DataFrame, pre: str, post: str, *, alpha: float = 0.05) ->
         {"sample": "complete_pre", **mean_ci(x[both], alpha)},
         {"sample": "complete_post", **mean_ci(y[both], alpha)},
     ]
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    out.attrs["cautions"] = mean_ci_cautions(out, [
+        f"'{pre}' (everyone measured)", f"'{pre}' (measured both times)",
+        f"'{post}' (measured both times)"])
+    return out
+
+
+def mean_ci_cautions(frame: pd.DataFrame, names: Sequence[str]) -> tuple[str, ...]:
+    """Cautions for rows of a :func:`mean_ci` table (named ``names``) whose mean or interval
+    is missing or has no width."""
+    out = []
+    for name, (_, row) in zip(names, frame.iterrows()):
+        if row["n"] == 0:
+            out.append(f"No youth in {name} have this score, so its mean is not given.")
+        elif row["n"] == 1:
+            out.append(f"Only one youth in {name} has this score, so no spread or confidence "
+                       "interval can be given for its mean.")
+        elif not row["sd"] > 0:
+            out.append(f"Every youth in {name} has the same score, so the confidence interval "
+                       "of its mean has no width and does not describe uncertainty.")
+    return tuple(out)
 
 
 # -- Wilcoxon signed-rank test ------------------------------------------------------------------
-
-_EPS = np.finfo(float).eps
 
 
 def _signrank_counts(n: int) -> np.ndarray:
@@ -373,22 +435,25 @@ def _rank_abs(x: np.ndarray) -> np.ndarray:
 
 
 def _w_stat(x: np.ndarray, d: float, correct: bool, alternative: str) -> float:
-    """R's W(d): the standardized signed-rank statistic of ``x − d`` (for the CI and estimate)."""
+    """R's W(d): the standardized signed-rank statistic of ``x − d`` (for the CI and estimate).
+
+    NaN when every shifted change is zero (R: "cannot compute confidence interval when all
+    observations are zero or tied").
+    """
     xd = x - d
     xd = xd[xd != 0]
     nx = xd.size
     dr = _rank_abs(xd)
     zd = dr[xd > 0].sum() - nx * (nx + 1) / 4
     _, ties = np.unique(dr, return_counts=True)
-    sigma = math.sqrt(nx * (nx + 1) * (2 * nx + 1) / 24 - (ties**3 - ties).sum() / 48)
-    if sigma == 0:
-        raise EvalDataError("cannot compute the confidence interval of the pseudo-median: "
-                            "the shifted changes are all tied")
+    var = nx * (nx + 1) * (2 * nx + 1) / 24 - (ties**3 - ties).sum() / 48
+    if not var > 0:
+        return float("nan")
     corr = 0.0
     if correct:
         corr = {"two-sided": math.copysign(0.5, zd) if zd != 0 else 0.0, "greater": 0.5,
                 "less": -0.5}[alternative]
-    return (zd - corr) / sigma
+    return (zd - corr) / math.sqrt(var)
 
 
 @dataclass(frozen=True)
@@ -408,6 +473,15 @@ class SignedRank(Result):
         score.
     estimate, ci_low, ci_high
         Hodges–Lehmann pseudo-median of the change and its CI (R's ``conf.int = TRUE``).
+    achieved_confidence
+        The confidence level the interval actually has. The signed-rank distribution is
+        discrete, so the exact interval's level is ``1 − achieved α`` (R's ``achieved.alpha``):
+        below the requested ``1 − alpha`` with 5 or fewer non-zero changes (50% with 2, 75%
+        with 3, 87.5% with 4, 93.75% with 5), at or above it otherwise. In the normal
+        approximation it is the level R reports after widening ``alpha`` (``attr(conf.int,
+        "conf.level")``). 0 when no interval exists (``ci_low``/``ci_high`` are then NaN).
+        :attr:`confidence` (the level ``summary()`` and ``to_frame()`` state) is the smaller
+        of this and the requested level.
     """
 
     _title: ClassVar[str] = "Wilcoxon signed-rank test (post − pre)"
@@ -422,19 +496,36 @@ class SignedRank(Result):
     estimate: float
     ci_low: float
     ci_high: float
+    achieved_confidence: float = float("nan")
     alternative: str = "two-sided"
     exact: bool | None = None
     correct: bool = True
     alpha: float = 0.05
 
+    @property
+    def confidence(self) -> float:
+        """Confidence level of the interval: the achieved level where it falls short of the
+        requested ``1 − alpha``, else the requested level."""
+        asked = 1.0 - self.alpha
+        if math.isnan(self.achieved_confidence):
+            return asked
+        return min(asked, self.achieved_confidence)
+
     def _terms(self) -> list[dict[str, Any]]:
         return [{"term": "pseudo-median change", "estimate": self.estimate, "se": float("nan"),
                  "ci_low": self.ci_low, "ci_high": self.ci_high, "statistic": self.V,
-                 "p_value": self.p_value}]
+                 "p_value": self.p_value, "conf_level": self.confidence}]
 
     def _details(self) -> list[str]:
-        return [f"{self.method}; V = {self.V:g}; {self.n} non-zero changes, {self.n_zero} zero "
-                f"changes dropped, {self.n_dropped} rows missing a score."]
+        lines = [f"{self.method}; V = {self.V:g}; {self.n} non-zero changes, {self.n_zero} zero "
+                 f"changes dropped, {self.n_dropped} rows missing a score."]
+        asked = 1.0 - self.alpha
+        if self.confidence < asked - 1e-12:
+            lines.append(f"The interval is a {100 * self.confidence:.4g}% confidence interval "
+                         f"({100 * asked:.4g}% requested, not achievable with these data).")
+        else:
+            lines.append(f"The interval is a {100 * asked:.4g}% confidence interval.")
+        return lines
 
 
 def signed_rank(
@@ -484,6 +575,16 @@ def signed_rank(
     ``alternative``, ``exact`` and ``correct``; in the normal approximation the CI limits and
     estimate are roots found to R's tolerance (1e-4).
 
+    Where the requested level cannot be reached, R warns "requested conf.level not achievable"
+    and labels the interval with the level it has; here ``achieved_confidence`` holds that
+    level, :attr:`SignedRank.confidence`, ``summary()`` and ``to_frame()`` (column
+    ``conf_level``) state it, and a caution says so. R labels an exact interval with the
+    requested level when it falls short by less than ``alpha / 2`` (93.75% with 5 changes is
+    labelled 95%); evalkit states the achieved level whenever it is below the requested one.
+    Where R's interval has 0% confidence (one non-zero change; all changes tied in the normal
+    approximation, where R gives NaN and a "midrange" estimate) ``ci_low`` and ``ci_high`` are
+    NaN, with a caution.
+
     References
     ----------
     Hollander, M., Wolfe, D. A. & Chicken, E. (2014). *Nonparametric Statistical Methods*, 3rd
@@ -512,6 +613,8 @@ def signed_rank(
     V = float(r[x > 0].sum())
     ties = np.unique(r).size != r.size
     top = n * (n + 1) / 2
+    cautions: list[str] = []
+    asked = 1.0 - alpha
     if use_exact and not ties and n_zero == 0:
         method = "exact"
         if alternative == "two-sided":
@@ -524,20 +627,26 @@ def signed_rank(
             p = _psignrank(V, n)
         i, j = np.triu_indices(n)
         walsh = np.sort((x[i] + x[j]) / 2)
+        qu = _qsignrank(alpha / 2 if alternative == "two-sided" else alpha, n) or 1
+        ql = int(top - qu)
+        # R's achieved.alpha: the exact tail probability outside the interval
+        achieved_alpha = _psignrank(qu - 1, n) * (2 if alternative == "two-sided" else 1)
+        achieved = 1.0 - min(achieved_alpha, 1.0)
         if alternative == "two-sided":
-            qu = _qsignrank(alpha / 2, n) or 1
-            ql = int(top - qu)
             lo, hi = walsh[qu - 1], walsh[ql]
         elif alternative == "greater":
-            qu = _qsignrank(alpha, n) or 1
             lo, hi = walsh[qu - 1], math.inf
         else:
-            qu = _qsignrank(alpha, n) or 1
-            ql = int(top - qu)
             lo, hi = -math.inf, walsh[ql]
         est = float(np.median(walsh))
     else:
         method = "normal approximation" + (" with continuity correction" if correct else "")
+        if use_exact:
+            why = "tied" if ties and not n_zero else "zero" if not ties else "tied or zero"
+            cautions.append(Caution(
+                f"Some changes are {why}, so the exact signed-rank test is not possible (R "
+                "says the same): the p-value and interval use the normal approximation.",
+                limits=False))
         _, nties = np.unique(r, return_counts=True)
         z = V - n * (n + 1) / 4
         sigma = math.sqrt(n * (n + 1) * (2 * n + 1) / 24 - (nties**3 - nties).sum() / 48)
@@ -552,22 +661,42 @@ def signed_rank(
             p = float(special.ndtr(-zz))
         else:
             p = float(2 * min(special.ndtr(zz), special.ndtr(-zz)))
-        lo, hi, est = _approx_ci(x, alpha, correct, alternative, brentq)
+        lo, hi, est, achieved = _approx_ci(x, alpha, correct, alternative, brentq)
+    if achieved <= 0:
+        lo, hi = math.nan, math.nan
+        reason = ("there is only one non-zero change" if n == 1 else
+                  "every non-zero change is the same" if np.unique(x).size == 1 else
+                  "the changes are too few")
+        cautions.append(Caution(
+            f"No confidence interval can be given for the pseudo-median change because "
+            f"{reason}: R's interval here has 0% confidence.", limits=True))
+    elif achieved < asked - 1e-12:
+        cautions.append(Caution(
+            f"With only {n} non-zero change{'s' if n != 1 else ''}, the signed-rank interval "
+            f"cannot reach the requested {100 * asked:.4g}% confidence: it is a "
+            f"{100 * achieved:.4g}% interval.", limits=True))
     return SignedRank(
         V=V, p_value=p, method=method, n=int(n), n_zero=n_zero, n_dropped=n_dropped,
-        estimate=float(est), ci_low=float(lo), ci_high=float(hi), alternative=alternative,
-        exact=exact, correct=correct, alpha=alpha,
+        estimate=float(est), ci_low=float(lo), ci_high=float(hi),
+        achieved_confidence=float(achieved), alternative=alternative,
+        exact=exact, correct=correct, alpha=alpha, cautions=tuple(cautions),
     )
 
 
 def _approx_ci(x, alpha, correct, alternative, brentq):
-    """R's asymptotic CI and estimate of the pseudo-median (wilcox.test, conf.int = TRUE)."""
+    """R's asymptotic CI, estimate of the pseudo-median and the CI's confidence level
+    (``wilcox.test``, ``conf.int = TRUE``)."""
     mumin, mumax = float(x.min()), float(x.max())
 
     def w(d: float, corr: bool = correct) -> float:
         return _w_stat(x, d, corr, alternative)
 
-    w_min, w_max = w(mumin), w(mumax)
+    w_min = w(mumin)
+    w_max = w(mumax) if math.isfinite(w_min) else math.nan
+    if not math.isfinite(w_max):
+        # R: "cannot compute confidence interval when all observations are zero or tied";
+        # the interval is NaN at 0% confidence and the estimate is the midrange
+        return math.nan, math.nan, (mumin + mumax) / 2, 0.0
 
     def root(zq: float) -> float:
         if w_min - zq <= 0:
@@ -594,6 +723,8 @@ def _approx_ci(x, alpha, correct, alternative, brentq):
             a *= 2
         lo = -math.inf
         hi = root(float(special.ndtri(a))) if a < 1 else float(np.median(x))
+    # R: conf.level <- 1 - pmin(1, alpha) once alpha has been widened
+    level = 1.0 - min(1.0, a) if (a >= 1 or alpha < a * 0.75) else 1.0 - alpha
     f_lo, f_hi = w(mumin, False), w(mumax, False)
     if f_lo <= 0:
         est = mumin
@@ -601,4 +732,4 @@ def _approx_ci(x, alpha, correct, alternative, brentq):
         est = mumax
     else:
         est = brentq(lambda d: w(d, False), mumin, mumax, xtol=1e-10)
-    return lo, hi, est
+    return lo, hi, est, level
