@@ -2,9 +2,35 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy import special
+
+# -- degenerate standard errors ---------------------------------------------------------------
+
+#: A standard error at or below this share of its coefficient's scale (the larger of the
+#: coefficient and ``‖ỹ‖ / ‖x̃‖``, the variation of the outcome per unit of the regressor) is
+#: rounding noise, not a number: it is reported as NaN with a caution.
+SE_RTOL = 1e-9
+
+#: Relative tolerance within which a bootstrap t statistic ties the data's (``|t*| = |t|``).
+TIE_RTOL = 1e-9
+
+
+def zero_se(se: np.ndarray, coef: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Which standard errors are zero up to rounding (or not finite).
+
+    A standard error counts as zero when it is at most :data:`SE_RTOL` times the larger of
+    ``|coef|`` and ``scale`` (the size of coefficient the data could produce, e.g.
+    ``‖ỹ‖ / ‖x̃‖``). Rounding noise in a standard error that is zero in exact arithmetic is
+    about 1e-16 of that scale; a real standard error is many orders of magnitude above it.
+    """
+    se, coef, scale = (np.asarray(a, float) for a in (se, coef, scale))
+    ref = np.maximum(np.abs(coef), np.where(np.isfinite(scale), scale, 0.0))
+    return ~(se > SE_RTOL * ref) | ~np.isfinite(se)
+
 
 # -- wild cluster bootstrap -------------------------------------------------------------------
 
@@ -14,15 +40,42 @@ _WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt
 def wild_cluster_bootstrap(
     X: np.ndarray, y: np.ndarray, clusters: np.ndarray, j: int, *, draws: int,
     weights: str = "rademacher", seed: int | None = None, alpha: float = 0.05,
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Restricted wild cluster bootstrap (WCR) p-value and CI for coefficient ``j``.
 
     Under the null ``β_j = r`` the restricted model's fitted values and residuals are formed;
     each draw flips the residuals of whole clusters with Rademacher (±1) or Webb six-point
     weights, refits, and recomputes the cluster-robust t statistic. The p-value is the share
-    of draws with a larger absolute t than the data's; the CI collects every ``r`` not
-    rejected at ``alpha``, found by bisection with the same draws. All work after one pass
-    over the rows is done on per-cluster sums, so a draw costs O(G·k), not O(N).
+    of draws whose absolute t is at least the data's (equal within :data:`TIE_RTOL` counts,
+    so the draws that reproduce the data's own t are never lost to rounding); the CI collects
+    every ``r`` not rejected at ``alpha``, found by bisection with the same draws. All work
+    after one pass over the rows is done on per-cluster sums, so a draw costs O(G·k), not
+    O(N).
+
+    With Rademacher weights and ``2**G <= draws`` every one of the ``2**G`` sign patterns is
+    used once instead of random draws (full enumeration, the rule of boottest and
+    fwildclusterboot), so the p-value is exact and does not depend on ``seed``. A pattern and
+    its negation give the same ``|t*|``, and the unflipped pattern and its negation reproduce
+    the data's ``|t|``: the p-value takes at most ``2**(G−1)`` distinct values and is at
+    least ``2 / 2**G`` (0.5 with 2 clusters, 0.0625 with 5). When that floor is above
+    ``alpha`` the test cannot reject and the confidence interval is the whole line.
+
+    Returns
+    -------
+    dict
+        ``p_value`` (ties counted), ``p_value_strict`` (ties not counted: the convention of
+        boottest and fwildclusterboot, which with full enumeration can fall to 0 with two
+        clusters), ``ci_low``, ``ci_high`` (``±inf`` where the interval is unbounded),
+        ``draws`` (the number used: ``2**G`` under full enumeration), ``weights``,
+        ``clusters``, ``enumerated``, ``min_p_value`` (the smallest p-value the weights
+        allow with these clusters) and ``cautions`` (plain-language notes). When the data's
+        cluster-robust standard error is zero up to rounding the t statistics are undefined
+        and the p-value and CI are NaN, with a caution.
+
+    Raises
+    ------
+    EvalDataError
+        If all rows are in one cluster.
 
     References
     ----------
@@ -34,13 +87,21 @@ def wild_cluster_bootstrap(
 
     Webb, M. D. (2023). Reworking wild bootstrap-based inference for clustered errors.
     *Canadian Journal of Economics*, 56, 839–858.
+
+    Fischer, A., & Roodman, D. (2021). fwildclusterboot: fast wild cluster bootstrap
+    inference for linear regression models (R package; full enumeration when ``2^G <= B``).
     """
+    from evalkit.exceptions import EvalDataError
+
     if weights not in ("rademacher", "webb"):
         raise ValueError(f"weights must be 'rademacher' or 'webb', not {weights!r}")
     if not isinstance(draws, (int, np.integer)) or draws < 99:
         raise ValueError("the wild bootstrap needs a whole number of at least 99 draws")
     codes = pd.factorize(clusters)[0]
     G, k = int(codes.max()) + 1, X.shape[1]
+    if G < 2:
+        raise EvalDataError("the wild cluster bootstrap needs at least 2 clusters; every row "
+                            "is in one cluster")
     H = np.zeros((G, k, k))
     np.add.at(H, codes, X[:, :, None] * X[:, None, :])
     Xy = np.zeros((G, k))
@@ -51,9 +112,36 @@ def wild_cluster_bootstrap(
     Hq = H @ q  # G × k
     others = [i for i in range(k) if i != j]
     Wr = np.linalg.inv(XtX[np.ix_(others, others)])
-    rng = np.random.default_rng(seed)
-    support = np.array([-1.0, 1.0]) if weights == "rademacher" else _WEBB
-    V = rng.choice(support, size=(G, draws))
+    n_support = 2 if weights == "rademacher" else 6
+    enumerated = weights == "rademacher" and G < 60 and 2**G <= draws
+    if enumerated:  # every sign pattern once: column b holds the binary digits of b as ±1
+        B = 2**G
+        V = ((np.arange(B)[None, :] >> np.arange(G)[:, None]) & 1) * 2.0 - 1.0
+    else:
+        rng = np.random.default_rng(seed)
+        support = np.array([-1.0, 1.0]) if weights == "rademacher" else _WEBB
+        V = rng.choice(support, size=(G, draws))
+        B = int(draws)
+    # the unflipped pattern and its negation always reproduce |t|: the p-value's floor
+    min_p = float(np.exp(np.log(2.0) - G * np.log(n_support)))
+
+    beta = W @ Xy.sum(axis=0)
+    s_obs = q @ (Xy - H @ beta).T  # q' X_g' û_g
+    se = float(np.sqrt(s_obs @ s_obs))
+    out: dict[str, Any] = {"p_value": float("nan"), "p_value_strict": float("nan"),
+                           "ci_low": float("nan"), "ci_high": float("nan"), "draws": B,
+                           "weights": weights, "clusters": G, "enumerated": bool(enumerated),
+                           "min_p_value": min_p}
+    cautions: list[str] = []
+    scale = float(np.linalg.norm(y)) / float(np.linalg.norm(X[:, j]))
+    if zero_se(np.array([se]), beta[j:j + 1], np.array([scale]))[0]:
+        cautions.append(
+            f"The wild cluster bootstrap cannot test this coefficient: with these {G} clusters "
+            "its cluster-robust standard error is zero up to rounding (the other regressors "
+            "absorb all the variation between clusters), so the bootstrap t statistics are "
+            "undefined. Its p-value and confidence interval are not reported.")
+        out["cautions"] = tuple(cautions)
+        return out
 
     def t_stats(r: float) -> tuple[float, np.ndarray]:
         # restricted fit: regress y − r·x_j on the other columns (all from cluster sums)
@@ -62,41 +150,70 @@ def wild_cluster_bootstrap(
         br[others] = Wr @ rhs
         br[j] = r
         A = H @ br  # X_g' ŷr_g
-        B = Xy - A  # X_g' ũ_g
-        # the data's own t statistic for β_j = r
-        beta = W @ Xy.sum(axis=0)
-        s_obs = q @ (Xy - H @ beta).T  # q' X_g' û_g
-        t_obs = (beta[j] - r) / np.sqrt(s_obs @ s_obs)
+        B_ = Xy - A  # X_g' ũ_g
+        t_obs = (beta[j] - r) / se  # the data's own t statistic for β_j = r
         # every draw at once: X'y* = Σ A_g + B' v
-        beta_b = (W @ (A.sum(axis=0)[:, None] + B.T @ V))  # k × draws
-        s_b = (A @ q)[:, None] + (B @ q)[:, None] * V - Hq @ beta_b  # G × draws
-        t_b = (beta_b[j] - r) / np.sqrt((s_b**2).sum(axis=0))
+        beta_b = (W @ (A.sum(axis=0)[:, None] + B_.T @ V))  # k × draws
+        s_b = (A @ q)[:, None] + (B_ @ q)[:, None] * V - Hq @ beta_b  # G × draws
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t_b = (beta_b[j] - r) / np.sqrt((s_b**2).sum(axis=0))
         return float(t_obs), t_b
 
-    def p_value(r: float) -> float:
+    def p_values(r: float) -> tuple[float, float]:
         t_obs, t_b = t_stats(r)
-        return float(np.mean(np.abs(t_b) >= abs(t_obs)))
-
-    beta = W @ Xy.sum(axis=0)
-    s_obs = q @ (Xy - H @ beta).T
-    se = float(np.sqrt(s_obs @ s_obs))
+        t_b = np.abs(t_b[~np.isnan(t_b)])  # infeasible draws are left out, as boottest does
+        if t_b.size == 0:
+            return float("nan"), float("nan")
+        a = abs(t_obs)
+        return (float(np.mean(t_b >= a * (1 - TIE_RTOL))),
+                float(np.mean(t_b > a * (1 + TIE_RTOL))))
 
     def bound(direction: float) -> float:
+        if min_p > alpha:
+            return direction * float("inf")
         inside, step = beta[j], se
         outside = beta[j] + direction * step
-        while p_value(outside) > alpha and step < 1e6 * max(se, 1e-12):
+        while p_values(outside)[0] > alpha:
+            if step > 1e6 * se:
+                return direction * float("inf")
             inside, step = outside, step * 2
             outside = beta[j] + direction * step
-        for _ in range(40):
+        for _ in range(60):
             mid = (inside + outside) / 2
-            if p_value(mid) > alpha:
+            if p_values(mid)[0] > alpha:
                 inside = mid
             else:
                 outside = mid
+            if abs(outside - inside) <= 1e-12 * max(abs(mid), se):
+                break
         return float((inside + outside) / 2)
 
-    return {"p_value": p_value(0.0), "ci_low": bound(-1.0), "ci_high": bound(1.0),
-            "draws": int(draws), "weights": weights, "clusters": G}
+    p, p_strict = p_values(0.0)
+    lo, hi = bound(-1.0), bound(1.0)
+    out.update(p_value=p, p_value_strict=p_strict, ci_low=lo, ci_high=hi)
+    distinct = f"{2 ** (G - 1):,}" if n_support == 2 else f"{6 ** G // 2:,}"
+    if min_p > alpha:
+        cautions.append(
+            f"With only {G} clusters the wild cluster bootstrap ({weights} weights) has "
+            f"{n_support ** G} possible sign patterns, so its p-value takes at most "
+            f"{distinct} distinct values and can never fall below {min_p:.3g}: this test "
+            f"cannot find an effect statistically significant at the {alpha:g} level "
+            f"whatever the data, and its {1 - alpha:.0%} confidence interval is unbounded.")
+    elif min_p > alpha / 2:
+        cautions.append(
+            f"With only {G} clusters the wild cluster bootstrap ({weights} weights) has "
+            f"{n_support ** G} possible sign patterns, so its p-value takes at most "
+            f"{distinct} distinct values and can be no smaller than {min_p:.3g}; only the "
+            "most extreme patterns can make it significant.")
+    elif np.isinf(lo) or np.isinf(hi):
+        side = "in both directions" if np.isinf(lo) and np.isinf(hi) else \
+            ("below" if np.isinf(lo) else "above")
+        cautions.append(
+            f"The wild cluster bootstrap {1 - alpha:.0%} confidence interval is unbounded "
+            f"{side}: no value of the effect on that side, however far from the estimate, is "
+            f"rejected at the {alpha:g} level, as can happen with few clusters.")
+    out["cautions"] = tuple(cautions)
+    return out
 
 
 def multiplier_bootstrap(inf: np.ndarray, draws: int, *, seed: int | None, alpha: float = 0.05,

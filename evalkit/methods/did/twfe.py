@@ -11,10 +11,21 @@ from scipy import special
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.methods.did.bootstrap import wild_cluster_bootstrap
-from evalkit.results import Result, check_alpha
+from evalkit.methods.did.bootstrap import SE_RTOL, wild_cluster_bootstrap, zero_se
+from evalkit.results import Caution, Result, check_alpha, merge_cautions
 
 VCOV_TYPES = ("iid", "hetero", "CRV1")
+
+#: Fewer clusters than this and cluster-robust inference is flagged as unreliable. Cameron &
+#: Miller (2015, §VI) put "few" anywhere from fewer than 20 to fewer than 50 clusters,
+#: depending on the design; the caution uses the lower end.
+FEW_CLUSTERS = 20
+
+#: Fewer treated (or untreated) clusters than this and the result says that cluster-robust
+#: standard errors understate the uncertainty whatever the total number of clusters
+#: (MacKinnon & Webb 2017; Conley & Taber 2011). The threshold is a judgement: their
+#: simulations show CRV1 over-rejecting clearly with a handful of treated clusters.
+FEW_TREATED_CLUSTERS = 10
 
 
 def demean(values: np.ndarray, codes: Sequence[np.ndarray], *, weights: np.ndarray | None = None,
@@ -87,6 +98,74 @@ def _two_way_exact(x: np.ndarray, big: np.ndarray, small: np.ndarray,
     x -= gamma[small]
     x -= ((Db @ x) / Wb[:, None])[big]
     return x
+
+
+def row_labels(data: pd.DataFrame, mask: np.ndarray) -> tuple[tuple[int, ...], int]:
+    """Row numbers (as the user sees them: file lines for CSV files) of the rows in ``mask``."""
+    meta = data.attrs.get("evalkit_origin")
+    offset = meta["offset"] if isinstance(meta, dict) and "offset" in meta else 1
+    idx = np.flatnonzero(mask)
+    return tuple(int(i) + offset for i in idx[:20]), int(idx.size)
+
+
+def _join(names: Sequence[str]) -> str:
+    names = list(names)
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def cluster_cautions(codes: np.ndarray, cluster: str, *, treated: np.ndarray | None = None,
+                     remedy: str = "") -> list[str]:
+    """Plain-language cautions on cluster-robust inference with few (treated) clusters.
+
+    Parameters
+    ----------
+    codes
+        Cluster code of every row (0, 1, ..., G − 1).
+    cluster
+        The cluster column's name.
+    treated
+        Whether each row is treated; adds a caution when few clusters hold treated rows, or
+        few hold none.
+    remedy
+        A sentence on what to do instead, appended to the few-clusters caution.
+
+    References
+    ----------
+    Cameron, A. C., & Miller, D. L. (2015). A practitioner's guide to cluster-robust
+    inference. *Journal of Human Resources*, 50, 317–372, §VI.
+
+    MacKinnon, J. G., & Webb, M. D. (2017). Wild bootstrap inference for wildly different
+    cluster sizes. *Journal of Applied Econometrics*, 32, 233–254.
+
+    Conley, T. G., & Taber, C. R. (2011). Inference with "difference in differences" with a
+    small number of policy changes. *Review of Economics and Statistics*, 93, 113–125.
+    """
+    out = []
+    G = int(codes.max()) + 1
+    if G < FEW_CLUSTERS:
+        out.append(Caution(
+            f"Only {G} clusters ('{cluster}'): with fewer than {FEW_CLUSTERS} clusters, "
+            "cluster-robust standard errors are too small and their p-values and confidence "
+            "intervals overstate the precision of the estimate (Cameron & Miller 2015)."
+            + (f" {remedy}" if remedy else "")))
+    if treated is not None:
+        with_t = np.zeros(G, bool)
+        with_t[codes[np.asarray(treated, bool)]] = True
+        g1, g0 = int(with_t.sum()), int(G - with_t.sum())
+        count, what = min((g1, "contains treated observations"),
+                          (g0, "contains no treated observations"), key=lambda c: c[0])
+        if 0 < count < FEW_TREATED_CLUSTERS and (count == 1 or G >= FEW_CLUSTERS):
+            verb = what if count == 1 else what.replace("contains", "contain")
+            text = (f"Only {count} of the {G} clusters ('{cluster}') {verb}: with so few, "
+                    "cluster-robust standard errors understate the uncertainty even when there "
+                    "are many clusters in all (MacKinnon & Webb 2017).")
+            if count == 1:
+                text += (" With a single one, neither cluster-robust standard errors nor the "
+                         "wild cluster bootstrap give reliable inference; a design for a "
+                         "single treated unit (such as a synthetic control) fits better "
+                         "(Conley & Taber 2011).")
+            out.append(Caution(text))
+    return out
 
 
 @dataclass(frozen=True)
@@ -179,20 +258,37 @@ def twfe(
         ``G/(G−1) · (N−1)/(N−K)`` with ``K`` the regressors, the constant and the fixed
         effects not nested in the clusters, and ``G − 1`` df).
     cluster
-        Cluster column for CRV1 (default ``unit``).
+        Cluster column for CRV1 and the wild bootstrap (default ``unit``).
     weights
-        Regression-weight column.
+        Regression-weight column (non-negative). Rows of weight zero are left out of the fit
+        and of the counts of observations and degrees of freedom, as R's ``lm`` does, and the
+        result says how many.
     alpha
         1 − confidence level.
     wild_bootstrap, bootstrap_weights, seed
         Draws of the restricted wild cluster bootstrap for the first regressor (recommended
         when clusters are few), its weights (``"rademacher"`` or ``"webb"``) and seed; the
-        result's ``wild`` holds the p-value and CI (see :func:`wild_cluster_bootstrap`).
+        result's ``wild`` holds the p-value and CI (see :func:`wild_cluster_bootstrap`; with
+        Rademacher weights and ``2**G <= wild_bootstrap`` every sign pattern is enumerated).
+
+    Raises
+    ------
+    EvalDataError
+        For missing or non-numeric values, a unit observed twice in a period, weights that
+        are all zero, an outcome with no variation within units and periods (e.g. constant),
+        regressors collinear with the unit and period effects, and a cluster-robust standard
+        error (or wild bootstrap) asked of a single cluster.
 
     Notes
     -----
     With ``vcov="iid"`` the degrees of freedom are ``N − K − (units + periods − 1)``, as in
     Wooldridge's Example 14.1 and R's ``plm``/``fixest`` with ``vcov = "iid"``.
+
+    A standard error that is zero up to rounding (see :func:`zero_se`) is never shown as
+    exact: it is reported as NaN, with its p-value and interval, and a caution says why —
+    no degrees of freedom left, an outcome fitted exactly, or (two units, or two clusters
+    that split treated from untreated) a cluster-robust variance that the fixed effects
+    make zero. The result also cautions when clusters, or treated clusters, are few.
 
     References
     ----------
@@ -200,86 +296,189 @@ def twfe(
 
     Cameron, A. C., & Miller, D. L. (2015). A practitioner's guide to cluster-robust
     inference. *Journal of Human Resources*, 50, 317–372.
+
+    MacKinnon, J. G., & Webb, M. D. (2017). Wild bootstrap inference for wildly different
+    cluster sizes. *Journal of Applied Econometrics*, 32, 233–254.
     """
     alpha = check_alpha(alpha)
     if vcov not in VCOV_TYPES:
         raise ValueError(f"vcov must be one of {VCOV_TYPES}, not {vcov!r}")
-    regs = [treatment] if isinstance(treatment, str) else list(treatment)
-    regs += list(covariates)
+    treat = [treatment] if isinstance(treatment, str) else list(treatment)
+    if not treat:
+        raise ValueError("treatment must name at least one regressor")
+    regs = treat + list(covariates)
     if len(set(regs)) != len(regs):
         raise ValueError("a regressor is listed twice")
     cols = [Column(outcome, allow_missing=False), Column(unit, kind="string", allow_missing=False),
             Column(time, allow_missing=False)]
     cols += [Column(r, allow_missing=False) for r in regs]
     cl = cluster or unit
-    if cl not in (unit, time):
+    if cl not in (unit, time) and cl not in regs and cl != outcome:
         cols.append(Column(cl, kind="string", allow_missing=False))
     if weights is not None:
         cols.append(Column(weights, min=0, allow_missing=False))
     clean = validate(data, cols)
     source = source_of(data)
+    cautions: list[str] = []
     dup = clean.duplicated([unit, time], keep=False).to_numpy()
     if dup.any():
-        raise EvalDataError([DataProblem(unit, f"{int(dup.sum())} rows repeat a unit and period",
-                                         "one row per unit and period",
-                                         tuple(np.flatnonzero(dup)[:20] + 1), int(dup.sum()))],
+        rows, count = row_labels(data, dup)
+        raise EvalDataError([DataProblem(unit, f"{count} rows repeat a unit and period",
+                                         "one row per unit and period", rows, count)],
                             source=source)
+    if weights is not None:
+        zero = clean[weights].to_numpy(float) == 0
+        if zero.all():
+            raise EvalDataError([DataProblem(weights, "every weight is zero",
+                                             "positive weights on the rows to analyse")],
+                                source=source)
+        if zero.any():
+            rows, count = row_labels(data, zero)
+            shown = ", ".join(map(str, rows[:8])) + (", ..." if count > 8 else "")
+            many = count > 1
+            cautions.append(Caution(
+                f"{count} row{'s' if many else ''} with zero weight in '{weights}' "
+                f"(row{'s' if many else ''} {shown}) {'were' if many else 'was'} left out of "
+                "the regression and of the counts of observations and degrees of freedom, as "
+                "R's lm does.", limits=False))
+            clean = clean.loc[~zero]
+    y = clean[outcome].to_numpy(float)
+    if np.ptp(y) == 0:
+        raise EvalDataError([DataProblem(outcome, f"is constant (every value is {y[0]:g})",
+                                         "an outcome that varies")], source=source)
     uc = pd.factorize(clean[unit])[0]
     tc = pd.factorize(clean[time])[0]
     n = len(clean)
     w = clean[weights].to_numpy(float) if weights is not None else None
-    y = clean[outcome].to_numpy(float)
     X = clean[regs].to_numpy(float)
     Z = demean(np.column_stack([y, X]), [uc, tc], weights=w)
     yd, Xd = Z[:, 0], Z[:, 1:]
     sw = np.sqrt(w) if w is not None else np.ones(n)
     Xw, yw = Xd * sw[:, None], yd * sw
     k = X.shape[1]
-    if np.linalg.matrix_rank(Xw) < k:
-        raise EvalDataError([DataProblem(None, "the regressors " + ", ".join(regs) + " are "
-                                         "collinear with the unit and period effects",
+    y_norm = float(np.linalg.norm(yw))
+    if not y_norm > 1e-11 * float(np.linalg.norm(y * sw)):
+        raise EvalDataError([DataProblem(outcome, "does not vary once unit and period effects "
+                                         "are removed (it is a sum of a unit part and a period "
+                                         "part), so there is nothing for the treatment to "
+                                         "explain", "an outcome that varies within units and "
+                                         "periods")], source=source)
+    x_norm = np.linalg.norm(Xw, axis=0)
+    raw_norm = np.linalg.norm(X * sw[:, None], axis=0)
+    flat = ~(x_norm > 1e-11 * raw_norm)
+    if flat.any() or np.linalg.matrix_rank(Xw / x_norm) < k:
+        which = [r for r, f in zip(regs, flat) if f] or regs
+        raise EvalDataError([DataProblem(None, "the regressor" + ("s " if len(which) > 1 else " ")
+                                         + ", ".join(which) + (" are" if len(which) > 1 else
+                                                               " is") + " collinear with the "
+                                         "unit and period effects" + ("" if flat.any() else
+                                                                      " or with each other"),
                                          "regressors that vary within units and periods")],
                             source=source)
     XtX_inv = np.linalg.inv(Xw.T @ Xw)
     beta = XtX_inv @ (Xw.T @ yw)
     resid = yw - Xw @ beta
-    n_units, n_times = uc.max() + 1, tc.max() + 1
+    n_units, n_times = int(uc.max() + 1), int(tc.max() + 1)
     # within R² as xtreg, fe reports it: period effects count as explained variation
     y_within = demean(y, [uc], weights=w)[:, 0] * sw
     sst = float(y_within @ y_within)
     r2 = 1 - float(resid @ resid) / sst if sst > 0 else float("nan")
+    rss = float(resid @ resid)
+    exact_fit = not rss > (SE_RTOL * y_norm) ** 2
     n_clusters = None
-    if vcov == "iid":
-        df = n - k - (n_units + n_times - 1)
-        V = XtX_inv * (resid @ resid) / df
-    elif vcov == "hetero":
-        df = n - k - (n_units + n_times - 1)
-        meat = (Xw * resid[:, None] ** 2).T @ Xw
-        V = XtX_inv @ meat @ XtX_inv * n / df
-    else:
+    gc = None
+    if vcov == "CRV1" or wild_bootstrap is not None:
         gc = pd.factorize(clean[cl])[0]
-        G = int(gc.max() + 1)
-        if G < 2:
-            raise EvalDataError([DataProblem(cl, "has one cluster", "at least 2 clusters")],
+        if gc.max() < 1:
+            raise EvalDataError([DataProblem(cl, f"puts all {n} rows in one cluster",
+                                             "at least 2 clusters for cluster-robust standard "
+                                             "errors or the wild cluster bootstrap (or "
+                                             "vcov='iid' / 'hetero' without it)")],
                                 source=source)
-        scores = np.zeros((G, k))
-        np.add.at(scores, gc, Xw * resid[:, None])
-        meat = scores.T @ scores
-        # K counts the regressors, the constant and every fixed effect not nested in the
-        # clusters (Stata's xtreg, fe vce(cluster)): unit effects drop out when units sit
-        # inside clusters, period effects count T − 1.
-        K = k + 1
-        for codes, levels in ((uc, n_units), (tc, n_times)):
-            nested = pd.Series(gc).groupby(codes).nunique().max() == 1
-            if not nested:
-                K += levels - 1
-        V = XtX_inv @ meat @ XtX_inv * (G / (G - 1)) * ((n - 1) / (n - K))
-        df = G - 1
-        n_clusters = G
+    undefined = np.zeros(k, bool)  # standard errors that cannot be estimated at all
+    n_params = k + n_units + n_times - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if vcov in ("iid", "hetero"):
+            df = n - n_params
+            if df <= 0:
+                undefined[:] = True
+                cautions.append(
+                    f"The regression has {n} observations and {n_params} parameters ({k} "
+                    f"regressor{'s' if k > 1 else ''}, {n_units} unit and {n_times - 1} period "
+                    "effects), so no degrees of freedom are left to estimate the standard "
+                    "error: the standard error, p-value and confidence interval are not "
+                    "reported.")
+                V = np.full((k, k), np.nan)
+            elif vcov == "iid":
+                V = XtX_inv * rss / df
+            else:
+                meat = (Xw * resid[:, None] ** 2).T @ Xw
+                V = XtX_inv @ meat @ XtX_inv * n / df
+        else:
+            G = int(gc.max() + 1)
+            scores = np.zeros((G, k))
+            np.add.at(scores, gc, Xw * resid[:, None])
+            meat = scores.T @ scores
+            # K counts the regressors, the constant and every fixed effect not nested in the
+            # clusters (Stata's xtreg, fe vce(cluster)): unit effects drop out when units sit
+            # inside clusters, period effects count T − 1.
+            K = k + 1
+            for codes, levels in ((uc, n_units), (tc, n_times)):
+                nested = pd.Series(gc).groupby(codes).nunique().max() == 1
+                if not nested:
+                    K += levels - 1
+            if n - K <= 0:
+                undefined[:] = True
+                cautions.append(
+                    f"The regression has {n} observations and {K} parameters that count "
+                    "towards the cluster-robust small-sample correction, so the cluster-robust "
+                    "standard error cannot be computed: the standard error, p-value and "
+                    "confidence interval are not reported.")
+                V = np.full((k, k), np.nan)
+            else:
+                V = XtX_inv @ meat @ XtX_inv * (G / (G - 1)) * ((n - 1) / (n - K))
+            df = G - 1
+            n_clusters = G
+    se = np.sqrt(np.clip(np.diag(V), 0, None))
+    se = np.where(np.isnan(np.diag(V)), np.nan, se)
+    scale = y_norm / x_norm
+    tiny = zero_se(se, beta, scale) & ~undefined
+    if tiny.any():
+        names = _join([regs[i] for i in np.flatnonzero(tiny)])
+        if exact_fit:
+            cautions.append(
+                "The regression reproduces every observed outcome exactly (no residual "
+                "variation is left), so the standard error of " + names + " is zero only up "
+                "to rounding and cannot be estimated: it is not reported, nor its p-value and "
+                "confidence interval.")
+        elif vcov == "CRV1":
+            cautions.append(
+                f"With only {n_clusters} clusters ('{cl}') the cluster-robust standard error "
+                f"of {names} is zero up to rounding: the unit and period effects absorb all "
+                "the variation between clusters, so it cannot be estimated and is not reported, "
+                "nor its p-value and confidence interval. Inference needs more clusters.")
+        else:
+            cautions.append(f"The standard error of {names} is zero up to rounding and cannot "
+                            "be estimated: it is not reported, nor its p-value and confidence "
+                            "interval.")
+    bad = tiny | undefined
+    if bad.any():
+        se = np.where(bad, np.nan, se)
+        V = V.copy()
+        V[bad, :] = np.nan
+        V[:, bad] = np.nan
+    binary = all(np.isin(clean[t].to_numpy(float), (0.0, 1.0)).all() for t in treat)
+    treated_rows = (clean[treat].to_numpy(float) != 0).any(axis=1) if binary else None
+    if vcov == "CRV1" and not bad.all():
+        remedy = ("Use the wild cluster bootstrap (wild_bootstrap=9999) for the p-value and "
+                  "confidence interval of the treatment effect." if wild_bootstrap is None else
+                  "Report the wild cluster bootstrap p-value and confidence interval instead.")
+        cautions += cluster_cautions(gc, cl, treated=treated_rows, remedy=remedy)
     wild = None
     if wild_bootstrap is not None:
-        wild = wild_cluster_bootstrap(Xw, yw, clean[cl].to_numpy(), 0, draws=wild_bootstrap,
-                                      weights=bootstrap_weights, seed=seed, alpha=alpha)
-    return TWFE(terms=tuple(regs), coef=beta, se=np.sqrt(np.diag(V)), df=float(df), n_obs=n,
-                n_units=int(n_units), r2_within=float(r2), vcov=vcov, n_clusters=n_clusters,
-                alpha=alpha, cov=V, wild=wild)
+        wild = dict(wild_cluster_bootstrap(Xw, yw, clean[cl].to_numpy(), 0, draws=wild_bootstrap,
+                                           weights=bootstrap_weights, seed=seed, alpha=alpha))
+        cautions += list(wild.pop("cautions", ()))
+    return TWFE(terms=tuple(regs), coef=beta, se=se, df=float(df), n_obs=n,
+                n_units=n_units, r2_within=float(r2), vcov=vcov, n_clusters=n_clusters,
+                alpha=alpha, cov=V, wild=wild, cautions=merge_cautions(cautions))
