@@ -255,7 +255,7 @@ class Censoring:
     dropout_median: float      # random loss to follow-up, exponential
 
 
-HEAVY = Censoring("heavy censoring", 900.0, 180.0, 540.0, 600.0)
+HEAVY = Censoring("heavy censoring", 450.0, 180.0, 540.0, 600.0)
 MODERATE = Censoring("moderate censoring", 250.0, 270.0, 540.0, 1500.0)
 
 
@@ -373,7 +373,7 @@ def _twfe(df: pd.DataFrame):
 
 def did_designs() -> list[Design]:
     out = []
-    for treated in (1, 2, 3, 5, 10, 35):
+    for treated in (1, 2, 3, 5, 10, 20, 35):
         out.append(Design(
             f"did-constant-treated{treated}", "Staggered adoption (DiD)",
             f"{treated} of {STATES} states adopt, constant effect",
@@ -534,7 +534,7 @@ def _notes(row: Row) -> str:
 
 def text_table(rows: list[Row]) -> str:
     head = (f"{'design':<34} {'estimator':<44} {'n':>12} {'truth':>8} {'bias':>8} "
-            f"{'coverage':>8} {'MCSE':>6} {'status':<8} notes")
+            f"{'(MCSE)':>7} {'coverage':>8} {'MCSE':>6} {'status':<8} notes")
     lines = [head, "-" * len(head)]
     for r in rows:
         cov = "—" if r.ok == 0 else _pct(r.coverage)
@@ -543,7 +543,8 @@ def text_table(rows: list[Row]) -> str:
         if len(note) > 140:
             note = note[:137] + "..."
         lines.append(f"{r.design.key:<34} {r.check.estimator:<44} {r.design.n:>12} "
-                     f"{r.check.truth:>8.3f} {_f(r.bias):>8} {cov:>8} {mc:>6} {r.status:<8} "
+                     f"{r.check.truth:>8.3f} {_f(r.bias):>8} {'(' + _f(r.bias_mcse) + ')':>7} {cov:>8} "
+                     f"{mc:>6} {r.status:<8} "
                      f"{note}")
     return "\n".join(lines)
 
@@ -599,6 +600,39 @@ def _bar(cov: float, mcse: float) -> str:
             f"<span class='mark' style='left:{pos(cov):.1f}%'></span></span>")
 
 
+def _source_state() -> str:
+    """The commit the estimators came from, and whether the working tree had changes."""
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+                              capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "--",
+                                "evalkit"], capture_output=True, text=True,
+                               timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if not head:
+        return "unknown"
+    return f"commit {head}" + (" with uncommitted changes to evalkit/" if dirty else "")
+
+
+def _outside(rows: list[Row]) -> list[str]:
+    failing = [r for r in rows if not r.passed]
+    if not failing:
+        return []
+    items = "".join(
+        f"<li><b>{html.escape(r.check.estimator)}</b>, {html.escape(r.design.label.lower())} "
+        f"(n = {html.escape(r.design.n)}): "
+        + (f"coverage {_pct(r.coverage)} ± {_pct(r.mcse)}" if r.ok else html.escape(r.status))
+        + (f", bias {r.bias:+.3f}" if math.isfinite(r.bias) else "") + "</li>"
+        for r in failing)
+    return ["<h2>Outside the band</h2>",
+            "<p>These designs are accepted by a template but their intervals do not hold the "
+            "truth 93–97% of the time. Each needs the estimator to refuse it, or the template "
+            "to flag it, rather than report the interval.</p>", f"<ul>{items}</ul>"]
+
+
 def html_page(rows: list[Row], args: argparse.Namespace, seconds: float) -> str:
     e = html.escape
     n_pass = sum(r.passed for r in rows)
@@ -613,6 +647,7 @@ def html_page(rows: list[Row], args: argparse.Namespace, seconds: float) -> str:
         "Required coverage": f"{BAND[0]:.0%}–{BAND[1]:.0%} of nominal 95% intervals",
         "Run time": f"{seconds / 60:.1f} minutes",
         "Generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "Source": _source_state(),
         "Python": platform.python_version(),
     }
     parts = [
@@ -625,6 +660,7 @@ def html_page(rows: list[Row], args: argparse.Namespace, seconds: float) -> str:
         "<div class='glance'>", f"<p class='headline'>{e(headline)}</p><dl>",
         *[f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in glance.items()],
         "</dl></div>",
+        *_outside(rows),
         "<h2>How to read this page</h2>",
         "<p>Each design simulates data many times with a known true effect and calls the "
         "estimator exactly as the report template does. <b>Coverage</b> is the share of 95% "

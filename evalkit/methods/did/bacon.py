@@ -11,7 +11,7 @@ import pandas as pd
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.did.twfe import twfe
-from evalkit.results import Result
+from evalkit.results import Caution, Result, merge_cautions
 
 # -- Goodman-Bacon decomposition ---------------------------------------------------------------
 
@@ -54,10 +54,15 @@ def bacon_decomposition(data: pd.DataFrame, outcome: str, unit: str, time: str,
                         treatment: str) -> Bacon:
     """Decompose the TWFE estimate into every 2×2 comparison and its weight.
 
-    Requires a balanced panel and a 0/1 treatment that never switches off. Comparisons are
+    Requires a balanced panel and a 0/1 treatment that never switches off; units treated in
+    every period (always treated) serve only as already-treated controls. Comparisons are
     "treated vs never treated", "earlier vs later treated" (the later group not yet treated)
     and "later vs earlier treated" (the earlier, already-treated group as the control — the
     comparison that biases TWFE when effects grow over time).
+
+    The result cautions with the weight of the "later vs earlier treated" comparisons.
+    Missing values, an unbalanced panel, a constant outcome, a single period or timing that
+    does not vary raise :class:`~evalkit.exceptions.EvalDataError`.
 
     References
     ----------
@@ -85,6 +90,9 @@ def bacon_decomposition(data: pd.DataFrame, outcome: str, unit: str, time: str,
                             source=source)
     Y = wide_y.to_numpy(float)
     T = D.shape[1]
+    if T < 2:
+        raise EvalDataError([DataProblem(time, "has a single period", "at least two periods")],
+                            source=source)
     first = np.where(D.any(axis=1), D.argmax(axis=1), T)  # index of the first treated period
     timings = np.unique(first)
     share = {k: np.mean(first == k) for k in timings}
@@ -128,5 +136,23 @@ def bacon_decomposition(data: pd.DataFrame, outcome: str, unit: str, time: str,
     to_time = lambda k: periods[k] if k < T else "never"  # noqa: E731
     table["treated"] = table["treated"].map(to_time)
     table["control"] = table["control"].map(lambda c: c if c == "never" else to_time(c))
-    fit = twfe(clean, outcome, unit, time, treatment, vcov="iid")
-    return Bacon(table=table.drop(columns="raw"), twfe=float(fit.coef[0]))
+    fit = twfe(clean, outcome, unit, time, treatment, vcov="iid")  # its coefficient only
+    cautions = []
+    forbidden = float(table.loc[table["type"] == "later vs earlier treated", "weight"].sum())
+    if forbidden > 0:
+        share = f"{forbidden:.0%}" if forbidden >= 0.005 else "less than 1%"
+        cautions.append(Caution(
+            f"{share} of the two-way fixed-effects estimate comes from comparisons that use "
+            "already-treated units as the comparison group ('later vs earlier treated'). If "
+            "the effect changes in the years after adoption, these comparisons bias the "
+            "two-way fixed-effects estimate, possibly even reversing its sign (Goodman-Bacon "
+            "2021); the staggered (Callaway & Sant'Anna) estimate does not use them.",
+            limits=False))
+    always = int((first == 0).sum())
+    if always:
+        cautions.append(Caution(
+            f"{always} unit{'s are' if always > 1 else ' is'} treated in every period: "
+            f"{'they enter' if always > 1 else 'it enters'} the decomposition only as an "
+            "already-treated comparison group.", limits=False))
+    return Bacon(table=table.drop(columns="raw"), twfe=float(fit.coef[0]),
+                 cautions=merge_cautions(cautions))

@@ -349,6 +349,11 @@ def twfe(
     uc = pd.factorize(clean[unit])[0]
     tc = pd.factorize(clean[time])[0]
     n = len(clean)
+    if uc.max() + 1 == n:
+        raise EvalDataError([DataProblem(time, "every unit is observed in only one period, so "
+                                         "the unit effects absorb every observation",
+                                         "units observed in at least two periods")],
+                            source=source)
     w = clean[weights].to_numpy(float) if weights is not None else None
     X = clean[regs].to_numpy(float)
     Z = demean(np.column_stack([y, X]), [uc, tc], weights=w)

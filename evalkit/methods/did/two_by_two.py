@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from dataclasses import dataclass
 from typing import Any, ClassVar, Sequence
 
@@ -142,10 +141,7 @@ def two_by_two(
                       "the difference in differences fits the data exactly and no residual "
                       "variation is left to estimate its standard error: the standard error, "
                       "p-value and confidence interval are not reported.",))
-    extra = {}
-    if cluster is not None and "cluster_name" in inspect.signature(robust_ols).parameters:
-        extra["cluster_name"] = cluster
-    terms, _ = robust_ols(y, X, names, groups, alpha, **extra)
+    terms, _ = robust_ols(y, X, names, groups, alpha, cluster_name=cluster or "cluster")
     ols_cautions = terms.attrs.get("cautions")
     cautions += list(ols_cautions or ())
     row = terms.iloc[3].copy()
