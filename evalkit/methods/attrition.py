@@ -19,7 +19,7 @@ import pandas as pd
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.effect_sizes import hedges_g_wwc
-from evalkit.results import Result
+from evalkit.results import Caution, Result
 
 __all__ = ["attrition", "Attrition", "wwc_boundary", "max_differential"]
 
@@ -178,13 +178,35 @@ def attrition(
     has_pre = ~np.isnan(x)
     comp, lost = x[both], x[has_pre & ~both]
     pre_g = float("nan")
+    cautions: list[str] = []
     if comp.size >= 2 and lost.size >= 2:
         pre_g = hedges_g_wwc(float(comp.mean() - lost.mean()), float(comp.std(ddof=1)),
                              comp.size, float(lost.std(ddof=1)), lost.size)
+        if math.isnan(pre_g):
+            cautions.append(Caution(
+                f"Those lost and those who stayed all have the same '{pre}' score within each "
+                "group, so their difference at intake cannot be expressed as an effect size.",
+                limits=False))
+    elif lost.size or not both.all():
+        who = ("youth who stayed" if comp.size < 2 else "youth lost with a first score")
+        cautions.append(Caution(
+            f"Fewer than 2 {who}, so those lost and those who stayed cannot be compared on "
+            f"'{pre}'.", limits=False))
+    if not both.any():
+        cautions.append(Caution(
+            f"No youth has both '{pre}' and '{post}': every youth enrolled was lost, so no "
+            "change can be measured.", limits=True))
+    if group is not None:
+        for lev, (m_all, m_both) in n_by_group.items():
+            if m_both == 0:
+                cautions.append(Caution(
+                    f"Everyone in group '{lev}' of '{group}' was lost, so that group cannot be "
+                    "compared.", limits=True))
     return Attrition(
         n_enrolled=int(n), n_analyzed=int(both.sum()), overall=float(overall),
         by_group=by_group, n_by_group=n_by_group, differential=float(differential),
         boundary=boundary, max_differential=maxd, low=low, pre_g=pre_g,
         mean_pre_completers=float(comp.mean()) if comp.size else float("nan"),
         mean_pre_lost=float(lost.mean()) if lost.size else float("nan"),
+        cautions=tuple(cautions),
     )

@@ -13,7 +13,7 @@ from scipy import special
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.results import Result, check_alpha
+from evalkit.results import Caution, Result, check_alpha
 
 __all__ = ["mcnemar", "McNemar", "wilson_interval", "newcombe_paired_interval",
            "newcombe_independent_interval", "compare_proportions", "ProportionComparison"]
@@ -154,10 +154,17 @@ def mcnemar(
     alpha
         1 − confidence level of the Newcombe interval.
 
+    Raises
+    ------
+    EvalDataError
+        Naming the column: a value other than 0/1, no complete pair, or no youth whose value
+        changed (R's ``mcnemar.test`` returns NaN there).
+
     Notes
     -----
     The statistic equals R's ``mcnemar.test(table(pre, post), correct = correct)``; the exact
-    p-value equals ``binom.test(c(b, c))``.
+    p-value equals ``binom.test(c(b, c))``. With fewer than 10 discordant pairs a caution
+    recommends the exact test.
 
     References
     ----------
@@ -179,15 +186,25 @@ def mcnemar(
     n = int(x.size)
     source = source_of(data)
     if n == 0:
-        raise EvalDataError("no complete pairs of '%s' and '%s'" % (pre, post), source=source)
+        from evalkit.methods.prepost import too_few_pairs
+
+        raise too_few_pairs(data, pre, post, 0, 1)
     a = int(((x == 1) & (y == 1)).sum())
     b = int(((x == 1) & (y == 0)).sum())
     c = int(((x == 0) & (y == 1)).sum())
     d = int(((x == 0) & (y == 0)).sum())
     if b + c == 0:
         raise EvalDataError(
-            [DataProblem(None, f"no pair changed between '{pre}' and '{post}', so McNemar's "
-                         "test is undefined", "at least one discordant pair")], source=source)
+            [DataProblem(post, f"no pair changed between '{pre}' and '{post}' (all {n} youth "
+                         "have the same value both times), so McNemar's test is undefined (R's "
+                         "mcnemar.test returns NaN)", "at least one youth whose value changed")],
+            source=source)
+    cautions: list[str] = []
+    if not exact and b + c < 10:
+        cautions.append(Caution(
+            f"Only {b + c} youth changed between the two measurements: the chi-squared "
+            "p-value is a rough approximation with so few; the exact test (exact=True) is "
+            "more accurate.", limits=False))
     if exact:
         from scipy.stats import binomtest
 
@@ -204,6 +221,7 @@ def mcnemar(
         n_dropped=int((~keep).sum()), prop_pre=(a + b) / n, prop_post=(a + c) / n, diff=diff,
         diff_ci_low=lo, diff_ci_high=hi, odds_ratio=b / c if c else math.inf,
         table=((a, b), (c, d)), correct=correct, exact=exact, alpha=alpha,
+        cautions=tuple(cautions),
     )
 
 
@@ -273,6 +291,12 @@ def compare_proportions(data: pd.DataFrame, outcome: str, group: str, *,
                         alpha: float = 0.05) -> ProportionComparison:
     """Compare a 0/1 outcome between the program (``group`` 1) and comparison (0) groups.
 
+    Raises
+    ------
+    EvalDataError
+        Naming the column: a group with no one measured, or a proportion of 0 or 1 in a group
+        (the odds ratio is then infinite).
+
     References
     ----------
     What Works Clearinghouse (2020). *Procedures and Standards Handbook, Version 4.1*,
@@ -287,13 +311,22 @@ def compare_proportions(data: pd.DataFrame, outcome: str, group: str, *,
     x0, n0 = int(y[g == 0].sum()), int((g == 0).sum())
     source = source_of(data)
     if min(n1, n0) == 0:
-        raise EvalDataError([DataProblem(group, "one group has no youth with the outcome "
-                                         "measured", "youth in both groups")], source=source)
+        which = "program (1)" if n1 == 0 else "comparison (0)"
+        raise EvalDataError([DataProblem(group, f"the {which} group has no youth with "
+                                         f"'{outcome}' measured", "youth in both groups")],
+                            source=source)
     cells = (x1, n1 - x1, x0, n0 - x0)
     if min(cells) == 0:
         raise EvalDataError([DataProblem(outcome, "a group has everyone or no one with the "
-                                         "outcome, so the odds ratio is infinite",
+                                         "outcome (a proportion of 0 or 1), so the odds ratio "
+                                         "and the Cox index are infinite",
                                          "both outcomes in both groups")], source=source)
+    cautions: list[str] = []
+    if min(cells) < 5:
+        cautions.append(Caution(
+            "Fewer than 5 youth in one of the four outcome-by-group cells: the interval of the "
+            "Cox index and its p-value (from the log odds ratio's normal approximation) are "
+            "rough.", limits=False))
     diff, lo, hi = newcombe_independent_interval(x1, n1, x0, n0, alpha)
     log_or = math.log(cells[0] * cells[3] / (cells[1] * cells[2]))
     se = math.sqrt(sum(1 / c for c in cells))
@@ -303,4 +336,4 @@ def compare_proportions(data: pd.DataFrame, outcome: str, group: str, *,
         diff=diff, diff_ci_low=lo, diff_ci_high=hi, odds_ratio=math.exp(log_or),
         cox_index=log_or / 1.65, cox_ci_low=(log_or - z * se) / 1.65,
         cox_ci_high=(log_or + z * se) / 1.65, p_value=float(2 * special.ndtr(-abs(log_or / se))),
-        alpha=alpha)
+        alpha=alpha, cautions=tuple(cautions))

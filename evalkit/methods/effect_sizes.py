@@ -51,8 +51,14 @@ def wwc_omega(n_total: int) -> float:
 
 
 def pooled_sd(sd1: float, n1: int, sd2: float, n2: int) -> float:
-    """Pooled within-group standard deviation of two groups."""
-    return math.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / (n1 + n2 - 2))
+    """Pooled within-group standard deviation of two groups (NaN with fewer than 3 people).
+
+    A group of one person contributes nothing to the pooled variance (its SD, NaN, is not
+    used)."""
+    if n1 + n2 - 2 <= 0:
+        return float("nan")
+    ss = sum((n - 1) * sd**2 for sd, n in ((sd1, n1), (sd2, n2)) if n > 1)
+    return math.sqrt(ss / (n1 + n2 - 2))
 
 
 def hedges_g_wwc(diff: float, sd1: float, n1: int, sd2: float, n2: int) -> float:
@@ -62,8 +68,13 @@ def hedges_g_wwc(diff: float, sd1: float, n1: int, sd2: float, n2: int) -> float
     ----------
     What Works Clearinghouse (2020). *Procedures and Standards Handbook, Version 4.1*,
     Appendix E, eq. E.1 (unadjusted SDs in the denominator also for adjusted differences).
+
+    NaN when the pooled SD is zero or undefined (callers say why in a caution or refuse).
     """
-    return wwc_omega(n1 + n2) * diff / pooled_sd(sd1, n1, sd2, n2)
+    sd = pooled_sd(sd1, n1, sd2, n2)
+    if not sd > 0:
+        return float("nan")
+    return wwc_omega(n1 + n2) * diff / sd
 
 
 def g_variance(g: float, n1: int, n2: int) -> float:

@@ -214,9 +214,9 @@ def robust_ols(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarra
         if G < FEW_CLUSTERS:
             cautions.append(Caution(
                 f"Only {G} clusters in '{cluster_name}': with fewer than {FEW_CLUSTERS} "
-                "clusters, cluster-robust standard errors are too small and intervals too "
-                "narrow, even with G − 1 degrees of freedom (Cameron & Miller 2015); a wild "
-                "cluster bootstrap is more trustworthy.", limits=True))
+                "clusters, cluster-robust standard errors tend to be too small and intervals "
+                "too narrow, even with G − 1 degrees of freedom (Cameron & Miller 2015), so "
+                "the interval and p-value are optimistic.", limits=True))
     se = np.sqrt(np.clip(np.diag(V), 0.0, None))
     spread = math.sqrt(float(((y - y.mean()) ** 2).sum()))
     perfect = math.sqrt(float(e @ e)) <= 1e-10 * max(spread, float(np.abs(y).max()), 1e-300)

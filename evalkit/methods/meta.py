@@ -9,7 +9,8 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 from scipy import special
 
-from evalkit.results import Result, check_alpha
+from evalkit.exceptions import DataProblem, EvalDataError
+from evalkit.results import Caution, Result, check_alpha
 
 __all__ = ["meta_analysis", "MetaAnalysis"]
 
@@ -87,11 +88,19 @@ def meta_analysis(
     alpha
         1 − confidence level of the CI and the prediction interval.
 
+    Raises
+    ------
+    EvalDataError
+        Fewer than two effects, sequences of different lengths, a missing or infinite effect,
+        or a variance that is not positive and finite (naming the positions).
+
     Notes
     -----
     Equal to R's ``metafor::rma(yi, vi, method = method, test = "knha" or "z")`` and
     ``predict()`` for the prediction interval; I² uses metafor's typical within-study
-    variance.
+    variance. Where every effect is the same, metafor's Hartung–Knapp standard error is 0
+    (an interval of zero width); here it is NaN with a caution. Two programs, and a REML fit
+    that does not converge, carry a caution.
 
     References
     ----------
@@ -102,23 +111,43 @@ def meta_analysis(
     with normally distributed responses. *Statistics in Medicine*, 20, 1771–1782.
     """
     alpha = check_alpha(alpha)
-    y = np.asarray(effects, dtype=float)
-    v = np.asarray(variances, dtype=float)
-    if y.shape != v.shape or y.ndim != 1:
-        raise ValueError("effects and variances must be two sequences of the same length")
-    k = y.size
-    if k < 2:
-        raise ValueError("a meta-analysis needs at least two effect sizes")
-    if not (np.isfinite(y).all() and np.isfinite(v).all() and (v > 0).all()):
-        raise ValueError("effects must be finite and variances positive")
     if method not in ("REML", "DL"):
         raise ValueError(f"method must be 'REML' or 'DL', not {method!r}")
+    try:
+        y = np.asarray(effects, dtype=float)
+        v = np.asarray(variances, dtype=float)
+    except (TypeError, ValueError):
+        raise EvalDataError([DataProblem("effects", "effects and variances must be numbers",
+                                         "two sequences of numbers")]) from None
+    if y.shape != v.shape or y.ndim != 1:
+        raise EvalDataError([DataProblem("variances", f"{v.size} variances for {y.size} "
+                                         "effects", "two sequences of the same length")])
+    k = y.size
+    if k < 2:
+        raise EvalDataError([DataProblem("effects", f"only {k} effect size(s): a meta-analysis "
+                                         "needs at least two", "at least two programs")])
+    problems = []
+    bad_y = np.flatnonzero(~np.isfinite(y))
+    if bad_y.size:
+        problems.append(DataProblem("effects", "missing or infinite effect sizes",
+                                    "finite numbers", rows=tuple(int(i) + 1 for i in bad_y),
+                                    n_rows=int(bad_y.size)))
+    bad_v = np.flatnonzero(~(np.isfinite(v) & (v > 0)))
+    if bad_v.size:
+        problems.append(DataProblem("variances", "variances that are missing, zero, negative "
+                                    "or infinite", "positive finite sampling variances",
+                                    rows=tuple(int(i) + 1 for i in bad_v),
+                                    n_rows=int(bad_v.size)))
+    if problems:
+        raise EvalDataError(problems, source="meta-analysis input", row_word="program")
+    cautions: list[str] = []
     w0 = 1 / v
     mu0 = float(w0 @ y / w0.sum())
     q = float(w0 @ (y - mu0) ** 2)
     c = w0.sum() - (w0**2).sum() / w0.sum()
     tau2 = max(0.0, (q - (k - 1)) / c)  # DerSimonian–Laird (also REML's start)
     if method == "REML":
+        converged = False
         for _ in range(max_iter):
             w = 1 / (v + tau2)
             P = np.diag(w) - np.outer(w, w) / w.sum()
@@ -127,24 +156,46 @@ def meta_analysis(
             new = max(0.0, tau2 + step)
             if abs(new - tau2) < tol:
                 tau2 = new
+                converged = True
                 break
             tau2 = new
+        if not converged:
+            cautions.append(Caution(
+                f"The REML estimate of the between-program variance did not settle within "
+                f"{max_iter} iterations; the pooled effect may be imprecise (method='DL' "
+                "needs no iterations).", limits=True))
     w = 1 / (v + tau2)
     mu = float(w @ y / w.sum())
-    se = math.sqrt(1 / w.sum())
+    se_z = math.sqrt(1 / w.sum())
+    se = se_z
     if hartung_knapp:
         se = math.sqrt(float(w @ (y - mu) ** 2) / ((k - 1) * w.sum()))
         crit = float(special.stdtrit(k - 1, 1 - alpha / 2))
-        # identical effects leave no residual variance: the adjusted SE is zero
-        p = float(2 * special.stdtr(k - 1, -abs(mu / se))) if se > 0 else float(mu == 0)
+        if se <= 1e-8 * se_z:
+            # identical effects leave no residual variance: metafor reports SE 0 and an
+            # interval of zero width, which no real data support
+            se = float("nan")
+            cautions.append(Caution(
+                "The programs' effects are identical, so the Hartung–Knapp standard error is "
+                "zero and no interval or p-value can be given; rerun without the adjustment "
+                "(hartung_knapp=False) for an interval from the programs' own variances.",
+                limits=True))
+        p = float(2 * special.stdtr(k - 1, -abs(mu / se)))
     else:
         crit = float(special.ndtri(1 - alpha / 2))
         p = float(2 * special.ndtr(-abs(mu / se)))
+    if k == 2:
+        cautions.append(Caution(
+            "Only 2 programs are pooled: the spread of effects between programs rests on two "
+            "numbers, and the interval " + ("has 1 degree of freedom, so it is very wide."
+                                            if hartung_knapp else
+                                            "does not reflect how uncertain that spread is."),
+            limits=True))
     s2 = (k - 1) * w0.sum() / (w0.sum() ** 2 - (w0**2).sum())
     half_pi = crit * math.sqrt(tau2 + se**2)
     return MetaAnalysis(
         estimate=mu, se=se, ci_low=mu - crit * se, ci_high=mu + crit * se, p_value=p,
         pi_low=mu - half_pi, pi_high=mu + half_pi, tau2=tau2, i2=100 * tau2 / (tau2 + s2),
         q=q, q_p_value=float(special.chdtrc(k - 1, q)), k=int(k), method=method,
-        hartung_knapp=hartung_knapp, alpha=alpha,
+        hartung_knapp=hartung_knapp, alpha=alpha, cautions=tuple(cautions),
     )

@@ -644,8 +644,8 @@ def signed_rank(
         if use_exact:
             why = "tied" if ties and not n_zero else "zero" if not ties else "tied or zero"
             cautions.append(Caution(
-                f"Some changes are {why}, so the exact signed-rank test is not possible (R "
-                "says the same): the p-value and interval use the normal approximation.",
+                f"Some changes are {why}, so the exact signed-rank test cannot be used: the "
+                "p-value and interval use the normal approximation, as in R.",
                 limits=False))
         _, nties = np.unique(r, return_counts=True)
         z = V - n * (n + 1) / 4
@@ -666,15 +666,15 @@ def signed_rank(
         lo, hi = math.nan, math.nan
         reason = ("there is only one non-zero change" if n == 1 else
                   "every non-zero change is the same" if np.unique(x).size == 1 else
-                  "the changes are too few")
+                  "too few changes differ from each other")
         cautions.append(Caution(
             f"No confidence interval can be given for the pseudo-median change because "
             f"{reason}: R's interval here has 0% confidence.", limits=True))
     elif achieved < asked - 1e-12:
         cautions.append(Caution(
             f"With only {n} non-zero change{'s' if n != 1 else ''}, the signed-rank interval "
-            f"cannot reach the requested {100 * asked:.4g}% confidence: it is a "
-            f"{100 * achieved:.4g}% interval.", limits=True))
+            f"cannot reach the requested {100 * asked:.4g}% confidence: its confidence level "
+            f"is {100 * achieved:.4g}%.", limits=True))
     return SignedRank(
         V=V, p_value=p, method=method, n=int(n), n_zero=n_zero, n_dropped=n_dropped,
         estimate=float(est), ci_low=float(lo), ci_high=float(hi),

@@ -12,7 +12,7 @@ from scipy import special
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.results import Result, check_alpha
+from evalkit.results import Caution, Result, check_alpha
 
 __all__ = ["reliable_change", "ReliableChange", "CATEGORIES"]
 
@@ -110,6 +110,10 @@ def _classify(pre: np.ndarray, post: np.ndarray, s_diff: float, z: float,
     return np.where(np.isnan(rc), None, out)
 
 
+class _NoSpread(Exception):
+    """The pre scores cannot stand in for the dysfunctional norms (fewer than 2, or constant)."""
+
+
 def _cutoff(
     criterion: str | None,
     higher_is_better: bool,
@@ -125,11 +129,17 @@ def _cutoff(
     if criterion not in ("a", "b", "c"):
         raise ValueError(f"criterion must be 'a', 'b', 'c' or None, not {criterion!r}")
     toward = 1.0 if higher_is_better else -1.0
-    if criterion in ("a", "c") and not has_d:
-        # Jacobson & Truax: the pre-treatment sample can stand for the dysfunctional population
-        dm, ds = float(pre.mean()), float(pre.std(ddof=1))
+    for name, v in (("functional_sd", fs), ("dysfunctional_sd", ds)):
+        if v is not None and not (math.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be a positive number, not {v!r}")
     if criterion in ("b", "c") and not has_f:
         raise ValueError(f"criterion {criterion!r} needs functional_mean and functional_sd")
+    if criterion in ("a", "c") and not has_d:
+        # Jacobson & Truax: the pre-treatment sample can stand for the dysfunctional population
+        dm = float(pre.mean()) if pre.size else float("nan")
+        ds = float(pre.std(ddof=1)) if pre.size > 1 else float("nan")
+        if not ds > 0:
+            raise _NoSpread(criterion)
     if criterion == "a":
         return dm + toward * 2 * ds, "a"
     if criterion == "b":
@@ -164,7 +174,8 @@ def reliable_change(
         Test–retest (or internal-consistency) reliability of the measure, in (0, 1).
     sd
         Standard deviation used for the standard error of measurement; defaults to the SD of
-        the pre scores of the complete pairs.
+        the pre scores of the complete pairs. Jacobson & Truax (1991) recommend a normative
+        SD of the measure; pass one when the sample is small or its pre scores do not vary.
     higher_is_better
         Direction of improvement (default: lower is better, as for symptom scales).
     functional_mean, functional_sd, dysfunctional_mean, dysfunctional_sd
@@ -178,6 +189,14 @@ def reliable_change(
     alpha
         Two-sided level of the reliable change criterion (0.05 gives |RC| > 1.96).
 
+    Raises
+    ------
+    EvalDataError
+        Naming ``pre``: no youth with both scores; without ``sd``, fewer than 2 youth with
+        both scores or a ``pre`` score that does not vary (its SD, and with it the reliable
+        change index, is undefined); likewise for criteria ``"a"``/``"c"`` without
+        dysfunctional norms.
+
     References
     ----------
     Jacobson, N. S., & Truax, P. (1991). Clinical significance: A statistical approach to
@@ -187,29 +206,62 @@ def reliable_change(
     alpha = check_alpha(alpha)
     if not (isinstance(reliability, (int, float)) and 0 < reliability < 1):
         raise ValueError(f"reliability must lie strictly between 0 and 1, not {reliability!r}")
+    if sd is not None and not (isinstance(sd, (int, float)) and math.isfinite(sd) and sd > 0):
+        raise ValueError(f"sd must be a positive number (a published normative standard "
+                         f"deviation of the measure), not {sd!r}")
     clean = validate(data, [Column(pre), Column(post)])
     x = clean[pre].to_numpy(dtype=float)
     y = clean[post].to_numpy(dtype=float)
     keep = ~(np.isnan(x) | np.isnan(y))
     n = int(keep.sum())
-    if n < 2 and sd is None:
-        raise EvalDataError(
-            [DataProblem(None, f"only {n} complete pair(s) of '{pre}' and '{post}'",
-                         "at least 2 rows with both scores (or give sd)")],
-            source=source_of(data))
-    s = float(np.std(x[keep], ddof=1)) if sd is None else float(sd)
-    if not s > 0:
-        raise ValueError(f"sd must be positive, not {s}")
+    source = source_of(data)
+    if n == 0:
+        from evalkit.methods.prepost import too_few_pairs
+
+        raise too_few_pairs(data, pre, post, 0, 1, "no youth can be classified")
+    cautions: list[str] = []
+    if sd is None:
+        if n < 2:
+            raise EvalDataError(
+                [DataProblem(pre, f"only {n} youth has both '{pre}' and '{post}', so the "
+                             f"standard deviation of '{pre}' (which sets the size of a reliable "
+                             "change) cannot be estimated",
+                             "at least 2 rows with both scores, or a published normative SD "
+                             "of the measure passed as sd=")], source=source)
+        s = float(np.std(x[keep], ddof=1))
+        if not s > 0:
+            raise EvalDataError(
+                [DataProblem(pre, f"every one of the {n} youth with both scores has the same "
+                             f"'{pre}' score ({x[keep][0]:g}), so its standard deviation is zero "
+                             "and the reliable change index is undefined",
+                             "scores that vary, or a published normative SD of the measure "
+                             "passed as sd=")], source=source)
+        if n < 30:
+            cautions.append(Caution(
+                f"The size of a reliable change rests on the spread of '{pre}' among only {n} "
+                "youth; a published normative standard deviation of the measure (sd=) would "
+                "be more stable.", limits=False))
+    else:
+        s = float(sd)
     s_e = s * math.sqrt(1 - reliability)
     s_diff = math.sqrt(2) * s_e
     z = float(special.ndtri(1 - alpha / 2))
-    cutoff, crit = _cutoff(criterion, higher_is_better, functional_mean, functional_sd,
-                           dysfunctional_mean, dysfunctional_sd, x[keep])
+    try:
+        cutoff, crit = _cutoff(criterion, higher_is_better, functional_mean, functional_sd,
+                               dysfunctional_mean, dysfunctional_sd, x[keep])
+    except _NoSpread as e:
+        raise EvalDataError(
+            [DataProblem(pre, f"cutoff criterion {e.args[0]!r} without dysfunctional norms "
+                         f"uses the mean and SD of '{pre}', but its SD cannot be estimated "
+                         f"({'only one youth' if n < 2 else 'every youth has the same score'})",
+                         "dysfunctional_mean and dysfunctional_sd from published norms")],
+            source=source) from None
     cats = _classify(x[keep], y[keep], s_diff, z, cutoff, higher_is_better)
     counts = {c: int((cats == c).sum()) for c in CATEGORIES}
     return ReliableChange(
         pre=pre, post=post, reliability=float(reliability), sd=s, s_e=s_e, s_diff=s_diff,
         threshold=z * s_diff, cutoff=cutoff, criterion=crit, higher_is_better=higher_is_better,
         n=n, n_dropped=int((~keep).sum()), counts=counts,
-        proportions={c: counts[c] / n if n else float("nan") for c in CATEGORIES}, alpha=alpha,
+        proportions={c: counts[c] / n for c in CATEGORIES}, alpha=alpha,
+        cautions=tuple(cautions),
     )
