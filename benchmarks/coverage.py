@@ -542,10 +542,10 @@ def text_table(rows: list[Row]) -> str:
         note = _notes(r)
         if len(note) > 140:
             note = note[:137] + "..."
+        bias_mcse = f"({_f(r.bias_mcse)})"
         lines.append(f"{r.design.key:<34} {r.check.estimator:<44} {r.design.n:>12} "
-                     f"{r.check.truth:>8.3f} {_f(r.bias):>8} {'(' + _f(r.bias_mcse) + ')':>7} {cov:>8} "
-                     f"{mc:>6} {r.status:<8} "
-                     f"{note}")
+                     f"{r.check.truth:>8.3f} {_f(r.bias):>8} {bias_mcse:>7} {cov:>8} "
+                     f"{mc:>6} {r.status:<8} {note}")
     return "\n".join(lines)
 
 
