@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import fnmatch
 import html
 import math
 import platform
@@ -734,8 +735,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--reps", type=int, default=1000, help="replications per design (1000)")
     ap.add_argument("--seed", type=int, default=2026, help="base seed (2026)")
     ap.add_argument("--only", action="append", default=[], metavar="TEXT",
-                    help="run designs whose key contains TEXT (repeatable), e.g. did, "
-                         "prepost-normal, survival-heavy-n20")
+                    help="run designs whose key contains TEXT or matches it as a glob "
+                         "(repeatable), e.g. did, prepost-normal, 'groups-n10', 'did-*-treated5'")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "coverage.html",
                     help="HTML page to write (default benchmarks/coverage.html)")
     ap.add_argument("--list", action="store_true", help="list the designs and exit")
@@ -743,7 +744,8 @@ def main(argv: list[str] | None = None) -> int:
 
     designs = all_designs()
     if args.only:
-        designs = [d for d in designs if any(s in d.key for s in args.only)]
+        designs = [d for d in designs
+                   if any(s in d.key or fnmatch.fnmatchcase(d.key, s) for s in args.only)]
         if not designs:
             ap.error(f"no design key contains any of {args.only}")
     if args.list:
