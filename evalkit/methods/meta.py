@@ -14,6 +14,9 @@ from evalkit.results import Caution, Result, check_alpha
 
 __all__ = ["meta_analysis", "MetaAnalysis"]
 
+#: Sampling variances below this (times the squared largest effect, at least 1) are refused.
+_TINY = 1e-16
+
 
 @dataclass(frozen=True)
 class MetaAnalysis(Result):
@@ -138,13 +141,28 @@ def meta_analysis(
                                     "or infinite", "positive finite sampling variances",
                                     rows=tuple(int(i) + 1 for i in bad_v),
                                     n_rows=int(bad_v.size)))
+    if not problems:
+        # a sampling variance this small says the effect is known exactly: it is not a variance
+        # of an estimated effect (often a standard error squared twice, or a unit mix-up)
+        floor = _TINY * max(1.0, float(np.abs(y).max())) ** 2
+        tiny = np.flatnonzero(v < floor)
+        if tiny.size:
+            problems.append(DataProblem("variances", f"sampling variances below {floor:.0e}, "
+                                        "which would mean an effect known without error",
+                                        "the variance of each program's estimated effect",
+                                        rows=tuple(int(i) + 1 for i in tiny),
+                                        n_rows=int(tiny.size)))
     if problems:
         raise EvalDataError(problems, source="meta-analysis input", row_word="program")
     cautions: list[str] = []
     w0 = 1 / v
-    mu0 = float(w0 @ y / w0.sum())
+    sw0 = float(w0.sum())
+    mu0 = float(w0 @ y / sw0)
     q = float(w0 @ (y - mu0) ** 2)
-    c = w0.sum() - (w0**2).sum() / w0.sum()
+    # sum_i w_i (sum w − w_i) = (sum w)² − sum w², without the cancellation when one weight
+    # dominates
+    cross = float(w0 @ (sw0 - w0))
+    c = cross / sw0
     tau2 = max(0.0, (q - (k - 1)) / c)  # DerSimonian–Laird (also REML's start)
     if method == "REML":
         converged = False
@@ -191,7 +209,7 @@ def meta_analysis(
                                             if hartung_knapp else
                                             "does not reflect how uncertain that spread is."),
             limits=True))
-    s2 = (k - 1) * w0.sum() / (w0.sum() ** 2 - (w0**2).sum())
+    s2 = (k - 1) * sw0 / cross
     half_pi = crit * math.sqrt(tau2 + se**2)
     return MetaAnalysis(
         estimate=mu, se=se, ci_low=mu - crit * se, ci_high=mu + crit * se, p_value=p,

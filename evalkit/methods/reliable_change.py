@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -206,7 +207,8 @@ def reliable_change(
     alpha = check_alpha(alpha)
     if not (isinstance(reliability, (int, float)) and 0 < reliability < 1):
         raise ValueError(f"reliability must lie strictly between 0 and 1, not {reliability!r}")
-    if sd is not None and not (isinstance(sd, (int, float)) and math.isfinite(sd) and sd > 0):
+    if sd is not None and not (isinstance(sd, numbers.Real) and not isinstance(sd, bool)
+                               and math.isfinite(sd) and sd > 0):
         raise ValueError(f"sd must be a positive number (a published normative standard "
                          f"deviation of the measure), not {sd!r}")
     clean = validate(data, [Column(pre), Column(post)])
