@@ -14,8 +14,10 @@
 # the bracket evalkit uses: doubling steps of the unscaled cluster-robust SE (HC0, cadjust =
 # FALSE) from the estimate, then 60 halvings.
 #
-# Data: wild_enumeration_data.csv (deterministic, written by evalkit's test author with a fixed
-# seed). Run: Rscript tests/reference/wild_enumeration_reference.R > wild_enumeration_reference.txt
+# Data: wild_enumeration_data.csv, written by wild_enumeration_data.py (numpy, fixed
+# seed). Run from the repository root (about 2 minutes):
+#   Rscript tests/reference/wild_enumeration_reference.R > tests/reference/wild_enumeration_reference.txt
+# It writes tests/reference/wild_enumeration_R.csv.
 suppressMessages(library(sandwich))
 d <- read.csv("tests/reference/wild_enumeration_data.csv", stringsAsFactors = FALSE)
 signs <- function(G) {
