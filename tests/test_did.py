@@ -311,7 +311,8 @@ def test_covariate_estimates_match_r_did_readme(mpdta):
 def test_universal_base_period_compares_every_period_with_the_year_before_adoption(mpdta):
     res = staggered(mpdta, "lemp", "countyreal", "year", "first.treat", base_period="universal")
     cells = res.att_gt.set_index(["group", "time"])
-    assert (2007, 2006) not in cells.index  # the base period itself
+    # the base period itself is kept as R's att_gt keeps it: a zero reference row without an SE
+    assert cells.loc[(2007, 2006), "att"] == 0 and np.isnan(cells.loc[(2007, 2006), "se"])
     wide = mpdta.pivot(index="countyreal", columns="year", values="lemp")
     g = mpdta.groupby("countyreal")["first.treat"].first()
     dy = wide[2004] - wide[2006]  # 2007 cohort, 2004 against its base year 2006
