@@ -606,8 +606,10 @@ def signed_rank(
     n = x.size
     if n == 0:
         raise EvalDataError(
-            [DataProblem(None, f"every complete pair of '{pre}' and '{post}' is unchanged",
-                         "at least one non-zero change")], source=source_of(data))
+            [DataProblem(post, f"every one of the {n_zero} complete pairs is unchanged from "
+                         f"'{pre}' to '{post}', so there is no change to rank (R's wilcox.test "
+                         "gives NaN)", "at least one youth whose score changed")],
+            source=source_of(data))
     use_exact = (n < 50) if exact is None else bool(exact)
     r = _rank_abs(x)
     V = float(r[x > 0].sum())
