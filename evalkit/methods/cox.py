@@ -20,7 +20,7 @@ from scipy import special
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.survival import survival_columns
-from evalkit.results import Result, check_alpha
+from evalkit.results import Caution, Result, check_alpha
 
 __all__ = ["cox", "CoxResult", "concordance", "ph_test", "PHTest"]
 
@@ -321,6 +321,7 @@ class CoxResult(Result):
     cluster: str | None = None
     strata: str | None = None
     alpha: float = 0.05
+    n_clusters: int | None = None
     _parts: tuple = field(default=(), repr=False, compare=False)
 
     @functools.cached_property
@@ -347,19 +348,26 @@ class CoxResult(Result):
         return np.exp(self.coef)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per covariate: ``term, coef, hazard_ratio, se, [robust_se], z, p_value,
-        hr_ci_low, hr_ci_high`` (CIs and tests from the robust SE when it was asked for)."""
+        """One row per covariate: ``term, estimate, se, ci_low, ci_high, p_value`` on the log
+        hazard-ratio scale (``estimate`` is the coefficient; ``se`` is the robust SE when it
+        was asked for, else the model-based one), then ``coef, hazard_ratio, hr_ci_low,
+        hr_ci_high, z, model_se`` and ``robust_se`` when robust.
+
+        A robust SE that cannot be estimated (it came out as zero) is NaN, and so are the
+        interval and p-value that would rest on it; a caution says why.
+        """
         se = self.robust_se if self.robust_se is not None else self.se
-        z = self.coef / se
         q = float(special.ndtri(1 - self.alpha / 2))
-        out = pd.DataFrame({"term": list(self.terms), "coef": self.coef,
-                            "hazard_ratio": np.exp(self.coef), "se": self.se})
+        with np.errstate(invalid="ignore", divide="ignore"):
+            z = self.coef / se
+            lo, hi = self.coef - q * se, self.coef + q * se
+        out = pd.DataFrame({"term": list(self.terms), "estimate": self.coef, "se": se,
+                            "ci_low": lo, "ci_high": hi,
+                            "p_value": 2 * special.ndtr(-np.abs(z)), "coef": self.coef,
+                            "hazard_ratio": np.exp(self.coef), "hr_ci_low": np.exp(lo),
+                            "hr_ci_high": np.exp(hi), "z": z, "model_se": self.se})
         if self.robust_se is not None:
             out["robust_se"] = self.robust_se
-        out["z"] = z
-        out["p_value"] = 2 * special.ndtr(-np.abs(z))
-        out["hr_ci_low"] = np.exp(self.coef - q * se)
-        out["hr_ci_high"] = np.exp(self.coef + q * se)
         return out
 
     def _terms(self) -> list[dict[str, Any]]:
@@ -453,7 +461,12 @@ def cox(
     n = len(clean)
     ev = clean[event].to_numpy(dtype=float)
     if n == 0 or ev.sum() == 0:
-        raise EvalDataError([DataProblem(event, "has no events", "at least one event")],
+        raise EvalDataError([DataProblem(event, "has no events (every row is censored)",
+                                         "at least one event")], source=source)
+    w = clean[weights].to_numpy(dtype=float) if weights is not None else np.ones(n)
+    if weights is not None and not (w[ev > 0] > 0).any():
+        raise EvalDataError([DataProblem(weights, "is zero for every event",
+                                         "a positive weight on at least one event")],
                             source=source)
     X = clean[covariates].to_numpy(dtype=float)
     problems = []
@@ -467,7 +480,16 @@ def cox(
                                     "combinations of each other"))
     if problems:
         raise EvalDataError(problems, source=source)
-    w = clean[weights].to_numpy(dtype=float) if weights is not None else np.ones(n)
+    n_clusters = None
+    if cluster is not None:
+        codes = pd.factorize(clean[cluster])[0]
+        n_clusters = int(codes.max()) + 1
+        if n_clusters < 2:
+            raise EvalDataError([DataProblem(
+                cluster, "has a single cluster: a cluster-robust standard error needs the "
+                "spread between clusters, and with one cluster it is zero",
+                "two or more clusters (better 30 or more), or no cluster argument")],
+                source=source)
     Xc = X - np.average(X, axis=0, weights=w)
     time = clean[duration].to_numpy(dtype=float)
     scodes = (np.zeros(n, int) if strata is None else pd.factorize(clean[strata])[0])
@@ -478,47 +500,39 @@ def cox(
         parts.append(_Stratum(Xc[rows], time[rows], ev[rows], w[rows], rows))
     efron = ties == "efron"
     p = X.shape[1]
-    beta = np.zeros(p)
-    ll0, U0, I0, _ = _fit_terms(parts, beta, efron)
-    try:
-        score_stat = float(U0 @ np.linalg.solve(I0, U0))
-    except np.linalg.LinAlgError:
-        score_stat = float("nan")
-    ll, U, I = ll0, U0, I0
-    iterations = 0
-    converged = False
-    for iterations in range(1, max_iter + 1):
-        try:
-            step = np.linalg.solve(I, U)
-        except np.linalg.LinAlgError:
-            raise EvalDataError("the Cox model's information matrix is singular: a covariate "
-                                "may be constant within the events", source=source) from None
-        new = beta + step
-        ll_new, U_new, I_new, _ = _fit_terms(parts, new, efron)
-        halvings = 0
-        while (not math.isfinite(ll_new) or ll_new < ll) and halvings < 30:
-            new = (beta + new) / 2
-            ll_new, U_new, I_new, _ = _fit_terms(parts, new, efron)
-            halvings += 1
-        done = abs(1 - ll / ll_new) <= eps if ll_new != 0 else True
-        beta, ll, U, I = new, ll_new, U_new, I_new
-        if done and halvings == 0:
-            converged = True
-            break
+    fit = _newton(parts, efron, p, max_iter, eps)
+    beta, ll, U, I = fit.beta, fit.loglik, fit.score_vec, fit.info
+    singular = _singular_columns(I)
+    if fit.singular or singular:
+        bad = fit.singular or singular
+        raise EvalDataError([DataProblem(
+            covariates[j], "does not vary among the people still at risk at the event times, "
+            "so its effect cannot be estimated (R's coxph reports NA)",
+            "a covariate that varies within the risk sets of the events")
+            for j in bad], source=source)
     var = np.linalg.inv(I)
+    var = (var + var.T) / 2
     infinite = np.abs(U @ var)
-    drifting = [covariates[j] for j in range(p)
-                if infinite[j] > eps and infinite[j] > math.sqrt(eps) * abs(beta[j])]
-    if not converged or drifting:
-        why = (f"the coefficient of {', '.join(drifting)} keeps growing: the likelihood is "
-               "monotone (for example, no events in one group), so the hazard ratio is "
-               "infinite or zero" if drifting else
-               f"no convergence after {max_iter} Newton-Raphson iterations")
-        raise EvalDataError([DataProblem(None, "the Cox model did not converge: " + why,
-                                         "a model whose likelihood has a maximum")],
-                            source=source)
+    drifting = [j for j in range(p) if not math.isfinite(U[j])
+                or (infinite[j] > eps and infinite[j] > math.sqrt(eps) * abs(beta[j]))]
+    if not fit.converged:
+        # R warns that coefficients may be infinite when the linear predictor is huge
+        lp_max = max(float(np.max(np.abs(s.X @ beta))) for s in parts)
+        drifting = drifting or ([j for j in range(p) if abs(beta[j]) * np.ptp(X[:, j]) > 10]
+                                if lp_max > 500 or not np.all(np.isfinite(infinite)) else [])
+    if drifting:
+        raise EvalDataError([DataProblem(
+            covariates[j], _monotone_text(covariates[j], X[:, j], ev, beta[j]),
+            "events in every group or range of the covariate, or leave it out")
+            for j in drifting], source=source)
+    if not fit.converged:
+        raise EvalDataError([DataProblem(
+            None, f"the Cox model did not converge: no convergence after {max_iter} "
+            "Newton-Raphson iterations", "a model whose likelihood has a maximum")],
+            source=source)
     se = np.sqrt(np.diag(var))
     wald = float(beta @ I @ beta)
+    cautions = _fit_cautions(covariates, X, ev, w, strata, clean)
     robust_se = None
     if robust or cluster is not None:
         _, _, _, R = _fit_terms(parts, beta, efron, need_info=False, need_resid=True)
@@ -527,20 +541,197 @@ def cox(
             resid[s.rows] = r
         D = (w[:, None] * resid) @ var
         if cluster is not None:
-            codes = pd.factorize(clean[cluster])[0]
-            Dc = np.zeros((codes.max() + 1, p))
+            Dc = np.zeros((n_clusters, p))
             np.add.at(Dc, codes, D)
             D = Dc
         robust_se = np.sqrt(np.diag(D.T @ D))
+        zero = robust_se <= 1e-8 * se
+        if zero.any():
+            names = ", ".join(covariates[j] for j in np.flatnonzero(zero))
+            robust_se = np.where(zero, np.nan, robust_se)
+            cautions.append(Caution(
+                f"The robust standard error of {names} came out as zero, which is impossible "
+                "for a real estimate: the data leave no spread to measure it from. It is "
+                "shown as missing, and no confidence interval or p-value is given for it."))
+        if cluster is not None:
+            cautions += _cluster_cautions(cluster, n_clusters, p)
+    ll0 = fit.loglik_null
     lr = 2 * (ll - ll0)
+    score_stat = fit.score_stat
+    if not math.isfinite(score_stat):
+        cautions.append(Caution("The score (log-rank) test could not be computed at zero "
+                                "effects, so it is left out.", limits=False))
     return CoxResult(
         terms=tuple(covariates), coef=beta, se=se, robust_se=robust_se, var=var,
         loglik_null=ll0, loglik=ll, lr=lr, lr_p=float(special.chdtrc(p, lr)), wald=wald,
         wald_p=float(special.chdtrc(p, wald)), score=score_stat,
-        score_p=float(special.chdtrc(p, score_stat)), n=n, n_events=int(ev.sum()), iterations=iterations, ties=ties,
-        robust=robust or cluster is not None, cluster=cluster, strata=strata, alpha=alpha,
-        _parts=tuple(parts),
+        score_p=float(special.chdtrc(p, score_stat)), n=n, n_events=int(ev.sum()),
+        iterations=fit.iterations, ties=ties, robust=robust or cluster is not None,
+        cluster=cluster, strata=strata, alpha=alpha, n_clusters=n_clusters,
+        _parts=tuple(parts), cautions=tuple(cautions),
     )
+
+
+@dataclass
+class _Fit:
+    beta: np.ndarray
+    loglik: float
+    score_vec: np.ndarray
+    info: np.ndarray
+    loglik_null: float
+    score_stat: float
+    iterations: int
+    converged: bool
+    singular: list
+
+
+def _singular_columns(I: np.ndarray, toler: float = np.finfo(float).eps ** 0.75) -> list[int]:
+    """Columns that R's ``cholesky2`` finds redundant in an information matrix.
+
+    The matrix is first put on the correlation scale (R scales the covariates before fitting),
+    then factored ``LDL'``: a pivot below ``toler`` times the largest diagonal marks its column
+    as singular (``toler`` is ``coxph.control``'s ``toler.chol``).
+    """
+    d = np.diag(I).copy()
+    bad = [j for j in range(d.size) if not (math.isfinite(d[j]) and d[j] > 0)]
+    ok = [j for j in range(d.size) if j not in bad]
+    if not ok:
+        return bad
+    scale = np.zeros_like(d)
+    scale[ok] = 1 / np.sqrt(d[ok])
+    M = I * scale[:, None] * scale[None, :]
+    M = M.copy()
+    n = d.size
+    for i in range(n):
+        pivot = M[i, i]
+        if i in bad or not math.isfinite(pivot) or pivot < toler:
+            if i not in bad:
+                bad.append(i)
+            continue
+        for j in range(i + 1, n):
+            t = M[j, i] / pivot
+            M[j, j] -= t * t * pivot
+            M[j + 1:, j] -= t * M[j + 1:, i]
+            M[j, i] = t
+    return sorted(bad)
+
+
+def _newton(parts: list[_Stratum], efron: bool, p: int, max_iter: int, eps: float) -> _Fit:
+    """Newton–Raphson with step halving, by the rules of R survival's ``coxfit6.c``.
+
+    Convergence is judged first: the fit is done as soon as the new log-likelihood differs
+    from the best so far by a relative ``eps`` or less, ``|1 − best/new| <= eps``. Only
+    otherwise does a lower log-likelihood trigger step halving (each halving uses an
+    iteration, and R's halvings get more aggressive: the new point moves to
+    ``(new + k·old)/(k + 1)``). A log-likelihood that differs from the last one only by
+    rounding (a plateau at the last digits of a sum over a million rows) therefore ends the
+    fit instead of starting a run of halvings on noise.
+    """
+    beta = np.zeros(p)
+    ll0, U0, I0, _ = _fit_terms(parts, beta, efron)
+    singular = _singular_columns(I0)
+    if singular:
+        return _Fit(beta, ll0, U0, I0, ll0, float("nan"), 0, False, singular)
+    step = _solve(I0, U0)
+    score_stat = float(U0 @ step) if step is not None else float("nan")
+    if step is None or not math.isfinite(ll0):
+        return _Fit(beta, ll0, U0, I0, ll0, score_stat, 0, False, [])
+    best, U, I = ll0, U0, I0
+    new = beta + step
+    halving = 0
+    for it in range(1, max_iter + 1):
+        ll_new, U_new, I_new, _ = _fit_terms(parts, new, efron)
+        finite = (math.isfinite(ll_new) and bool(np.all(np.isfinite(U_new)))
+                  and bool(np.all(np.isfinite(I_new))))
+        if finite and abs(ll_new - best) <= eps * abs(ll_new):
+            return _Fit(new, ll_new, U_new, I_new, ll0, score_stat, it, True, [])
+        if not finite or ll_new < best:
+            halving += 1
+            new = (new + halving * beta) / (halving + 1)
+            continue
+        halving = 0
+        step = _solve(I_new, U_new)
+        if step is None:
+            return _Fit(new, ll_new, U_new, I_new, ll0, score_stat, it, False,
+                        _singular_columns(I_new) or list(range(p)))
+        best, beta, U, I = ll_new, new, U_new, I_new
+        new = beta + step
+    # out of iterations: R returns the last accepted point with a warning
+    return _Fit(beta, best, U, I, ll0, score_stat, max_iter, False, [])
+
+
+def _solve(I: np.ndarray, U: np.ndarray) -> np.ndarray | None:
+    """``I⁻¹ U`` by Cholesky, or ``None`` when ``I`` is not positive definite."""
+    try:
+        c = np.linalg.cholesky(I)
+    except np.linalg.LinAlgError:
+        return None
+    y = np.linalg.solve(c, U)
+    out = np.linalg.solve(c.T, y)
+    return out if np.all(np.isfinite(out)) else None
+
+
+def _two_values(x: np.ndarray) -> tuple[float, float] | None:
+    """The two values of a column that takes exactly two (sorted), else ``None``."""
+    a = x[0]
+    other = x[x != a]
+    if other.size == 0 or np.any(other != other[0]):
+        return None
+    return (min(a, other[0]), max(a, other[0]))
+
+
+def _monotone_text(name: str, x: np.ndarray, ev: np.ndarray, b: float) -> str:
+    """Why a coefficient runs to infinity, in words, for a column of the data."""
+    vals = _two_values(x)
+    head = ("the Cox model cannot estimate its hazard ratio: the likelihood is monotone (its "
+            "coefficient keeps growing), so the hazard ratio is infinite or zero")
+    if vals is not None:
+        lo, hi = vals
+        no_ev = [v for v in vals if not (ev[x == v] > 0).any()]
+        if no_ev:
+            v = no_ev[0]
+            return (f"{head}: no events among the rows where {name} = {v:g} (every one of "
+                    "them is censored)")
+        return (f"{head}: the events separate the groups {name} = {lo:g} and {name} = {hi:g} "
+                "(at each event time, the person with the event is always in the same group)")
+    side = "largest" if b > 0 else "smallest"
+    return (f"{head}: at each event time, the person with the event has the {side} value of "
+            f"{name} among those still at risk")
+
+
+def _fit_cautions(covariates, X, ev, w, strata, clean) -> list:
+    cautions = []
+    n_ev = int((ev > 0).sum())
+    p = len(covariates)
+    if n_ev < 10 * p:
+        cautions.append(Caution(
+            f"Only {n_ev} events for {p} covariate{'s' if p > 1 else ''}: with fewer than "
+            "about 10 events per covariate, Cox estimates can be biased and their confidence "
+            "intervals unreliable."))
+    for j, c in enumerate(covariates):
+        vals = _two_values(X[:, j])
+        if vals is not None:
+            few = [v for v in vals if (ev[X[:, j] == v] > 0).sum() < 5]
+            if few:
+                cautions.append(Caution(
+                    f"Few events among the rows where {c} = {few[0]:g} (fewer than 5): the "
+                    f"hazard ratio of {c} rests on very little information."))
+    return cautions
+
+
+def _cluster_cautions(cluster: str, g: int, p: int) -> list:
+    out = []
+    if g <= p:
+        out.append(Caution(
+            f"Only {g} clusters in '{cluster}' for {p} coefficients: the cluster-robust "
+            "variance cannot separate all the effects, so the robust standard errors are not "
+            "reliable. Use the model-based standard errors or more clusters."))
+    elif g < 30:
+        out.append(Caution(
+            f"Only {g} clusters in '{cluster}': cluster-robust standard errors from fewer than "
+            "about 30 clusters tend to be too small, so the confidence intervals may be too "
+            "narrow and the p-values too small."))
+    return out
 
 
 # -- proportional-hazards test -----------------------------------------------------------------
@@ -621,6 +812,7 @@ def ph_test(fit: CoxResult, *, transform: str = "km") -> PHTest:
     I = np.zeros((2 * p, 2 * p))
     offset = 0
     efron = fit.ties == "efron"
+    g_at_events = []
     for s in parts:
         m = s.time.size
         if transform == "identity":
@@ -631,6 +823,7 @@ def ph_test(fit: CoxResult, *, transform: str = "km") -> PHTest:
             g_row = _km_left(s.time, all_t, all_e)
         offset += m
         g = np.add.reduceat(g_row, s.start) / np.diff(np.append(s.start, m))
+        g_at_events.append(g_row[s.event > 0])
         ts = _time_sums(s, fit.coef, efron)
         dead = s.event > 0
         U2 += ((s.w * g_row)[:, None] * s.X)[dead].sum(axis=0) - (g[:, None] * ts.mean()).sum(axis=0)
@@ -638,6 +831,21 @@ def ph_test(fit: CoxResult, *, transform: str = "km") -> PHTest:
         I[:p, p:] += ts.info(g)
         I[p:, p:] += ts.info(g * g)
     I[p:, :p] = I[:p, p:].T
+    g_events = np.concatenate(g_at_events)
+    if g_events.size == 0 or np.ptp(g_events) <= 1e-12 * max(1.0, float(np.abs(g_events).max())):
+        # R's cox.zph stops here with "system is exactly singular"
+        raise EvalDataError([DataProblem(
+            None, "every event happens at the same time, so there is no change over time to "
+            "test: the proportional-hazards test needs events at two or more different times",
+            "events at more than one time")])
+    bad = [j - p for j in _singular_columns(I) if j >= p]
+    if bad:
+        raise EvalDataError([DataProblem(
+            fit.terms[j], "cannot be tested for a change of its effect over time: the "
+            "information about such a change is zero (the covariate does not vary among those "
+            "at risk at the event times once time is taken into account)",
+            "a covariate that varies among those at risk at different event times")
+            for j in bad])
     u_full = np.concatenate([np.zeros(p), U2])
     rows = []
     for i, term in enumerate(fit.terms):

@@ -18,7 +18,7 @@ from scipy import special
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.results import Result, check_alpha
+from evalkit.results import Caution, Result, check_alpha
 
 __all__ = [
     "kaplan_meier",
@@ -35,6 +35,11 @@ __all__ = [
 
 CONF_TYPES = ("log", "log-log", "plain")
 _TOL = math.sqrt(np.finfo(float).eps)
+_FRAME_COLUMNS = ["term", "estimate", "se", "ci_low", "ci_high", "p_value"]
+
+
+def _group_name(g: Any, column: str | None) -> str:
+    return f"group {column} = {g}" if column else "the sample"
 
 
 def survival_columns(duration: str, event: str, *, extra: Sequence[str] = (),
@@ -242,10 +247,21 @@ def kaplan_meier(
         codes, labels = np.zeros(len(clean), dtype=int), [None]
     else:
         codes, labels = _groups(data, group)
-    tables, medians = [], []
+    tables, medians, cautions = [], [], []
     for k, g in enumerate(labels):
         m = codes == k
         t, e = time_all[m], event_all[m]
+        if not (e > 0).any():
+            cautions.append(Caution(
+                f"No events in {_group_name(g, group)}: its survival curve stays at 1 with a "
+                "standard error of zero, which only says that nobody in it was seen to have "
+                "the event during follow-up, not that the chance is certainly zero."))
+        elif e[t == t.max()].sum() == (t == t.max()).sum():
+            cautions.append(Caution(
+                f"In {_group_name(g, group)} everyone still followed at the last time had the "
+                "event, so the curve drops to 0 there and its standard error and confidence "
+                "interval at that time are undefined (shown as missing, as R does).",
+                limits=False))
         km = _km_arrays(t, e)
         lo, hi = _confint(km["surv"], km["se_cumhaz"], conf_type, z)
         with np.errstate(invalid="ignore"):
@@ -264,7 +280,7 @@ def kaplan_meier(
         })
     return KaplanMeier(table=pd.concat(tables, ignore_index=True),
                        median=pd.DataFrame(medians), group=group, conf_type=conf_type,
-                       alpha=alpha)
+                       alpha=alpha, cautions=tuple(cautions))
 
 
 # -- log-rank ----------------------------------------------------------------------------------
@@ -343,6 +359,12 @@ def logrank(
     if k < 2:
         raise EvalDataError([DataProblem(group, "has only one group", "two or more groups")],
                             source=source_of(data))
+    if not (clean[event].to_numpy(dtype=float) > 0).any():
+        # R's survdiff answers chi-squared 0 on -1 df with p NA: there is nothing to compare
+        raise EvalDataError([DataProblem(
+            event, "has no events: every row is censored, so no events were observed and the "
+            "groups' survival cannot be compared", "at least one event")],
+            source=source_of(data))
     obs = np.zeros(k)
     exp_ = np.zeros(k)
     var = np.zeros((k, k))
@@ -373,12 +395,30 @@ def logrank(
         var += np.einsum("t,tj,jk->jk", c * n, risk, np.eye(k)) - np.einsum("t,tj,tk->jk", c,
                                                                              risk, risk)
     diff = obs - exp_
-    stat = float(diff[:-1] @ np.linalg.pinv(var[:-1, :-1]) @ diff[:-1]) if k > 1 else 0.0
     df = int(np.linalg.matrix_rank(var[:-1, :-1]))
-    p = float(special.chdtrc(df, stat)) if df > 0 else float("nan")
-    table = pd.DataFrame({"group": levels, "n": np.bincount(gidx, minlength=k),
-                          "observed": obs, "expected": exp_})
-    return LogRank(statistic=stat, df=df, p_value=p, table=table, variance=var, rho=float(rho))
+    if df == 0:
+        raise EvalDataError([DataProblem(
+            group, "never has two groups at risk at the same event time (or only at times "
+            "when everyone at risk had the event), so the log-rank test has no information",
+            "events at times when more than one group is still followed")],
+            source=source_of(data))
+    stat = float(diff[:-1] @ np.linalg.pinv(var[:-1, :-1]) @ diff[:-1])
+    p = float(special.chdtrc(df, stat))
+    n_per = np.bincount(gidx, minlength=k)
+    cautions = []
+    if df < k - 1:
+        cautions.append(Caution(
+            f"The comparison has {df} degrees of freedom instead of {k - 1}: some groups never "
+            "overlap in time with the others at an event, so they add nothing to the test."))
+    d_per = np.bincount(gidx, weights=clean[event].to_numpy(dtype=float), minlength=k)
+    for g, d in zip(levels, d_per):
+        if d == 0:
+            cautions.append(Caution(
+                f"No events in group {group} = {g}: the test compares the other groups' events "
+                "with none in this group.", limits=False))
+    table = pd.DataFrame({"group": levels, "n": n_per, "observed": obs, "expected": exp_})
+    return LogRank(statistic=stat, df=df, p_value=p, table=table, variance=var, rho=float(rho),
+                   cautions=tuple(cautions))
 
 
 # -- restricted mean survival time -------------------------------------------------------------
@@ -503,7 +543,7 @@ def rmst(
     if not (isinstance(tau, (int, float)) and tau > 0):
         raise ValueError(f"tau must be a positive number, not {tau!r}")
     z = float(special.ndtri(1 - alpha / 2))
-    rows = []
+    rows, cautions = [], []
     for lev in levels:
         sub = clean[codes == present.index(lev)]
         t = sub[duration].to_numpy(dtype=float)
@@ -512,23 +552,51 @@ def rmst(
                 [DataProblem(duration, f"group {lev!r} is followed only to {t.max():g}, "
                              f"short of tau = {tau:g}", "tau within every group's follow-up")],
                 source=source_of(data))
-        area, var = _rmst_one(t, sub[event].to_numpy(dtype=float), float(tau))
-        se = math.sqrt(var)
-        rows.append({"group": str(lev), "rmst": area, "se": se, "ci_low": area - z * se,
-                     "ci_high": area + z * se})
+        e = sub[event].to_numpy(dtype=float)
+        area, var = _rmst_one(t, e, float(tau))
+        rows.append({"group": str(lev), "rmst": area, "var": var})
+    nan = float("nan")
     a, b = rows
     diff = b["rmst"] - a["rmst"]
-    dse = math.hypot(a["se"], b["se"])
-    lr = math.log(b["rmst"] / a["rmst"])
-    lse = math.sqrt((a["se"] / a["rmst"]) ** 2 + (b["se"] / b["rmst"]) ** 2)
+    variances = [a["var"], b["var"]]
+    dvar = sum(variances)  # survRM2 adds the groups' variances, a zero one included
+    for r in rows:
+        if r["var"] <= (1e-10 * max(1.0, r["rmst"])) ** 2:
+            cautions.append(Caution(
+                f"Group {group} = {r['group']} has no usable events before tau = {tau:g} (all "
+                "censored, or everyone had the event at once), so its restricted mean has a "
+                "standard error of zero: it is shown as missing, and the comparison counts "
+                "this group's uncertainty as zero (as R's survRM2 does), so its interval is "
+                "too narrow."))
+            r["se"] = nan
+        else:
+            r["se"] = math.sqrt(r["var"])
+        r["ci_low"], r["ci_high"] = r["rmst"] - z * r["se"], r["rmst"] + z * r["se"]
+        del r["var"]
+    dse = math.sqrt(dvar)
+    if dse <= 1e-10 * max(1.0, abs(diff)):
+        dse = nan
+        cautions.append(Caution(
+            "Neither group has events before tau that carry uncertainty, so the standard "
+            "error of the difference is zero: no confidence interval or p-value can be given."))
+    if a["rmst"] > 0 and b["rmst"] > 0:
+        lr = math.log(b["rmst"] / a["rmst"])
+        lse = math.sqrt(sum(v / r["rmst"] ** 2 for v, r in zip(variances, rows)))
+        if lse <= 1e-10 * max(1.0, abs(lr)):
+            lse = nan
+        ratio = math.exp(lr)
+    else:
+        lr = lse = ratio = nan
+        cautions.append(Caution(
+            "A group's restricted mean is zero (everyone had the event at time 0), so the "
+            "ratio of restricted means is undefined and shown as missing.", limits=False))
     return RMST(
         tau=float(tau), table=pd.DataFrame(rows), diff=diff, diff_se=dse,
         diff_ci_low=diff - z * dse, diff_ci_high=diff + z * dse,
-        diff_p_value=float(2 * special.ndtr(-abs(diff / dse))) if dse > 0 else float("nan"),
-        ratio=math.exp(lr), ratio_ci_low=math.exp(lr - z * lse),
-        ratio_ci_high=math.exp(lr + z * lse),
-        ratio_p_value=float(2 * special.ndtr(-abs(lr / lse))) if lse > 0 else float("nan"),
-        groups=(str(levels[0]), str(levels[1])), alpha=alpha,
+        diff_p_value=float(2 * special.ndtr(-abs(diff / dse))), ratio=ratio,
+        ratio_ci_low=math.exp(lr - z * lse), ratio_ci_high=math.exp(lr + z * lse),
+        ratio_p_value=float(2 * special.ndtr(-abs(lr / lse))),
+        groups=(str(levels[0]), str(levels[1])), alpha=alpha, cautions=tuple(cautions),
     )
 
 
@@ -674,6 +742,11 @@ class CumulativeIncidence(Result):
                  "se": nan, "ci_low": nan, "ci_high": nan, "df": float(r["df"]),
                  "p_value": r["p_value"]} for _, r in self.gray.iterrows()]
 
+    def to_frame(self) -> pd.DataFrame:
+        """Gray's test per cause (no rows without groups): ``term, estimate`` (the
+        statistic), ``se, ci_low, ci_high`` (empty), ``p_value, df``."""
+        return pd.DataFrame(self._terms(), columns=_FRAME_COLUMNS + ["df"])
+
 
 def cumulative_incidence(
     data: pd.DataFrame,
@@ -737,11 +810,15 @@ def cumulative_incidence(
         gcodes, glabels = _groups(data, group)
         gvals = np.asarray(glabels, dtype=object)[gcodes]
     z = float(special.ndtri(1 - alpha / 2))
-    rows = []
+    rows, cautions = [], []
     for g in sorted(set(gvals), key=str):
         m = gvals == g
         for c in causes:
             tt, est, var = _cuminc_one(time[m], st[m], c, censor)
+            if tt.size == 0 and group is not None:
+                cautions.append(Caution(
+                    f"No events of cause {c} in group {group} = {g}: its cumulative incidence "
+                    "of that cause stays at zero during follow-up.", limits=False))
             se = np.sqrt(np.maximum(var, 0))
             rows.append(pd.DataFrame({"group": g, "cause": c, "time": tt, "estimate": est,
                                       "variance": var,
@@ -749,12 +826,25 @@ def cumulative_incidence(
                                       "ci_high": np.clip(est + z * se, 0, 1)}))
     table = pd.concat(rows, ignore_index=True)
     gray_rows = []
+    if group is not None and len(set(gvals)) < 2:
+        cautions.append(Caution(
+            f"Only one group in '{group}': Gray's test, which compares groups, is not done.",
+            limits=False))
     if group is not None and len(set(gvals)) > 1:
         for c in causes:
             s, v = _gray_test(time, st, gvals, c, censor, rho)
+            ok = bool(np.all(np.isfinite(v)) and np.all(np.isfinite(s)))
+            df = int(np.linalg.matrix_rank(v)) if ok else 0
+            if df == 0:
+                cautions.append(Caution(
+                    f"Gray's test for cause {c} has no information (no event of that cause "
+                    "while more than one group was followed), so it is shown as missing."))
+                gray_rows.append({"cause": c, "statistic": float("nan"), "df": 0,
+                                  "p_value": float("nan")})
+                continue
             stat = float(s @ np.linalg.pinv(v) @ s)
-            df = int(np.linalg.matrix_rank(v))
             gray_rows.append({"cause": c, "statistic": stat, "df": df,
                               "p_value": float(special.chdtrc(df, stat))})
-    return CumulativeIncidence(table=table, gray=pd.DataFrame(gray_rows), causes=causes,
-                               group=group, alpha=alpha)
+    gray = pd.DataFrame(gray_rows, columns=["cause", "statistic", "df", "p_value"])
+    return CumulativeIncidence(table=table, gray=gray, causes=causes,
+                               group=group, alpha=alpha, cautions=tuple(cautions))
