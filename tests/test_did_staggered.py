@@ -9,7 +9,6 @@ mean changes (closed forms) from the data, and the reference file
 from __future__ import annotations
 
 import math
-import re
 
 import numpy as np
 import pandas as pd
@@ -200,6 +199,8 @@ def test_universal_base_keeps_the_first_period_and_the_reference_row(mpdta, wide
     assert t.loc[-1, "att"] == 0 and math.isnan(t.loc[-1, "se"])
     assert np.isfinite(dyn.se) and np.isfinite(dyn.pretest["statistic"])
     assert dyn.pretest["df"] == 3  # e = -4, -3, -2; the reference e = -1 has no variance
+    ref = [c for c in dyn.cautions if "reference period" in c]
+    assert len(ref) == 1 and "-1" in ref[0] and not limiting(ref)
 
 
 # -- 5. units treated in the first period ------------------------------------------------------
@@ -236,6 +237,10 @@ def test_too_few_treated_units_are_refused_with_the_design_that_fits(mpdta):
     ids = list(keep[keep == 0].index) + list(keep[keep > 0].index[:MIN_TREATED_UNITS])
     ok = staggered(mpdta[mpdta["countyreal"].isin(ids)], *ARGS)
     assert ok.n_treated == MIN_TREATED_UNITS
+    few = [c for c in ok.cautions if f"Only {MIN_TREATED_UNITS} treated units" in c]
+    assert len(few) == 1 and limiting(few)  # the headline interval may be too narrow
+    assert few[0] in ok.aggregate("simple").cautions
+    assert not any("treated units:" in c for c in staggered(mpdta, *ARGS).cautions)
 
 
 def test_small_cohorts_are_cautioned_and_the_sample_panel_runs():
