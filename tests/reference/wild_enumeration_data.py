@@ -1,8 +1,8 @@
 """Writes wild_enumeration_data.csv (run from the repository root; deterministic)."""
 
-
 import numpy as np
 import pandas as pd
+
 rng = np.random.default_rng(20261128)
 rows = []
 for G in (2, 3, 4, 6, 8):
