@@ -137,10 +137,10 @@ def two_by_two(
         return TwoByTwo(
             estimate=est, se=nan, ci_low=nan, ci_high=nan, p_value=nan, n=n, means=means,
             vcov=vcov, alpha=alpha,
-            cautions=("Each of the four treated × post cells holds a single observation, so the "
-                      "difference in differences fits the data exactly and no residual variation "
-                      "is left to estimate its standard error: the standard error, p-value and "
-                      "confidence interval are not reported.",))
+            cautions=(("Each of the four treated × post cells holds a single observation, so the "
+                       "difference in differences fits the data exactly and no residual "
+                       "variation is left to estimate its standard error: the standard error, "
+                       "p-value and confidence interval are not reported."),))
     terms, _ = robust_ols(y, X, names, groups, alpha, cluster_name=cluster or "cluster")
     ols_cautions = terms.attrs.get("cautions")
     cautions += list(ols_cautions or ())
