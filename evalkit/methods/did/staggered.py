@@ -66,7 +66,9 @@ class Aggregate(Result):
         The per-group, per-event-time or per-period effects (``key, att, se, ci_low,
         ci_high``); empty for ``"simple"``.
     pretest
-        For ``"dynamic"``: Wald test that every pre-adoption event-time effect is zero.
+        For ``"dynamic"``: Wald test that every pre-adoption event-time effect is zero
+        (``None`` when the window holds no pre-adoption event time; NaN, with a caution, when
+        it cannot be computed).
     """
 
     _title: ClassVar[str] = "Aggregated treatment effect"
@@ -348,12 +350,16 @@ class Staggered(Result):
         return finish(overall, overall_inf, rows, pieces_inf, pretest)
 
     def _event_pretest(self, pieces: list[tuple[float, float, np.ndarray]],
-                       cautions: list[str]) -> dict[str, float]:
+                       cautions: list[str]) -> dict[str, float] | None:
+        """Wald test of the pre-adoption event-time effects (None when the window has none)."""
         pre = [p for p in pieces if p[0] < 0]
+        if not pre:
+            return None
+        if self._clusters is not None and self.bootstrap:
+            return {"statistic": float("nan"), "df": 0.0, "p_value": float("nan")}
         b = np.array([p[1] for p in pre])
-        F = np.column_stack([p[2] for p in pre]) if pre else np.zeros((self._inf.shape[0], 0))
-        stat = _wald(b, F, self._clusters, "event-time", cautions)
-        return stat
+        F = np.column_stack([p[2] for p in pre])
+        return _wald(b, F, self._clusters, "event-time", cautions)
 
 
 # -- helpers ------------------------------------------------------------------------------------
