@@ -211,6 +211,25 @@ def test_many_clusters_carry_no_few_clusters_caution():
     assert res.n_clusters == FEW_CLUSTERS and not res.cautions
 
 
+def test_groups_that_are_whole_clusters():
+    # two clusters, each one group: every cluster's change-score residuals sum to zero, so the
+    # CR1 standard error of the difference in mean change is 0 up to rounding
+    res = pp.compare_groups(SMALL.assign(site=SMALL.group), "pre", "post", "group",
+                            cluster="site")
+    assert res.change_diff == pytest.approx(0.8)
+    assert math.isnan(res.change_diff_se) and math.isnan(res.change_diff_ci_low)
+    assert any("difference in mean change cannot be estimated" in c for c in res.cautions)
+    assert any("Only 2 clusters" in c for c in res.cautions)
+    # many clusters, but program youth in only 3 of them
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame({"pre": rng.normal(size=120), "site": np.arange(120) // 4})
+    df["group"] = (df.site < 3).astype(int)
+    df["post"] = df.pre + 0.3 * df.group + rng.normal(size=120)
+    res = pp.compare_groups(df, "pre", "post", "group", cluster="site")
+    (caution,) = res.cautions
+    assert "Only 3 of the 30 clusters in 'site' hold program youth" in caution
+
+
 def test_constant_post_score_is_an_error_naming_the_column():
     # estimatr returns an estimate of 3e-16 with an SE of 2e-15: noise shown as exact
     r = ref("ancova_constant_post")

@@ -22,6 +22,11 @@ from evalkit.results import Caution, Result, check_alpha, merge_cautions
 #: the balanced case; CR1 with G − 1 degrees of freedom still over-rejects there.
 FEW_CLUSTERS = 20
 
+#: Fewer clusters holding program (or comparison) youth than this, out of many, is flagged too:
+#: cluster-robust standard errors over-reject with few treated clusters whatever their total
+#: (MacKinnon & Webb 2017).
+FEW_GROUP_CLUSTERS = 10
+
 __all__ = ["compare_groups", "GroupComparison", "baseline_equivalence", "describe_groups",
            "robust_ols"]
 
@@ -220,7 +225,11 @@ def robust_ols(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarra
     se = np.sqrt(np.clip(np.diag(V), 0.0, None))
     spread = math.sqrt(float(((y - y.mean()) ** 2).sum()))
     perfect = math.sqrt(float(e @ e)) <= 1e-10 * max(spread, float(np.abs(y).max()), 1e-300)
-    zero = perfect | (se <= 1e-10 * np.abs(beta)) | (se == 0)
+    # "numerically zero": below 1e-10 of the coefficient or of the outcome's spread per unit
+    # of the regressor's spread
+    xs = np.linalg.norm(X - X.mean(axis=0), axis=0)
+    unit = np.where(xs > 0, spread / np.where(xs > 0, xs, 1.0), spread / math.sqrt(n))
+    zero = perfect | (se <= 1e-10 * np.maximum(np.abs(beta), unit)) | (se == 0)
     if perfect:
         cautions.append(Caution(
             "The model reproduces every outcome exactly (no residual variation), so no "
@@ -300,6 +309,9 @@ def compare_groups(
     Cameron, A. C., & Miller, D. L. (2015). A practitioner's guide to cluster-robust inference.
     *Journal of Human Resources*, 50(2), 317–372 (§VI: few clusters).
 
+    MacKinnon, J. G., & Webb, M. D. (2017). Wild bootstrap inference for wildly different
+    cluster sizes. *Journal of Applied Econometrics*, 32, 233–254.
+
     MacKinnon, J. G., & White, H. (1985). Some heteroskedasticity-consistent covariance matrix
     estimators with improved finite sample properties. *Journal of Econometrics*, 29, 305–325.
     """
@@ -375,10 +387,26 @@ def compare_groups(
                            cluster_name=cluster or "cluster")
     crow = cterms.iloc[1]
     cautions: list[str] = list(terms.attrs.get("cautions", ()))
-    if not np.isfinite(crow["se"]) and np.isfinite(row["se"]):
+    if not np.isfinite(crow["se"]):
+        why = " ".join(cterms.attrs.get("cautions", ()))
+        reason = ("every youth in a group changed by the same amount" if "every outcome" in why
+                  else "a group has a single youth" if "fitted exactly" in why
+                  else "it comes out as zero, which no real data support; with clusters, this "
+                       "happens when each cluster holds only one group")
         cautions.append(Caution(
-            "The standard error of the difference in mean change cannot be estimated (every "
-            "youth in a group changed by the same amount), so it is not given.", limits=False))
+            "The standard error of the difference in mean change cannot be estimated ("
+            + reason + "), so it and its interval are not given.", limits=False))
+    if groups is not None and n_clusters >= FEW_CLUSTERS:
+        with_prog = np.zeros(n_clusters, bool)
+        with_prog[groups[g_arr == 1]] = True
+        with_comp = np.zeros(n_clusters, bool)
+        with_comp[groups[g_arr == 0]] = True
+        count, what = min((int(with_prog.sum()), "program"), (int(with_comp.sum()), "comparison"))
+        if count < FEW_GROUP_CLUSTERS:
+            cautions.append(Caution(
+                f"Only {count} of the {n_clusters} clusters in '{cluster}' hold {what} youth: "
+                "with so few, cluster-robust standard errors understate the uncertainty even "
+                "when there are many clusters in all (MacKinnon & Webb 2017).", limits=True))
 
     g = hedges_g_wwc(float(row["estimate"]), sd_post[0], n1, sd_post[1], n0)
     half = float(special.ndtri(1 - alpha / 2)) * math.sqrt(g_variance(g, n1, n0))
