@@ -18,7 +18,13 @@ import importlib
 from importlib import metadata as _metadata
 from typing import TYPE_CHECKING, Any
 
-from evalkit.exceptions import ConfigError, EvalDataError, EvalkitError, PrivacyError
+from evalkit.exceptions import (
+    ConfigError,
+    DesignRefused,
+    EvalDataError,
+    EvalkitError,
+    PrivacyError,
+)
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from evalkit import data, did, portfolio, prepost, privacy, report, results, survival  # noqa: F401
@@ -35,6 +41,7 @@ _SUBMODULES = (
 
 __all__ = [
     "ConfigError",
+    "DesignRefused",
     "EvalDataError",
     "EvalkitError",
     "PrivacyError",

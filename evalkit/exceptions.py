@@ -13,6 +13,7 @@ from typing import Sequence
 __all__ = [
     "EvalkitError",
     "EvalDataError",
+    "DesignRefused",
     "DataProblem",
     "ConfigError",
     "PrivacyError",
@@ -115,6 +116,42 @@ class EvalDataError(EvalkitError, ValueError):
 
 def _rebuild_data_error(problems, source, row_word):
     return EvalDataError(problems, source=source, row_word=row_word)
+
+
+class DesignRefused(EvalDataError):
+    """The data are sound, but too thin for the estimator's intervals to be trusted.
+
+    Raised instead of a number that would look exact and be wrong: for example a staggered
+    difference-in-differences with fewer treated units than its intervals need. It is an
+    :class:`EvalDataError` (so code catching data problems catches it too); a template catches it
+    to print a report that says why no estimate is given and which design fits instead.
+
+    Parameters
+    ----------
+    problems, source
+        As for :class:`EvalDataError`.
+    alternative
+        The design that fits these data instead, in words ("synthetic control, built for one or
+        a few treated units").
+    reason
+        Why no estimate is given, in plain language and without identifiers or row numbers, so
+        a report can print it.
+    """
+
+    def __init__(self, problems: Sequence[DataProblem] | str, *, source: str | None = None,
+                 alternative: str = "", reason: str = "", row_word: str = "row") -> None:
+        self.alternative = alternative
+        self.reason = reason
+        super().__init__(problems, source=source, row_word=row_word)
+
+    def __reduce__(self):
+        return (_rebuild_refusal, (self.problems, self.source, self.alternative, self.reason,
+                                   self.row_word))
+
+
+def _rebuild_refusal(problems, source, alternative, reason, row_word):
+    return DesignRefused(problems, source=source, alternative=alternative, reason=reason,
+                         row_word=row_word)
 
 
 @dataclass

@@ -269,7 +269,8 @@ def index_html(
             dg = 2 if h.get("units") == "hazard ratio" else 1
             effect = (f"{_fmt(est, dg)} {_esc(h.get('units', ''))} "
                       f"({_fmt(h.get('ci_low'), dg)} to {_fmt(h.get('ci_high'), dg)})"
-                      if est is not None else "suppressed")
+                      if est is not None else
+                      ("not estimated" if h.get("not_estimated") else "suppressed"))
             short = _EFFECT_NAMES.get(es.get("name"), es.get("name") or "")
             std = (f"{short} = {_fmt(es.get('estimate'))} ({_fmt(es.get('ci_low'))} to "
                    f"{_fmt(es.get('ci_high'))})" if es.get("estimate") is not None else "")

@@ -276,7 +276,7 @@ alpha = 0.05
 # Set up
 import evalkit
 from evalkit import did, report
-from evalkit.report.did import DiDReport
+from evalkit.report.did import DiDReport, refused_did_report
 ''', "remove_input"),
     code('''
 # Load and validate the data
@@ -290,30 +290,40 @@ data = evalkit.data.load(data_path, [
 ])
 ''', "remove_input"),
     code('''
-# Estimate
-cs = did.staggered(data, outcome, id_column, time, first_treated,
-                   control_group=control_group, anticipation=anticipation,
-                   covariates=covariates, est_method=est_method,
-                   never_treated=never_treated, alpha=alpha)
-simple = cs.aggregate("simple")
-dynamic = cs.aggregate("dynamic", min_e=event_window[0], max_e=event_window[1])
-fixed = did.twfe(data, outcome, id_column, time, treatment, alpha=alpha)
-bacon = did.bacon_decomposition(data, outcome, id_column, time, treatment)
+# Estimate (a panel with too few adopting units is refused: the report then says why and
+# which design fits instead; cells that cannot be estimated are left out of the averages,
+# with a caution naming them)
+refusal = None
+try:
+    cs = did.staggered(data, outcome, id_column, time, first_treated,
+                       control_group=control_group, anticipation=anticipation,
+                       covariates=covariates, est_method=est_method,
+                       never_treated=never_treated, alpha=alpha)
+except evalkit.DesignRefused as err:
+    refusal = err
+if refusal is None:
+    simple = cs.aggregate("simple", na_rm=True)
+    dynamic = cs.aggregate("dynamic", min_e=event_window[0], max_e=event_window[1],
+                           na_rm=True)
+    fixed = did.twfe(data, outcome, id_column, time, treatment, alpha=alpha)
+    bacon = did.bacon_decomposition(data, outcome, id_column, time, treatment)
 ''', "remove_input"),
     code('''
 # Assemble the report
-rep = DiDReport(
-    data, cs, simple, dynamic, fixed, bacon, unit=id_column, time=time,
-    first_treated=first_treated, outcome=outcome, outcome_label=outcome_label, units=units,
-    policy_label=policy_label, unit_label=unit_label, lower_is_better=lower_is_better,
-    never_treated=never_treated,
-)
+labels = dict(unit=id_column, time=time, first_treated=first_treated, outcome=outcome,
+              outcome_label=outcome_label, units=units, policy_label=policy_label,
+              unit_label=unit_label, lower_is_better=lower_is_better,
+              never_treated=never_treated)
+if refusal is None:
+    rep = DiDReport(data, cs, simple, dynamic, fixed, bacon, **labels)
+else:
+    rep = refused_did_report(refusal, data, **labels)
 ''', "remove_input"),
     *report_sections(),
     code('''
 # Technical appendix
 report.appendix_block(
-    results=[simple, dynamic, fixed, bacon, cs],
+    results=[simple, dynamic, fixed, bacon, cs] if refusal is None else [],
     options={"estimator": f"Callaway & Sant'Anna (2021), as R did::att_gt, est_method = "
                           f"{est_method}, covariates: {', '.join(covariates) or 'none'}",
              "comparison units": control_group, "anticipation": anticipation,

@@ -13,11 +13,12 @@ from evalkit.report.common import (
     sha256_file,
     title_block,
 )
-from evalkit.report.evidence import RATINGS, rate
+from evalkit.report.evidence import RATINGS, not_estimated, rate
 from evalkit.report.figures import PALETTE, figure_block, new_figure
 from evalkit.report.html import Block
 from evalkit.report.did import DiDReport
 from evalkit.report.prepost import Outcome, PrePostReport
+from evalkit.report.refused import RefusedReport
 from evalkit.report.survival import SurvivalReport
 
 __all__ = [
@@ -27,11 +28,13 @@ __all__ = [
     "PALETTE",
     "PrePostReport",
     "RATINGS",
+    "RefusedReport",
     "SurvivalReport",
     "appendix_block",
     "bullets_block",
     "figure_block",
     "new_figure",
+    "not_estimated",
     "package_versions",
     "program_block",
     "rate",

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from evalkit.exceptions import DesignRefused
 from evalkit.methods.did import TWFE, Aggregate, Bacon, Staggered
 from evalkit.report import resultsdoc
 from evalkit.report.common import bullets_block, cautions_html, collect_cautions, glance_block
@@ -25,9 +26,69 @@ from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate
 from evalkit.report.figures import PALETTE, figure_block, new_figure
 from evalkit.report.html import Block, paragraphs, table
+from evalkit.report.refused import RefusedReport
 from evalkit.results import jsonable, limiting
 
-__all__ = ["DiDReport"]
+__all__ = ["DiDReport", "panel_data_block", "did_design", "refused_did_report"]
+
+
+def did_design(unit_label: str = "state", policy_label: str = "the policy") -> dict[str, str]:
+    """Design code and label of a staggered-adoption evaluation (results.json ``design``)."""
+    return {"code": "staggered_did",
+            "label": f"{unit_label.capitalize()}s adopting {policy_label} in different years, "
+                     "compared with those that had not (yet)"}
+
+
+def refused_did_report(refusal: DesignRefused, data: pd.DataFrame, *, unit: str, time: str,
+                       first_treated: str, outcome: str, outcome_label: str = "the outcome",
+                       units: str = "", policy_label: str = "the policy",
+                       unit_label: str = "state", lower_is_better: bool = False,
+                       never_treated: float = 0) -> RefusedReport:
+    """The report of a policy evaluation whose staggered estimator refused the panel (too few
+    adopting units): the panel is described, and the reader is told why there is no estimate
+    and which design fits instead."""
+    first = data.groupby(unit)[first_treated].first()
+    return RefusedReport(
+        refusal,
+        design=did_design(unit_label, policy_label),
+        outcome={"name": outcome, "label": outcome_label, "units": units,
+                 "lower_is_better": lower_is_better},
+        estimand=f"average effect of {policy_label} on {outcome_label} after adoption",
+        method=(f"The evaluation set out to compare each adopting {unit_label}'s change in "
+                f"{outcome_label} with the change over the same years in {unit_label}s that "
+                "had not adopted (Callaway and Sant'Anna's group-time effects), averaged into "
+                "one effect."),
+        data=panel_data_block(data, unit=unit, time=time, first_treated=first_treated,
+                              never_treated=never_treated, unit_label=unit_label,
+                              outcome_label=outcome_label, units=units),
+        sample={f"{unit_label}s": int(first.size),
+                f"adopting_{unit_label}s": int((first != never_treated).sum())},
+    )
+
+
+def panel_data_block(data: pd.DataFrame, *, unit: str, time: str, first_treated: str,
+                     never_treated: float = 0, unit_label: str = "state",
+                     outcome_label: str = "the outcome", units: str = "") -> Block:
+    """'The data' of a policy panel: units by year of adoption and the years observed.
+
+    Units treated before the panel starts and cohorts adopting after it ends are listed as
+    they are coded; the estimator's cautions say how it treated them.
+    """
+    c = data.groupby(unit)[first_treated].first().value_counts().sort_index()
+    rows = {("Never adopted" if k == never_treated else f"Adopted in {k:g}"):
+            {f"{unit_label.capitalize()}s": str(int(v))} for k, v in c.items()}
+    periods = np.sort(data[time].unique())
+    steps = np.unique(np.diff(periods)) if periods.size > 1 else np.array([1])
+    every = "every year" if steps.size == 1 and steps[0] == 1 else (
+        f"every {steps[0]:g} years" if steps.size == 1 else
+        f"in {periods.size} years (unevenly spaced)")
+    text = paragraphs(
+        f"A panel of {int(c.sum())} {unit_label}s observed {every} from {periods.min():g} to "
+        f"{periods.max():g}: {outcome_label} ({units}). The data are aggregate rates; no "
+        f"individual youth appears in them, so counts of {unit_label}s are shown in full.")
+    return Block(text + table(pd.DataFrame.from_dict(rows, orient="index"),
+                              caption=f"{unit_label.capitalize()}s by year of adoption",
+                              total_rows=()), text="The data")
 
 
 @dataclass
@@ -78,14 +139,19 @@ class DiDReport:
         return first.value_counts().sort_index()
 
     @property
+    def pretest_p(self) -> float:
+        """p-value of the pre-trend test (NaN when it could not be computed or has no years)."""
+        p = (self.dynamic.pretest or {}).get("p_value")
+        return float("nan") if p is None else float(p)
+
+    @property
     def parallel_trends_ok(self) -> bool:
-        p = (self.dynamic.pretest or {}).get("p_value", float("nan"))
-        return not (p < 0.05)
+        """Whether the pre-trend test does not reject (also when it could not be run; the
+        cautions and the Checks section then say so)."""
+        return not (self.pretest_p < 0.05)
 
     def design(self) -> dict[str, str]:
-        return {"code": "staggered_did",
-                "label": f"{self.unit_label.capitalize()}s adopting {self.policy_label} in "
-                         "different years, compared with those that had not (yet)"}
+        return did_design(self.unit_label, self.policy_label)
 
     def cautions(self) -> tuple[str, ...]:
         """Every result's cautions, the headline (simple aggregation) first. The data are
@@ -102,7 +168,11 @@ class DiDReport:
         s = self.simple
         conf = f"{s.confidence:.0%}"
         n_adopt = int(self.cohorts.drop(self.never_treated, errors="ignore").sum())
-        if s.ci_low <= 0 <= s.ci_high:
+        if not (np.isfinite(s.ci_low) and np.isfinite(s.ci_high)):
+            what = (f"{self.outcome_label} changed by {_num(s.estimate)} {self.units} on "
+                    "average after adoption, but no confidence interval could be computed "
+                    "(see the cautions under Checks), so this number cannot be judged")
+        elif s.ci_low <= 0 <= s.ci_high:
             what = (f"the data show no clear change in {self.outcome_label} after adoption: "
                     f"{_num(s.estimate)} {self.units} on average ({conf} CI "
                     f"{_num(s.ci_low)} to {_num(s.ci_high)})")
@@ -137,18 +207,10 @@ class DiDReport:
         return program_block(description, q)
 
     def data_section(self) -> Block:
-        c = self.cohorts
-        rows = {("Never adopted" if k == self.never_treated else f"Adopted in {k:g}"):
-                {f"{self.unit_label.capitalize()}s": str(int(v))} for k, v in c.items()}
-        periods = self.data[self.time]
-        text = paragraphs(
-            f"A panel of {int(c.sum())} {self.unit_label}s observed every year from "
-            f"{periods.min():g} to {periods.max():g}: {self.outcome_label} ({self.units}) each "
-            "year. The data are aggregate rates; no individual youth appears in them, so counts "
-            f"of {self.unit_label}s are shown in full.")
-        return Block(text + table(pd.DataFrame.from_dict(rows, orient="index"),
-                                  caption=f"{self.unit_label.capitalize()}s by year of adoption",
-                                  total_rows=()), text="The data")
+        return panel_data_block(self.data, unit=self.unit, time=self.time,
+                                first_treated=self.first_treated,
+                                never_treated=self.never_treated, unit_label=self.unit_label,
+                                outcome_label=self.outcome_label, units=self.units)
 
     def method_section(self) -> Block:
         return Block(paragraphs(
@@ -244,7 +306,10 @@ class DiDReport:
 
     def checks(self) -> Block:
         pt = self.dynamic.pretest or {}
-        if pt:
+        if pt and not np.isfinite(self.pretest_p):
+            text = ("The pre-trend test could not be computed from these data (the cautions "
+                    "below say why), so parallel trends before adoption are unchecked.")
+        elif pt:
             verdict = ("consistent with parallel trends" if self.parallel_trends_ok else
                        "not consistent with parallel trends")
             text = (f"Before adoption, the estimated effects are jointly {verdict}: Wald "
@@ -294,7 +359,8 @@ class DiDReport:
             limitations=self.limitation_list(), cautions=self.cautions(),
         )
         doc["checks"] = {"parallel_trends": {**(self.dynamic.pretest or {}),
-                                             "holds": self.parallel_trends_ok},
+                                             "holds": (self.parallel_trends_ok if
+                                                       np.isfinite(self.pretest_p) else None)},
                          "bacon": self.bacon.by_type().to_dict("records"),
                          "twfe": float(self.twfe.coef[0])}
         return jsonable(doc)

@@ -38,7 +38,7 @@ from typing import Any, Iterable, Mapping
 
 from evalkit.results import limiting
 
-__all__ = ["RATINGS", "LOWERED_BY_CAUTIONS", "rate"]
+__all__ = ["RATINGS", "LOWERED_BY_CAUTIONS", "rate", "not_estimated"]
 
 #: Rating codes and their labels, strongest first.
 RATINGS = {
@@ -47,6 +47,7 @@ RATINGS = {
     "flagged": "Flagged — a design check failed",
     "comparison_unverified": "Comparison group — likeness at entry not established",
     "limited": "Limited — the estimate carries cautions that limit what can be concluded",
+    "not_estimated": "Not estimated — the data cannot support this method's estimate",
     "descriptive": "Descriptive — cannot show a program effect",
 }
 
@@ -83,6 +84,16 @@ def rate(design: str, checks: Mapping[str, Any],
         return {"rating": "limited", "label": RATINGS["limited"],
                 "reasons": reasons + list(out["reasons"])}
     return {**out, "reasons": list(out["reasons"]) + reasons}
+
+
+def not_estimated(reason: str, alternative: str = "") -> dict[str, Any]:
+    """The rating of an evaluation whose estimator refused the data
+    (:class:`~evalkit.exceptions.DesignRefused`): no estimate, the reason, and the design that
+    fits instead."""
+    reasons = [reason]
+    if alternative:
+        reasons.append(f"A design that fits these data: {alternative}.")
+    return {"rating": "not_estimated", "label": RATINGS["not_estimated"], "reasons": reasons}
 
 
 def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:

@@ -414,8 +414,12 @@ class PrePostReport:
         note = f"Paired t-test: t = {c.t:.2f}, {c.df} degrees of freedom, {_p(c.p_value)}."
         if self.signed is not None:
             s = self.signed
+            s_conf = f"{100 * s.confidence:.4g}%"
+            s_ci = (f"{s_conf} CI {_ci(s.ci_low, s.ci_high)}"
+                    if np.isfinite(s.ci_low) and np.isfinite(s.ci_high) else
+                    "no confidence interval can be formed from so few changes")
             note += (f" Signed-rank test (robustness): {_p(s.p_value)}; median-type change "
-                     f"{_num(s.estimate)} ({conf} CI {_ci(s.ci_low, s.ci_high)}).")
+                     f"{_num(s.estimate)} ({s_ci}).")
         tab = table(rows, caption=f"{o.label.capitalize()}: {who.lower()} (n = {c.n:,})",
                     total_rows=(), note=note)
         d = self._program_data()

@@ -16,8 +16,9 @@ Shape (``schema_version`` 1; fields marked * may be ``null``)::
         "estimand": str, "estimate": float*, "ci_low": float*, "ci_high": float*,
         "alpha": float, "p_value": float*, "n": int*, "units": str,
         "effect_size": {"name": str, "estimate": float*, "ci_low": float*, "ci_high": float*}*,
-        "suppressed": bool
-      },
+        "suppressed": bool,
+        "not_estimated": bool                   # optional: true when the estimator refused
+      },                                        # the data (rating "not_estimated")
       "estimates": [{"term": str, "estimate": float*, "se": float*, "ci_low": float*,
                      "ci_high": float*, "p_value": float*, ...}],
       "sample": {"<count name>": int* , ...},   # null where suppressed
