@@ -370,3 +370,27 @@ def test_tiny_samples_give_an_answer_or_an_eval_data_error(seed):
                 _check(ph_test(res), [])
             except EvalDataError:
                 pass
+
+
+# -- times that differ only by rounding ----------------------------------------------------------
+
+def test_times_equal_up_to_rounding_are_tied_as_in_r(plateau):
+    # R's coxph, survfit and survdiff merge times closer than sqrt(machine epsilon) (aeqSurv,
+    # timefix = TRUE): 0.1 + 0.2 is the same time as 0.3
+    d = plateau[plateau["case"] == "seed2"].copy()
+    d["time"] = d["time"] / 10.0
+    nudged = d.assign(time=np.where(np.arange(len(d)) % 2 == 0,
+                                    d["time"] * (1 + 4e-15), d["time"]))
+    assert (nudged["time"] != d["time"]).any()
+    a = cox(d, "time", "event", ["a", "b", "c"])
+    b = cox(nudged, "time", "event", ["a", "b", "c"])
+    np.testing.assert_allclose(b.coef, a.coef, rtol=1e-13)
+    assert b.loglik == pytest.approx(a.loglik, rel=1e-14)
+    km_a = kaplan_meier(d, "time", "event").table
+    km_b = kaplan_meier(nudged, "time", "event").table
+    assert len(km_b) == len(km_a)
+    np.testing.assert_allclose(km_b["surv"], km_a["surv"], rtol=1e-14)
+    g = d.assign(g=(d["a"] > 0).astype(int))
+    lr_a = logrank(g, "time", "event", "g").statistic
+    lr_b = logrank(g.assign(time=nudged["time"]), "time", "event", "g").statistic
+    assert lr_b == pytest.approx(lr_a, rel=1e-12)

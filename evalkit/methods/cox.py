@@ -3,7 +3,9 @@
 Efron and Breslow handling of tied times, case weights, strata, and robust (sandwich)
 standard errors from score residuals, clustered when asked — computed on numpy with
 cumulative sums over the sorted data, so a fit costs a few passes over the rows per Newton
-step.
+step. Newton–Raphson follows R's ``coxfit6.c``: convergence is judged on the relative change
+of the log-likelihood before any step halving, so rounding noise in a sum over a million rows
+never starts a run of halvings.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from scipy import special
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.methods.survival import survival_columns
+from evalkit.methods.survival import survival_columns, timefix
 from evalkit.results import Caution, Result, check_alpha
 
 __all__ = ["cox", "CoxResult", "concordance", "ph_test", "PHTest"]
@@ -425,13 +427,23 @@ def cox(
     ------
     EvalDataError
         Missing or negative durations, events other than 0/1, no events, a constant or
-        collinear covariate, or a fit that does not converge (with the reason, e.g. a
-        coefficient drifting to infinity because of monotone likelihood).
+        collinear covariate, a covariate that does not vary within the risk sets of the events
+        (R reports NA), a single cluster (R reports a robust SE of about 1e-11), or a fit that
+        does not converge — with the reason, e.g. a coefficient drifting to infinity because
+        of monotone likelihood when one group of a 0/1 covariate has no events (R warns
+        "coefficient may be infinite" and prints a huge coefficient).
 
     Notes
     -----
     Equal to R's ``coxph(Surv(duration, event) ~ covariates + strata(strata),
-    ties = ties, weights = weights, robust = robust, cluster = cluster)``.
+    ties = ties, weights = weights, robust = robust, cluster = cluster)``, including its
+    ``timefix`` (times equal up to rounding are tied) and its Newton–Raphson rules
+    (``coxfit6.c``): the fit stops when the log-likelihood changes by a relative ``eps`` or
+    less, checked before any step halving, so a plateau at rounding level ends the fit.
+
+    The result's ``cautions`` flag fewer than about 10 events per covariate, a 0/1 covariate
+    with fewer than 5 events in one group, fewer than 30 clusters (or no more clusters than
+    coefficients), and any robust SE that came out as zero (then shown as NaN).
 
     References
     ----------
@@ -492,12 +504,16 @@ def cox(
                 source=source)
     Xc = X - np.average(X, axis=0, weights=w)
     time = clean[duration].to_numpy(dtype=float)
-    scodes = (np.zeros(n, int) if strata is None else pd.factorize(clean[strata])[0])
+    order = np.argsort(time, kind="stable")
+    time = timefix(time, order=order)  # R's timefix = TRUE; the order still sorts it
     parts = []
-    for sc in np.unique(scodes):
-        rows = np.flatnonzero(scodes == sc)
-        rows = rows[np.argsort(time[rows], kind="stable")]
-        parts.append(_Stratum(Xc[rows], time[rows], ev[rows], w[rows], rows))
+    if strata is None:
+        parts.append(_Stratum(Xc[order], time[order], ev[order], w[order], order))
+    else:
+        scodes = pd.factorize(clean[strata])[0][order]
+        for sc in np.unique(scodes):
+            rows = order[scodes == sc]
+            parts.append(_Stratum(Xc[rows], time[rows], ev[rows], w[rows], rows))
     efron = ties == "efron"
     p = X.shape[1]
     fit = _newton(parts, efron, p, max_iter, eps)
@@ -795,6 +811,12 @@ def ph_test(fit: CoxResult, *, transform: str = "km") -> PHTest:
     based on weighted residuals. *Biometrika*, 81, 515–526.
 
     Therneau, T. M. (2024). ``cox.zph`` in *survival* 3.x (score test form).
+
+    Raises
+    ------
+    EvalDataError
+        When every event happens at the same time (R's ``cox.zph`` stops with "system is
+        exactly singular"), or when a covariate's change over time carries no information.
     """
     if transform not in ("km", "rank", "identity"):
         raise ValueError(f"transform must be 'km', 'rank' or 'identity', not {transform!r}")

@@ -31,6 +31,7 @@ __all__ = [
     "cumulative_incidence",
     "CumulativeIncidence",
     "CONF_TYPES",
+    "timefix",
 ]
 
 CONF_TYPES = ("log", "log-log", "plain")
@@ -40,6 +41,37 @@ _FRAME_COLUMNS = ["term", "estimate", "se", "ci_low", "ci_high", "p_value"]
 
 def _group_name(g: Any, column: str | None) -> str:
     return f"group {column} = {g}" if column else "the sample"
+
+
+def timefix(time: np.ndarray, tolerance: float = math.sqrt(np.finfo(float).eps), *,
+            order: np.ndarray | None = None) -> np.ndarray:
+    """Times that differ only by rounding made equal, as R survival's ``aeqSurv``.
+
+    R's ``coxph``, ``survfit`` and ``survdiff`` (``timefix = TRUE``) treat two distinct times
+    as tied when they differ by at most ``tolerance``, absolutely or relative to the mean of
+    the distinct times; each is then replaced by the smallest time of its run. Times such as
+    ``0.1 + 0.2`` and ``0.3`` count as the same day, as in R. The map keeps the order of the
+    times, so a sorting permutation of the input also sorts the output.
+    """
+    time = np.asarray(time, dtype=float)
+    if order is None:  # a sorting permutation of ``time``, when the caller has one
+        order = np.argsort(time, kind="stable")
+    srt = time[order]
+    fin = srt[np.isfinite(srt)]
+    if fin.size < 2:
+        return time
+    y = fin[np.concatenate([[True], fin[1:] != fin[:-1]])]
+    if y.size < 2:
+        return time
+    dy = np.diff(y)
+    tied = (dy <= tolerance) | (dy / np.mean(np.abs(y)) <= tolerance)
+    if not tied.any():
+        return time
+    cuts = y[np.concatenate([[True], ~tied])]
+    out = time.copy()
+    ok = np.isfinite(time)
+    out[ok] = cuts[np.searchsorted(cuts, time[ok], side="right") - 1]
+    return out
 
 
 def survival_columns(duration: str, event: str, *, extra: Sequence[str] = (),
@@ -241,7 +273,7 @@ def kaplan_meier(
         raise ValueError(f"conf_type must be one of {CONF_TYPES}, not {conf_type!r}")
     clean = _check(data, duration, event)
     z = float(special.ndtri(1 - alpha / 2))
-    time_all = clean[duration].to_numpy(dtype=float)
+    time_all = timefix(clean[duration].to_numpy(dtype=float))
     event_all = clean[event].to_numpy(dtype=float)
     if group is None:
         codes, labels = np.zeros(len(clean), dtype=int), [None]
@@ -370,7 +402,7 @@ def logrank(
     var = np.zeros((k, k))
     strata_codes = (np.zeros(len(clean), dtype=int) if strata is None
                     else _groups(data, strata)[0])
-    time = clean[duration].to_numpy(dtype=float)
+    time = timefix(clean[duration].to_numpy(dtype=float))
     ev = clean[event].to_numpy(dtype=float)
     for s in np.unique(strata_codes):
         m = strata_codes == s
@@ -544,9 +576,11 @@ def rmst(
         raise ValueError(f"tau must be a positive number, not {tau!r}")
     z = float(special.ndtri(1 - alpha / 2))
     rows, cautions = [], []
+    t_all = timefix(clean[duration].to_numpy(dtype=float))
     for lev in levels:
-        sub = clean[codes == present.index(lev)]
-        t = sub[duration].to_numpy(dtype=float)
+        m = codes == present.index(lev)
+        sub = clean[m]
+        t = t_all[m]
         if tau > t.max():
             raise EvalDataError(
                 [DataProblem(duration, f"group {lev!r} is followed only to {t.max():g}, "
