@@ -162,7 +162,7 @@ class DiDReport:
     def evidence(self) -> dict[str, Any]:
         return rate("staggered_did", {"pretest_p": (self.dynamic.pretest or {}).get("p_value"),
                                       "control_group": self.staggered.control_group},
-                    collect_cautions([self.simple]))
+                    collect_cautions([self.simple, self.dynamic]))
 
     def headline(self) -> str:
         s = self.simple

@@ -230,7 +230,6 @@ class Staggered(Result):
                 g, t, att, inf = g[keep], t[keep], att[keep], inf[:, keep]
         if att.size == 0:
             raise EvalDataError("no group-time effect could be estimated; nothing to aggregate")
-        n = inf.shape[0]
         groups = np.unique(g)
         # R recodes periods (and adoption dates that are not periods) to their positions 1, 2, …
         positions = np.unique(np.concatenate([self._periods, groups]))
@@ -390,32 +389,36 @@ def _variance(F: np.ndarray, clusters: np.ndarray | None) -> np.ndarray:
 
 
 def _wald(b: np.ndarray, F: np.ndarray, clusters: np.ndarray | None, what: str,
-          cautions: list[str]) -> dict[str, float]:
-    """R's pre-test: drop cells with NA or zero variance, refuse a singular covariance."""
+          cautions: list[str], *, limits: bool = True) -> dict[str, float]:
+    """R's pre-test: drop cells with NA or zero variance, refuse a singular covariance.
+
+    ``limits`` marks the cautions of a test that cannot be computed as limiting the
+    conclusion; the group-time test's are informative only, because reports rely on the
+    event-time test of the dynamic aggregation (which carries its own)."""
     nan = {"statistic": float("nan"), "df": 0.0, "p_value": float("nan")}
     test = f"The {what} pre-trend test" if what else "The pre-trend test"
-    if b.size == 0:
-        cautions.append(f"{test} cannot be computed: there are no "
-                        "pre-treatment effects (every cohort adopts too early in the data).")
+
+    def refuse(why: str) -> dict[str, float]:
+        cautions.append(Caution(f"{test} cannot be computed: {why}", limits=limits))
         return nan
+
+    if b.size == 0:
+        return refuse("there are no pre-treatment effects (every cohort adopts too early in "
+                      "the data).")
     finite = np.isfinite(b) & np.all(np.isfinite(F), axis=0)
     var = np.full(b.size, np.nan)
     if finite.any():
         var[finite] = np.diag(_variance(F[:, finite], clusters))
     usable = finite & (np.sqrt(np.where(np.isfinite(var), var, 0)) > _SE_ZERO)
     if not usable.any():
-        cautions.append(f"{test} cannot be computed: every pre-treatment "
-                        "effect has zero or missing sampling variance (for example the outcome "
-                        "does not change before adoption, or the cells could not be "
-                        "estimated), so there is nothing to test.")
-        return nan
+        return refuse("every pre-treatment effect has zero or missing sampling variance (for "
+                      "example the outcome does not change before adoption, or the cells "
+                      "could not be estimated), so there is nothing to test.")
     V = _variance(F[:, usable], clusters)
     cond = np.linalg.cond(V, 1)
     if not np.isfinite(cond) or 1 / cond <= np.finfo(float).eps:
-        cautions.append(f"{test} cannot be computed: the pre-treatment "
-                        "effects are perfectly dependent on one another (singular covariance "
-                        "matrix).")
-        return nan
+        return refuse("the pre-treatment effects are perfectly dependent on one another "
+                      "(singular covariance matrix).")
     bu = b[usable]
     stat = float(bu @ np.linalg.solve(V, bu))
     q = int(usable.sum())
@@ -931,7 +934,8 @@ def staggered(
                         "Judge pre-trends from the bootstrap bands.")
     else:
         pre_idx = np.flatnonzero(pre_cells)
-        pretest = _wald(att_v[pre_idx], inf_mat[:, pre_idx], clusters, "", cautions)
+        pretest = _wald(att_v[pre_idx], inf_mat[:, pre_idx], clusters, "", cautions,
+                        limits=False)
     if clusters is not None:
         n_cl = int(clusters.max()) + 1
         if n_cl < 30:
