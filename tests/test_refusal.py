@@ -56,7 +56,7 @@ def test_a_refused_policy_evaluation_renders_a_report_without_an_estimate(tmp_pa
     assert "synthetic control" in doc["finding"] and doc["estimates"] == []
     assert doc["sample"] == {"states": 20, "adopting_states": 4}
     html = (reports / "few-adopters" / "report.html").read_text()
-    assert "No estimate is given. Only 4 units adopted" in html
+    assert "No estimate is given. Only 4 states adopted" in html
     assert "Not estimated — the data cannot support" in html
     assert "<img" not in html.split("Technical appendix")[0].split("The data")[0]
     index = (reports / "index.html").read_text()

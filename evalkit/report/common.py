@@ -124,7 +124,7 @@ def appendix_block(
     from evalkit.results import fmt_num, fmt_p
 
     items = results if isinstance(results, (list, tuple)) else [results]
-    parts = ["<h3>Estimates</h3>"]
+    parts = ["<h3>Estimates</h3>"] if items else []
     for res in items:
         frame = res.to_frame()
         head = "".join(f"<th scope='col'>{esc(c)}</th>" for c in frame.columns)

@@ -63,6 +63,7 @@ def refused_did_report(refusal: DesignRefused, data: pd.DataFrame, *, unit: str,
                               outcome_label=outcome_label, units=units),
         sample={f"{unit_label}s": int(first.size),
                 f"adopting_{unit_label}s": int((first != never_treated).sum())},
+        unit_label=unit_label,
     )
 
 

@@ -11,6 +11,7 @@ the program with the reason instead of a number.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -44,6 +45,8 @@ class RefusedReport:
         The data section's block (counts and periods the reader may see), if any.
     sample
         Counts for ``results.json`` ``sample`` (only counts the report may show).
+    unit_label
+        What a unit is ("state"), used in place of the estimator's word "unit".
     """
 
     refusal: DesignRefused
@@ -53,10 +56,14 @@ class RefusedReport:
     method: str
     data: Block | None = None
     sample: Mapping[str, Any] = field(default_factory=dict)
+    unit_label: str = ""
 
     @property
     def reason(self) -> str:
-        return self.refusal.reason or "The data cannot support this method's estimate."
+        text = self.refusal.reason or "The data cannot support this method's estimate."
+        if self.unit_label:  # the estimator speaks of "units"; the reader of states, counties...
+            text = re.sub(r"\bunit(s?)\b", lambda m: self.unit_label + m.group(1), text)
+        return text
 
     @property
     def alternative(self) -> str:
@@ -76,7 +83,9 @@ class RefusedReport:
         ev = self.evidence()
         items = {"Design": self.design["label"], "Estimate": "not estimated",
                  "Evidence rating": ev["label"]}
-        return glance_block(self.headline(), items, {**ev, "reasons": ev["reasons"][1:]})
+        why = ["The method's own check of the data failed (see Checks), so no estimate and no "
+               "rating of effectiveness can be given."]
+        return glance_block(self.headline(), items, {**ev, "reasons": why})
 
     def program_section(self, description: str, question: str = "") -> Block:
         return program_block(description, question or f"What is the {self.estimand}?")
