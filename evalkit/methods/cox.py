@@ -51,6 +51,23 @@ class _Stratum:
         self.wx_dead = (self.w[:, None] * self.X)[self.dead].sum(axis=0)
         self._dcount = np.add.reduceat(self.dead.astype(float), self.start)
         self._dw = np.add.reduceat(np.where(self.dead, self.w, 0.0), self.start)
+        # covariates one per row of a contiguous array, so that the per-time sums and the
+        # weighted cross-products run along contiguous memory; the events on their own
+        self.XT = np.ascontiguousarray(self.X.T)
+        self.dead_rows = np.flatnonzero(self.dead)
+        du = self.u_of_row[self.dead_rows]
+        self.dead_start = np.flatnonzero(np.concatenate([[True], du[1:] != du[:-1]])) \
+            if du.size else np.zeros(0, int)
+        self.dead_u = du[self.dead_start]
+        self.XdT = np.ascontiguousarray(self.XT[:, self.dead_rows])
+        self.w_dead = self.w[self.dead_rows]
+        self._buf: np.ndarray | None = None
+
+    def buffer(self) -> np.ndarray:
+        """Scratch space shaped like ``XT``, reused by every likelihood evaluation."""
+        if self._buf is None:
+            self._buf = np.empty_like(self.XT)
+        return self._buf
 
     def tie_rows(self, efron: bool):
         """The (time, tie) rows for Efron or Breslow, built once per method."""
@@ -114,7 +131,7 @@ class _TimeSums:
         b2 = np.bincount(self.u, weights=wts * self.f * self.f, minlength=nu) * h
         ui = s.u_of_row
         row_w = self.r * np.cumsum(h * self.a0)[ui] - self.rd * (h * self.a1)[ui]
-        out = (s.X * row_w[:, None]).T @ s.X
+        out = np.multiply(s.XT, row_w, out=s.buffer()) @ s.X
         S1, D1 = self.S1, self.D1
         cross = (S1 * b1[:, None]).T @ D1
         out -= (S1 * b0[:, None]).T @ S1
@@ -124,24 +141,33 @@ class _TimeSums:
 
 
 def _time_sums(s: _Stratum, beta: np.ndarray, efron: bool) -> _TimeSums:
-    X, w = s.X, s.w
-    eta = X @ beta
+    """Risk-set sums per distinct time: ``S`` over everyone at risk (summed backwards from
+    the last time, as R's C code, so small late risk sets are not swamped), ``D`` over the
+    events at that time. Covariates are centred, as R centres them, which keeps the sums of
+    ``r·x`` from cancelling."""
+    w = s.w
+    eta = beta @ s.XT
     ex = np.exp(eta)
     r = w * ex
     idx = s.start
     nu = idx.size
+    p = s.XT.shape[0]
     S0 = _rcumsum(np.add.reduceat(r, idx))
-    S1 = _rcumsum(np.add.reduceat(r[:, None] * X, idx, axis=0))
-    dead = s.dead
-    rd = np.where(dead, r, 0.0)
-    D0 = np.add.reduceat(rd, idx)
-    D1 = np.add.reduceat(rd[:, None] * X, idx, axis=0)
+    S1 = _rcumsum(np.add.reduceat(np.multiply(s.XT, r, out=s.buffer()), idx, axis=1).T)
+    r_dead = r[s.dead_rows]
+    rd = np.zeros_like(r)
+    rd[s.dead_rows] = r_dead
+    D0 = np.zeros(nu)
+    D1 = np.zeros((nu, p))
+    if r_dead.size:
+        D0[s.dead_u] = np.add.reduceat(r_dead, s.dead_start)
+        D1[s.dead_u] = np.add.reduceat(s.XdT * r_dead, s.dead_start, axis=1).T
     u, f, mw = s.tie_rows(efron)
     Dj = S0[u] - f * D0[u]
     inv = mw / Dj
     a0 = np.bincount(u, weights=inv, minlength=nu)
     a1 = np.bincount(u, weights=inv * f, minlength=nu)
-    loglik = float((w * eta)[dead].sum() - (mw * np.log(Dj)).sum())
+    loglik = float((s.w_dead * eta[s.dead_rows]).sum() - (mw * np.log(Dj)).sum())
     return _TimeSums(s, eta, ex, r, rd, S1, D1, u, f, mw, Dj, a0, a1, loglik)
 
 
@@ -485,8 +511,9 @@ def cox(
     for j, c in enumerate(covariates):
         if np.ptp(X[:, j]) == 0:
             problems.append(DataProblem(c, "is constant", "a covariate that varies"))
-    centred = X - X.mean(axis=0)
-    if not problems and np.linalg.matrix_rank(centred.T @ centred) < X.shape[1]:
+    # centred on the weighted means, as R's coxfit6 does before fitting
+    Xc = X - np.average(X, axis=0, weights=w) if w.sum() > 0 else X - X.mean(axis=0)
+    if not problems and np.linalg.matrix_rank(Xc.T @ Xc) < X.shape[1]:
         problems.append(DataProblem(None, "the covariates " + ", ".join(covariates)
                                     + " are collinear", "covariates that are not linear "
                                     "combinations of each other"))
@@ -502,10 +529,9 @@ def cox(
                 "spread between clusters, and with one cluster it is zero",
                 "two or more clusters (better 30 or more), or no cluster argument")],
                 source=source)
-    Xc = X - np.average(X, axis=0, weights=w)
     time = clean[duration].to_numpy(dtype=float)
     order = np.argsort(time, kind="stable")
-    time = timefix(time, order=order)  # R's timefix = TRUE; the order still sorts it
+    time = timefix(time)  # R's timefix = TRUE; it keeps the order, so ``order`` still sorts
     parts = []
     if strata is None:
         parts.append(_Stratum(Xc[order], time[order], ev[order], w[order], order))

@@ -43,8 +43,8 @@ def _group_name(g: Any, column: str | None) -> str:
     return f"group {column} = {g}" if column else "the sample"
 
 
-def timefix(time: np.ndarray, tolerance: float = math.sqrt(np.finfo(float).eps), *,
-            order: np.ndarray | None = None) -> np.ndarray:
+def timefix(time: np.ndarray, tolerance: float = math.sqrt(np.finfo(float).eps)
+            ) -> np.ndarray:
     """Times that differ only by rounding made equal, as R survival's ``aeqSurv``.
 
     R's ``coxph``, ``survfit`` and ``survdiff`` (``timefix = TRUE``) treat two distinct times
@@ -54,13 +54,8 @@ def timefix(time: np.ndarray, tolerance: float = math.sqrt(np.finfo(float).eps),
     times, so a sorting permutation of the input also sorts the output.
     """
     time = np.asarray(time, dtype=float)
-    if order is None:  # a sorting permutation of ``time``, when the caller has one
-        order = np.argsort(time, kind="stable")
-    srt = time[order]
-    fin = srt[np.isfinite(srt)]
-    if fin.size < 2:
-        return time
-    y = fin[np.concatenate([[True], fin[1:] != fin[:-1]])]
+    y = np.unique(time)
+    y = y[np.isfinite(y)]
     if y.size < 2:
         return time
     dy = np.diff(y)
