@@ -394,3 +394,14 @@ def test_times_equal_up_to_rounding_are_tied_as_in_r(plateau):
     lr_a = logrank(g, "time", "event", "g").statistic
     lr_b = logrank(g.assign(time=nudged["time"]), "time", "event", "g").statistic
     assert lr_b == pytest.approx(lr_a, rel=1e-12)
+
+
+def test_km_median_not_reached_is_explained():
+    # R survfit on the Rossi data: median NA (fewer than half re-arrested within a year)
+    assert "median NA" in (REFERENCE / "survival_reference.txt").read_text()
+    km = kaplan_meier(pd.read_csv(REFERENCE / "rossi.csv"), "week", "arrest")
+    assert math.isnan(km.median["median"].iloc[0])
+    assert any("median time is not reached" in c for c in km.cautions)
+    # the flat-half example of survival_reference.R: median 2.5, upper limit NA
+    flat = kaplan_meier(pd.DataFrame({"t": [1, 2, 3, 4], "e": 1}), "t", "e")
+    assert any("open-ended" in c for c in flat.cautions)

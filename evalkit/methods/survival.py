@@ -305,6 +305,19 @@ def kaplan_meier(
             "ci_low": _quantile(km["time"], lo, 0.5),
             "ci_high": _quantile(km["time"], hi, 0.5),
         })
+        med = medians[-1]
+        if math.isnan(med["median"]) and (e > 0).any():
+            cautions.append(Caution(
+                f"The median time is not reached in {_group_name(g, group)}: fewer than half "
+                "had the event during follow-up, so the median is shown as missing (as R "
+                "shows NA).", limits=False))
+        elif not math.isnan(med["median"]) and (math.isnan(med["ci_low"])
+                                                or math.isnan(med["ci_high"])):
+            cautions.append(Caution(
+                f"The confidence interval of the median time in {_group_name(g, group)} is "
+                "open-ended: the curve's confidence band does not cross one half within "
+                "follow-up, so that limit is shown as missing (as R shows NA).",
+                limits=False))
     return KaplanMeier(table=pd.concat(tables, ignore_index=True),
                        median=pd.DataFrame(medians), group=group, conf_type=conf_type,
                        alpha=alpha, cautions=tuple(cautions))
