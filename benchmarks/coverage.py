@@ -634,6 +634,20 @@ def _outside(rows: list[Row]) -> list[str]:
             "to flag it, rather than report the interval.</p>", f"<ul>{items}</ul>"]
 
 
+def _partly_refused(rows: list[Row]) -> list[str]:
+    part = [r for r in rows if r.refused and r.ok]
+    if not part:
+        return []
+    items = "".join(
+        f"<li><b>{html.escape(r.check.estimator)}</b>, {html.escape(r.design.label.lower())} "
+        f"(n = {html.escape(r.design.n)}): refused in {r.refused} of {r.reps} "
+        f"replications: <i>{html.escape(r.refusal)}</i></li>" for r in part)
+    return ["<h2>Refused in some replications</h2>",
+            "<p>A refusal with a clear message is never a wrong number, but a refusal on data "
+            "where a standard analysis gives an answer is a gap to close. Coverage above counts "
+            "the replications that were not refused.</p>", f"<ul>{items}</ul>"]
+
+
 def html_page(rows: list[Row], args: argparse.Namespace, seconds: float) -> str:
     e = html.escape
     n_pass = sum(r.passed for r in rows)
@@ -662,6 +676,7 @@ def html_page(rows: list[Row], args: argparse.Namespace, seconds: float) -> str:
         *[f"<dt>{e(k)}</dt><dd>{e(v)}</dd>" for k, v in glance.items()],
         "</dl></div>",
         *_outside(rows),
+        *_partly_refused(rows),
         "<h2>How to read this page</h2>",
         "<p>Each design simulates data many times with a known true effect and calls the "
         "estimator exactly as the report template does. <b>Coverage</b> is the share of 95% "
