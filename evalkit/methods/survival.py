@@ -62,10 +62,12 @@ def timefix(time: np.ndarray, tolerance: float = math.sqrt(np.finfo(float).eps)
     tied = (dy <= tolerance) | (dy / np.mean(np.abs(y)) <= tolerance)
     if not tied.any():
         return time
-    cuts = y[np.concatenate([[True], ~tied])]
+    # each distinct time maps to the first time of its run of near-equal ones
+    first = y[np.concatenate([[True], ~tied])][np.cumsum(np.concatenate([[True], ~tied])) - 1]
     out = time.copy()
     ok = np.isfinite(time)
-    out[ok] = cuts[np.searchsorted(cuts, time[ok], side="right") - 1]
+    inv = np.unique(time[ok], return_inverse=True)[1]
+    out[ok] = first[inv.reshape(-1)]
     return out
 
 
