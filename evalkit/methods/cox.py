@@ -549,7 +549,8 @@ def cox(
         bad = fit.singular or singular
         raise EvalDataError([DataProblem(
             covariates[j], "does not vary among the people still at risk at the event times, "
-            "so its effect cannot be estimated (R's coxph reports NA)",
+            "or there only repeats a combination of the covariates listed before it, so its "
+            "effect cannot be estimated (R's coxph reports NA)",
             "a covariate that varies within the risk sets of the events")
             for j in bad], source=source)
     var = np.linalg.inv(I)
@@ -574,7 +575,7 @@ def cox(
             source=source)
     se = np.sqrt(np.diag(var))
     wald = float(beta @ I @ beta)
-    cautions = _fit_cautions(covariates, X, ev, w, strata, clean)
+    cautions = _fit_cautions(covariates, X, ev)
     robust_se = None
     if robust or cluster is not None:
         _, _, _, R = _fit_terms(parts, beta, efron, need_info=False, need_resid=True)
@@ -741,7 +742,9 @@ def _monotone_text(name: str, x: np.ndarray, ev: np.ndarray, b: float) -> str:
             f"{name} among those still at risk")
 
 
-def _fit_cautions(covariates, X, ev, w, strata, clean) -> list:
+def _fit_cautions(covariates: Sequence[str], X: np.ndarray, ev: np.ndarray) -> list:
+    """Cautions on how much information the events carry: events per covariate, and events
+    in each group of a 0/1 covariate."""
     cautions = []
     n_ev = int((ev > 0).sum())
     p = len(covariates)
