@@ -2,12 +2,12 @@
 # (tests/test_survival_edge.py).
 #
 # Run from the repository root (/work/main):
-#   Rscript tests/reference/cox_reference.R 2>&1 > tests/reference/cox_reference.txt
+#   Rscript tests/reference/cox_reference.R > tests/reference/cox_reference.txt
 #
 # Prints "name value" lines (sprintf("%.15g")) under "[section]" headers.
 #
 # [cox_heavy_ties_*]: 40,000 subjects, five normal covariates, whole-day times 1..50
-# (about 430 tied events per day). The data are generated here and in the Python test by
+# (about 310 tied events per day). The data are generated here and in the Python test by
 # the same integer recurrence (Park-Miller "minimal standard" generator,
 # x <- 48271 * x mod (2^31 - 1), exact in double precision), so nothing large is committed:
 #   u     = x / (2^31 - 1), 8 per subject (row-major)
