@@ -524,6 +524,23 @@ def _units_text(unit_values: Sequence[Any], mask: np.ndarray) -> str:
 # -- the estimator ------------------------------------------------------------------------------
 
 
+def _missing_as_never(subset: pd.DataFrame, first_treated: str) -> tuple[float, pd.DataFrame]:
+    """Code missing adoption periods as never treated, with a value no unit adopts at."""
+    if first_treated not in subset.columns:
+        return 0.0, subset
+    col = subset[first_treated]
+    missing = col.isna().to_numpy()
+    if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+        missing |= col.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+    periods = pd.to_numeric(col[~missing], errors="coerce")
+    code = 0.0 if not (periods == 0).any() else float(min(periods.min(), 0)) - 1
+    if missing.any():
+        attrs = dict(subset.attrs)
+        subset = subset.assign(**{first_treated: col.astype(object).where(~missing, code)})
+        subset.attrs = attrs
+    return code, subset
+
+
 def staggered(
     data: pd.DataFrame,
     outcome: str,
@@ -536,7 +553,7 @@ def staggered(
     base_period: str = "varying",
     covariates: Sequence[str] = (),
     est_method: str = "dr",
-    never_treated: float = 0,
+    never_treated: float | None = 0,
     cluster: str | None = None,
     alpha: float = 0.05,
     bootstrap: int | None = None,
@@ -554,7 +571,8 @@ def staggered(
         Column names.
     first_treated
         The period each unit is first treated; ``never_treated`` (default 0) for units never
-        treated. Must be constant within a unit. A cohort that adopts after the last period
+        treated; with ``never_treated=None`` a missing value means never treated. Must be
+        constant within a unit. A cohort that adopts after the last period
         (plus ``anticipation``) is treated as never treated, and units treated in the first
         period (plus ``anticipation``) are dropped, both as R's ``did`` does and both with a
         caution. An adoption date need not be one of the observed periods.
@@ -657,6 +675,8 @@ def staggered(
     subset = data[[c for c in needed if c in data.columns]]  # validate copies what it checks
     subset.attrs = dict(data.attrs)
     source = source_of(data)
+    if never_treated is None:
+        never_treated, subset = _missing_as_never(subset, first_treated)
     clean = validate(subset, [Column(outcome, allow_missing=False),
                               Column(unit, kind="string", allow_missing=False),
                               Column(time, kind="integer", allow_missing=False),
