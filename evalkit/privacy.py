@@ -113,8 +113,11 @@ class Suppressed:
                 v = c.iat[i, j]
                 text = f"{int(v):,}"
                 if percent_of is not None:
-                    total = c.iat[-1, j] if percent_of == "column" else c.iat[i, -1]
-                    if total:
+                    ti, tj = (c.shape[0] - 1, j) if percent_of == "column" else (i, c.shape[1] - 1)
+                    total = c.iat[ti, tj]
+                    # a share is shown only beside a shown total: with the total hidden, the
+                    # share and the shown count would give it back
+                    if total and not self.mask.iat[ti, tj]:
                         text += f" ({100 * v / total:.0f}%)"
                 out.iat[i, j] = text
         return out
@@ -129,6 +132,7 @@ def suppress(
     threshold: int = DEFAULT_THRESHOLD,
     *,
     margins: bool = True,
+    protect: Iterable[object] = (),
 ) -> Suppressed:
     """Apply primary and complementary suppression to a one- or two-way table of counts.
 
@@ -141,6 +145,11 @@ def suppress(
     margins
         Whether totals are shown. They are added (``"Total"``) and protected too: a small total
         is suppressed, and no suppressed cell can be recovered from the totals.
+    protect
+        Cells that complementary suppression should leave visible when it has another choice
+        (row labels of a one-way table, ``(row, column)`` pairs of a two-way one): the counts
+        an analysis is based on, whose size the estimates reveal anyway (a t-test's degrees of
+        freedom give its n). A total or another cell is hidden instead.
 
     Returns
     -------
@@ -183,7 +192,13 @@ def suppress(
         if not one_way:
             for i in range(nr):  # each row (incl. the total row) sums to the total column
                 relations.append(([(i, j) for j in range(bc)], (i, bc)))
-    _complement(values, mask, relations, threshold)
+    keep = np.zeros_like(mask)
+    rows, cols = list(frame.index), list(frame.columns)
+    for label in protect:
+        r, c = (label, cols[0]) if one_way else label
+        if r in rows and c in cols:
+            keep[rows.index(r), cols.index(c)] = True
+    _complement(values, mask, relations, threshold, keep)
     return Suppressed(
         counts=frame.astype("int64"),
         mask=pd.DataFrame(mask, index=frame.index, columns=frame.columns),
@@ -191,7 +206,7 @@ def suppress(
     )
 
 
-def _complement(values, mask, relations, threshold) -> None:
+def _complement(values, mask, relations, threshold, keep=None) -> None:
     changed = True
     while changed:
         changed = False
@@ -206,9 +221,12 @@ def _complement(values, mask, relations, threshold) -> None:
             needs = len(hidden) == 1 or (total_shown and 0 < hidden_sum < threshold)
             if not needs:
                 continue
-            candidates = [c for c in cells if not mask[c]]
+            free = [c for c in cells if not mask[c]]
+            candidates = [c for c in free if keep is None or not keep[c]]
             if not candidates and total is not None and not mask[total]:
                 candidates = [total]
+            if not candidates:
+                candidates = free
             if not candidates:
                 continue
             # Prefer the smallest non-zero cell: hiding a zero protects little.

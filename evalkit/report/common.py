@@ -114,7 +114,10 @@ def appendix_block(
     Parameters
     ----------
     results
-        A :class:`~evalkit.results.Result` (or several) whose tidy tables are shown.
+        A :class:`~evalkit.results.Result` (or several) whose tidy tables are shown, or
+        ``(title, frame)`` pairs for tables a report has already cut to what it may show.
+        Reports pass only what their privacy rules allow (e.g.
+        :meth:`~evalkit.report.PrePostReport.appendix`).
     options
         Every choice that changed a number (estimator options, alpha, privacy threshold).
     data_path
@@ -126,7 +129,7 @@ def appendix_block(
     items = results if isinstance(results, (list, tuple)) else [results]
     parts = ["<h3>Estimates</h3>"] if items else []
     for res in items:
-        frame = res.to_frame()
+        title, frame = res if isinstance(res, tuple) else (res._title, res.to_frame())
         head = "".join(f"<th scope='col'>{esc(c)}</th>" for c in frame.columns)
         rows = []
         for _, row in frame.iterrows():
@@ -137,7 +140,7 @@ def appendix_block(
                 cells.append(f"<td>{esc(txt)}</td>")
             rows.append("<tr>" + "".join(cells) + "</tr>")
         parts.append(
-            f"<table class='ek-table'><caption>{esc(res._title)}</caption><thead><tr>{head}"
+            f"<table class='ek-table'><caption>{esc(title)}</caption><thead><tr>{head}"
             f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         )
     parts.append("<h3>Options</h3>" + key_values({k: v for k, v in options.items()}))

@@ -21,7 +21,7 @@ from evalkit.methods.prepost import PairedChange, SignedRank, describe
 from evalkit.methods.reliable_change import CATEGORIES, ReliableChange
 from evalkit.report import resultsdoc
 from evalkit.report.common import bullets_block, cautions_html, collect_cautions, glance_block
-from evalkit.report.common import program_block
+from evalkit.report.common import appendix_block, program_block
 from evalkit.report.common import interval, num, p_text
 from evalkit.report.evidence import rate
 from evalkit.report.figures import (
@@ -90,7 +90,8 @@ class PrePostReport:
     reliable
         Reliable change, if the measure's reliability was given.
     binary
-        Label → :func:`~evalkit.methods.binary.mcnemar` result for 0/1 outcomes.
+        Label → :func:`~evalkit.methods.binary.mcnemar` result for 0/1 outcomes (or the
+        :class:`~evalkit.exceptions.EvalDataError` it raised: shown as not estimated).
     attrition
         :func:`~evalkit.methods.attrition.attrition`.
     comparison
@@ -108,10 +109,10 @@ class PrePostReport:
     threshold: int = privacy.DEFAULT_THRESHOLD
     signed: SignedRank | None = None
     reliable: ReliableChange | None = None
-    binary: Mapping[str, McNemar] = field(default_factory=dict)
+    binary: Mapping[str, McNemar | Exception] = field(default_factory=dict)
     attrition: Attrition | None = None
     comparison: GroupComparison | None = None
-    binary_groups: Mapping[str, ProportionComparison] = field(default_factory=dict)
+    binary_groups: Mapping[str, ProportionComparison | Exception] = field(default_factory=dict)
     group: str | None = None
     comparison_label: str = "comparison group"
     summary: pd.DataFrame = field(init=False)
@@ -139,7 +140,10 @@ class PrePostReport:
                 self.comparison_label.capitalize(): {k: int((v & (g == 0)).sum())
                                                      for k, v in rows.items()},
             })
-        self.counts = privacy.suppress(body, self.threshold)
+        measured = next(iter(rows))
+        protect = ([measured] if self.group is None else
+                   [(measured, col) for col in body.columns])
+        self.counts = privacy.suppress(body, self.threshold, protect=protect)
 
     def _program_data(self) -> pd.DataFrame:
         if self.group is None:
@@ -161,6 +165,56 @@ class PrePostReport:
         has_pre = self.data[c.pre].notna()
         both = has_pre & self.data[c.post].notna()
         return 1 - both.sum() / has_pre.sum() if has_pre.sum() else float("nan")
+
+    @property
+    def lost_hidden(self) -> bool:
+        """Whether a count of youth lost to follow-up is suppressed (in any group or in all):
+        then nothing computed from those youth is shown (their share, their intake mean, how
+        they differed from those who stayed)."""
+        return bool(self.counts.mask.iloc[1].any()) or bool(self.counts.mask.iloc[-1].any())
+
+    def attrition_words(self) -> str:
+        """How many youth were not measured the second time, as the report may say it."""
+        if self.lost_hidden:
+            return f"fewer than {self.threshold} youth"
+        return f"{self.attrition_rate:.0%}"
+
+    def _cells_shown(self, *counts: int) -> bool:
+        """Whether a result computed from these cell counts may be shown: each is zero or at
+        least the threshold (a share, a difference of shares, a test statistic or an odds
+        ratio computed from a smaller cell would give that cell away)."""
+        return all(privacy.is_reportable(int(n), self.threshold) for n in counts)
+
+    def binary_shown(self, m: McNemar | Exception) -> bool:
+        """A paired yes/no result is shown only when every cell of its 2×2 table is."""
+        if not isinstance(m, McNemar):
+            return False
+        (a, b), (c, d) = m.table
+        return self._cells_shown(a, b, c, d, a + b, c + d, a + c, b + d)
+
+    def binary_group_shown(self, m: ProportionComparison | Exception) -> bool:
+        """A program-vs-comparison yes/no result is shown only when every cell is."""
+        if not isinstance(m, ProportionComparison):
+            return False
+        x1 = round(m.prop_program * m.n_program)
+        x2 = round(m.prop_comparison * m.n_comparison)
+        return self._cells_shown(x1, m.n_program - x1, x2, m.n_comparison - x2)
+
+    def reliable_shown(self) -> dict[str, bool]:
+        """Which reliable-change categories' counts (and so shares) may be shown."""
+        r = self.reliable
+        if r is None:
+            return {}
+        sup = self._reliable_table()
+        return {k: not bool(m) for k, m in zip(sup.counts.index[:-1], sup.mask.iloc[:-1, 0])}
+
+    def _reliable_table(self) -> privacy.Suppressed:
+        r = self.reliable
+        assert r is not None
+        counts = pd.Series({k.capitalize(): r.counts[k] for k in CATEGORIES})
+        if r.cutoff is None:
+            counts = counts.drop("Recovered")
+        return privacy.suppress(counts, self.threshold)
 
     def _improved(self, value: float) -> bool:
         return (value < 0) == self.outcome.lower_is_better
@@ -242,8 +296,8 @@ class PrePostReport:
                 f"{_num(c.mean_diff)} {o.units} ({conf} CI {_ci(c.ci_low, c.ci_high)})")
             items["Effect size"] = (f"Hedges' g = {_num(c.g_av, 2)} ({conf} CI "
                                     f"{_ci(c.g_av_ci_low, c.g_av_ci_high, 2)})")
-            items["Youth measured twice"] = (f"{c.n:,} ({self.attrition_rate:.0%} not measured "
-                                             f"at {o.post_label})")
+            items["Youth measured twice"] = (f"{c.n:,} ({self.attrition_words()} not "
+                                             f"measured at {o.post_label})")
         items["Evidence rating"] = ev["label"]
         return glance_block(self.headline(), items, ev)
 
@@ -348,9 +402,12 @@ class PrePostReport:
     def _binary_group_findings(self) -> str:
         o = self.outcome
         rows = {}
+        conf = f"{self.change.confidence:.0%}"
         for label, m in self.binary_groups.items():
-            conf = f"{m.confidence:.0%}"
-            if min(m.n_program, m.n_comparison) < self.threshold:
+            if isinstance(m, Exception):
+                rows[label.capitalize()] = ["not estimated"] * 4
+                continue
+            if not self.binary_group_shown(m):
                 rows[label.capitalize()] = [privacy.SUPPRESSED] * 4
                 continue
             rows[label.capitalize()] = [
@@ -365,7 +422,8 @@ class PrePostReport:
                      f"{self.comparison_label}", total_rows=(),
                      note="Newcombe interval for the difference of independent proportions; "
                           "the Cox index (log odds ratio / 1.65) is on the scale of Hedges' g, "
-                          "as the What Works Clearinghouse reports binary outcomes.")
+                          "as the What Works Clearinghouse reports binary outcomes. A row is "
+                          f"suppressed when any of its four counts is below {self.threshold}.")
 
     def _comparison_findings(self) -> str:
         k, o = self.comparison, self.outcome
@@ -447,10 +505,7 @@ class PrePostReport:
     def _reliable_findings(self) -> str:
         r, o = self.reliable, self.outcome
         assert r is not None
-        counts = pd.Series({k.capitalize(): r.counts[k] for k in CATEGORIES})
-        if r.cutoff is None:
-            counts = counts.drop("Recovered")
-        sup = privacy.suppress(counts, self.threshold)
+        sup = self._reliable_table()
         shown = sup.display(percent_of="column")
         shown.columns = ["Youth"]
         shown = shown.rename(index={"Total": "Measured both times"})
@@ -463,6 +518,11 @@ class PrePostReport:
         vals = sup.values().iloc[:-1, 0]
         total = float(sup.counts.iloc[-1, 0])
         shares = {k: (None if pd.isna(v) else float(v) / total) for k, v in vals.items()}
+        nonzero = [k for k, v in vals.items() if pd.isna(v) or v > 0]
+        if all(shares[k] is None for k in nonzero):
+            return tab + paragraphs(
+                "No chart of the reliable-change categories is shown: every category with "
+                f"youth in it has fewer than {self.threshold}, or would reveal one that does.")
         fig = categories_figure(shares, title="Reliable change per youth")
         shown_txt = ", ".join(f"{k.lower()} {v:.0%}" for k, v in shares.items() if v is not None)
         alt = f"Stacked bar of youth by reliable change category: {shown_txt}."
@@ -472,9 +532,12 @@ class PrePostReport:
     def _binary_findings(self) -> str:
         o = self.outcome
         rows = {}
+        conf = f"{self.change.confidence:.0%}"
         for label, m in self.binary.items():
-            conf = f"{m.confidence:.0%}"
-            if m.n < self.threshold:
+            if isinstance(m, Exception):
+                rows[label.capitalize()] = ["not estimated"] * 4
+                continue
+            if not self.binary_shown(m):
                 rows[label.capitalize()] = [privacy.SUPPRESSED] * 4
                 continue
             rows[label.capitalize()] = [
@@ -488,51 +551,73 @@ class PrePostReport:
                      f"Change, percentage points ({conf} CI)", "McNemar test"])
         return table(frame, caption="Yes/no outcomes (youth measured both times)",
                      total_rows=(), note="Change in the share of youth; Newcombe confidence "
-                     "interval for paired proportions.")
+                     "interval for paired proportions. A row is suppressed when any count of "
+                     f"its before-and-after table is below {self.threshold}.")
 
     def checks(self) -> Block:
-        """'Checks': attrition (WWC boundary), who was lost, baseline equivalence."""
+        """'Checks': attrition (WWC boundary), who was lost, baseline equivalence.
+
+        Nothing computed from youth in a suppressed cell is shown: when the number lost to
+        follow-up is suppressed, their share, their intake average and how they differed from
+        those who stayed are not given; when results are withheld, neither is the baseline
+        comparison."""
         o, a = self.outcome, self.attrition
         parts: list[str] = []
         s = self.summary.set_index("sample")
         all_pre, comp = s.loc["all_pre"], s.loc["complete_pre"]
-        lost = privacy.format_count(int(all_pre["n"] - comp["n"]), self.threshold)
-        text = (
-            f"{self.attrition_rate:.0%} of {'program ' if self.comparison else ''}youth had no "
-            f"{o.post_label} score (lost to follow-up: {lost}). At {o.pre_label}, the average "
-            f"{o.label} of those measured twice was {_num(comp['mean'])}, against "
-            f"{_num(all_pre['mean'])} for everyone enrolled. "
-        )
-        if a is not None and not np.isnan(a.pre_g):
-            text += (f"Those who stayed and those lost differed by g = {_num(a.pre_g, 2)} at "
-                     f"{o.pre_label}. ")
-        gap = comp["mean"] - all_pre["mean"]
-        if abs(gap) > 0.1 * all_pre["sd"]:
-            text += ("Those who stayed were not typical of everyone enrolled, so the results "
-                     "may not describe the whole group.")
+        who = "program youth" if self.comparison else "youth"
+        if self.lost_hidden:
+            parts.append(paragraphs(
+                f"Fewer than {self.threshold} {who} had no {o.post_label} score. That is too "
+                "few to describe them, or to compare them with those who stayed, without "
+                "putting their privacy at risk, so the report does not."))
+        elif all_pre["n"] == comp["n"]:
+            parts.append(paragraphs(f"All {who} enrolled were measured at {o.post_label}."))
         else:
-            text += "Those who stayed started out much like everyone enrolled."
-        parts.append(paragraphs(text))
+            lost = privacy.format_count(int(all_pre["n"] - comp["n"]), self.threshold)
+            text = (
+                f"{self.attrition_rate:.0%} of {who} had no {o.post_label} score (lost to "
+                f"follow-up: {lost}). At {o.pre_label}, the average {o.label} of those "
+                f"measured twice was {_num(comp['mean'])}, against {_num(all_pre['mean'])} for "
+                "everyone enrolled. "
+            )
+            if a is not None and not np.isnan(a.pre_g):
+                text += (f"Those who stayed and those lost differed by g = {_num(a.pre_g, 2)} "
+                         f"at {o.pre_label}. ")
+            gap = comp["mean"] - all_pre["mean"]
+            if abs(gap) > 0.1 * all_pre["sd"]:
+                text += ("Those who stayed were not typical of everyone enrolled, so the "
+                         "results may not describe the whole group.")
+            else:
+                text += "Those who stayed started out much like everyone enrolled."
+            parts.append(paragraphs(text))
         if a is not None and a.low is not None:
             verdict = "low" if a.low else "high"
-            parts.append(paragraphs(
-                f"Attrition was {a.overall:.0%} overall with a difference of "
-                f"{100 * a.differential:.1f} percentage points between the groups: {verdict} "
-                f"attrition under the What Works Clearinghouse {a.boundary} boundary (up to "
-                f"{a.max_differential:g} points of differential attrition is low at this "
-                "overall rate)." if not np.isnan(a.max_differential) else
-                f"Attrition was {a.overall:.0%} overall: too high for any difference between "
-                "the groups to count as low attrition under the What Works Clearinghouse "
-                "boundary."))
-            fig = attrition_figure(wwc_boundary(), overall=a.overall,
-                                   differential=a.differential, boundary=a.boundary)
-            parts.append(figure_block(fig, alt=(
-                f"Chart of the WWC attrition boundaries: this evaluation's "
-                f"{a.overall:.0%} overall and {100 * a.differential:.1f} points differential "
-                f"attrition is {'inside' if a.low else 'outside'} the low-attrition region of "
-                f"the {a.boundary} boundary."), caption="WWC attrition standard").html)
+            if self.lost_hidden:
+                parts.append(paragraphs(
+                    f"Attrition was {verdict} under the What Works Clearinghouse {a.boundary} "
+                    "boundary. The rates themselves are not shown, because a group lost fewer "
+                    f"than {self.threshold} youth."))
+            else:
+                parts.append(paragraphs(
+                    f"Attrition was {a.overall:.0%} overall with a difference of "
+                    f"{100 * a.differential:.1f} percentage points between the groups: "
+                    f"{verdict} attrition under the What Works Clearinghouse {a.boundary} "
+                    f"boundary (up to {a.max_differential:g} points of differential attrition "
+                    "is low at this overall rate)." if not np.isnan(a.max_differential) else
+                    f"Attrition was {a.overall:.0%} overall: too high for any difference "
+                    "between the groups to count as low attrition under the What Works "
+                    "Clearinghouse boundary."))
+                fig = attrition_figure(wwc_boundary(), overall=a.overall,
+                                       differential=a.differential, boundary=a.boundary)
+                parts.append(figure_block(fig, alt=(
+                    f"Chart of the WWC attrition boundaries: this evaluation's "
+                    f"{a.overall:.0%} overall and {100 * a.differential:.1f} points "
+                    f"differential attrition is {'inside' if a.low else 'outside'} the "
+                    f"low-attrition region of the {a.boundary} boundary."),
+                    caption="WWC attrition standard").html)
         k = self.comparison
-        if k is not None:
+        if k is not None and self.reportable:
             frame = pd.DataFrame(
                 {"Program": [_num(k.mean_pre_program)],
                  self.comparison_label.capitalize(): [_num(k.mean_pre_comparison)],
@@ -543,6 +628,10 @@ class PrePostReport:
                                note="What Works Clearinghouse: |g| up to 0.05 satisfies "
                                "baseline equivalence; 0.05 to 0.25 only with adjustment for "
                                "the intake score (done here); above 0.25 it is not satisfied."))
+        elif k is not None:
+            parts.append(paragraphs(
+                f"Whether the groups were alike at intake is not shown: a group had fewer "
+                f"than {self.threshold} youth measured twice."))
         parts.append(cautions_html(self.cautions()))
         return Block("".join(parts), text="Checks")
 
@@ -580,7 +669,7 @@ class PrePostReport:
             "Scores are self- or staff-reported; a change in how the measure was given "
             "between the two times would show up as change.",
         ]
-        if self.attrition_rate > 0.2:
+        if self.attrition_rate > 0.2 and not self.lost_hidden:
             items.insert(1, f"{self.attrition_rate:.0%} of youth were not measured at "
                          f"{o.post_label}: high attrition weakens any conclusion.")
         return items + [str(c) for c in limiting(self.cautions())]
@@ -596,7 +685,8 @@ class PrePostReport:
 
     def evidence(self) -> dict[str, Any]:
         """Evidence rating and its reasons (see :mod:`evalkit.report.evidence`)."""
-        checks: dict[str, Any] = {"attrition": self.attrition_rate}
+        checks: dict[str, Any] = {
+            "attrition": None if self.lost_hidden else self.attrition_rate}
         if self.comparison is not None:
             checks["baseline_status"] = self.comparison.baseline_status
             checks["baseline_g"] = self.comparison.baseline_g
@@ -643,21 +733,31 @@ class PrePostReport:
                 if res is not None:
                     estimates += res.to_frame().to_dict("records")
             for label, m in self.binary_groups.items():
-                if min(m.n_program, m.n_comparison) >= self.threshold:
+                if self.binary_group_shown(m):
                     for row in m.to_frame().to_dict("records"):
                         estimates.append({**row, "term": f"{label} (program vs comparison): "
                                                           f"{row['term']}"})
+                elif not isinstance(m, Exception):
+                    hidden.append(f"{label} (program vs comparison)")
             for label, m in self.binary.items():
-                if m.n >= self.threshold:
+                if self.binary_shown(m):
                     for row in m.to_frame().to_dict("records"):
                         estimates.append({**row, "term": f"{label}: {row['term']}"})
+                elif not isinstance(m, Exception):
+                    hidden.append(f"{label} (change)")
+            if self.reliable is not None:
+                estimates += self._reliable_rows(hidden)
         checks: dict[str, Any] = {}
         if self.attrition is not None:
             a = self.attrition
-            checks["attrition"] = {"overall": a.overall, "differential": a.differential,
+            hide = self.lost_hidden
+            checks["attrition"] = {"overall": None if hide else a.overall,
+                                   "differential": None if hide else a.differential,
                                    "boundary": a.boundary, "low": a.low,
-                                   "completers_vs_lost_g": a.pre_g}
-        if k is not None:
+                                   "completers_vs_lost_g": None if hide else a.pre_g}
+            if hide:
+                hidden.append("attrition rates (a group lost fewer youth than the threshold)")
+        if k is not None and shown:
             checks["baseline_equivalence"] = {"g": k.baseline_g, "status": k.baseline_status}
         doc = resultsdoc.build(
             design=self.design(),
@@ -674,6 +774,37 @@ class PrePostReport:
         )
         doc["checks"] = jsonable(checks)
         return doc
+
+    def _reliable_rows(self, hidden: list[str]) -> list[dict[str, Any]]:
+        """Reliable change's tidy rows with the shares of suppressed categories left out."""
+        r = self.reliable
+        assert r is not None
+        ok = {k.lower(): v for k, v in self.reliable_shown().items()}
+        rows = []
+        for row in r.to_frame().to_dict("records"):
+            term = str(row["term"])
+            if term.startswith("share "):
+                cat = term.removeprefix("share ")
+                if not ok.get(cat, False):
+                    hidden.append(f"reliable change: {term}")
+                    continue
+            rows.append(row)
+        return rows
+
+    def appendix(self, options: Mapping[str, Any], data_path: Any = None) -> Block:
+        """The technical appendix with only what the body may show: no estimate computed
+        from a group or cell below the threshold (see :meth:`results_document`)."""
+        items: list[Any] = []
+        if self.reportable:
+            items += [r for r in (self.comparison, self.change, self.signed) if r is not None]
+            if self.reliable is not None:
+                items.append((self.reliable._title,
+                              pd.DataFrame(self._reliable_rows([]))))
+            if self.attrition is not None and not self.lost_hidden:
+                items.append(self.attrition)
+            items += [m for m in self.binary.values() if self.binary_shown(m)]
+            items += [m for m in self.binary_groups.values() if self.binary_group_shown(m)]
+        return appendix_block(results=items, options=options, data_path=data_path)
 
     def _sample_counts(self) -> tuple[dict[str, int | None], list[str]]:
         counts, mask = self.counts.counts, self.counts.mask

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ from evalkit.methods.cox import CoxResult, PHTest
 from evalkit.methods.survival import RMST, CumulativeIncidence, KaplanMeier, LogRank
 from evalkit.report import resultsdoc
 from evalkit.report.common import bullets_block, cautions_html, collect_cautions, glance_block
-from evalkit.report.common import program_block
+from evalkit.report.common import appendix_block, program_block
 from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate
@@ -128,6 +128,33 @@ class SurvivalReport:
         return {str(r["group"]): (1 - float(r["surv"]), 1 - float(r["ci_high"]),
                                   1 - float(r["ci_low"])) for _, r in at.iterrows()}
 
+    def share_shown(self, g: Any, t: float) -> bool:
+        """Whether a group's share who had the event by ``t`` may be shown: the number who had
+        it by then and the number who had not must each be zero or at least the threshold
+        (with little censoring, the share times the group's size gives the count back)."""
+        d = self.data
+        grp = d[self.group].astype(float) == float(g)
+        time = d[self.duration].astype(float)
+        ev = d[self.event]  # the event of interest (cause 1 when exits compete)
+        had = int((grp & (time <= t) & (ev.astype(float) == 1)).sum())
+        n = int(grp.sum())
+        return privacy.is_reportable(had, self.threshold) and privacy.is_reportable(
+            n - had, self.threshold)
+
+    def totals_shown(self) -> dict[str, bool]:
+        """Which totals of the data table may be quoted in the text (youth followed, events)."""
+        m = self.counts.mask
+        return {"followed": not bool(m.iloc[-1, -1]), "events": not bool(m.iloc[0, -1])}
+
+    def appendix(self, options: Mapping[str, Any], data_path: Any = None) -> Block:
+        """The technical appendix with only what the body may show: nothing when a group is
+        below the threshold (its median and restricted mean are individual event times)."""
+        items: list[Any] = []
+        if self.reportable:
+            items = [r for r in (self.cox, self.ph, self.rmst, self.logrank, self.incidence,
+                                 self.km) if r is not None]
+        return appendix_block(results=items, options=options, data_path=data_path)
+
     def _label(self, g: str) -> str:
         return self.program_label if str(g) in ("1", "1.0") else self.comparison_label
 
@@ -141,9 +168,14 @@ class SurvivalReport:
         prog, comp = s["1"][0], s["0"][0]
         hr = self.hr_row
         conf = f"{self.cox.confidence:.0%}"
-        first = (f"Within {t:g} {self.time_unit}, {_pct(prog)} of youth in "
-                 f"{self.program_label} {self.event_label}, compared with {_pct(comp)} in "
-                 f"{self.comparison_label}.")
+        if self.share_shown(1, t) and self.share_shown(0, t):
+            first = (f"Within {t:g} {self.time_unit}, {_pct(prog)} of youth in "
+                     f"{self.program_label} {self.event_label}, compared with {_pct(comp)} in "
+                     f"{self.comparison_label}.")
+        else:
+            first = (f"The shares of youth who {self.event_label} within {t:g} "
+                     f"{self.time_unit} are withheld: fewer than {self.threshold} youth in a "
+                     "group had (or had not) had the event by then.")
         if self.ph_holds:
             second = (f"Their risk at any given time was {_num(hr['hazard_ratio'])} times that of "
                       f"{self.comparison_label} (hazard ratio, {conf} CI "
@@ -191,7 +223,10 @@ class SurvivalReport:
             items[f"Time without the event, first {r.tau:g} {self.time_unit}"] = (
                 f"{_num(r.diff, 1)} {self.time_unit} difference ({conf} CI "
                 f"{_num(r.diff_ci_low, 1)} to {_num(r.diff_ci_high, 1)})")
-            items["Youth"] = f"{self.cox.n:,} ({self.cox.n_events:,} events)"
+            shown = self.totals_shown()
+            if shown["followed"]:
+                items["Youth"] = f"{self.cox.n:,}" + (
+                    f" ({self.cox.n_events:,} events)" if shown["events"] else "")
         items["Evidence rating"] = ev["label"]
         return glance_block(self.headline(), items, ev)
 
@@ -247,7 +282,9 @@ class SurvivalReport:
         shares = self.km.at(self.times)
         alt = "Kaplan–Meier curves. " + " ".join(
             f"At {t:g} {self.time_unit}: " + ", ".join(
-                f"{groups[int(float(r['group']))]} {_pct(r['surv'])} without the event"
+                f"{groups[int(float(r['group']))]} "
+                + (f"{_pct(r['surv'])} without the event"
+                   if self.share_shown(r["group"], t) else "share withheld")
                 for _, r in shares[shares["time"] == t].iterrows()) + "."
             for t in self.times)
         html = figure_block(fig, alt=alt, caption=(
@@ -261,7 +298,7 @@ class SurvivalReport:
             row = {}
             for g, label in groups.items():
                 n_risk = float(sub[sub["group"].astype(float) == g]["n_risk"].iloc[0])
-                if 0 < n_risk < self.threshold:
+                if 0 < n_risk < self.threshold or not self.share_shown(g, t):
                     row[label] = privacy.SUPPRESSED
                 else:
                     est, lo, hi = share[str(g)]
@@ -385,7 +422,8 @@ class SurvivalReport:
                         "ci_high": val(r.diff_ci_high), "p_value": val(r.diff_p_value),
                         "units": self.time_unit}
         headline.update({
-            "alpha": self.cox.alpha, "n": self.cox.n if shown else None,
+            "alpha": self.cox.alpha,
+            "n": self.cox.n if shown and self.totals_shown()["followed"] else None,
             "effect_size": {"name": "hazard_ratio", "estimate": val(hr["hazard_ratio"]),
                             "ci_low": val(hr["hr_ci_low"]), "ci_high": val(hr["hr_ci_high"])},
             "suppressed": not shown,
@@ -395,12 +433,16 @@ class SurvivalReport:
             for res in (self.cox, self.rmst):
                 estimates += res.to_frame().to_dict("records")
             for _, row in self.km.at(self.times).iterrows():
+                if not self.share_shown(row["group"], row["time"]):
+                    continue
                 estimates.append({"term": f"survival at {row['time']:g} ({self._label(row['group'])})",
                                   "estimate": row["surv"], "ci_low": row["ci_low"],
                                   "ci_high": row["ci_high"]})
             if self.incidence is not None:
                 ci = self.incidence.at(self.times)
                 for _, row in ci[ci["cause"].astype(str) == str(self.cause)].iterrows():
+                    if not self.share_shown(row["group"], row["time"]):
+                        continue
                     estimates.append({"term": f"cumulative incidence at {row['time']:g} "
                                               f"({self._label(row['group'])})",
                                       "estimate": row["estimate"], "ci_low": row["ci_low"],
