@@ -71,6 +71,10 @@ class Column:
         Whether values must be unique (always true for ``"id"`` columns).
     label
         What the column holds, in words, used in error messages.
+    text
+        Read the column from the file as text, as written (always for ``"id"`` columns):
+        identifiers such as ``"00042"`` keep their leading zeros, and ``"00001"`` and ``"1"``
+        stay two different values.
     """
 
     name: str
@@ -82,6 +86,7 @@ class Column:
     allowed: tuple[Any, ...] | None = None
     unique: bool = False
     label: str = ""
+    text: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in ("numeric", "integer", "binary", "id", "category", "string"):
@@ -135,7 +140,12 @@ def source_of(data: pd.DataFrame) -> str:
     return _origin(data, None).source
 
 
-def read(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
+def read(
+    path: str | Path,
+    *,
+    sheet: str | int | None = None,
+    text_columns: Iterable[str] = (),
+) -> pd.DataFrame:
     """Read a CSV, TSV, Parquet or Excel file into a data frame, without checking it.
 
     Parameters
@@ -144,6 +154,11 @@ def read(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
         The file. Its suffix chooses the reader (see ``SUPPORTED_SUFFIXES``).
     sheet
         For Excel files, the sheet name or 0-based index (default: the first sheet).
+    text_columns
+        Columns read as text exactly as written (identifiers): ``"00042"`` stays ``"00042"``
+        instead of becoming the number 42. Missing cells stay missing. A Parquet column stored
+        as numbers is converted to text (its leading zeros, if any, were lost when it was
+        written).
 
     Returns
     -------
@@ -167,15 +182,28 @@ def read(path: str | Path, *, sheet: str | int | None = None) -> pd.DataFrame:
             + ", ".join(sorted(SUPPORTED_SUFFIXES)),
             source=src,
         )
+    wanted = {str(c).strip() for c in text_columns}
+
+    def as_text(header) -> dict:
+        return {c: str for c in header if str(c).strip() in wanted}
+
     try:
         if kind in ("csv", "tsv"):
-            df = pd.read_csv(p, sep="\t" if kind == "tsv" else ",", skipinitialspace=True)
+            opts = dict(sep="\t" if kind == "tsv" else ",", skipinitialspace=True)
+            dtype = as_text(pd.read_csv(p, nrows=0, **opts).columns) if wanted else None
+            df = pd.read_csv(p, dtype=dtype, **opts)
             origin = {"source": src, "row_word": "line", "offset": 2}
         elif kind == "parquet":
             df = pd.read_parquet(p)
+            for c in df.columns:
+                if str(c).strip() in wanted:
+                    df[c] = _to_text(df[c])
             origin = {"source": src, "row_word": "row", "offset": 1}
         else:
-            df = pd.read_excel(p, sheet_name=0 if sheet is None else sheet)
+            sheet_name = 0 if sheet is None else sheet
+            dtype = (as_text(pd.read_excel(p, sheet_name=sheet_name, nrows=0).columns)
+                     if wanted else None)
+            df = pd.read_excel(p, sheet_name=sheet_name, dtype=dtype)
             origin = {"source": src, "row_word": "row", "offset": 2}
     except EvalDataError:
         raise
@@ -204,7 +232,9 @@ def load(
         CSV, TSV, Parquet or Excel file.
     columns
         The columns a method needs. When given, the returned frame has those columns coerced to
-        their kinds (numbers as floats, ids as text).
+        their kinds (numbers as floats, ids as text). Identifier columns (and columns declared
+        with ``text=True``) are read from the file as text, as written: ``"00042"`` is not the
+        number 42.
     sheet
         Excel sheet name or index.
     min_rows
@@ -215,7 +245,8 @@ def load(
     EvalDataError
         Listing every problem found in the file.
     """
-    df = read(path, sheet=sheet)
+    text = [c.name for c in columns or () if c.kind == "id" or c.text]
+    df = read(path, sheet=sheet, text_columns=text)
     if columns is None:
         return df
     return validate(df, columns, min_rows=min_rows)
@@ -298,6 +329,18 @@ def validate(
     if problems:
         raise EvalDataError(problems, source=origin.source, row_word=origin.row_word)
     return out
+
+
+def _to_text(s: pd.Series) -> pd.Series:
+    """A column as text, missing cells kept missing; whole floats lose their ``.0``."""
+    def one(v):
+        if v is None or (not isinstance(v, (str, bytes)) and pd.isna(v)):
+            return np.nan
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v))
+        return str(v)
+
+    return s.astype(object).map(one).astype(object)
 
 
 def _close_names(name: str, present: Iterable[str]) -> str:

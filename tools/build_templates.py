@@ -194,7 +194,7 @@ from evalkit.report.survival import SurvivalReport
 # Load and validate the data
 data = evalkit.data.load(
     data_path,
-    [evalkit.data.Column(id_column, kind="id"),
+    [*([evalkit.data.Column(id_column, kind="id")] if id_column else []),
      *survival.survival_columns(duration, event, extra=covariates),
      evalkit.data.Column(group, kind="binary", allow_missing=False),
      *([evalkit.data.Column(event_type, kind="string", allow_missing=False)]
@@ -281,13 +281,19 @@ from evalkit.report.did import DiDReport, refused_did_report
     code('''
 # Load and validate the data
 data = evalkit.data.load(data_path, [
-    evalkit.data.Column(id_column, kind="string", allow_missing=False),
+    evalkit.data.Column(id_column, kind="string", allow_missing=False, text=True),
     evalkit.data.Column(time, kind="integer", allow_missing=False),
-    evalkit.data.Column(first_treated, kind="integer", allow_missing=False),
+    evalkit.data.Column(first_treated, kind="integer"),
     evalkit.data.Column(treatment, kind="binary", allow_missing=False),
     evalkit.data.Column(outcome, allow_missing=False),
     *[evalkit.data.Column(c, allow_missing=False) for c in covariates],
 ])
+# An empty first_treated means never treated: code it as never_treated (when that is empty
+# too, with a period no unit adopts at)
+if never_treated is None:
+    never_treated = 0 if not (data[first_treated] == 0).any() else min(
+        data[first_treated].min(), 0) - 1
+data[first_treated] = data[first_treated].fillna(never_treated)
 ''', "remove_input"),
     code('''
 # Estimate (a panel with too few adopting units is refused: the report then says why and

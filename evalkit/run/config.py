@@ -50,7 +50,9 @@ TOP_LEVEL_KEYS: dict[str, tuple[bool, str, str]] = {
     "template": (True, "str", "which template runs it: " + ", ".join(sorted(TEMPLATES))),
     "data": (True, "str", "data file (CSV, TSV, Parquet or Excel), relative to this config"),
     "data_sheet": (False, "str", "Excel sheet to read (default: the first)"),
-    "id_column": (True, "str", "column of case identifiers (checked, never shown)"),
+    "id_column": (False, "str", "column of case identifiers (checked, never shown); empty: "
+                  "the row number is the id and every text column is checked instead "
+                  "(required by the did template: the panel unit)"),
     "privacy_threshold": (False, "int", f"smallest count shown (default "
                           f"{privacy.DEFAULT_THRESHOLD}, at least {privacy.MIN_THRESHOLD})"),
     "timeout": (False, "int", "seconds any one notebook cell may run (default 600)"),
@@ -111,7 +113,7 @@ class EvaluationConfig:
     template: TemplateSpec
     data_path: Path
     data_sheet: str | None
-    id_column: str
+    id_column: str | None
     privacy_threshold: int
     timeout: int
     parameters: dict[str, Any] = field(default_factory=dict)
@@ -141,6 +143,12 @@ class EvaluationConfig:
 
         cols = self.template.columns(self.parameters, self.id_column)
         return load(self.data_path, cols, sheet=self.data_sheet)
+
+    def with_parameters(self, **changes: Any) -> "EvaluationConfig":
+        """A copy with some parameters replaced (defaults resolved from the data)."""
+        import dataclasses
+
+        return dataclasses.replace(self, parameters={**self.parameters, **changes})
 
 
 def _kind_ok(value: Any, kind: str) -> bool:
@@ -286,6 +294,7 @@ def load_config(path: str | Path) -> EvaluationConfig:
                 and (params.get("covariates") or params.get("cluster"))):
             problems.append("'parameters.covariates' and 'parameters.cluster' need "
                             "'parameters.group' (they belong to a comparison-group design)")
+        _check_template_rules(spec, raw, params, problems)
         lo, hi = params.get("score_min"), params.get("score_max")
         if _kind_ok(lo, "number") and _kind_ok(hi, "number") and lo >= hi:
             problems.append(f"'parameters.score_min' ({lo}) must be below score_max ({hi})")
@@ -304,11 +313,38 @@ def load_config(path: str | Path) -> EvaluationConfig:
         template=spec,
         data_path=data_path,
         data_sheet=raw.get("data_sheet"),
-        id_column=raw["id_column"],
+        id_column=(raw.get("id_column") or "").strip() or None,
         privacy_threshold=int(threshold),
         timeout=int(timeout),
         parameters=params,
     )
+
+
+def _check_template_rules(spec: TemplateSpec, raw: dict, params: dict[str, Any],
+                          problems: list[str]) -> None:
+    """Rules that tie parameters together, checked before any data is read."""
+    if spec.name == "did" and not (isinstance(raw.get("id_column"), str)
+                                   and raw["id_column"].strip()):
+        problems.append("missing key 'id_column': the did template needs the column naming "
+                        "each panel unit (e.g. state)")
+    window = params.get("event_window")
+    if spec.name == "did" and _kind_ok(window, "numbers"):
+        if len(window) != 2 or not all(float(w).is_integer() for w in window):
+            problems.append(f"'parameters.event_window' must be two whole numbers [first, last] "
+                            f"of periods since adoption, not {window!r}")
+        elif window[0] > window[1]:
+            problems.append(f"'parameters.event_window': the first period ({window[0]}) must "
+                            f"not come after the last ({window[1]})")
+        elif window[1] < 0:
+            problems.append(f"'parameters.event_window' {window!r} ends before adoption: the "
+                            "last period must be 0 (the adoption period) or later")
+    if spec.name == "survival":
+        times = params.get("times")
+        if _kind_ok(times, "numbers") and any(t <= 0 for t in times):
+            problems.append(f"'parameters.times' must be positive times, not {times!r}")
+        tau = params.get("tau")
+        if _kind_ok(tau, "number") and tau <= 0:
+            problems.append(f"'parameters.tau' must be a positive time, not {tau!r}")
 
 
 def _suggest(key: str, known: Iterable[str]) -> str:

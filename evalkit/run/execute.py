@@ -1,17 +1,30 @@
 """Run one evaluation: validate, execute the template in-process, render, check, move into place.
 
-Outputs are built in a temporary folder beside the final one and moved into
-``reports/<slug>/`` only when everything succeeded, so a failed re-run never destroys the last
-good report. A failure is returned as a :class:`RunOutcome` with one readable paragraph (the
-cell and the error), never raised, so one bad evaluation cannot stop the others.
+The notebook runs in a private working folder outside the reports folder (the system's
+temporary folder, readable by this user only). Only outputs that passed the identifier leak
+check are copied into a staging folder beside ``reports/<slug>/`` and swapped into place, so a
+failed re-run never destroys the last good report, and a crash at any moment leaves no
+executed notebook under ``reports/``. Staging and working folders left by a crash are removed
+at the start of the next run (:func:`clean_stale`).
+
+A failure is returned as a :class:`RunOutcome` with one readable paragraph (the cell and the
+error), never raised, so one bad evaluation cannot stop the others. The executed notebook of a
+failed run is kept in ``reports/_failed/`` with its outputs only if it passes the same leak
+check; otherwise its outputs (and, if needed, its parameters) are removed and the message says
+so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
+import tempfile
+import threading
 import time
 import traceback
 import uuid
@@ -22,7 +35,7 @@ from typing import Any
 
 from evalkit.exceptions import ConfigError, EvalDataError, PrivacyError
 
-__all__ = ["RunOutcome", "run_evaluation", "FAILED_DIR"]
+__all__ = ["RunOutcome", "run_evaluation", "FAILED_DIR", "clean_stale"]
 
 #: Where the executed notebook of a failed run is kept for the evaluator (under reports/).
 FAILED_DIR = "_failed"
@@ -91,6 +104,136 @@ def _describe_execution_error(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
+#: Staging folders under reports/ and private working folders: ``.tmp-<slug>-<pid>-<random>``.
+_TEMP_NAME = re.compile(r"^\.tmp-(?P<slug>.+)-(?P<pid>\d+)-(?P<rand>[A-Za-z0-9_]+)$")
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _temp_name(slug: str) -> str:
+    return f".tmp-{slug}-{os.getpid()}-"
+
+
+def clean_stale(reports_dir: str | Path) -> list[Path]:
+    """Remove folders a crashed run left behind; return them.
+
+    These are staging folders ``reports/.tmp-*`` and ``reports/.old-*``, and this user's
+    private working folders (``.tmp-<slug>-<pid>-*`` in the system's temporary folder). A
+    folder whose process still runs (a parallel run) is kept.
+    """
+    removed = []
+    for where, shared in ((Path(reports_dir), True), (Path(tempfile.gettempdir()), False)):
+        try:
+            entries = list(where.iterdir())
+        except OSError:
+            continue
+        for d in entries:
+            if not d.name.startswith((".tmp-", ".old-")) or not d.is_dir():
+                continue
+            m = _TEMP_NAME.match(d.name)
+            if not shared:
+                try:
+                    mine = d.stat().st_uid == os.getuid()
+                except (OSError, AttributeError):
+                    mine = False
+                if m is None or not mine:
+                    continue  # not a working folder of ours
+            if m is not None and _pid_alive(int(m["pid"])):
+                continue
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
+@contextlib.contextmanager
+def _terminate_as_exit():
+    """Turn SIGTERM into SystemExit while a notebook runs, so ``finally`` blocks remove the
+    working folder (the default action ends the process without running them)."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def _exit(signum, frame):  # noqa: ARG001
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+#: The files of a report folder (everything else in the working folder stays private).
+_REPORT_FILES = ("report.html", "report.ipynb", "results.json", "manifest.json", "report.pdf")
+
+
+def _keep_failed(slug: str, nb_path: Path, log_path: Path, failed_dir: Path,
+                 ids: dict[str, list[str]]) -> str:
+    """Keep a failed run's notebook and kernel log for the evaluator, if safe; the sentence
+    to add to the failure message.
+
+    The notebook is kept with its outputs only if no identifier value occurs anywhere in it.
+    Otherwise its outputs are removed; if the injected parameters still show one (a title
+    naming a case), their values are removed too; if even that is not enough, the notebook
+    is not kept. The kernel log is kept only if it shows no identifier.
+    """
+    import nbformat
+
+    from evalkit.run import checks
+
+    failed_dir.mkdir(parents=True, exist_ok=True)
+    for stale in failed_dir.glob(f"{slug}.*"):
+        stale.unlink()
+    kept, notes = [], []
+    if nb_path.is_file() and nb_path.stat().st_size:
+        text = nb_path.read_text(encoding="utf-8")
+        if checks.leaks(text, ids):
+            nb = nbformat.reads(text, as_version=4)
+            for cell in nb.cells:
+                if cell.cell_type == "code":
+                    cell.outputs = []
+                    cell.execution_count = None
+            what = "its outputs, which showed identifier values, were removed"
+            if checks.leaks(nbformat.writes(nb), ids):
+                for cell in nb.cells:
+                    if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+                        cell.source = ("# parameters removed: they showed identifier values "
+                                       "(see the config)")
+                what = ("its outputs and parameters, which showed identifier values, were "
+                        "removed")
+            text = nbformat.writes(nb)
+            if checks.leaks(text, ids):
+                text = None
+                notes.append("the notebook was not kept: it shows identifier values")
+            else:
+                notes.append(what)
+        if text is not None:
+            (failed_dir / f"{slug}.ipynb").write_text(text, encoding="utf-8")
+            kept.append(str(failed_dir / f"{slug}.ipynb"))
+    if log_path.is_file() and log_path.stat().st_size:
+        log = log_path.read_text(encoding="utf-8", errors="replace")
+        if checks.leaks(log, ids):
+            notes.append("the kernel log was not kept: it shows identifier values")
+        else:
+            (failed_dir / f"{slug}.kernel.log").write_text(log, encoding="utf-8")
+            kept.append(str(failed_dir / f"{slug}.kernel.log"))
+    out = f" (kept for inspection: {', '.join(kept)})" if kept else ""
+    if notes:
+        out += " (" + "; ".join(notes) + ")"
+    return out
+
+
 def _swap_into_place(tmp: Path, final: Path) -> None:
     """Replace ``final`` by ``tmp`` (two renames; the old folder is removed last)."""
     old = None
@@ -144,6 +287,8 @@ def run_evaluation(
         return RunOutcome(slug, str(config_path), "failed", time.perf_counter() - t_start,
                           stage, message, timings=timings)
 
+    from evalkit.run.checks import preflight, resolve_parameters
+
     try:
         cfg = load_config(config_path)
     except ConfigError as exc:
@@ -152,22 +297,28 @@ def run_evaluation(
     t = time.perf_counter()
     try:
         data = cfg.load_data()
+        cfg = resolve_parameters(cfg, data)
+        errors = [f for f in preflight(cfg, data) if f.level == "error"]
     except EvalDataError as exc:
         return fail("data", str(exc))
+    if errors:
+        return fail("data", f"{cfg.path}: the data cannot support these parameters:\n"
+                    + "\n".join(f"  - {f}" for f in errors))
     timings["validate"] = time.perf_counter() - t
 
     reports_dir.mkdir(parents=True, exist_ok=True)
-    tmp = reports_dir / f".tmp-{slug}-{uuid.uuid4().hex[:8]}"
-    tmp.mkdir()
+    clean_stale(reports_dir)
+    # private (mode 0700) and outside reports/: nothing unchecked is ever written there
+    work = Path(tempfile.mkdtemp(prefix=_temp_name(slug)))
     try:
-        return _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timings,
-                       fail, prewarm, pdf)
+        with _terminate_as_exit():
+            return _run_in(cfg, data, work, reports_dir, kernel_name, started_at, t_start,
+                           timings, fail, prewarm, pdf)
     except Exception as exc:  # noqa: BLE001 - reported, never raised: others must finish
         tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
         return fail("internal", f"unexpected error: {tb}")
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timings, fail,
@@ -175,13 +326,14 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
     import nbformat
     import papermill
 
-    from evalkit import privacy
     from evalkit.report import resultsdoc
     from evalkit.report.common import package_versions, sha256_file
+    from evalkit.run import checks
     from evalkit.run.engine import ENGINE_NAME, prestart
     from evalkit.run.render import to_html
 
     slug = cfg.slug
+    ids = checks.identifier_columns(data, cfg.id_column, cfg.privacy_threshold)
     nb_path = tmp / "report.ipynb"
     part = tmp / "results.part.json"
     t = time.perf_counter()
@@ -201,17 +353,10 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
             kernel_log=kernel_log,
         )
     except Exception as exc:  # noqa: BLE001 - papermill and nbclient raise several types
-        message = _describe_execution_error(exc)
+        message = checks.redact(_describe_execution_error(exc), ids)
         kernel_log.close()
-        failed_dir = reports_dir / FAILED_DIR
-        failed_dir.mkdir(exist_ok=True)
-        kept = []
-        for src, name in ((nb_path, f"{slug}.ipynb"), (tmp / "kernel.log", f"{slug}.kernel.log")):
-            if src.exists() and src.stat().st_size:
-                shutil.copyfile(src, failed_dir / name)
-                kept.append(str(failed_dir / name))
-        if kept:
-            message += f" (kept for inspection: {', '.join(kept)})"
+        message += _keep_failed(slug, nb_path, tmp / "kernel.log", reports_dir / FAILED_DIR,
+                                ids)
         return fail("execute", message)
     finally:
         kernel_log.close()
@@ -238,17 +383,16 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
     html_text = to_html(nb, title=cfg.title)
     timings["render"] = time.perf_counter() - t
 
-    ids = data[cfg.id_column].dropna().tolist()
     try:
-        unsearchable = privacy.check_no_identifiers(
-            html_text, ids, what=f"{slug}/report.html", column=cfg.id_column)
-        outputs = json.dumps([c.get("outputs", []) for c in nb.cells if c.cell_type == "code"])
-        privacy.check_no_identifiers(
-            outputs, ids, what=f"{slug}/report.ipynb", column=cfg.id_column)
-        privacy.check_no_identifiers(
-            json.dumps(doc), ids, what=f"{slug}/results.json", column=cfg.id_column)
+        checks.check(html_text, ids, what=f"{slug}/report.html")
+        # the whole notebook: outputs, and the injected parameters (a title, a question...)
+        checks.check(nb_path.read_text(encoding="utf-8"), ids, what=f"{slug}/report.ipynb")
+        checks.check(json.dumps(doc), ids, what=f"{slug}/results.json")
     except PrivacyError as exc:
         return fail("privacy", str(exc))
+    searched = checks.searched(ids)
+    id_counts = searched.pop(cfg.id_column, {"searched": 0, "too_short_to_search": 0}) \
+        if cfg.id_column else {"searched": 0, "too_short_to_search": 0}
 
     (tmp / "report.html").write_text(html_text, encoding="utf-8")
     if pdf:
@@ -273,15 +417,26 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
         },
         "parameters": cfg.notebook_parameters(None),
         "privacy": {"threshold": cfg.privacy_threshold, "id_column": cfg.id_column,
-                    "identifiers_checked": len(ids) - unsearchable,
-                    "identifiers_too_short_to_check": unsearchable},
+                    "identifiers_checked": id_counts["searched"],
+                    "identifiers_too_short_to_check": id_counts["too_short_to_search"],
+                    "text_values_checked": {c: v["searched"] for c, v in searched.items()}},
         "packages": package_versions(),
         "git": _git_commit(cfg.path.parent),
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     final = reports_dir / slug
-    _swap_into_place(tmp, final)
+    # only checked outputs enter reports/: copied into a staging folder, then swapped in
+    staging = reports_dir / f"{_temp_name(slug)}{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        for name in _REPORT_FILES:
+            if (tmp / name).is_file():
+                shutil.copyfile(tmp / name, staging / name)
+        _swap_into_place(staging, final)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
     for stale in (reports_dir / FAILED_DIR).glob(f"{slug}.*"):
         stale.unlink()
     return RunOutcome(slug, str(cfg.path), "ok", time.perf_counter() - t_start,

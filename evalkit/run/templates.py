@@ -61,7 +61,7 @@ COMMON_PARAMS = (
 )
 
 
-def _prepost_columns(p: Mapping[str, Any], id_column: str) -> list["Column"]:
+def _prepost_columns(p: Mapping[str, Any], id_column: str | None) -> list["Column"]:
     from evalkit.methods.prepost import columns
 
     return columns(p["pre"], p["post"], id=id_column, min=p.get("score_min"),
@@ -117,11 +117,11 @@ PREPOST = TemplateSpec(
     columns=_prepost_columns,
 )
 
-def _survival_columns(p: Mapping[str, Any], id_column: str) -> list["Column"]:
+def _survival_columns(p: Mapping[str, Any], id_column: str | None) -> list["Column"]:
     from evalkit.data import Column
     from evalkit.methods.survival import survival_columns
 
-    cols = [Column(id_column, kind="id", label="case identifier"),
+    cols = [*([Column(id_column, kind="id", label="case identifier")] if id_column else []),
             *survival_columns(p["duration"], p["event"], extra=p.get("covariates") or ()),
             Column(p["group"], kind="binary", allow_missing=False,
                    label="1 for the program group, 0 for the comparison group")]
@@ -152,8 +152,9 @@ SURVIVAL = TemplateSpec(
               default=[]),
         Param("times", "numbers", "times at which to report the share who had the event",
               default=[30, 90, 180]),
-        Param("tau", "number", "horizon of the restricted mean time without the event", True,
-              example=180),
+        Param("tau", "number", "horizon of the restricted mean time without the event; empty "
+              "for the longest time every group is followed (survRM2's default)",
+              nullable=True, example=180),
         Param("ties", "choice", "handling of tied times in the Cox model", default="efron",
               choices=("efron", "breslow")),
         Param("conf_type", "choice", "Kaplan–Meier confidence intervals", default="log",
@@ -172,13 +173,15 @@ SURVIVAL = TemplateSpec(
     columns=_survival_columns,
 )
 
-def _did_columns(p: Mapping[str, Any], id_column: str) -> list["Column"]:
+def _did_columns(p: Mapping[str, Any], id_column: str | None) -> list["Column"]:
     from evalkit.data import Column
 
-    return [Column(id_column, kind="string", allow_missing=False, label="panel unit"),
+    return [Column(id_column or "", kind="string", allow_missing=False, label="panel unit",
+                   text=True),
             Column(p["time"], kind="integer", allow_missing=False, label="period"),
-            Column(p["first_treated"], kind="integer", allow_missing=False,
-                   label="first period with the policy (never-treated value for none)"),
+            Column(p["first_treated"], kind="integer", allow_missing=True,
+                   label="first period with the policy (empty or the never-treated value "
+                         "for none)"),
             Column(p["treatment"], kind="binary", allow_missing=False,
                    label="1 in periods with the policy"),
             Column(p["outcome"], allow_missing=False, label="outcome"),
@@ -197,12 +200,13 @@ DID = TemplateSpec(
         Param("units", "str", "units of the outcome", default="", example="per 100,000 youth"),
         Param("time", "column", "period column (whole numbers, e.g. years)", True,
               example="year"),
-        Param("first_treated", "column", "first period with the policy for each unit", True,
-              example="first_law_year"),
+        Param("first_treated", "column", "first period with the policy for each unit (empty "
+              "for units that never adopt)", True, example="first_law_year"),
         Param("treatment", "column", "0/1 column: 1 in periods with the policy", True,
               example="safe_harbor"),
-        Param("never_treated", "number", "value of first_treated for units that never adopt",
-              default=0),
+        Param("never_treated", "number", "value of first_treated for units that never adopt, "
+              "besides an empty cell (empty: only empty cells mean never adopted)",
+              default=0, nullable=True),
         Param("policy_label", "str", "the policy in words", True, example="safe-harbor laws"),
         Param("unit_label", "str", "what a unit is", default="state"),
         Param("lower_is_better", "bool", "whether a lower outcome is better", default=False),
@@ -214,8 +218,8 @@ DID = TemplateSpec(
               default="dr", choices=("dr", "reg", "ipw")),
         Param("anticipation", "int", "periods before adoption that may already react",
               default=0),
-        Param("event_window", "numbers", "first and last years since adoption in the "
-              "event-study figure", default=[-5, 5]),
+        Param("event_window", "numbers", "first and last periods since adoption in the "
+              "event-study figure, e.g. [-5, 5]", default=[-5, 5]),
         Param("alpha", "alpha", "1 − confidence level of every interval", default=0.05),
     ),
     columns=_did_columns,

@@ -1,0 +1,285 @@
+"""Checks of a config against its data before any notebook runs, and the identifier leak check.
+
+:func:`preflight` finds what would otherwise surface as a failed notebook cell, or as a report
+that claims more than the data hold: a restricted-mean horizon or a reporting time beyond a
+group's follow-up, an event window outside the periods the panel can show, too few adopting
+units or never-treated units. ``evalkit validate`` prints its findings; ``evalkit run`` stops
+on its errors before starting a kernel.
+
+:func:`identifier_columns` and :func:`leaks` apply the privacy leak check to every output:
+the values of the id column, and the values of every text column that could point at a few
+people (see :func:`identifier_columns`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from evalkit.run.config import EvaluationConfig
+
+__all__ = ["Finding", "preflight", "resolve_parameters", "identifier_columns", "leaks",
+           "redact"]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found by :func:`preflight`.
+
+    ``level`` is ``"error"`` (the run would fail, or its report would claim more than the data
+    hold) or ``"warning"`` (the report is written, with less than asked: e.g. no estimate).
+    """
+
+    level: str
+    key: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.message}"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def _group_name(value: Any, params: Mapping[str, Any]) -> str:
+    v = float(value)
+    if v == 1:
+        return f"group 1 ({params.get('program_label') or 'the program'})"
+    if v == 0:
+        return f"group 0 ({params.get('comparison_label') or 'the comparison group'})"
+    return f"group {value}"
+
+
+def follow_up(cfg: "EvaluationConfig", data: "pd.DataFrame") -> dict[Any, float]:
+    """Longest observed time in each group of a survival evaluation."""
+    p = cfg.parameters
+    d = data[[p["duration"], p["group"]]].dropna()
+    return {g: float(t) for g, t in d.groupby(p["group"])[p["duration"]].max().items()}
+
+
+def resolve_parameters(cfg: "EvaluationConfig", data: "pd.DataFrame") -> "EvaluationConfig":
+    """The config with defaults that depend on the data filled in.
+
+    * survival ``tau`` left empty: the longest time every group is followed (the minimum over
+      the groups of each group's largest observed time), survRM2's default horizon.
+    """
+    if cfg.template.name == "survival" and cfg.parameters.get("tau") is None:
+        fu = follow_up(cfg, data)
+        if fu:
+            tau = min(fu.values())
+            return cfg.with_parameters(tau=int(tau) if float(tau).is_integer() else tau)
+    return cfg
+
+
+def preflight(cfg: "EvaluationConfig", data: "pd.DataFrame") -> list[Finding]:
+    """Everything about ``cfg`` and its (validated) ``data`` that the run would trip over.
+
+    Returns
+    -------
+    list of Finding
+        Errors first, then warnings; empty when all is well.
+    """
+    found: list[Finding] = []
+    if cfg.template.name == "survival":
+        found += _survival(cfg, data)
+    elif cfg.template.name == "did":
+        found += _did(cfg, data)
+    return sorted(found, key=lambda f: f.level != "error")
+
+
+def _survival(cfg: "EvaluationConfig", data: "pd.DataFrame") -> list[Finding]:
+    p = cfg.parameters
+    out: list[Finding] = []
+    fu = follow_up(cfg, data)
+    if len(fu) < 2:
+        return out  # the template's own checks name a missing group
+    unit = p.get("time_unit") or "time units"
+    shortest_group, shortest = min(fu.items(), key=lambda kv: kv[1])
+    who = _group_name(shortest_group, p)
+    tau = p.get("tau")
+    if tau is not None and tau > shortest:
+        out.append(Finding("error", "parameters.tau", (
+            f"{_fmt(tau)} {unit} is beyond the follow-up of {who}, whose longest observed "
+            f"time is {_fmt(shortest)} {unit}; the restricted mean cannot be computed past "
+            f"it. Use a tau of at most {_fmt(shortest)}, or leave tau empty for that "
+            "default.")))
+    late = [t for t in p.get("times") or [] if t > shortest]
+    if late:
+        out.append(Finding("error", "parameters.times", (
+            f"{', '.join(_fmt(t) for t in late)} {unit} "
+            f"{'is' if len(late) == 1 else 'are'} beyond the follow-up of {who}, whose "
+            f"longest observed time is {_fmt(shortest)} {unit}; the share with the event "
+            "there would only repeat the last observed value. Use times of at most "
+            f"{_fmt(shortest)}.")))
+    return out
+
+
+def _did(cfg: "EvaluationConfig", data: "pd.DataFrame") -> list[Finding]:
+    import numpy as np
+
+    from evalkit.methods.did.staggered import MIN_TREATED_UNITS, SMALL_GROUP_BASE
+
+    p = cfg.parameters
+    out: list[Finding] = []
+    unit, time, ft = cfg.id_column, p["time"], p["first_treated"]
+    never_code = p.get("never_treated")
+    unit_label = p.get("unit_label") or "unit"
+    units_word = unit_label + ("" if unit_label.endswith("s") else "s")
+    anticipation = int(p.get("anticipation") or 0)
+    periods = np.sort(data[time].dropna().unique()).astype(float)
+    if periods.size < 2:
+        return out  # the estimator names this itself
+    first = data.groupby(unit)[ft].first()
+    never = first.isna() | ((first == never_code) if never_code is not None else False)
+    cohorts = first[~never].astype(float)
+    adopting = cohorts[(cohorts > periods[0] + anticipation)
+                       & (cohorts <= periods[-1] + anticipation)]
+    n_never = int(never.sum())
+    # adopters after the data end serve as never treated, as in R's did
+    n_never += int((cohorts > periods[-1] + anticipation).sum())
+    n_cov = len(p.get("covariates") or [])
+    if p.get("control_group", "nevertreated") == "nevertreated" and n_never < SMALL_GROUP_BASE + n_cov:
+        out.append(Finding("error", f"parameters.first_treated", (
+            f"only {n_never} never-treated {units_word if n_never != 1 else unit_label} in "
+            f"column '{ft}'; comparing with never-treated {units_word} needs at least "
+            f"{SMALL_GROUP_BASE + n_cov}. Use control_group: notyettreated, or check which "
+            "value marks never-treated units (never_treated, or an empty cell).")))
+    if adopting.size == 0:
+        out.append(Finding("error", "parameters.first_treated", (
+            f"no {unit_label} adopts within the periods of the data "
+            f"({_fmt(periods[0])}–{_fmt(periods[-1])}) after the first one; check the "
+            f"column '{ft}' and never_treated.")))
+        return out
+    if adopting.size < MIN_TREATED_UNITS:
+        out.append(Finding("warning", "parameters.first_treated", (
+            f"only {adopting.size} {units_word if adopting.size != 1 else unit_label} adopt "
+            f"within the data; the method needs at least {MIN_TREATED_UNITS}, so the report "
+            "will carry no estimate: it explains why and which design fits instead.")))
+    sizes = adopting.value_counts().sort_index()
+    small = sizes[sizes < SMALL_GROUP_BASE + n_cov]
+    if len(small):
+        parts = ", ".join(f"{_fmt(g)} ({k})" for g, k in small.items())
+        out.append(Finding("warning", "parameters.first_treated", (
+            f"{len(small)} adoption cohort(s) have fewer than {SMALL_GROUP_BASE + n_cov} "
+            f"{units_word}: {parts}; their own effects rest on very few {units_word} and the "
+            "report cautions that they are unreliable (the averages over cohorts are "
+            "less affected).")))
+    window = p.get("event_window") or []
+    if len(window) == 2:
+        lo, hi = float(window[0]), float(window[1])
+        # group-time cells exist from the second period on (the first is only a base)
+        e = (periods[None, 1:] - np.unique(adopting.to_numpy())[:, None]).ravel()
+        e_min, e_max = float(e.min()), float(e.max())
+        if lo > e_max or hi < max(e_min, 0.0) or hi < 0:
+            out.append(Finding("error", "parameters.event_window", (
+                f"[{_fmt(lo)}, {_fmt(hi)}] holds no period since adoption that the data "
+                f"show: they run from {_fmt(e_min)} to {_fmt(e_max)}. Choose a window within "
+                "that range that includes 0 (the adoption period).")))
+        elif lo < e_min or hi > e_max:
+            out.append(Finding("error", "parameters.event_window", (
+                f"[{_fmt(lo)}, {_fmt(hi)}] is wider than the data: periods since adoption "
+                f"run from {_fmt(e_min)} to {_fmt(e_max)} (periods {_fmt(periods[0])}–"
+                f"{_fmt(periods[-1])}, adoption {_fmt(adopting.min())}–"
+                f"{_fmt(adopting.max())}). Use [{_fmt(max(lo, e_min))}, "
+                f"{_fmt(min(hi, e_max))}] or narrower.")))
+    return out
+
+
+# -- identifiers ---------------------------------------------------------------------------------
+
+
+def identifier_columns(
+    data: "pd.DataFrame", id_column: str | None, threshold: int
+) -> dict[str, list[str]]:
+    """Values no output may show, by column.
+
+    * the id column: every value (ids are text: ``"00042"`` is searched as written);
+    * every other text column (with or without an id column): each value held by fewer than
+      ``threshold`` rows. A value shared by at least ``threshold`` rows is a category (a site,
+      a group name) that describes at least as many people as a count the report may show;
+      a rarer value may point at a few people (a name, a case number, a free-text note).
+
+    Without an id column the row number is the id; it is not searched (row numbers cannot be
+    told apart from other numbers), and the text columns are. The rules of
+    :func:`evalkit.privacy.find_identifiers` then apply to each value (short values and
+    short numbers are not searched).
+    """
+    import pandas as pd
+
+    out: dict[str, list[str]] = {}
+    if id_column and id_column in data.columns:
+        out[id_column] = [str(v).strip() for v in data[id_column].dropna().tolist()]
+    for col in data.columns:
+        if col == id_column:
+            continue
+        s = data[col]
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s.dtype)):
+            continue
+        text = s.dropna().astype(str).str.strip()
+        text = text[text != ""]
+        counts = text.value_counts()
+        rare = counts[counts < threshold].index.tolist()
+        # numbers written as text in an otherwise numeric column are not identifiers
+        rare = [v for v in rare if not _is_number(v)]
+        if rare:
+            out[str(col)] = rare
+    return out
+
+
+def _is_number(v: str) -> bool:
+    try:
+        float(v)
+    except ValueError:
+        return False
+    return not v.isdigit() or len(v) < 5  # long digit strings may be ids: keep them
+
+
+def leaks(text: str, columns: Mapping[str, Iterable[object]]) -> dict[str, list[str]]:
+    """The identifier values of each column that occur in ``text`` (see
+    :func:`evalkit.privacy.find_identifiers`)."""
+    from evalkit.privacy import find_identifiers
+
+    out = {}
+    for col, values in columns.items():
+        found = find_identifiers(text, values)
+        if found:
+            out[col] = found
+    return out
+
+
+def check(text: str, columns: Mapping[str, Iterable[object]], *, what: str) -> None:
+    """Raise :class:`~evalkit.exceptions.PrivacyError` if any value of ``columns`` is in
+    ``text`` (naming the column and how many values, never the values)."""
+    from evalkit.privacy import check_no_identifiers
+
+    for col, values in columns.items():
+        check_no_identifiers(text, list(values), what=what, column=col)
+
+
+def searched(columns: Mapping[str, Iterable[object]]) -> dict[str, dict[str, int]]:
+    """Per column: how many values the leak check searches and how many are too short."""
+    from evalkit.privacy import MIN_NUMERIC_ID_LENGTH
+
+    out = {}
+    for col, values in columns.items():
+        text = {str(v).strip() for v in values if v is not None and str(v).strip()
+                and str(v) != "nan"}
+        short = {v for v in text
+                 if (v.isdigit() and len(v) < MIN_NUMERIC_ID_LENGTH) or len(v) < 3}
+        out[col] = {"searched": len(text - short), "too_short_to_search": len(short)}
+    return out
+
+
+def redact(text: str, columns: Mapping[str, Iterable[object]]) -> str:
+    """``text`` with every identifier value of ``columns`` replaced by ``[identifier]``."""
+    import re
+
+    for found in leaks(text, columns).values():
+        for v in sorted(found, key=len, reverse=True):
+            text = re.sub(r"(?<![A-Za-z0-9])" + re.escape(v) + r"(?![A-Za-z0-9])",
+                          "[identifier]", text)
+    return text
