@@ -227,7 +227,7 @@ def test_groups_that_are_whole_clusters():
     df["post"] = df.pre + 0.3 * df.group + rng.normal(size=120)
     res = pp.compare_groups(df, "pre", "post", "group", cluster="site")
     (caution,) = res.cautions
-    assert "Only 3 of the 30 clusters in 'site' hold program youth" in caution
+    assert "Only 3 clusters in 'site' (of 30 clusters in all) hold program youth" in caution
 
 
 def test_constant_post_score_is_an_error_naming_the_column():

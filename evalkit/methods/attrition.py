@@ -184,14 +184,14 @@ def attrition(
                              comp.size, float(lost.std(ddof=1)), lost.size)
         if math.isnan(pre_g):
             cautions.append(Caution(
-                f"Those lost and those who stayed all have the same '{pre}' score within each "
-                "group, so their difference at intake cannot be expressed as an effect size.",
-                limits=False))
+                f"Youth who were lost all had the same '{pre}' score, and so did youth who "
+                "stayed, so the difference between them at intake cannot be expressed as an "
+                "effect size.", limits=False))
     elif lost.size or not both.all():
-        who = ("youth who stayed" if comp.size < 2 else "youth lost with a first score")
         cautions.append(Caution(
-            f"Fewer than 2 {who}, so those lost and those who stayed cannot be compared on "
-            f"'{pre}'.", limits=False))
+            f"There are too few youth to compare those lost with those who stayed on '{pre}': "
+            f"{comp.size} youth stayed; of those lost, {lost.size} youth had a first score.",
+            limits=False))
     if not both.any():
         cautions.append(Caution(
             f"No youth has both '{pre}' and '{post}': every youth enrolled was lost, so no "
@@ -201,7 +201,7 @@ def attrition(
             if m_both == 0:
                 cautions.append(Caution(
                     f"Everyone in group '{lev}' of '{group}' was lost, so that group cannot be "
-                    "compared.", limits=True))
+                    "compared with the other.", limits=True))
     return Attrition(
         n_enrolled=int(n), n_analyzed=int(both.sum()), overall=float(overall),
         by_group=by_group, n_by_group=n_by_group, differential=float(differential),

@@ -202,9 +202,10 @@ def mcnemar(
     cautions: list[str] = []
     if not exact and b + c < 10:
         cautions.append(Caution(
-            f"Only {b + c} youth changed between the two measurements: the chi-squared "
-            "p-value is a rough approximation with so few; the exact test (exact=True) is "
-            "more accurate.", limits=False))
+            f"{b + c} youth changed between the two measurements, so few that the "
+            "chi-squared p-value (R's default) is only a rough approximation; the exact test "
+            "(exact=True) is more accurate. The change in proportions and its interval are "
+            "not affected.", limits=False))
     if exact:
         from scipy.stats import binomtest
 
@@ -324,9 +325,10 @@ def compare_proportions(data: pd.DataFrame, outcome: str, group: str, *,
     cautions: list[str] = []
     if min(cells) < 5:
         cautions.append(Caution(
-            "Fewer than 5 youth in one of the four outcome-by-group cells: the interval of the "
-            "Cox index and its p-value (from the log odds ratio's normal approximation) are "
-            "rough.", limits=False))
+            "One of the four outcome-by-group cells holds fewer than five youth, so the "
+            "interval and p-value of the Cox index (from a normal approximation) are rough. "
+            "The difference in proportions and its interval are not affected.",
+            limits=False))
     diff, lo, hi = newcombe_independent_interval(x1, n1, x0, n0, alpha)
     log_or = math.log(cells[0] * cells[3] / (cells[1] * cells[2]))
     se = math.sqrt(sum(1 / c for c in cells))

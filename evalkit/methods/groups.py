@@ -199,10 +199,11 @@ def robust_ols(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarra
             m = int(lev1.sum())
             hit = [t for t, a in zip(names, affected) if a]
             cautions.append(Caution(
-                f"{m} observation{'s are' if m > 1 else ' is'} fitted exactly by the model "
-                "(for example a group or cell with a single youth), so the spread of "
-                f"{'their' if m > 1 else 'its'} outcome cannot be estimated: the standard "
-                f"error of {', '.join(repr(t) for t in hit)} is not given.", limits=True))
+                f"The model leaves no residual for {m} observation(s): they are fitted exactly "
+                "(for example a group or cell with a single youth), so the spread of their "
+                "outcome cannot be estimated and the "
+                f"standard error of {', '.join(repr(t) for t in hit)} is not given, nor its "
+                "interval and p-value.", limits=True))
     else:
         codes = pd.factorize(np.asarray(groups))[0]
         G = int(codes.max() + 1) if codes.size else 0
@@ -219,9 +220,9 @@ def robust_ols(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarra
         if G < FEW_CLUSTERS:
             cautions.append(Caution(
                 f"Only {G} clusters in '{cluster_name}': with fewer than {FEW_CLUSTERS} "
-                "clusters, cluster-robust standard errors tend to be too small and intervals "
-                "too narrow, even with G − 1 degrees of freedom (Cameron & Miller 2015), so "
-                "the interval and p-value are optimistic.", limits=True))
+                "clusters, cluster-robust standard errors tend to be too small (Cameron & "
+                "Miller 2015), so the interval may be too narrow and the p-value too small: "
+                "the result looks more certain than it is.", limits=True))
     se = np.sqrt(np.clip(np.diag(V), 0.0, None))
     spread = math.sqrt(float(((y - y.mean()) ** 2).sum()))
     perfect = math.sqrt(float(e @ e)) <= 1e-10 * max(spread, float(np.abs(y).max()), 1e-300)
@@ -232,13 +233,15 @@ def robust_ols(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarra
     zero = perfect | (se <= 1e-10 * np.maximum(np.abs(beta), unit)) | (se == 0)
     if perfect:
         cautions.append(Caution(
-            "The model reproduces every outcome exactly (no residual variation), so no "
-            "standard error can be estimated and none is given.", limits=True))
+            "The model reproduces every outcome exactly (no variation is left over), so no "
+            "standard error, interval or p-value can be estimated and none is given.",
+            limits=True))
     elif (zero & ~affected).any():
         hit = [t for t, z, a in zip(names, zero, affected) if z and not a]
         cautions.append(Caution(
-            f"The standard error of {', '.join(repr(t) for t in hit)} is numerically zero, "
-            "which no real data support, so it is not given.", limits=True))
+            f"The standard error of {', '.join(repr(t) for t in hit)} is zero up to "
+            "rounding, which would mean the number is known exactly; no real data support "
+            "that, so it is not given, nor its interval and p-value.", limits=True))
     se = np.where(zero | affected, np.nan, se)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = beta / se
@@ -395,7 +398,8 @@ def compare_groups(
                        "happens when each cluster holds only one group")
         cautions.append(Caution(
             "The standard error of the difference in mean change cannot be estimated ("
-            + reason + "), so it and its interval are not given.", limits=False))
+            + reason + "), so it and its interval are not given. This is a secondary figure: "
+            "the adjusted program effect is not affected.", limits=False))
     if groups is not None and n_clusters >= FEW_CLUSTERS:
         with_prog = np.zeros(n_clusters, bool)
         with_prog[groups[g_arr == 1]] = True
@@ -404,9 +408,11 @@ def compare_groups(
         count, what = min((int(with_prog.sum()), "program"), (int(with_comp.sum()), "comparison"))
         if count < FEW_GROUP_CLUSTERS:
             cautions.append(Caution(
-                f"Only {count} of the {n_clusters} clusters in '{cluster}' hold {what} youth: "
+                f"Only {count} cluster{'s' if count != 1 else ''} in '{cluster}' (of "
+                f"{n_clusters} clusters in all) hold{'s' if count == 1 else ''} {what} youth: "
                 "with so few, cluster-robust standard errors understate the uncertainty even "
-                "when there are many clusters in all (MacKinnon & Webb 2017).", limits=True))
+                "when there are many clusters overall (MacKinnon & Webb 2017), so the interval "
+                "may be too narrow.", limits=True))
 
     g = hedges_g_wwc(float(row["estimate"]), sd_post[0], n1, sd_post[1], n0)
     half = float(special.ndtri(1 - alpha / 2)) * math.sqrt(g_variance(g, n1, n0))

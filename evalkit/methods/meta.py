@@ -179,9 +179,9 @@ def meta_analysis(
             tau2 = new
         if not converged:
             cautions.append(Caution(
-                f"The REML estimate of the between-program variance did not settle within "
-                f"{max_iter} iterations; the pooled effect may be imprecise (method='DL' "
-                "needs no iterations).", limits=True))
+                f"The REML estimate of how much effects vary between programs did not settle "
+                f"within {max_iter} iterations, so the pooled effect and its interval may be "
+                "off; method='DL' needs no iterations.", limits=True))
     w = 1 / (v + tau2)
     mu = float(w @ y / w.sum())
     se_z = math.sqrt(1 / w.sum())
@@ -204,10 +204,11 @@ def meta_analysis(
         p = float(2 * special.ndtr(-abs(mu / se)))
     if k == 2:
         cautions.append(Caution(
-            "Only 2 programs are pooled: the spread of effects between programs rests on two "
+            "Only 2 programs are pooled: how much effects vary between programs rests on two "
             "numbers, and the interval " + ("has 1 degree of freedom, so it is very wide."
                                             if hartung_knapp else
-                                            "does not reflect how uncertain that spread is."),
+                                            "does not reflect how uncertain that spread is, so "
+                                            "it may be too narrow."),
             limits=True))
     s2 = (k - 1) * sw0 / cross
     half_pi = crit * math.sqrt(tau2 + se**2)

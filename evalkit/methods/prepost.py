@@ -287,9 +287,10 @@ def paired_change(
         r = nan
         flat = pre if not sd_pre > 0 else post
         cautions.append(Caution(
-            f"Every youth has the same '{flat}' score, so the correlation between the two "
-            "scores is undefined: the repeated-measures effect size d_rm and the interval of "
-            "Hedges' g_av (which needs that correlation) are not given.", limits=False))
+            f"Every youth had the same '{flat}' score, so the correlation between the first "
+            "and second scores is undefined. Two effect-size figures that need it (d_rm and "
+            "the interval of Hedges' g_av) are not given; the average change and its interval "
+            "are not affected.", limits=False))
     d_z = mean_diff / sd_diff
     sd_av = (sd_pre + sd_post) / 2
     d_av = mean_diff / sd_av
@@ -297,10 +298,10 @@ def paired_change(
     g_av = j * d_av
     if n == 2:
         cautions.append(Caution(
-            "With only 2 pairs, Hedges' g_av cannot be computed: its small-sample correction "
-            "is undefined with 1 degree of freedom (metafor gives NA too), and the "
-            "correlation of two pairs is always ±1, so d_rm is not given either.",
-            limits=False))
+            "With 2 pairs of scores, the effect sizes Hedges' g_av and d_rm cannot be "
+            "computed: g_av's small-sample correction is undefined with 1 degree of freedom "
+            "(metafor gives NA too), and the correlation of two pairs is always perfect. The "
+            "average change and its interval are not affected.", limits=False))
     # Large-sample variance of a standardized mean change with a raw-score standardizer.
     var_g = 2 * (1 - r) / n + g_av**2 / (2 * n)
     z = float(special.ndtri(1 - alpha / 2))
@@ -308,9 +309,9 @@ def paired_change(
     d_rm = d_z * math.sqrt(2 * (1 - r)) if not math.isnan(r) and n > 2 else nan
     if n < 10:
         cautions.append(Caution(
-            f"Only {n} youth were measured both times: the interval is wide, and the t-test's "
-            "assumption that changes are roughly normal cannot be checked with so few.",
-            limits=False))
+            f"{n} youth were measured both times, too few to check the t-test's assumption "
+            "that changes are roughly normal: if they are not, the interval of the average "
+            "change may be too narrow or too wide.", limits=True))
     return PairedChange(
         pre=pre, post=post, n=int(n), n_dropped=n_dropped,
         mean_pre=float(x.mean()), mean_post=float(y.mean()), sd_pre=sd_pre, sd_post=sd_post,
@@ -375,13 +376,15 @@ def mean_ci_cautions(frame: pd.DataFrame, names: Sequence[str]) -> tuple[str, ..
     out = []
     for name, (_, row) in zip(names, frame.iterrows()):
         if row["n"] == 0:
-            out.append(f"No youth in {name} have this score, so its mean is not given.")
+            out.append(Caution(f"No youth in {name} have this score, so its mean is not "
+                               "given.", limits=True))
         elif row["n"] == 1:
-            out.append(f"Only one youth in {name} has this score, so no spread or confidence "
-                       "interval can be given for its mean.")
+            out.append(Caution(f"Only one youth in {name} has this score, so no spread or "
+                               "confidence interval can be given for its mean.", limits=True))
         elif not row["sd"] > 0:
-            out.append(f"Every youth in {name} has the same score, so the confidence interval "
-                       "of its mean has no width and does not describe uncertainty.")
+            out.append(Caution(f"Every youth in {name} has the same score, so the confidence "
+                               "interval of its mean has no width and does not show how "
+                               "uncertain the mean is.", limits=True))
     return tuple(out)
 
 
@@ -647,7 +650,7 @@ def signed_rank(
             why = "tied" if ties and not n_zero else "zero" if not ties else "tied or zero"
             cautions.append(Caution(
                 f"Some changes are {why}, so the exact signed-rank test cannot be used: the "
-                "p-value and interval use the normal approximation, as in R.",
+                "p-value and interval use the normal approximation, as R does.",
                 limits=False))
         _, nties = np.unique(r, return_counts=True)
         z = V - n * (n + 1) / 4
@@ -670,13 +673,15 @@ def signed_rank(
                   "every non-zero change is the same" if np.unique(x).size == 1 else
                   "too few changes differ from each other")
         cautions.append(Caution(
-            f"No confidence interval can be given for the pseudo-median change because "
-            f"{reason}: R's interval here has 0% confidence.", limits=True))
+            f"No confidence interval can be given for the typical change (the pseudo-median) "
+            f"because {reason}: any interval here would have 0% confidence (R's too).",
+            limits=True))
     elif achieved < asked - 1e-12:
         cautions.append(Caution(
-            f"With only {n} non-zero change{'s' if n != 1 else ''}, the signed-rank interval "
-            f"cannot reach the requested {100 * asked:.4g}% confidence: its confidence level "
-            f"is {100 * achieved:.4g}%.", limits=True))
+            f"With {n} youth whose score changed, the signed-rank interval cannot reach the "
+            f"requested {100 * asked:.4g}% confidence: its confidence level is "
+            f"{100 * achieved:.4g}%, so it is less likely to contain the true typical change "
+            "than the level asked for.", limits=True))
     return SignedRank(
         V=V, p_value=p, method=method, n=int(n), n_zero=n_zero, n_dropped=n_dropped,
         estimate=float(est), ci_low=float(lo), ci_high=float(hi),

@@ -240,9 +240,9 @@ def reliable_change(
                              "passed as sd=")], source=source)
         if n < 30:
             cautions.append(Caution(
-                f"The size of a reliable change rests on the spread of '{pre}' among only {n} "
-                "youth; a published normative standard deviation of the measure (sd=) would "
-                "be more stable.", limits=False))
+                f"The size of change that counts as reliable rests on the spread of '{pre}' "
+                f"among {n} youth; a published normative standard deviation of the measure "
+                "(sd=) would be more stable.", limits=False))
     else:
         s = float(sd)
     s_e = s * math.sqrt(1 - reliability)

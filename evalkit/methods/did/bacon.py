@@ -144,15 +144,15 @@ def bacon_decomposition(data: pd.DataFrame, outcome: str, unit: str, time: str,
         cautions.append(Caution(
             f"{share} of the two-way fixed-effects estimate comes from comparisons that use "
             "already-treated units as the comparison group ('later vs earlier treated'). If "
-            "the effect changes in the years after adoption, these comparisons bias the "
-            "two-way fixed-effects estimate, possibly even reversing its sign (Goodman-Bacon "
-            "2021); the staggered (Callaway & Sant'Anna) estimate does not use them.",
+            "the effect changes in the years after adoption, these comparisons bias that "
+            "estimate, possibly even reversing its sign (Goodman-Bacon 2021). The staggered "
+            "(Callaway & Sant'Anna) estimate does not use them, so it is not affected.",
             limits=False))
     always = int((first == 0).sum())
     if always:
         cautions.append(Caution(
             f"{always} unit{'s are' if always > 1 else ' is'} treated in every period: "
             f"{'they enter' if always > 1 else 'it enters'} the decomposition only as an "
-            "already-treated comparison group.", limits=False))
+            "already-treated comparison group, never as a treated one.", limits=False))
     return Bacon(table=table.drop(columns="raw"), twfe=float(fit.coef[0]),
                  cautions=merge_cautions(cautions))

@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from evalkit.results import Caution
+
 # -- degenerate standard errors ---------------------------------------------------------------
 
 #: A standard error at or below this share of its coefficient's scale (the larger of the
@@ -135,11 +137,11 @@ def wild_cluster_bootstrap(
     cautions: list[str] = []
     scale = float(np.linalg.norm(y)) / float(np.linalg.norm(X[:, j]))
     if zero_se(np.array([se]), beta[j:j + 1], np.array([scale]))[0]:
-        cautions.append(
-            f"The wild cluster bootstrap cannot test this coefficient: with these {G} clusters "
-            "its cluster-robust standard error is zero up to rounding (the other regressors "
-            "absorb all the variation between clusters), so the bootstrap t statistics are "
-            "undefined. Its p-value and confidence interval are not reported.")
+        cautions.append(Caution(
+            f"The wild cluster bootstrap cannot test this effect: with these {G} clusters its "
+            "cluster-robust standard error is zero up to rounding (the other terms of the "
+            "model absorb all the variation between clusters), so its p-value and confidence "
+            "interval cannot be computed and are not reported.", limits=True))
         out["cautions"] = tuple(cautions)
         return out
 
@@ -193,25 +195,28 @@ def wild_cluster_bootstrap(
     out.update(p_value=p, p_value_strict=p_strict, ci_low=lo, ci_high=hi)
     distinct = f"{2 ** (G - 1):,}" if n_support == 2 else f"{6 ** G // 2:,}"
     if min_p > alpha:
-        cautions.append(
+        cautions.append(Caution(
             f"With only {G} clusters the wild cluster bootstrap ({weights} weights) has "
             f"{n_support ** G} possible sign patterns, so its p-value takes at most "
             f"{distinct} distinct values and can never fall below {min_p:.3g}: this test "
             f"cannot find an effect statistically significant at the {alpha:g} level "
-            f"whatever the data, and its {1 - alpha:.0%} confidence interval is unbounded.")
+            f"whatever the data, and its {1 - alpha:.0%} confidence interval is unbounded.",
+            limits=True))
     elif min_p > alpha / 2:
-        cautions.append(
+        cautions.append(Caution(
             f"With only {G} clusters the wild cluster bootstrap ({weights} weights) has "
             f"{n_support ** G} possible sign patterns, so its p-value takes at most "
-            f"{distinct} distinct values and can be no smaller than {min_p:.3g}; only the "
-            "most extreme patterns can make it significant.")
+            f"{distinct} distinct values and can be no smaller than {min_p:.3g}: only the "
+            "most extreme patterns can make it significant, so a non-significant result "
+            "says little.", limits=True))
     elif np.isinf(lo) or np.isinf(hi):
         side = "in both directions" if np.isinf(lo) and np.isinf(hi) else \
             ("below" if np.isinf(lo) else "above")
-        cautions.append(
+        cautions.append(Caution(
             f"The wild cluster bootstrap {1 - alpha:.0%} confidence interval is unbounded "
-            f"{side}: no value of the effect on that side, however far from the estimate, is "
-            f"rejected at the {alpha:g} level, as can happen with few clusters.")
+            f"{side}: no value of the effect on that side, however far from the estimate, can "
+            f"be ruled out at the {alpha:g} level, as can happen with few clusters.",
+            limits=True))
     out["cautions"] = tuple(cautions)
     return out
 

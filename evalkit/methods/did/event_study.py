@@ -151,12 +151,13 @@ def event_study(
                    f"the {len(pre)} pre-adoption coefficients have a singular cluster-robust "
                    f"covariance (rank {rank}; with {fit.n_clusters} clusters it is at most "
                    f"{(fit.n_clusters or 1) - 1})")
-            cautions.append(f"The test of parallel pre-adoption trends cannot be computed: "
-                            f"{why}. Narrow the window or use more clusters; the "
-                            "pre-adoption estimates alone do not show that trends were "
-                            "parallel.")
+            cautions.append(Caution(
+                f"The test of parallel pre-adoption trends cannot be computed: {why}. Narrow "
+                "the window or use more clusters; the pre-adoption estimates alone do not "
+                "show that trends were parallel.", limits=True))
     else:
-        cautions.append(Caution("No pre-adoption event times are estimated, so parallel trends "
-                                "before adoption cannot be checked.", limits=True))
+        cautions.append(Caution("No periods before adoption are estimated, so whether trends "
+                                "were parallel before adoption cannot be checked.",
+                                limits=True))
     return EventStudy(table=table, pretest=pretest, window=(lo, hi), reference=reference,
                       alpha=fit.alpha, cautions=merge_cautions(cautions))

@@ -135,6 +135,8 @@ class Staggered(Result):
     _clusters: np.ndarray | None = field(default=None, repr=False, compare=False)
     _periods: np.ndarray = field(default=None, repr=False,  # type: ignore[assignment]
                                  compare=False)
+    #: which rows of ``att_gt`` are a universal base period's reference cells (0 by construction)
+    _reference: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def _terms(self) -> list[dict[str, Any]]:
         return [{"term": f"ATT({_fmt(r['group'])}, {_fmt(r['time'])})", "estimate": r["att"],
@@ -202,6 +204,8 @@ class Staggered(Result):
         att = table["att"].to_numpy(float)
         inf = self._inf
         cohort = self._cohort
+        ref_cell = (np.zeros(att.size, dtype=bool) if self._reference is None
+                    else np.asarray(self._reference, dtype=bool))
         missing = np.isnan(att)
         if missing.any():
             cells = [f"ATT({_fmt(a)}, {_fmt(b)})" for a, b in zip(g[missing], t[missing])]
@@ -214,8 +218,11 @@ class Staggered(Result):
             keep = ~missing
             all_groups = np.unique(g)
             g, t, att, inf = g[keep], t[keep], att[keep], inf[:, keep]
-            cautions.append(f"The {kind} aggregation leaves out {len(cells)} group-time "
-                            f"effect(s) that could not be estimated ({_names(cells)}).")
+            ref_cell = ref_cell[keep]
+            cautions.append(Caution(
+                f"The {kind} aggregation leaves out {len(cells)} group-time effect(s) that "
+                f"could not be estimated ({_names(cells)}), so it averages over fewer "
+                "cohorts and periods than the data hold.", limits=True))
             if kind == "group":
                 ok = [gg for gg in np.unique(g) if np.any((g == gg) & (gg <= t))]
                 lost = [gg for gg in all_groups if gg not in ok]
@@ -223,11 +230,13 @@ class Staggered(Result):
                     raise EvalDataError("no cohort has an estimated post-treatment effect; "
                                         "the group aggregation cannot be computed")
                 if lost:
-                    cautions.append(f"Cohort(s) {_names([_fmt(x) for x in lost])} have no "
-                                    "estimated post-treatment effect and are left out of the "
-                                    "group aggregation.")
+                    cautions.append(Caution(
+                        f"Cohort(s) {_names([_fmt(x) for x in lost])} have no estimated "
+                        "effect after adoption and are left out of the group aggregation, so "
+                        "its overall effect does not describe them.", limits=True))
                 keep = np.isin(g, ok)
                 g, t, att, inf = g[keep], t[keep], att[keep], inf[:, keep]
+                ref_cell = ref_cell[keep]
         if att.size == 0:
             raise EvalDataError("no group-time effect could be estimated; nothing to aggregate")
         groups = np.unique(g)
@@ -254,8 +263,8 @@ class Staggered(Result):
             return float(att[idx] @ wts), inf[:, idx] @ wts + wif(idx) @ att[idx]
 
         def finish(est: float, this: np.ndarray, rows: list[dict[str, Any]],
-                   pieces_inf: np.ndarray | None, pretest: dict[str, float] | None
-                   ) -> Aggregate:
+                   pieces_inf: np.ndarray | None, pretest: dict[str, float] | None,
+                   fixed: list[bool] | None = None) -> Aggregate:
             crit = None
             if pieces_inf is not None and pieces_inf.shape[1]:
                 ses, crit = self._ses(pieces_inf)
@@ -266,8 +275,8 @@ class Staggered(Result):
                     if crit is not None:
                         row.update(band_low=row["att"] - crit * s,
                                    band_high=row["att"] + crit * s)
-                fixed = [bool(r["att"] == 0 and np.all(pieces_inf[:, k] == 0))
-                         for k, r in enumerate(rows)]
+                # reference rows: made only of a universal base period's reference cells
+                fixed = fixed or [False] * len(rows)
                 bad = [_fmt(r["key"]) for r, f in zip(rows, fixed)
                        if not np.isfinite(r["se"]) and not f]
                 ref = [_fmt(r["key"]) for r, f in zip(rows, fixed)
@@ -277,15 +286,18 @@ class Staggered(Result):
                                             "reference period, 0 by construction, so it has "
                                             "no standard error or interval.", limits=False))
                 if bad:
-                    cautions.append(f"The {kind} effects for {_names(bad)} have no standard "
-                                    "error: their estimated sampling variance is zero (for "
-                                    "example an outcome that does not change), so no interval "
-                                    "is shown for them.")
+                    cautions.append(Caution(
+                        f"The {kind} effects for {_names(bad)} have no standard error: their "
+                        "estimated sampling variance is zero (for example an outcome that does "
+                        "not change), so no interval is shown for them. This concerns those "
+                        "rows only, not the overall effect.", limits=False))
             se = float(self._ses(this[:, None])[0][0])
             if not np.isfinite(se):
-                cautions.append(f"The overall {kind} effect has no standard error: its "
-                                "estimated sampling variance is zero (for example an outcome "
-                                "that does not change), so no interval or test is shown.")
+                cautions.append(Caution(
+                    f"The overall {kind} effect has no standard error: its estimated sampling "
+                    "variance is zero (for example an outcome that does not change), so no "
+                    "interval or test is shown and its uncertainty cannot be judged.",
+                    limits=True))
             return Aggregate(kind, est, se, est - z * se, est + z * se, pd.DataFrame(rows),
                              alpha=self.alpha, pretest=pretest, crit_value=crit,
                              cautions=merge_cautions(cautions))
@@ -325,9 +337,11 @@ class Staggered(Result):
             if eseq.size == 0:
                 raise EvalDataError("no event times fall within the requested window; adjust "
                                     "min_e, max_e and balance_e")
+            fixed_rows = []
             for ee in eseq:
                 est, this = combine((e == ee) & include)
                 pieces.append((ee, est, this))
+                fixed_rows.append(bool(np.all(ref_cell[(e == ee) & include])))
             post_pieces = [p for p in pieces if p[0] >= 0]
             if not post_pieces:
                 raise EvalDataError("no event time at or after adoption falls within the "
@@ -344,9 +358,11 @@ class Staggered(Result):
             overall_inf = np.column_stack([p[2] for p in pieces]).mean(axis=1)
         rows = [{"key": key, "att": est} for key, est, _ in pieces]
         pieces_inf = np.column_stack([p[2] for p in pieces])
+        fixed = None
         if kind == "dynamic":
             pretest = self._event_pretest(pieces, cautions)
-        return finish(overall, overall_inf, rows, pieces_inf, pretest)
+            fixed = fixed_rows
+        return finish(overall, overall_inf, rows, pieces_inf, pretest, fixed)
 
     def _event_pretest(self, pieces: list[tuple[float, float, np.ndarray]],
                        cautions: list[str]) -> dict[str, float] | None:
@@ -780,9 +796,10 @@ def staggered(
         latest = cohort.max()
         keep_periods = periods < latest - anticipation
         latest_only_control = latest
-        cautions.append(f"No unit stays untreated: as in R's did, the last cohort "
-                        f"({_fmt(latest)}) serves only as comparison, and periods from "
-                        f"{_fmt(latest - anticipation)} on are left out.")
+        cautions.append(Caution(
+            f"No unit stays untreated: as in R's did, the last cohort ({_fmt(latest)}) serves "
+            f"only as a comparison group, so its own effect is not estimated, and periods from "
+            f"{_fmt(latest - anticipation)} on are left out.", limits=False))
         if keep_periods.sum() < 2:
             raise EvalDataError([DataProblem(first_treated, "no never-treated units and fewer "
                                              "than two periods before the last cohort adopts",
@@ -796,12 +813,12 @@ def staggered(
     if early.any():
         parts = [f"{_fmt(c)} ({int(np.sum(cohort[early] == c))} units)"
                  for c in np.unique(cohort[early])]
-        cautions.append(f"{int(early.sum())} units already treated in the first period "
-                        f"({_fmt(first)}"
-                        + (f", allowing for {anticipation} anticipation period(s)"
-                           if anticipation else "")
-                        + f") are dropped, as R's did does: cohort(s) {', '.join(parts)}. "
-                        "They have no untreated period to compare with.")
+        cautions.append(Caution(
+            f"{int(early.sum())} units already treated in the first period ({_fmt(first)}"
+            + (f", allowing for {anticipation} anticipation period(s)" if anticipation else "")
+            + f") are dropped, as R's did does: cohort(s) {', '.join(parts)}. They have no "
+            "untreated period to compare with, so the estimates do not describe them.",
+            limits=False))
         keep_units = ~early
         if not keep_units.any():
             raise EvalDataError([DataProblem(first_treated, "every unit is treated in the first "
@@ -844,9 +861,10 @@ def staggered(
                                    "95% of the time in simulation (27% with one adopting unit, "
                                    "86% with five), so no estimate is given.")
     if n_treated < FEW_TREATED_UNITS:
-        cautions.append(f"Only {n_treated} treated units: with fewer than {FEW_TREATED_UNITS} "
-                        "the 95% intervals tend to be too narrow (in simulation they covered "
-                        "the true effect about 92% of the time rather than 95%).")
+        cautions.append(Caution(
+            f"Only {n_treated} treated units: with fewer than {FEW_TREATED_UNITS} the 95% "
+            "intervals tend to be too narrow (in simulation they covered the true effect about "
+            "92% of the time rather than 95%).", limits=True))
     reqsize = len(covariates) + SMALL_GROUP_BASE
     if control_group == "nevertreated" and never.sum() < reqsize:
         raise EvalDataError([DataProblem(first_treated, f"only {int(never.sum())} never-treated "
@@ -864,6 +882,7 @@ def staggered(
 
     # -- group-time effects (R's compute.att_gt) ----------------------------------------------
     rows, infs = [], []
+    ref_flags: list[bool] = []
     failed: list[str] = []
     z = float(special.ndtri(1 - alpha / 2))
     universal = base_period == "universal"
@@ -879,6 +898,7 @@ def staggered(
             if universal and pret == cur:
                 rows.append({"group": g, "time": t, "att": 0.0, "post": 0})
                 infs.append(np.zeros(n))
+                ref_flags.append(True)
                 continue
             if control_group == "nevertreated":
                 control = never
@@ -915,18 +935,24 @@ def staggered(
                 inf[sub] = inf_sub * n / sub.sum()
             infs.append(inf)
             rows.append({"group": g, "time": t, "att": att, "post": int(post_cell)})
+            ref_flags.append(False)
     if failed:
-        cautions.append(f"{len(failed)} group-time effect(s) could not be estimated and are "
-                        f"missing (NaN), as R's did reports NA: {'; '.join(failed[:5])}"
-                        + (f"; and {len(failed) - 5} more" if len(failed) > 5 else "") + ".")
+        cautions.append(Caution(
+            f"{len(failed)} group-time effect(s) (the effect on one adoption cohort in one "
+            "period, written ATT(cohort, period)) could not be estimated and are missing "
+            f"(NaN), as R's did reports NA: {'; '.join(failed[:5])}"
+            + (f"; and {len(failed) - 5} more" if len(failed) > 5 else "")
+            + ". Averages of the effects can only leave them out.", limits=True))
     table = pd.DataFrame(rows, columns=["group", "time", "att", "post"])
     inf_mat = np.column_stack(infs)
     pre_cells = (table["group"] > table["time"]).to_numpy()
+    reference = np.array(ref_flags, dtype=bool)
     result = Staggered(att_gt=table, pretest={}, n_units=n, n_treated=n_treated,
                        control_group=control_group, base_period=base_period,
                        anticipation=int(anticipation), est_method=est_method, cluster=cluster,
                        alpha=alpha, bootstrap=bootstrap, seed=seed, _inf=inf_mat,
-                       _cohort=cohort, _clusters=clusters, _periods=periods)
+                       _cohort=cohort, _clusters=clusters, _periods=periods,
+                       _reference=reference)
     ses, crit = result._ses(inf_mat)
     att_v = table["att"].to_numpy(float)
     table = table.assign(se=ses, ci_low=att_v - z * ses, ci_high=att_v + z * ses)
@@ -934,7 +960,6 @@ def staggered(
         table = table.assign(band_low=att_v - crit * ses, band_high=att_v + crit * ses)
     table = table[[c for c in ["group", "time", "att", "se", "ci_low", "ci_high", "band_low",
                                "band_high", "post"] if c in table.columns]]
-    reference = universal & (table["att"].to_numpy() == 0) & np.all(inf_mat == 0, axis=0)
     zero_se = ~np.isnan(att_v) & np.isnan(ses) & ~reference
     if reference.any():
         cautions.append(Caution("With a universal base period the effect in each cohort's "
@@ -943,15 +968,18 @@ def staggered(
     if zero_se.any():
         cells = [f"ATT({_fmt(a)}, {_fmt(b)})" for a, b in
                  zip(table["group"][zero_se], table["time"][zero_se])]
-        cautions.append(f"{len(cells)} group-time effect(s) have a sampling variance of zero "
-                        f"({_names(cells)}), for example because the outcome does not change "
-                        "between the two periods compared; no standard error or interval is "
-                        "shown for them.")
+        cautions.append(Caution(
+            f"{len(cells)} group-time effect(s) have a sampling variance of zero "
+            f"({_names(cells)}), for example because the outcome does not change between the "
+            "two periods compared; no standard error or interval is shown for them.",
+            limits=False))
     if clusters is not None and bootstrap is not None:
         pretest = {"statistic": float("nan"), "df": 0.0, "p_value": float("nan")}
-        cautions.append("The pre-trend test is not reported with a cluster variable and the "
-                        "bootstrap (as in R's did): its variance would ignore the clustering. "
-                        "Judge pre-trends from the bootstrap bands.")
+        cautions.append(Caution(
+            "The pre-trend tests are not reported with a cluster variable and the bootstrap "
+            "(as in R's did): their variance would ignore the clustering, so whether trends "
+            "were parallel before adoption is not tested. Judge pre-trends from the bootstrap "
+            "bands.", limits=True))
     else:
         pre_idx = np.flatnonzero(pre_cells)
         pretest = _wald(att_v[pre_idx], inf_mat[:, pre_idx], clusters, "", cautions,
@@ -959,12 +987,14 @@ def staggered(
     if clusters is not None:
         n_cl = int(clusters.max()) + 1
         if n_cl < 30:
-            cautions.append(f"Standard errors are clustered on {cluster} with only {n_cl} "
-                            "clusters; with fewer than about 30 clusters cluster-robust "
-                            "standard errors tend to be too small.")
+            cautions.append(Caution(
+                f"Standard errors are clustered on '{cluster}' with only {n_cl} clusters; with "
+                "fewer than about 30 clusters cluster-robust standard errors tend to be too "
+                "small, so intervals may be too narrow.", limits=True))
     return Staggered(att_gt=table, pretest=pretest, n_units=n, n_treated=n_treated,
                      control_group=control_group, base_period=base_period,
                      anticipation=int(anticipation), est_method=est_method, cluster=cluster,
                      alpha=alpha, bootstrap=bootstrap, seed=seed, crit_value=crit,
                      _inf=inf_mat, _cohort=cohort, _clusters=clusters, _periods=periods,
+                     _reference=reference,
                      cautions=tuple(cautions))

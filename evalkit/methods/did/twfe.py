@@ -145,9 +145,9 @@ def cluster_cautions(codes: np.ndarray, cluster: str, *, treated: np.ndarray | N
     if G < FEW_CLUSTERS:
         out.append(Caution(
             f"Only {G} clusters ('{cluster}'): with fewer than {FEW_CLUSTERS} clusters, "
-            "cluster-robust standard errors are too small and their p-values and confidence "
-            "intervals overstate the precision of the estimate (Cameron & Miller 2015)."
-            + (f" {remedy}" if remedy else "")))
+            "cluster-robust standard errors are too small, so the confidence interval is too "
+            "narrow and the p-value too small: the estimate looks more precise than it is "
+            "(Cameron & Miller 2015)." + (f" {remedy}" if remedy else ""), limits=True))
     if treated is not None:
         with_t = np.zeros(G, bool)
         with_t[codes[np.asarray(treated, bool)]] = True
@@ -158,13 +158,14 @@ def cluster_cautions(codes: np.ndarray, cluster: str, *, treated: np.ndarray | N
             verb = what if count == 1 else what.replace("contains", "contain")
             text = (f"Only {count} of the {G} clusters ('{cluster}') {verb}: with so few, "
                     "cluster-robust standard errors understate the uncertainty even when there "
-                    "are many clusters in all (MacKinnon & Webb 2017).")
+                    "are many clusters in all (MacKinnon & Webb 2017), so the interval may be "
+                    "too narrow.")
             if count == 1:
                 text += (" With a single one, neither cluster-robust standard errors nor the "
                          "wild cluster bootstrap give reliable inference; a design for a "
                          "single treated unit (such as a synthetic control) fits better "
                          "(Conley & Taber 2011).")
-            out.append(Caution(text))
+            out.append(Caution(text, limits=True))
     return out
 
 
@@ -407,12 +408,12 @@ def twfe(
             df = n - n_params
             if df <= 0:
                 undefined[:] = True
-                cautions.append(
+                cautions.append(Caution(
                     f"The regression has {n} observations and {n_params} parameters ({k} "
                     f"regressor{'s' if k > 1 else ''}, {n_units} unit and {n_times - 1} period "
                     "effects), so no degrees of freedom are left to estimate the standard "
                     "error: the standard error, p-value and confidence interval are not "
-                    "reported.")
+                    "reported.", limits=True))
                 V = np.full((k, k), np.nan)
             elif vcov == "iid":
                 V = XtX_inv * rss / df
@@ -434,11 +435,11 @@ def twfe(
                     K += levels - 1
             if n - K <= 0:
                 undefined[:] = True
-                cautions.append(
+                cautions.append(Caution(
                     f"The regression has {n} observations and {K} parameters that count "
                     "towards the cluster-robust small-sample correction, so the cluster-robust "
                     "standard error cannot be computed: the standard error, p-value and "
-                    "confidence interval are not reported.")
+                    "confidence interval are not reported.", limits=True))
                 V = np.full((k, k), np.nan)
             else:
                 V = XtX_inv @ meat @ XtX_inv * (G / (G - 1)) * ((n - 1) / (n - K))
@@ -451,21 +452,23 @@ def twfe(
     if tiny.any():
         names = _join([regs[i] for i in np.flatnonzero(tiny)])
         if exact_fit:
-            cautions.append(
+            cautions.append(Caution(
                 "The regression reproduces every observed outcome exactly (no residual "
                 "variation is left), so the standard error of " + names + " is zero only up "
                 "to rounding and cannot be estimated: it is not reported, nor its p-value and "
-                "confidence interval.")
+                "confidence interval.", limits=True))
         elif vcov == "CRV1":
-            cautions.append(
+            cautions.append(Caution(
                 f"With only {n_clusters} clusters ('{cl}') the cluster-robust standard error "
                 f"of {names} is zero up to rounding: the unit and period effects absorb all "
                 "the variation between clusters, so it cannot be estimated and is not reported, "
-                "nor its p-value and confidence interval. Inference needs more clusters.")
+                "nor its p-value and confidence interval. Inference needs more clusters.",
+                limits=True))
         else:
-            cautions.append(f"The standard error of {names} is zero up to rounding and cannot "
-                            "be estimated: it is not reported, nor its p-value and confidence "
-                            "interval.")
+            cautions.append(Caution(
+                f"The standard error of {names} is zero up to rounding and cannot be "
+                "estimated: it is not reported, nor its p-value and confidence interval.",
+                limits=True))
     bad = tiny | undefined
     if bad.any():
         se = np.where(bad, np.nan, se)

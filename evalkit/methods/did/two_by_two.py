@@ -12,7 +12,7 @@ from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.did.bootstrap import wild_cluster_bootstrap, zero_se
 from evalkit.methods.did.twfe import FEW_CLUSTERS, cluster_cautions
-from evalkit.results import Result, check_alpha, merge_cautions
+from evalkit.results import Caution, Result, check_alpha, merge_cautions
 
 # -- the 2×2 -----------------------------------------------------------------------------------
 
@@ -137,10 +137,11 @@ def two_by_two(
         return TwoByTwo(
             estimate=est, se=nan, ci_low=nan, ci_high=nan, p_value=nan, n=n, means=means,
             vcov=vcov, alpha=alpha,
-            cautions=(("Each of the four treated × post cells holds a single observation, so the "
-                       "difference in differences fits the data exactly and no residual "
-                       "variation is left to estimate its standard error: the standard error, "
-                       "p-value and confidence interval are not reported."),))
+            cautions=(Caution(
+                "Each of the four treated × post cells holds a single observation, so the "
+                "difference in differences fits the data exactly and no variation is left to "
+                "estimate its uncertainty: the standard error, p-value and confidence interval "
+                "are not reported.", limits=True),))
     terms, _ = robust_ols(y, X, names, groups, alpha, cluster_name=cluster or "cluster")
     ols_cautions = terms.attrs.get("cautions")
     cautions += list(ols_cautions or ())
@@ -152,16 +153,17 @@ def two_by_two(
         row[["se", "p_value", "ci_low", "ci_high"]] = np.nan
     if not np.isfinite(row["se"]) and not ols_cautions:
         if groups is not None and groups.max() + 1 == 2:
-            cautions.append(
+            cautions.append(Caution(
                 f"With only 2 clusters ('{cluster}') the cluster-robust standard error of the "
                 "difference in differences is zero up to rounding (each group is one "
                 "cluster, so the model absorbs all variation between clusters): it cannot be "
-                "estimated and is not reported, nor its p-value and confidence interval.")
+                "estimated and is not reported, nor its p-value and confidence interval.",
+                limits=True))
         else:
-            cautions.append(
+            cautions.append(Caution(
                 "The standard error of the difference in differences is zero up to rounding "
                 "or undefined (the model fits the data exactly): it is not reported, nor its "
-                "p-value and confidence interval.")
+                "p-value and confidence interval.", limits=True))
     if groups is not None:
         remedy = ("Use the wild cluster bootstrap (wild_bootstrap=9999) for the p-value and "
                   "confidence interval." if wild_bootstrap is None else
