@@ -15,32 +15,43 @@ JOBS ?=
 
 .PHONY: report test lab validate clean chromium
 
+# Each step prints one line before it starts (the installs are quiet and take a while).
+STEP = @printf '==> %s\n'
+
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "evalkit needs Python 3.11 or newer: run make with PYTHON=/path/to/python3.11")'
-	$(PYTHON) -m venv $(VENV)
-	$(PIP) install --upgrade pip
+	$(STEP) "creating the virtual environment $(VENV) with $(PYTHON)"
+	@$(PYTHON) -m venv $(VENV)
+	$(STEP) "updating pip in $(VENV)"
+	@$(PIP) install --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(PIP) install -e .
+	$(STEP) "installing evalkit and its dependencies into $(VENV) (about a minute the first time)"
+	@$(PIP) install -e .
 	@touch $@
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[dev]'
+	$(STEP) "installing evalkit with its test tools into $(VENV) (about a minute the first time)"
+	@$(PIP) install -e '.[dev]'
 	@touch $@ $(STAMP)
 
 $(LAB_STAMP): pyproject.toml | $(BIN)/python
-	$(PIP) install -e '.[lab]'
+	$(STEP) "installing evalkit with JupyterLab into $(VENV) (a minute or two the first time)"
+	@$(PIP) install -e '.[lab]'
 	@touch $@ $(STAMP)
 
 report: $(STAMP)
-	$(BIN)/evalkit run $(if $(JOBS),-j $(JOBS))
+	$(STEP) "running every evaluation in evaluations/ (reports go to reports/)"
+	@$(BIN)/evalkit run $(if $(JOBS),-j $(JOBS))
 
 validate: $(STAMP)
-	$(BIN)/evalkit validate
+	$(STEP) "checking every config in evaluations/ and its data"
+	@$(BIN)/evalkit validate
 
 # Browser and PDF tests need Chromium: installed from Debian's packages when make runs as root
 # (as CI does); elsewhere those tests are skipped with the reason.
 test: $(DEV_STAMP) chromium
+	$(STEP) "running the tests"
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax tests templates
 
 chromium:
@@ -51,6 +62,7 @@ chromium:
 	  echo "note: chromium is not installed; browser and PDF tests will be skipped"
 
 lab: $(LAB_STAMP)
+	$(STEP) "opening the templates in JupyterLab"
 	$(BIN)/jupyter lab templates/
 
 clean:

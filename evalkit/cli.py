@@ -91,23 +91,35 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from evalkit.exceptions import ConfigError, EvalDataError
+    from evalkit.run.checks import preflight, resolve_parameters
     from evalkit.run.config import load_config
 
     configs = _configs(args.paths)
     if not configs:
         print("evalkit: no evaluation configs found", file=sys.stderr)
         return 1
-    failed = 0
+    failed = warned = 0
     for p in configs:
         try:
             cfg = load_config(p)
             data = cfg.load_data()
+            cfg = resolve_parameters(cfg, data)
+            findings = preflight(cfg, data)
         except (ConfigError, EvalDataError) as exc:
             failed += 1
             print(f"FAILED  {p}\n" + "\n".join("        " + line for line in str(exc).splitlines()))
             continue
-        print(f"ok      {p}  ({len(data):,} rows, template {cfg.template.name})")
-    print(f"\n{len(configs) - failed} valid, {failed} with problems")
+        errors = [f for f in findings if f.level == "error"]
+        warnings = [f for f in findings if f.level == "warning"]
+        if errors:
+            failed += 1
+            print(f"FAILED  {p}: the data cannot support these parameters")
+        else:
+            warned += bool(warnings)
+            print(f"ok      {p}  ({len(data):,} rows, template {cfg.template.name})")
+        for f in findings:
+            print(f"        {f.level}: {f}")
+    print(f"\n{len(configs) - failed} valid ({warned} with warnings), {failed} with problems")
     return 1 if failed else 0
 
 
@@ -120,11 +132,24 @@ def _yaml_value(v) -> str:
 
 
 def new_config_text(slug: str, template: str) -> str:
-    """A commented config for ``template`` to start a new evaluation from."""
+    """A commented config for ``template`` to start a new evaluation from.
+
+    Required keys hold an example value marked ``CHANGE ME``; optional keys hold their
+    defaults (never the sample's values, which would not fit other data).
+    """
     from evalkit import privacy
     from evalkit.run.templates import get_template
 
     spec = get_template(template)
+    if spec.name == "did":
+        id_lines = ["# Column naming each panel unit (e.g. state): required by this template",
+                    "id_column: state  # CHANGE ME"]
+    else:
+        id_lines = ["# Column of case identifiers: checked for duplicates and never shown in a "
+                    "report",
+                    "# (optional: empty means the row number is the id, and every text column "
+                    "is checked)",
+                    "id_column: null"]
     lines = [
         f"# Evaluation config: {slug}",
         f"# Template '{spec.name}': {spec.description}",
@@ -142,18 +167,36 @@ def new_config_text(slug: str, template: str) -> str:
         f"template: {spec.name}",
         "# Data file (CSV, TSV, Parquet or Excel), relative to this file",
         "data: ../data/CHANGE_ME.csv",
-        "# Column of case identifiers: checked for duplicates and never shown in a report",
-        "id_column: case_id",
+        *id_lines,
         f"# Smallest count shown in the report (at least {privacy.MIN_THRESHOLD})",
         f"privacy_threshold: {privacy.DEFAULT_THRESHOLD}",
         "parameters:",
     ]
     for p in spec.params:
-        req = "required" if p.required else f"optional, default {_yaml_value(p.default)}"
-        lines.append(f"  # {p.help} ({req})")
-        value = p.example if p.example is not None else p.default
-        lines.append(f"  {p.name}: {_yaml_value(value)}")
+        if p.required:
+            lines.append(f"  # {p.help} (required)")
+            example = p.example if p.example is not None else "CHANGE_ME"
+            lines.append(f"  {p.name}: {_yaml_value(example)}  # CHANGE ME")
+        else:
+            lines.append(f"  # {p.help} (optional)")
+            lines.append(f"  {p.name}: {_yaml_value(p.default)}")
     return "\n".join(lines) + "\n"
+
+
+def keys_text(template: str) -> str:
+    """The keys of a config for ``template``, one line each with what it sets."""
+    from evalkit.run.config import TOP_LEVEL_KEYS
+    from evalkit.run.templates import get_template
+
+    spec = get_template(template)
+    rows = [(k, "required" if req else "optional", help_.split(";")[0])
+            for k, (req, _, help_) in TOP_LEVEL_KEYS.items()]
+    if spec.name == "did":
+        rows = [(k, "required" if k == "id_column" else r, h) for k, r, h in rows]
+    rows += [(f"parameters.{p.name}", "required" if p.required else "optional",
+              p.help.split(";")[0]) for p in spec.params]
+    w = max(len(r[0]) for r in rows)
+    return "\n".join(f"  {k:<{w}}  {r:<8}  {h}" for k, r, h in rows)
 
 
 def _cmd_new(args: argparse.Namespace) -> int:
@@ -175,7 +218,16 @@ def _cmd_new(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(new_config_text(args.slug, args.template), encoding="utf-8")
     print(f"Wrote {out}: fill in the CHANGE ME values, then run `evalkit validate {out}`.")
+    print(f"\nKeys of a '{args.template}' config:\n{keys_text(args.template)}")
     return 0
+
+
+def _templates_epilog() -> str:
+    from evalkit.run.templates import TEMPLATES
+
+    w = max(len(n) for n in TEMPLATES)
+    return "templates:\n" + "\n".join(
+        f"  {n:<{w}}  {t.description}" for n, t in sorted(TEMPLATES.items()))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,9 +257,15 @@ def build_parser() -> argparse.ArgumentParser:
     val.add_argument("paths", nargs="*")
     val.set_defaults(func=_cmd_validate)
 
-    new = sub.add_parser("new", help="write a commented config to start a new evaluation")
-    new.add_argument("slug")
-    new.add_argument("--template", required=True)
+    new = sub.add_parser(
+        "new", help="write a commented config to start a new evaluation",
+        description="Write evaluations/SLUG.yaml for a template: required keys to fill in "
+                    "(marked CHANGE ME), optional keys at their defaults; then list the "
+                    "template's keys.",
+        epilog=_templates_epilog(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    new.add_argument("slug", help="the evaluation's name: lower-case letters, digits, hyphens")
+    new.add_argument("--template", required=True, metavar="TEMPLATE",
+                     help="one of the templates listed below")
     new.add_argument("--dir", default="evaluations")
     new.add_argument("--force", action="store_true")
     new.set_defaults(func=_cmd_new)

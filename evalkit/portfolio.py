@@ -306,20 +306,68 @@ def index_html(
     )
 
 
+def config_exists(path: str | None, reports_dir: str | Path) -> bool | None:
+    """Whether a recorded config file still exists (``None`` when nothing was recorded).
+
+    A relative path is looked up from the current folder and from the folder holding the
+    reports folder (the project root in the default layout).
+    """
+    if not path:
+        return None
+    p = Path(path)
+    if p.is_absolute():
+        return p.is_file()
+    return p.is_file() or (Path(reports_dir).resolve().parent / p).is_file()
+
+
+def removed_configs(
+    reports_dir: str | Path,
+    docs: Sequence[Mapping[str, Any]],
+    runs: Mapping[str, Mapping[str, Any]],
+) -> set[str]:
+    """Slugs whose config file no longer exists: they are left out of the index.
+
+    The config of an evaluation is the one its latest run recorded (``runs.json``), or else
+    the one in its report's ``manifest.json``. An evaluation that recorded no config is kept.
+    The report folder itself is left on disk.
+    """
+    root = Path(reports_dir)
+    gone = set()
+    for slug in {d.get("slug") for d in docs} | set(runs):
+        if slug is None:
+            continue
+        recorded = (runs.get(slug) or {}).get("config")
+        if not recorded:
+            try:
+                manifest = json.loads((root / slug / "manifest.json").read_text("utf-8"))
+                recorded = (manifest.get("config") or {}).get("path")
+            except (OSError, ValueError, AttributeError):
+                recorded = None
+        if config_exists(recorded, root) is False:
+            gone.add(slug)
+    return gone
+
+
 def write_index(
     reports_dir: str | Path, runs: Mapping[str, Mapping[str, Any]] | None = None
 ) -> Path:
     """Write ``<reports_dir>/index.html`` from the report folders and run statuses.
 
     When ``runs`` is not given, the statuses saved in ``<reports_dir>/runs.json`` are used.
+    Evaluations whose config file no longer exists are left out (:func:`removed_configs`):
+    the index lists the evaluations that are configured, not every folder ever written.
     """
     root = Path(reports_dir)
     root.mkdir(parents=True, exist_ok=True)
     if runs is None:
         runs_path = root / RUNS_FILE
         runs = json.loads(runs_path.read_text()) if runs_path.is_file() else {}
+    docs = collect(root)
+    gone = removed_configs(root, docs, runs)
+    docs = [d for d in docs if d.get("slug") not in gone]
+    runs = {k: v for k, v in runs.items() if k not in gone}
     out = root / "index.html"
     tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(index_html(collect(root), runs), encoding="utf-8")
+    tmp.write_text(index_html(docs, runs), encoding="utf-8")
     tmp.replace(out)
     return out

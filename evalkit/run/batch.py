@@ -47,7 +47,8 @@ def format_outcome(o: RunOutcome, done: int, total: int) -> str:
 
 
 def _save_runs(reports_dir: Path, outcomes: Iterable[RunOutcome]) -> dict:
-    from evalkit.portfolio import RUNS_FILE
+    """Merge the outcomes into ``runs.json``; entries whose config file is gone are dropped."""
+    from evalkit.portfolio import RUNS_FILE, config_exists
 
     path = reports_dir / RUNS_FILE
     runs = {}
@@ -57,7 +58,11 @@ def _save_runs(reports_dir: Path, outcomes: Iterable[RunOutcome]) -> dict:
         except json.JSONDecodeError:
             runs = {}
     for o in outcomes:
-        runs[o.slug] = {**o.to_dict(), "finished_at": _now()}
+        runs[o.slug] = {**o.to_dict(), "config": str(Path(o.config).resolve()),
+                        "finished_at": _now()}
+    runs = {k: v for k, v in runs.items()
+            if config_exists(v.get("config") if isinstance(v, dict) else None,
+                             reports_dir) is not False}
     tmp = path.with_suffix(".json.tmp")
     tmp.write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
     tmp.replace(path)
@@ -83,8 +88,11 @@ def run_all(
     """
     from evalkit.portfolio import write_index
 
+    from evalkit.run.execute import clean_stale
+
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale(reports_dir)
     jobs = jobs or default_jobs()
     total = len(configs)
     outcomes: list[RunOutcome] = []
