@@ -108,8 +108,15 @@ if reliability is not None:
         functional_mean=functional_mean, functional_sd=functional_sd,
         dysfunctional_mean=dysfunctional_mean, dysfunctional_sd=dysfunctional_sd,
     )
-binary = {o["label"]: prepost.mcnemar(program_youth, pre=o["pre"], post=o["post"], alpha=alpha)
-          for o in binary_outcomes}
+# a yes/no outcome that cannot be analysed (e.g. nobody changed) is reported as not
+# estimated, with the reason, instead of stopping the report
+binary = {}
+for o in binary_outcomes:
+    try:
+        binary[o["label"]] = prepost.mcnemar(program_youth, pre=o["pre"], post=o["post"],
+                                             alpha=alpha)
+    except evalkit.EvalDataError as err:
+        binary[o["label"]] = err
 lost = prepost.attrition(data, pre, post, group=group, boundary=attrition_boundary)
 comparison = None
 binary_groups = {}
@@ -117,9 +124,12 @@ if group is not None:
     comparison = prepost.compare_groups(data, pre, post, group, covariates=covariates,
                                         cluster=cluster, lower_is_better=lower_is_better,
                                         alpha=alpha)
-    binary_groups = {o["label"]: prepost.compare_proportions(data, o["post"], group,
-                                                             alpha=alpha)
-                     for o in binary_outcomes}
+    for o in binary_outcomes:
+        try:
+            binary_groups[o["label"]] = prepost.compare_proportions(data, o["post"], group,
+                                                                    alpha=alpha)
+        except evalkit.EvalDataError as err:
+            binary_groups[o["label"]] = err
 ''', "remove_input"),
     code('''
 # Assemble the report
@@ -134,10 +144,8 @@ rep = report.PrePostReport(
 ''', "remove_input"),
     *report_sections(),
     code('''
-# Technical appendix
-report.appendix_block(
-    results=[r for r in (comparison, change, signed, reliable, lost, *binary.values(),
-                         *binary_groups.values()) if r is not None],
+# Technical appendix (only what the report may show: nothing from a suppressed group or cell)
+rep.appendix(
     options={"paired test": "t-test, as R t.test(post, pre, paired = TRUE)",
              "robustness": "Wilcoxon signed-rank, as R wilcox.test(paired = TRUE)",
              "effect size": "Hedges' g_av (exact J, df = n - 1); WWC g for group designs",
@@ -226,8 +234,7 @@ rep = SurvivalReport(
     *report_sections(),
     code('''
 # Technical appendix
-report.appendix_block(
-    results=[r for r in (hazards, ph, restricted, test, incidence, km) if r is not None],
+rep.appendix(
     options={"Kaplan-Meier": f"conf.type = {conf_type}, as R survfit",
              "Cox": f"ties = {ties}, as R coxph",
              "proportional hazards": f"score test, transform = {ph_transform}, as R cox.zph",
