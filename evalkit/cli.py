@@ -119,7 +119,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
             print(f"ok      {p}  ({len(data):,} rows, template {cfg.template.name})")
         for f in findings:
             print(f"        {f.level}: {f}")
-    print(f"\n{len(configs) - failed} valid ({warned} with warnings), {failed} with problems")
+    print(f"\n{len(configs) - failed} valid, {failed} with problems"
+          + (f" ({warned} valid with warnings)" if warned else ""))
     return 1 if failed else 0
 
 

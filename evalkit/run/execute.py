@@ -210,6 +210,9 @@ def _keep_failed(slug: str, nb_path: Path, log_path: Path, failed_dir: Path,
                     if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
                         cell.source = ("# parameters removed: they showed identifier values "
                                        "(see the config)")
+                papermill_meta = nb.metadata.get("papermill", {})
+                if "parameters" in papermill_meta:
+                    papermill_meta["parameters"] = {}
                 what = ("its outputs and parameters, which showed identifier values, were "
                         "removed")
             text = nbformat.writes(nb)
