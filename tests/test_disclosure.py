@@ -33,7 +33,7 @@ import yaml
 from evalkit.report import resultsdoc
 from evalkit.run import run_all
 
-from conftest import EVALUATIONS, SAMPLE
+from conftest import EVALUATIONS
 
 THRESHOLD = 11
 PEOPLE = ["mentoring-site-a", "mentoring-site-b", "lifeskills-waitlist", "placement-runaway"]

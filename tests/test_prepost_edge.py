@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from evalkit import prepost as pp
-from evalkit.exceptions import EvalDataError
+from evalkit.exceptions import DesignRefused, EvalDataError
 from evalkit.methods.groups import FEW_CLUSTERS, robust_ols
 from evalkit.methods.meta import meta_analysis
 from evalkit.results import Result
@@ -212,19 +212,22 @@ def test_many_clusters_carry_no_few_clusters_caution():
 
 
 def test_groups_that_are_whole_clusters():
-    # two clusters, each one group: every cluster's change-score residuals sum to zero, so the
-    # CR1 standard error of the difference in mean change is 0 up to rounding
-    res = pp.compare_groups(SMALL.assign(site=SMALL.group), "pre", "post", "group",
-                            cluster="site")
-    assert res.change_diff == pytest.approx(0.8)
-    assert math.isnan(res.change_diff_se) and math.isnan(res.change_diff_ci_low)
-    assert any("difference in mean change cannot be estimated" in c for c in res.cautions)
-    assert any("Only 2 clusters" in c for c in res.cautions)
-    # many clusters, but program youth in only 3 of them
+    # two clusters, each one group: the effect cannot be told from the sites' own difference
+    # (CR1 covered the truth 47% of the time with one site per group): refused, with the design
+    # that fits instead
+    with pytest.raises(DesignRefused, match="column 'site': the program runs at some") as info:
+        pp.compare_groups(SMALL.assign(site=SMALL.group), "pre", "post", "group",
+                          cluster="site")
+    assert "within the same sites" in info.value.alternative
+    # program at 3 sites of 30, comparison at the others: refused too (fewer than 4 per group)
     rng = np.random.default_rng(3)
     df = pd.DataFrame({"pre": rng.normal(size=120), "site": np.arange(120) // 4})
     df["group"] = (df.site < 3).astype(int)
     df["post"] = df.pre + 0.3 * df.group + rng.normal(size=120)
+    with pytest.raises(DesignRefused, match="only 3 cluster"):
+        pp.compare_groups(df, "pre", "post", "group", cluster="site")
+    # program youth in only 3 of 30 sites that also hold comparison youth: estimated, cautioned
+    df["group"] = ((df.site < 3) & (np.arange(120) % 2 == 0)).astype(int)
     res = pp.compare_groups(df, "pre", "post", "group", cluster="site")
     (caution,) = res.cautions
     assert "Only 3 clusters in 'site' (of 30 clusters in all) hold program youth" in caution

@@ -62,3 +62,25 @@ def test_a_refused_policy_evaluation_renders_a_report_without_an_estimate(tmp_pa
     index = (reports / "index.html").read_text()
     assert "not estimated" in index
     json.dumps(doc, allow_nan=False)
+
+
+def test_a_program_at_too_few_sites_renders_a_report_without_an_estimate(tmp_path):
+    d = pd.read_csv(SAMPLE / "lifeskills_waitlist.csv")
+    # the program at two sites, the waiting list at the others: assignment by site
+    sites = sorted(d["site"].unique())
+    d["in_program"] = d["site"].isin(sites[:2]).astype(int)
+    d["group"] = d["in_program"].map({1: "program", 0: "waitlist"})
+    data = tmp_path / "by_site.csv"
+    d.to_csv(data, index=False)
+    cfg = yaml.safe_load((EVALUATIONS / "lifeskills-waitlist.yaml").read_text())
+    cfg["data"] = str(data)
+    cfg["parameters"]["cluster"] = "site"
+    path = tmp_path / "by-site.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    (outcome,) = run_all([path], tmp_path / "reports", jobs=1, echo=lambda _: None)
+    assert outcome.ok, outcome.message
+    doc = resultsdoc.read(tmp_path / "reports" / "by-site" / "results.json")
+    assert doc["evidence"]["rating"] == "not_estimated" and doc["estimates"] == []
+    assert doc["design"]["code"] == "comparison_group_prepost"
+    html = (tmp_path / "reports" / "by-site" / "report.html").read_text()
+    assert "only 2 sites held program youth" in html and "within the same sites" in html

@@ -84,6 +84,7 @@ attrition_boundary = "cautious"
 # Set up
 import evalkit
 from evalkit import prepost, report
+from evalkit.report.prepost import refused_comparison_report
 ''', "remove_input"),
     code('''
 # Load and validate the data
@@ -120,27 +121,34 @@ for o in binary_outcomes:
 lost = prepost.attrition(data, pre, post, group=group, boundary=attrition_boundary)
 comparison = None
 binary_groups = {}
+refusal = None  # a design the data cannot support: the report says why and what fits
 if group is not None:
-    comparison = prepost.compare_groups(data, pre, post, group, covariates=covariates,
-                                        cluster=cluster, lower_is_better=lower_is_better,
-                                        alpha=alpha)
+    try:
+        comparison = prepost.compare_groups(data, pre, post, group, covariates=covariates,
+                                            cluster=cluster, lower_is_better=lower_is_better,
+                                            alpha=alpha)
+    except evalkit.DesignRefused as err:
+        refusal = err
     for o in binary_outcomes:
         try:
-            binary_groups[o["label"]] = prepost.compare_proportions(data, o["post"], group,
-                                                                    alpha=alpha)
+            binary_groups[o["label"]] = prepost.compare_proportions(
+                data, o["post"], group, cluster=cluster, alpha=alpha)
         except evalkit.EvalDataError as err:
             binary_groups[o["label"]] = err
 ''', "remove_input"),
     code('''
 # Assemble the report
-rep = report.PrePostReport(
-    data, change,
-    report.Outcome(outcome_label, units=units, lower_is_better=lower_is_better,
-                   pre_label=pre_label, post_label=post_label),
-    threshold=privacy_threshold, signed=signed, reliable=reliable, binary=binary,
-    attrition=lost, comparison=comparison, binary_groups=binary_groups, group=group,
-    comparison_label=comparison_label,
-)
+outcome = report.Outcome(outcome_label, units=units, lower_is_better=lower_is_better,
+                         pre_label=pre_label, post_label=post_label)
+if refusal is None:
+    rep = report.PrePostReport(
+        data, change, outcome,
+        threshold=privacy_threshold, signed=signed, reliable=reliable, binary=binary,
+        attrition=lost, comparison=comparison, binary_groups=binary_groups, group=group,
+        comparison_label=comparison_label,
+    )
+else:
+    rep = refused_comparison_report(refusal, outcome, comparison_label=comparison_label)
 ''', "remove_input"),
     *report_sections(),
     code('''

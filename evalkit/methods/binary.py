@@ -253,10 +253,12 @@ class ProportionComparison(Result):
     prop_program, prop_comparison, n_program, n_comparison
         Share with the outcome and youth analysed in each group.
     diff, diff_ci_low, diff_ci_high
-        Difference (program − comparison) with Newcombe's hybrid score interval.
+        Difference (program − comparison) with Newcombe's hybrid score interval (CR1 when
+        youth are clustered).
     odds_ratio, cox_index, cox_ci_low, cox_ci_high, p_value
         Odds ratio, the WWC Cox index ``ln(OR)/1.65`` (on the scale of Hedges' g) with its CI
-        from the log odds ratio's standard error, and the Wald test of no difference.
+        from the log odds ratio's standard error (NaN when clustered), and the test of no
+        difference (Wald test of the log odds ratio; the CR1 t-test when clustered).
     """
 
     _title: ClassVar[str] = "Program vs comparison group: a yes/no outcome"
@@ -289,23 +291,43 @@ class ProportionComparison(Result):
 
 
 def compare_proportions(data: pd.DataFrame, outcome: str, group: str, *,
+                        cluster: str | None = None,
                         alpha: float = 0.05) -> ProportionComparison:
     """Compare a 0/1 outcome between the program (``group`` 1) and comparison (0) groups.
+
+    Without ``cluster``, the difference has Newcombe's hybrid score interval for independent
+    proportions. With ``cluster`` (e.g. sites), youth in a cluster are not independent: the
+    difference and its interval then come from the linear probability model ``outcome ~ group``
+    with CR1 standard errors and ``G − 1`` degrees of freedom (as ``estimatr::lm_robust(...,
+    clusters = cluster, se_type = "stata")``; the difference equals the difference of the two
+    proportions), and the Cox index's interval, which would ignore the clusters, is not given.
+    Ignoring clusters when the program runs at some sites and not others gave intervals that
+    covered the truth 92% of the time even with 20 sites (``benchmarks/coverage.py``).
 
     Raises
     ------
     EvalDataError
         Naming the column: a group with no one measured, or a proportion of 0 or 1 in a group
-        (the odds ratio is then infinite).
+        (the odds ratio is then infinite); one cluster.
+    DesignRefused
+        When the program runs at some clusters and not others and a group has fewer than
+        :data:`~evalkit.methods.groups.MIN_SITES_PER_GROUP` clusters.
 
     References
     ----------
     What Works Clearinghouse (2020). *Procedures and Standards Handbook, Version 4.1*,
     Appendix E (the Cox index).
+
+    Cameron, A. C., & Miller, D. L. (2015). A practitioner's guide to cluster-robust inference.
+    *Journal of Human Resources*, 50(2), 317–372.
     """
+    from evalkit.methods.groups import check_cluster_assignment, robust_ols
+
     alpha = check_alpha(alpha)
-    clean = validate(data, [Column(outcome, kind="binary"), Column(group, kind="binary",
-                                                                   allow_missing=False)])
+    cols = [Column(outcome, kind="binary"), Column(group, kind="binary", allow_missing=False)]
+    if cluster is not None:
+        cols.append(Column(cluster, kind="string", allow_missing=False))
+    clean = validate(data, cols)
     d = clean.dropna(subset=[outcome])
     y, g = d[outcome].to_numpy(float), d[group].to_numpy(float)
     x1, n1 = int(y[g == 1].sum()), int((g == 1).sum())
@@ -329,13 +351,34 @@ def compare_proportions(data: pd.DataFrame, outcome: str, group: str, *,
             "interval and p-value of the Cox index (from a normal approximation) are rough. "
             "The difference in proportions and its interval are not affected.",
             limits=False))
-    diff, lo, hi = newcombe_independent_interval(x1, n1, x0, n0, alpha)
     log_or = math.log(cells[0] * cells[3] / (cells[1] * cells[2]))
     se = math.sqrt(sum(1 / c for c in cells))
     z = float(special.ndtri(1 - alpha / 2))
+    cox_lo, cox_hi = (log_or - z * se) / 1.65, (log_or + z * se) / 1.65
+    p_value = float(2 * special.ndtr(-abs(log_or / se)))
+    if cluster is None:
+        diff, lo, hi = newcombe_independent_interval(x1, n1, x0, n0, alpha)
+    else:
+        codes = pd.factorize(d[cluster])[0]
+        if codes.max() < 1:
+            raise EvalDataError([DataProblem(cluster, "only one cluster among the youth "
+                                             "analysed: cluster-robust standard errors need "
+                                             "the variation between clusters", "at least 2")],
+                                source=source)
+        check_cluster_assignment(codes, g, cluster, source)
+        terms, _ = robust_ols(y, np.column_stack([np.ones(len(y)), g]), ["(intercept)", group],
+                              codes, alpha, cluster_name=cluster)
+        row = terms.iloc[1]
+        diff, lo, hi = float(row["estimate"]), float(row["ci_low"]), float(row["ci_high"])
+        p_value = float(row["p_value"])
+        cautions += list(terms.attrs.get("cautions", ()))
+        cox_lo = cox_hi = float("nan")
+        cautions.append(Caution(
+            f"Youth are clustered in '{cluster}': the difference in proportions and its "
+            "interval allow for that, but the Cox index's interval would not, so it is not "
+            "given.", limits=False))
     return ProportionComparison(
         prop_program=x1 / n1, prop_comparison=x0 / n0, n_program=n1, n_comparison=n0,
         diff=diff, diff_ci_low=lo, diff_ci_high=hi, odds_ratio=math.exp(log_or),
-        cox_index=log_or / 1.65, cox_ci_low=(log_or - z * se) / 1.65,
-        cox_ci_high=(log_or + z * se) / 1.65, p_value=float(2 * special.ndtr(-abs(log_or / se))),
+        cox_index=log_or / 1.65, cox_ci_low=cox_lo, cox_ci_high=cox_hi, p_value=p_value,
         alpha=alpha, cautions=tuple(cautions))

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit import privacy
+from evalkit.exceptions import DesignRefused
 from evalkit.methods.attrition import Attrition, wwc_boundary
 from evalkit.methods.binary import McNemar, ProportionComparison
 from evalkit.methods.groups import GroupComparison, describe_groups
@@ -32,9 +33,10 @@ from evalkit.report.figures import (
     prepost_figure,
 )
 from evalkit.report.html import Block, paragraphs, table
+from evalkit.report.refused import RefusedReport
 from evalkit.results import jsonable, limiting
 
-__all__ = ["Outcome", "PrePostReport"]
+__all__ = ["Outcome", "PrePostReport", "refused_comparison_report"]
 
 _p = p_text
 
@@ -823,3 +825,28 @@ class PrePostReport:
                 else:
                     sample[key] = int(counts.loc[row, col])
         return sample, hidden
+
+
+def refused_comparison_report(refusal: DesignRefused, outcome: Outcome, *,
+                              comparison_label: str = "comparison group",
+                              cluster_label: str = "site") -> RefusedReport:
+    """The report of a comparison-group evaluation whose estimator refused the design (the
+    program ran at too few sites for its effect to be told apart from the sites'): why there is
+    no estimate, and which design fits instead. No count or score of the youth is shown."""
+    return RefusedReport(
+        refusal,
+        design={"code": "comparison_group_prepost",
+                "label": f"Program group vs {comparison_label}, measured before and after"},
+        outcome={"name": outcome.label, "label": outcome.label, "units": outcome.units,
+                 "lower_is_better": outcome.lower_is_better},
+        estimand=(f"program effect on {outcome.label} at {outcome.post_label}, adjusted for "
+                  f"{outcome.pre_label} (program − {comparison_label})"),
+        method=(f"The evaluation set out to compare youth in the program with youth in the "
+                f"{comparison_label} at {outcome.post_label}, adjusting for their "
+                f"{outcome.pre_label} scores (analysis of covariance), with standard errors "
+                f"that allow for youth in the same {cluster_label} being alike."),
+        data=Block(paragraphs(
+            "The data passed every check of columns and values. Counts of youth are not shown "
+            "because no analysis is reported."), text="The data"),
+        unit_label=cluster_label,
+    )

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 
 from evalkit.exceptions import DesignRefused
 from evalkit.report import resultsdoc
-from evalkit.report.common import bullets_block, glance_block, program_block
+from evalkit.report.common import appendix_block, bullets_block, glance_block, program_block
 from evalkit.report.evidence import not_estimated
 from evalkit.report.html import Block, paragraphs
 
@@ -114,6 +114,10 @@ class RefusedReport:
 
     def limitations(self) -> Block:
         return bullets_block(self.limitation_list())
+
+    def appendix(self, options: Mapping[str, Any], data_path: Any = None) -> Block:
+        """The technical appendix: options, input hash and versions; no estimates."""
+        return appendix_block(results=[], options=options, data_path=data_path)
 
     def results_document(self) -> dict[str, Any]:
         headline = {"estimand": self.estimand, "estimate": None, "ci_low": None,

@@ -1,0 +1,64 @@
+"""Designs the coverage self-check (benchmarks/coverage.py) found outside 93–97% are refused or
+cautioned: clustered yes/no outcomes, programs assigned by site, skewed small samples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import evalkit.prepost as pp
+from evalkit.exceptions import DesignRefused
+from evalkit.methods.prepost import MAX_SKEW, SKEW_CHECK_N
+
+from conftest import REFERENCE, r_reference
+
+
+@pytest.mark.parametrize("name", ["proportions_clustered", "proportions_clustered_mixed"])
+def test_clustered_difference_in_proportions_equals_estimatr_cr1(name):
+    # R estimatr 1.0.0: lm_robust(school ~ in_program, clusters = site, se_type = "stata")
+    r = r_reference("proportions_clustered.txt", name)
+    d = pd.read_csv(REFERENCE / f"{name}.csv")
+    res = pp.compare_proportions(d, "school", "in_program", cluster="site")
+    assert res.diff == pytest.approx(r["estimate"], abs=1e-12)
+    assert res.diff == pytest.approx(res.prop_program - res.prop_comparison, abs=1e-12)
+    assert res.diff_ci_low == pytest.approx(r["ci_low"], abs=1e-10)
+    assert res.diff_ci_high == pytest.approx(r["ci_high"], abs=1e-10)
+    assert res.p_value == pytest.approx(r["p_value"], abs=1e-10)
+    assert np.isnan(res.cox_ci_low) and np.isfinite(res.cox_index)
+    assert any("Cox index's interval" in c and not c.limits for c in res.cautions)
+    # without the clusters, Newcombe's interval for independent proportions is used
+    plain = pp.compare_proportions(d, "school", "in_program")
+    assert plain.diff == pytest.approx(res.diff, abs=1e-12)
+    assert (plain.diff_ci_low, plain.diff_ci_high) != pytest.approx((res.diff_ci_low,
+                                                                     res.diff_ci_high))
+
+
+def test_a_program_at_too_few_sites_is_refused_for_yes_no_outcomes_too():
+    d = pd.read_csv(REFERENCE / "proportions_clustered.csv")
+    few = d[d["site"].isin(["S00", "S01", "S05", "S06", "S07", "S08"])]  # 2 program sites
+    with pytest.raises(DesignRefused, match="only 2 cluster"):
+        pp.compare_proportions(few, "school", "in_program", cluster="site")
+
+
+def _changes(diffs: np.ndarray) -> pd.DataFrame:
+    pre = np.full(diffs.size, 40.0) + np.arange(diffs.size) % 3
+    return pd.DataFrame({"pre": pre, "post": pre + diffs})
+
+
+def test_strongly_skewed_changes_in_a_small_sample_are_cautioned():
+    rng = np.random.default_rng(4)
+    skewed = -np.round(rng.exponential(5.0, 15), 1)
+    g1 = float(np.mean((skewed - skewed.mean()) ** 3) / np.mean((skewed - skewed.mean()) ** 2)
+               ** 1.5)
+    assert abs(g1) > MAX_SKEW
+    res = pp.paired_change(_changes(skewed), pre="pre", post="post")
+    (c,) = [c for c in res.cautions if "lopsided" in c]
+    assert c.limits and f"skewness {g1:.1f}" in c and "signed-rank" in c
+    # symmetric changes, or enough youth, carry no such caution
+    sym = np.r_[skewed, -skewed - 2 * skewed.mean()]
+    assert not any("lopsided" in c for c in pp.paired_change(
+        _changes(sym[:SKEW_CHECK_N - 2]), pre="pre", post="post").cautions)
+    big = -np.round(rng.exponential(5.0, SKEW_CHECK_N), 1)
+    assert not any("lopsided" in c for c in pp.paired_change(
+        _changes(big), pre="pre", post="post").cautions)
