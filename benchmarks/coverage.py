@@ -51,6 +51,9 @@ from evalkit import EvalDataError  # noqa: E402
 from evalkit import did, prepost, survival  # noqa: E402
 
 BAND = (0.93, 0.97)
+#: A row outside the band counts as flagged when at least this share of its replications carry
+#: the caution that tells the reader (a limiting one when intervals are too narrow).
+FLAGGED_SHARE = 0.95
 ALPHA = 0.05
 
 # --------------------------------------------------------------------------------------------
@@ -209,9 +212,13 @@ def _ancova(cluster: str | None) -> Call:
     return call
 
 
-def _proportions(df: pd.DataFrame):
-    r = prepost.compare_proportions(df, "school_post", "program", alpha=ALPHA)
-    return r.diff, r.diff_ci_low, r.diff_ci_high, _cautions(r)
+def _proportions(cluster: str | None) -> Call:
+    """As the prepost template calls it: with the evaluation's cluster column, if any."""
+    def call(df: pd.DataFrame):
+        r = prepost.compare_proportions(df, "school_post", "program", cluster=cluster,
+                                        alpha=ALPHA)
+        return r.diff, r.diff_ci_low, r.diff_ci_high, _cautions(r)
+    return call
 
 
 def comparison_designs() -> list[Design]:
@@ -221,7 +228,7 @@ def comparison_designs() -> list[Design]:
             f"groups-n{n}", "Pre-post, comparison group",
             "Program vs comparison, unequal variances", f"{n} + {n}", _two_groups(n),
             (Check("compare_groups: ANCOVA (HC2)", _ancova(None), EFFECT),
-             Check("compare_proportions: difference (Newcombe)", _proportions,
+             Check("compare_proportions: difference (Newcombe)", _proportions(None),
                    P_PROGRAM - P_COMPARISON))))
     for split in (True, False):
         for sites in (2, 4, 8, 20):
@@ -232,7 +239,7 @@ def comparison_designs() -> list[Design]:
                 f"{sites} sites, {how}", f"{sites}×{YOUTH_PER_SITE}",
                 _clustered(sites, split),
                 (Check("compare_groups: ANCOVA (CR1)", _ancova("site"), EFFECT),
-                 Check("compare_proportions: difference (Newcombe)", _proportions,
+                 Check("compare_proportions: difference (CR1)", _proportions("site"),
                        P_PROGRAM - P_COMPARISON))))
     return out
 
@@ -413,6 +420,7 @@ class Row:
     errors: int = 0
     error: str = ""
     cautioned: int = 0
+    limited: int = 0
     cautions: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
@@ -452,11 +460,17 @@ class Row:
             return "error"
         if self.ok == 0:
             return "refused" if self.refused else "withheld"
-        return "pass" if BAND[0] <= self.coverage <= BAND[1] else "FAIL"
+        if BAND[0] <= self.coverage <= BAND[1]:
+            return "pass"
+        # outside the band but flagged: an interval that may be too narrow carries a caution
+        # that limits the conclusion (and lowers the report's rating) in nearly every
+        # replication; one that is only too wide (conservative) carries any caution
+        share = (self.limited if self.coverage < BAND[0] else self.cautioned) / self.ok
+        return "flagged" if share >= FLAGGED_SHARE else "FAIL"
 
     @property
     def passed(self) -> bool:
-        return self.status in ("pass", "refused", "withheld")
+        return self.status in ("pass", "refused", "withheld", "flagged")
 
     @property
     def top_caution(self) -> str:
@@ -490,6 +504,8 @@ def run_design(design: Design, reps: int, seed: int) -> list[Row]:
                 continue
             finally:
                 row.seconds += time.perf_counter() - t0
+            if any(getattr(c, "limits", True) for c in cautions):
+                row.limited += 1
             if cautions:
                 row.cautioned += 1
                 for c in set(cautions):
@@ -576,7 +592,7 @@ th.l, td.l { text-align:left; }
 thead th { border-bottom:2px solid var(--ink); }
 td.notes { text-align:left; color:var(--muted); font-size:.8rem; max-width:28rem; }
 .st { font-weight:600; white-space:nowrap; }
-.st-pass { color:var(--good); } .st-refused, .st-withheld { color:var(--warn); }
+.st-pass { color:var(--good); } .st-refused, .st-withheld, .st-flagged { color:var(--warn); }
 .st-FAIL, .st-error { color:var(--bad); }
 tr.bad td { background:#fdf0ef; }
 .bar { position:relative; display:inline-block; width:7rem; height:.7rem; background:var(--soft);

@@ -317,8 +317,14 @@ def test_mcnemar_without_discordant_pairs_names_the_column():
 def test_mcnemar_few_discordant_pairs_are_cautioned():
     res = pp.mcnemar(pd.DataFrame({"a": [0, 1, 1, 0], "b": [1, 1, 0, 1]}), "a", "b")
     assert any("exact test" in c for c in res.cautions)
-    assert not pp.mcnemar(pd.DataFrame({"a": [0, 1, 1, 0], "b": [1, 1, 0, 1]}), "a", "b",
-                          exact=True).cautions
+    exact = pp.mcnemar(pd.DataFrame({"a": [0, 1, 1, 0], "b": [1, 1, 0, 1]}), "a", "b",
+                       exact=True)
+    assert not any("exact test" in c for c in exact.cautions)
+    # and with fewer than 30 pairs, Newcombe's interval is conservative (an informative note)
+    (wide,) = [c for c in exact.cautions if "wider than it needs to be" in c]
+    assert wide.limits is False
+    big = pd.DataFrame({"a": [0, 1] * 20, "b": [1, 1, 0, 0] * 10})
+    assert not any("wider than it needs" in c for c in pp.mcnemar(big, "a", "b").cautions)
 
 
 def test_proportions_of_zero_or_one_name_the_outcome():
