@@ -5,7 +5,6 @@ evaluations, and the one line per step ``make`` prints."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import stat
 import subprocess

@@ -16,9 +16,8 @@ from pathlib import Path
 
 import nbformat
 import pandas as pd
-import pytest
 
-from evalkit.run import run_all, run_evaluation
+from evalkit.run import run_evaluation
 from evalkit.run.execute import clean_stale
 from evalkit.run.templates import templates_dir
 

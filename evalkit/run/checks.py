@@ -143,7 +143,7 @@ def _did(cfg: "EvaluationConfig", data: "pd.DataFrame") -> list[Finding]:
     n_never += int((cohorts > periods[-1] + anticipation).sum())
     n_cov = len(p.get("covariates") or [])
     if p.get("control_group", "nevertreated") == "nevertreated" and n_never < SMALL_GROUP_BASE + n_cov:
-        out.append(Finding("error", f"parameters.first_treated", (
+        out.append(Finding("error", "parameters.first_treated", (
             f"only {n_never} never-treated {units_word if n_never != 1 else unit_label} in "
             f"column '{ft}'; comparing with never-treated {units_word} needs at least "
             f"{SMALL_GROUP_BASE + n_cov}. Use control_group: notyettreated, or check which "
