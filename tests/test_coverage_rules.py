@@ -9,7 +9,7 @@ import pytest
 
 import evalkit.prepost as pp
 from evalkit.exceptions import DesignRefused
-from evalkit.methods.prepost import MAX_SKEW, SKEW_CHECK_N
+from evalkit.methods.prepost import SMALL_PAIRED_N
 
 from conftest import REFERENCE, r_reference
 
@@ -46,19 +46,12 @@ def _changes(diffs: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"pre": pre, "post": pre + diffs})
 
 
-def test_strongly_skewed_changes_in_a_small_sample_are_cautioned():
+def test_small_paired_samples_carry_a_limiting_caution_that_points_to_the_signed_rank():
     rng = np.random.default_rng(4)
-    skewed = -np.round(rng.exponential(5.0, 15), 1)
-    g1 = float(np.mean((skewed - skewed.mean()) ** 3) / np.mean((skewed - skewed.mean()) ** 2)
-               ** 1.5)
-    assert abs(g1) > MAX_SKEW
-    res = pp.paired_change(_changes(skewed), pre="pre", post="post")
-    (c,) = [c for c in res.cautions if "lopsided" in c]
-    assert c.limits and f"skewness {g1:.1f}" in c and "signed-rank" in c
-    # symmetric changes, or enough youth, carry no such caution
-    sym = np.r_[skewed, -skewed - 2 * skewed.mean()]
-    assert not any("lopsided" in c for c in pp.paired_change(
-        _changes(sym[:SKEW_CHECK_N - 2]), pre="pre", post="post").cautions)
-    big = -np.round(rng.exponential(5.0, SKEW_CHECK_N), 1)
-    assert not any("lopsided" in c for c in pp.paired_change(
+    small = -np.round(rng.exponential(5.0, SMALL_PAIRED_N - 1), 1)
+    (c,) = [c for c in pp.paired_change(_changes(small), pre="pre", post="post").cautions
+            if "bell-shaped" in c]
+    assert c.limits and f"{SMALL_PAIRED_N - 1} youth" in c and "signed-rank" in c
+    big = -np.round(rng.exponential(5.0, SMALL_PAIRED_N), 1)
+    assert not any("bell-shaped" in c for c in pp.paired_change(
         _changes(big), pre="pre", post="post").cautions)
