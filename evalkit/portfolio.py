@@ -53,6 +53,28 @@ def _fmt(x: Any, digits: int = 2) -> str:
     return f"{x:.{digits}f}".replace("-", "−")
 
 
+def headline_digits(headline: Mapping[str, Any]) -> int:
+    """Decimals to show a headline with: the report's own (``digits`` in results.json), else
+    enough for the interval's width to show (at least two significant digits of it)."""
+    d = headline.get("digits")
+    if isinstance(d, int) and not isinstance(d, bool):
+        return d
+    lo, hi = headline.get("ci_low"), headline.get("ci_high")
+    if headline.get("units") == "hazard ratio":
+        return 2
+    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) and hi > lo:
+        import math
+
+        return int(min(4, max(1, 1 - math.floor(math.log10(hi - lo)))))
+    return 1
+
+
+def _percent(pc: Mapping[str, Any]) -> str:
+    def f(x: Any) -> str:
+        return "—" if x is None else f"{100 * x:.0f}%".replace("-", "−")
+    return f"{f(pc.get('estimate'))} change ({f(pc.get('ci_low'))} to {f(pc.get('ci_high'))})"
+
+
 def table(docs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """One row per evaluation: program, outcome, design, rating, effect with CI, n."""
     rows = []
@@ -135,7 +157,7 @@ def _pool(eff: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _forest_html(eff: pd.DataFrame, pools: list[dict[str, Any]]) -> str:
-    from evalkit.report.figures import PALETTE, figure_block, new_figure
+    from evalkit.report.figures import PALETTE, figure_block
 
     eff = eff[eff["name"].isin(POOLABLE)].sort_values(["domain", "estimate"])
     if eff.empty:
@@ -143,7 +165,7 @@ def _forest_html(eff: pd.DataFrame, pools: list[dict[str, Any]]) -> str:
     labels, est, lo, hi, colours = [], [], [], [], []
     for domain, grp in eff.groupby("domain", sort=True):
         for _, r in grp.iterrows():
-            labels.append(f"{domain}: {r['title'][:48]}")
+            labels.append(f"{domain}: {r['title']}")
             est.append(r["estimate"]); lo.append(r["ci_low"]); hi.append(r["ci_high"])
             colours.append(PALETTE["blue"])
         for p in pools:
@@ -153,20 +175,33 @@ def _forest_html(eff: pd.DataFrame, pools: list[dict[str, Any]]) -> str:
                               f"({m.k})")
                 est.append(m.estimate); lo.append(m.ci_low); hi.append(m.ci_high)
                 colours.append(PALETTE["vermillion"])
-    fig, (ax,) = new_figure(1, width=9.0, height=0.5 * len(labels) + 1.5)
-    y = np.arange(len(labels))[::-1]
-    for yy, e, a, b, c in zip(y, est, lo, hi, colours):
-        ax.errorbar([e], [yy], xerr=[[e - a], [b - e]], fmt="D" if c != PALETTE["blue"] else "o",
-                    color=c, capsize=3)
-    ax.axvline(0, color=PALETTE["grey"], ls="--", lw=1)
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel("Standardized effect (Hedges' g) with 95% CI")
-    ax.set_title("Standardized effects by outcome domain")
+    fig = forest_plot(labels, est, lo, hi, colours)
     alt = "Forest plot of standardized effects: " + "; ".join(
         f"{lab} {e:.2f} ({a:.2f} to {b:.2f})" for lab, e, a, b in zip(labels, est, lo, hi))
     return figure_block(fig, alt=alt, caption=(
         "Hedges' g of each program (blue) and, where programs share a domain and design, the "
         "random-effects pooled estimate (red). Pre-post changes are not program effects.")).html
+
+
+def forest_plot(labels: Sequence[str], est: Sequence[float], lo: Sequence[float],
+                hi: Sequence[float], colours: Sequence[str] | None = None):
+    """The index's forest plot: one row per label (wrapped onto several lines rather than cut
+    off), programs as circles and pooled estimates as diamonds."""
+    from evalkit.report.figures import PALETTE, new_figure, wrap_label
+
+    colours = list(colours or [PALETTE["blue"]] * len(labels))
+    wrapped = [wrap_label(x, 44) for x in labels]
+    lines = sum(w.count("\n") + 1 for w in wrapped)
+    fig, (ax,) = new_figure(1, width=9.0, height=0.3 * lines + 0.25 * len(labels) + 1.5)
+    y = np.arange(len(labels))[::-1]
+    for yy, e, a, b, c in zip(y, est, lo, hi, colours):
+        ax.errorbar([e], [yy], xerr=[[e - a], [b - e]], fmt="D" if c != PALETTE["blue"] else "o",
+                    color=c, capsize=3)
+    ax.axvline(0, color=PALETTE["grey"], ls="--", lw=1)
+    ax.set_yticks(y, wrapped, fontsize=8)
+    ax.set_xlabel("Standardized effect (Hedges' g) with 95% CI")
+    ax.set_title("Standardized effects by outcome domain")
+    return fig
 
 
 def _pooled_html(pools: list[dict[str, Any]]) -> str:
@@ -266,11 +301,14 @@ def index_html(
             else:
                 status = "<span class='ok'>ok</span>"
             est = h.get("estimate")
-            dg = 2 if h.get("units") == "hazard ratio" else 1
+            dg = headline_digits(h)
             effect = (f"{_fmt(est, dg)} {_esc(h.get('units', ''))} "
                       f"({_fmt(h.get('ci_low'), dg)} to {_fmt(h.get('ci_high'), dg)})"
                       if est is not None else
                       ("not estimated" if h.get("not_estimated") else "suppressed"))
+            pc = h.get("percent_change") or {}
+            if est is not None and pc.get("estimate") is not None:
+                effect += "<br><span class='note'>" + _esc(_percent(pc)) + "</span>"
             short = _EFFECT_NAMES.get(es.get("name"), es.get("name") or "")
             std = (f"{short} = {_fmt(es.get('estimate'))} ({_fmt(es.get('ci_low'))} to "
                    f"{_fmt(es.get('ci_high'))})" if es.get("estimate") is not None else "")

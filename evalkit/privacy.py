@@ -318,7 +318,8 @@ _NOT_PEOPLE = (
 _SMALL_INT = re.compile(r"(?<![\w.,^/−–-])(\d+)(?![\w%^/]|[.,]\d|\s*[−–-]\s*\d)(\s+([A-Za-z]+))?")
 
 
-def redact_small_counts(text: str, threshold: int = DEFAULT_THRESHOLD) -> str:
+def redact_small_counts(text: str, threshold: int = DEFAULT_THRESHOLD, *,
+                        people: Sequence[str] = ()) -> str:
     """Replace counts of people or records from 1 to ``threshold − 1`` in a sentence.
 
     Estimators write cautions such as "3 youth had no second score"; in a report about
@@ -331,13 +332,18 @@ def redact_small_counts(text: str, threshold: int = DEFAULT_THRESHOLD) -> str:
     --------
     >>> redact_small_counts("3 youth had no second score; 2 sites; 95% level", 11)
     'fewer than 11 youth had no second score; 2 sites; 95% level'
+
+    ``people`` names the words for the people of this evaluation (the configured population,
+    e.g. ``("man", "men")``); a count followed by one of them is always redacted, even when
+    the word would otherwise count something else.
     """
     thr = check_threshold(threshold)
+    named = {w.lower() for w in people}
 
     def repl(m: "re.Match[str]") -> str:
         n = int(m.group(1))
         word = (m.group(3) or "").lower()
-        if not 1 <= n < thr or word in _NOT_PEOPLE:
+        if not 1 <= n < thr or (word in _NOT_PEOPLE and word not in named):
             return m.group(0)
         return f"fewer than {thr}" + (m.group(2) or "")
 

@@ -56,6 +56,10 @@ data_path = "../data/sample/mentoring_site_a.csv"
 id_column = "case_id"
 privacy_threshold = 11
 results_path = None
+design = None  # randomized, comparison group, one group or policy adoption (None: default)
+population_label = {"singular": "youth", "plural": "youth"}
+labels = {}  # display names of columns, e.g. {"prio": "prior convictions"}
+outcome_scale = "linear"  # or "log": effects also stated as percentage changes
 pre = "ts_intake"
 post = "ts_6mo"
 outcome_label = "trauma symptom score"
@@ -145,7 +149,8 @@ if refusal is None:
         data, change, outcome,
         threshold=privacy_threshold, signed=signed, reliable=reliable, binary=binary,
         attrition=lost, comparison=comparison, binary_groups=binary_groups, group=group,
-        comparison_label=comparison_label,
+        comparison_label=comparison_label, study_design=design,
+        population=population_label, labels=labels, outcome_scale=outcome_scale,
     )
 else:
     rep = refused_comparison_report(refusal, outcome, comparison_label=comparison_label)
@@ -182,11 +187,16 @@ data_path = "../data/sample/placement_runaway.csv"
 id_column = "case_id"
 privacy_threshold = 11
 results_path = None
+design = None  # randomized, comparison group, one group or policy adoption (None: default)
+population_label = {"singular": "youth", "plural": "youth"}
+labels = {}  # display names of columns, e.g. {"prio": "prior convictions"}
+outcome_scale = "linear"  # or "log": effects also stated as percentage changes
 duration = "days"
 event = "ran_away"
 group = "specialized"
 event_label = "ran away from placement"
 program_label = "specialized placement"
+lower_is_better = True
 comparison_label = "usual care"
 time_unit = "days"
 covariates = ["prior_runaways", "prior_placements", "age"]
@@ -236,7 +246,8 @@ rep = SurvivalReport(
     program_label=program_label, comparison_label=comparison_label,
     event_label=event_label, time_unit=time_unit, times=times,
     threshold=privacy_threshold, competing=competing_label, incidence=incidence,
-    cause=event_cause,
+    cause=event_cause, study_design=design, population=population_label, labels=labels,
+    lower_is_better=lower_is_better,
 )
 ''', "remove_input"),
     *report_sections(),
@@ -270,6 +281,10 @@ data_path = "../data/sample/safe_harbor_panel.csv"
 id_column = "state"
 privacy_threshold = 11
 results_path = None
+design = None  # randomized, comparison group, one group or policy adoption (None: default)
+population_label = {"singular": "youth", "plural": "youth"}
+labels = {}  # display names of columns, e.g. {"prio": "prior convictions"}
+outcome_scale = "linear"  # or "log": effects also stated as percentage changes
 outcome = "arrests_per_100k"
 outcome_label = "juvenile arrests for prostitution"
 units = "per 100,000 youth"
@@ -326,27 +341,32 @@ if refusal is None:
     simple = cs.aggregate("simple", na_rm=True)
     dynamic = cs.aggregate("dynamic", min_e=event_window[0], max_e=event_window[1],
                            na_rm=True)
+    # every event time: the pre-trend test over all years before adoption decides the
+    # rating, whatever window the figure shows
+    all_leads = cs.aggregate("dynamic", na_rm=True)
     fixed = did.twfe(data, outcome, id_column, time, treatment, alpha=alpha)
     bacon = did.bacon_decomposition(data, outcome, id_column, time, treatment)
 ''', "remove_input"),
     code('''
 # Assemble the report
-labels = dict(unit=id_column, time=time, first_treated=first_treated, outcome=outcome,
-              outcome_label=outcome_label, units=units, policy_label=policy_label,
-              unit_label=unit_label, lower_is_better=lower_is_better,
-              never_treated=never_treated)
+names = dict(unit=id_column, time=time, first_treated=first_treated, outcome=outcome,
+             outcome_label=outcome_label, units=units, policy_label=policy_label,
+             unit_label=unit_label, lower_is_better=lower_is_better,
+             never_treated=never_treated)
 if refusal is None:
-    rep = DiDReport(data, cs, simple, dynamic, fixed, bacon, **labels)
+    rep = DiDReport(data, cs, simple, dynamic, fixed, bacon, **names, all_leads=all_leads,
+                    labels=labels, outcome_scale=outcome_scale, study_design=design)
 else:
-    rep = refused_did_report(refusal, data, **labels)
+    rep = refused_did_report(refusal, data, **names)
 ''', "remove_input"),
     *report_sections(),
     code('''
 # Technical appendix
 report.appendix_block(
-    results=[simple, dynamic, fixed, bacon, cs] if refusal is None else [],
+    results=[simple, dynamic, all_leads, fixed, bacon, cs] if refusal is None else [],
     options={"estimator": f"Callaway & Sant'Anna (2021), as R did::att_gt, est_method = "
-                          f"{est_method}, covariates: {', '.join(covariates) or 'none'}",
+                          f"{est_method}, covariates: "
+                          f"{', '.join(labels.get(c, c) for c in covariates) or 'none'}",
              "comparison units": control_group, "anticipation": anticipation,
              "base period": "varying", "two-way fixed effects": "CRV1 by unit, as Stata xtreg",
              "alpha": alpha},

@@ -154,7 +154,9 @@ def appendix_block(
     return Block("".join(parts), text="Technical appendix")
 
 
-def collect_cautions(results: Sequence[Any], *, threshold: int | None = None) -> tuple[str, ...]:
+def collect_cautions(results: Sequence[Any], *, threshold: int | None = None,
+                     people: Sequence[str] = (),
+                     rename: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """The cautions of ``results`` (``None`` entries skipped), in order and once each.
 
     Parameters
@@ -166,14 +168,28 @@ def collect_cautions(results: Sequence[Any], *, threshold: int | None = None) ->
         caution's text are replaced by "fewer than *threshold*"
         (:func:`evalkit.privacy.redact_small_counts`); whether a caution limits the conclusion
         is kept.
+    people
+        The words for the people of this evaluation (e.g. ``("man", "men")``): counts of
+        them are redacted too.
+    rename
+        Text to replace in each caution before redaction (a group named by its column and
+        value, ``"group fin = 1"``, by the group's name; a column by its display label).
     """
     from evalkit.privacy import redact_small_counts
     from evalkit.results import Caution, merge_cautions
 
     merged = merge_cautions(*(getattr(r, "cautions", ()) for r in results if r is not None))
+    if rename:
+        def swap(text: str) -> str:
+            for old in sorted(rename, key=len, reverse=True):
+                text = text.replace(old, rename[old])
+            return text
+
+        merged = merge_cautions([Caution(swap(str(c)), limits=getattr(c, "limits", True))
+                                 for c in merged])
     if threshold is None:
         return merged
-    return merge_cautions([Caution(redact_small_counts(str(c), threshold),
+    return merge_cautions([Caution(redact_small_counts(str(c), threshold, people=people),
                                    limits=getattr(c, "limits", True)) for c in merged])
 
 

@@ -27,6 +27,8 @@ from evalkit.report.evidence import rate
 from evalkit.report.figures import PALETTE, figure_block, new_figure
 from evalkit.report.html import Block, paragraphs, table
 from evalkit.report.refused import RefusedReport
+from evalkit.report import words
+from evalkit.report.figures import wrap_label
 from evalkit.results import jsonable, limiting
 
 __all__ = ["DiDReport", "panel_data_block", "did_design", "refused_did_report"]
@@ -113,7 +115,20 @@ class DiDReport:
     unit_label
         What a unit is ("state").
     lower_is_better
-        Direction of the outcome (for the wording only).
+        Direction of the outcome: every headline says whether the change went the desired
+        way.
+    all_leads
+        The ``"dynamic"`` aggregation over every event time (no window): its pre-trend test,
+        over all periods before adoption, decides the Checks and the evidence rating, so
+        neither depends on the window the event-study figure shows. Without it the test of
+        ``dynamic`` is used and the Checks say which years it covers.
+    labels
+        Display names of columns (covariates).
+    outcome_scale
+        ``"linear"`` or ``"log"``: a log outcome's effect is also stated as a percentage
+        change (exp(b) − 1).
+    study_design
+        Only ``"policy adoption"`` (the default) fits this report.
     """
 
     data: pd.DataFrame
@@ -132,6 +147,20 @@ class DiDReport:
     unit_label: str = "state"
     lower_is_better: bool = False
     never_treated: float = 0
+    all_leads: Aggregate | None = None
+    labels: Any = None
+    outcome_scale: str = "linear"
+    study_design: str | None = None
+
+    def __post_init__(self) -> None:
+        self.labels = dict(self.labels or {})
+        self.study_design = words.design_of(self.study_design, template="did")
+        if self.study_design != "policy adoption":
+            raise ValueError(f"design {self.study_design!r} does not fit a staggered-adoption "
+                             "policy evaluation")
+        if self.outcome_scale not in ("linear", "log"):
+            raise ValueError(f"outcome_scale must be 'linear' or 'log', not "
+                             f"{self.outcome_scale!r}")
 
     # -- facts -------------------------------------------------------------------------------
     @functools.cached_property
@@ -140,9 +169,22 @@ class DiDReport:
         return first.value_counts().sort_index()
 
     @property
+    def pretest(self) -> dict[str, float]:
+        """The pre-trend test over every period before adoption (or, without ``all_leads``,
+        over the figure's window)."""
+        agg = self.all_leads if self.all_leads is not None else self.dynamic
+        return dict(agg.pretest or {})
+
+    def leads(self, agg: Aggregate | None = None) -> list[int]:
+        """Event times before adoption that an aggregation's pre-trend test covers."""
+        agg = agg if agg is not None else (self.all_leads or self.dynamic)
+        keys = agg.table["key"]
+        return sorted(int(k) for k in keys[keys < 0])
+
+    @property
     def pretest_p(self) -> float:
         """p-value of the pre-trend test (NaN when it could not be computed or has no years)."""
-        p = (self.dynamic.pretest or {}).get("p_value")
+        p = self.pretest.get("p_value")
         return float("nan") if p is None else float(p)
 
     @property
@@ -161,7 +203,9 @@ class DiDReport:
                                  self.bacon])
 
     def evidence(self) -> dict[str, Any]:
-        return rate("staggered_did", {"pretest_p": (self.dynamic.pretest or {}).get("p_value"),
+        return rate("staggered_did", {"pretest_p": self.pretest.get("p_value"),
+                                      "unit_label": self.unit_label,
+                                      "policy_label": self.policy_label,
                                       "control_group": self.staggered.control_group},
                     collect_cautions([self.simple, self.dynamic]))
 
@@ -174,14 +218,27 @@ class DiDReport:
                     "average after adoption, but no confidence interval could be computed "
                     "(see the cautions under Checks), so this number cannot be judged")
         elif s.ci_low <= 0 <= s.ci_high:
-            what = (f"the data show no clear change in {self.outcome_label} after adoption: "
-                    f"{_num(s.estimate)} {self.units} on average ({conf} CI "
-                    f"{_num(s.ci_low)} to {_num(s.ci_high)})")
+            pct = (f"; {words.percent_words(s.estimate, s.ci_low, s.ci_high, s.confidence)} "
+                   f"{'lower' if s.estimate < 0 else 'higher'}" if self.outcome_scale == "log"
+                   else "")
+            what = (f"the data show no clear change in {self.outcome_label} after adoption, "
+                    f"desired or unwanted: {_num(s.estimate)} {self.units} on average ({conf} "
+                    f"CI {_num(s.ci_low)} to {_num(s.ci_high)}{pct})")
+        elif self.outcome_scale == "log":
+            verb = "lowered" if s.estimate < 0 else "raised"
+            way = words.direction(s.estimate, self.lower_is_better, ci_low=s.ci_low,
+                                  ci_high=s.ci_high)
+            what = (f"{self.policy_label} {verb} {self.outcome_label} by "
+                    f"{words.percent_words(s.estimate, s.ci_low, s.ci_high, s.confidence)} on "
+                    f"average in the years after adoption ({_num(s.estimate)} {self.units}), "
+                    f"{way}")
         else:
             verb = "lowered" if s.estimate < 0 else "raised"
+            way = words.direction(s.estimate, self.lower_is_better, ci_low=s.ci_low,
+                                  ci_high=s.ci_high)
             what = (f"{self.policy_label} {verb} {self.outcome_label} by "
                     f"{_num(abs(s.estimate))} {self.units} on average in the years after "
-                    f"adoption ({conf} CI {_num(s.ci_low)} to {_num(s.ci_high)})")
+                    f"adoption ({conf} CI {_num(s.ci_low)} to {_num(s.ci_high)}), {way}")
         caveat = ("" if self.parallel_trends_ok else
                   " Before adoption, adopting and comparison "
                   f"{self.unit_label}s were already drifting apart, so this estimate is flagged.")
@@ -245,7 +302,7 @@ class DiDReport:
         ax.axhline(0, color=PALETTE["black"], lw=0.8)
         ax.axvline(-0.5, color=PALETTE["grey"], ls="--", lw=0.8)
         ax.set_xlabel("Years since adoption")
-        ax.set_ylabel(f"Effect on {self.outcome_label} ({self.units})")
+        ax.set_ylabel(wrap_label(f"Effect on {self.outcome_label} ({self.units})", 30))
         ax.set_title(f"Effect by years since adoption with {conf} CI")
         ax.legend(fontsize=8)
         alt = ("Event-study estimates by years since adoption: " + "; ".join(
@@ -297,7 +354,7 @@ class DiDReport:
 
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("Year")
-        ax.set_ylabel(f"{self.outcome_label.capitalize()} ({self.units})")
+        ax.set_ylabel(wrap_label(f"{self.outcome_label.capitalize()} ({self.units})", 30))
         ax.set_title("Average outcome by adoption cohort")
         ax.legend(fontsize=8)
         return figure_block(fig, alt=(
@@ -306,26 +363,63 @@ class DiDReport:
             "Earlier adopters: adoption year at or before the median adoption year.")).html
 
     def checks(self) -> Block:
-        pt = self.dynamic.pretest or {}
+        pt = self.pretest
+        leads = self.leads()
+        span = (f"all {len(leads)} years before adoption that the data hold (from "
+                f"{-leads[0]} to {-leads[-1]} years before)" if self.all_leads is not None
+                and leads else
+                f"the years before adoption shown in the figure (from {-leads[0]} to "
+                f"{-leads[-1]} years before)" if leads else "the years before adoption")
         if pt and not np.isfinite(self.pretest_p):
             text = ("The pre-trend test could not be computed from these data (the cautions "
                     "below say why), so parallel trends before adoption are unchecked.")
         elif pt:
             verdict = ("consistent with parallel trends" if self.parallel_trends_ok else
                        "not consistent with parallel trends")
-            text = (f"Before adoption, the estimated effects are jointly {verdict}: Wald "
-                    f"chi-squared {pt['statistic']:.2f} on {pt['df']:g} df, "
-                    f"{_p(pt['p_value'])}. A test that fails to reject cannot prove the trends "
+            text = (f"Over {span}, the estimated effects before adoption are jointly {verdict}: "
+                    f"Wald chi-squared {pt['statistic']:.2f} on {pt['df']:g} df, "
+                    f"{_p(pt['p_value'])}. This test, not the figure's window, decides the "
+                    "rating. A test that fails to reject cannot prove the trends "
                     "would have stayed parallel; it only finds no sign that they were not.")
+            text += self._window_note()
         else:
             text = "No pre-adoption years are available to check parallel trends."
         return Block(paragraphs(text) + cautions_html(self.cautions()), text="Checks")
 
+    def _window_note(self) -> str:
+        """What the figure's window leaves out of the pre-trend test, and what it shows."""
+        if self.all_leads is None:
+            return ""
+        shown = self.leads(self.dynamic)
+        left_out = [k for k in self.leads() if k not in shown]
+        if not left_out:
+            return ""
+        win = (self.dynamic.pretest or {}).get("p_value")
+        few = self.all_leads.table.set_index("key")
+        shown_txt = (f"{-shown[0]} to {-shown[-1]} years before adoption" if shown else
+                     "no year before adoption")
+        gone = (f"{-left_out[0]} years" if len(left_out) == 1 else
+                f"{-left_out[0]} to {-left_out[-1]} years")
+        out = (f" The event-study figure shows only {shown_txt}; {gone} before adoption "
+               "are left out of it because few adoption "
+               "cohorts are observed that long before adoption, so their estimates rest on "
+               "one or a few " + f"{self.unit_label}s.")
+        if win is not None and np.isfinite(win):
+            out += (f" Over the figure's years alone the pre-trend test gives {_p(win)}"
+                    + ("; the difference comes from the years left out of the figure."
+                       if (win < 0.05) != (self.pretest_p < 0.05) else "."))
+        far = few[few.index.isin(left_out)]
+        big = far[(far["ci_low"] > 0) | (far["ci_high"] < 0)]
+        if len(big):
+            out += (f" Of the years left out, {len(big)} of {len(far)} have an interval that "
+                    "excludes zero.")
+        return out
+
     def limitation_list(self) -> list[str]:
         return [
-            f"{self.policy_label.capitalize()} was not assigned at random: {self.unit_label}s "
-            "that adopted may differ in ways that change their trends, such as other reforms "
-            "passed at the same time.",
+            words.clause(self.policy_label, "was", f"not assigned at random: "
+                         f"{self.unit_label}s that adopted may differ in ways that change their "
+                         "trends, such as other reforms passed at the same time."),
             f"The outcome is an aggregate rate; a change in how {self.unit_label}s record or "
             "report it around adoption would look like an effect.",
             f"Adoption cohorts are small ({int(self.cohorts.drop(self.never_treated, errors='ignore').min())}"
@@ -344,8 +438,14 @@ class DiDReport:
             "estimate": s.estimate, "ci_low": s.ci_low, "ci_high": s.ci_high,
             "alpha": s.alpha, "p_value": float(2 * special.ndtr(-abs(s.estimate / s.se))),
             "n": int(self.cohorts.sum()), "units": self.units,
-            "effect_size": None, "suppressed": False,
+            "effect_size": None, "suppressed": False, "digits": 2,
+            "scale": self.outcome_scale,
         }
+        if self.outcome_scale == "log":
+            headline["percent_change"] = {
+                "estimate": words.percent_change(s.estimate),
+                "ci_low": words.percent_change(s.ci_low) if np.isfinite(s.ci_low) else None,
+                "ci_high": words.percent_change(s.ci_high) if np.isfinite(s.ci_high) else None}
         estimates = (s.to_frame().to_dict("records") + self.dynamic.to_frame().to_dict("records")
                      + self.twfe.to_frame().to_dict("records"))
         doc = resultsdoc.build(
@@ -359,7 +459,7 @@ class DiDReport:
             suppressed=[], finding=self.headline(), evidence=self.evidence(),
             limitations=self.limitation_list(), cautions=self.cautions(),
         )
-        doc["checks"] = {"parallel_trends": {**(self.dynamic.pretest or {}),
+        doc["checks"] = {"parallel_trends": {**self.pretest, "leads": self.leads(),
                                              "holds": (self.parallel_trends_ok if
                                                        np.isfinite(self.pretest_p) else None)},
                          "bacon": self.bacon.by_type().to_dict("records"),

@@ -4,21 +4,44 @@ The rule table is modelled on the What Works Clearinghouse study ratings and the
 outcome ratings. Each rule names a design and the checks it must pass; :func:`rate` returns the
 rating with every reason behind it, and both go into the report and ``results.json``.
 
-========================  ==========================================  ============================
-design code               condition                                   rating
-========================  ==========================================  ============================
-one_group_prepost         always                                      descriptive — cannot show a
-                                                                      program effect
-comparison_group_prepost  baseline equivalence not satisfied          flagged
-                          (|g| > 0.25 at intake)
-comparison_group_prepost  baseline equivalence satisfied (with        meets standards with
-                          adjustment when 0.05 < |g| <= 0.25)         reservations
-staggered_did             pre-adoption effects jointly zero           meets standards with
-                          (Wald p >= 0.05)                            reservations
-staggered_did             pre-adoption effects not zero (p < 0.05)    flagged
-time_to_event_comparison  always (this design does not test          comparison group — likeness
-                          equivalence at entry)                       at entry not established
-========================  ==========================================  ============================
+==========================  ========================================  ==========================
+design code                 condition                                 rating
+==========================  ========================================  ==========================
+one_group_prepost           always                                    descriptive — cannot show
+                                                                      a program effect
+comparison_group_prepost    baseline equivalence not satisfied        flagged
+                            (|g| > 0.25 at intake)
+comparison_group_prepost    baseline equivalence satisfied (with      meets standards with
+                            adjustment when 0.05 < |g| <= 0.25)       reservations
+randomized_prepost          low attrition (WWC boundary)              meets standards without
+                                                                      reservations
+randomized_prepost          high attrition, baseline equivalence      meets standards with
+                            satisfied (as for a comparison group)     reservations
+randomized_prepost          high attrition, baseline equivalence      flagged
+                            not satisfied
+randomized_prepost          attrition unknown                         meets standards with
+                                                                      reservations
+staggered_did               pre-adoption effects jointly zero         meets standards with
+                            (Wald p >= 0.05, all pre-periods)         reservations
+staggered_did               pre-adoption effects not zero (p < 0.05)  flagged
+time_to_event_comparison    always (this design does not test         comparison group —
+                            equivalence at entry)                     likeness at entry not
+                                                                      established
+randomized_time_to_event    always                                    meets standards without
+                                                                      reservations
+==========================  ========================================  ==========================
+
+A randomized design is rated as the What Works Clearinghouse rates a randomized controlled
+trial (Handbook 4.1, §II.B): with low attrition under the chosen boundary it can meet standards
+*without reservations*; with high attrition the groups may no longer be alike, so it is rated as
+a comparison-group design (baseline equivalence decides between *with reservations* and
+*flagged*). A randomized **time-to-event** design has no attrition in the WWC sense: every
+person randomized has a follow-up time, ending either in the event or at the end of follow-up
+(censoring), and the Kaplan–Meier curves and the Cox model use every one of them. Loss to
+follow-up shows up as early censoring, which these estimators handle under the assumption that
+it is unrelated to risk (a limitation every such report states), not as a missing outcome
+measured at one point in time. So it meets standards without reservations unless cautions on
+its headline estimate limit it (below).
 
 A comparison group that was not formed at random can at best meet standards *with
 reservations* (WWC Handbook 4.1, §II.C); high attrition is named among the reasons.
@@ -127,19 +150,67 @@ def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
             reasons.append(f"The groups were alike at intake{g_text}.")
         return {"rating": "meets_with_reservations",
                 "label": RATINGS["meets_with_reservations"], "reasons": reasons}
+    if design == "randomized_prepost":
+        status = checks.get("baseline_status")
+        g = checks.get("baseline_g")
+        g_text = f" (g = {g:.2f})" if isinstance(g, (int, float)) else ""
+        boundary = checks.get("attrition_boundary", "cautious")
+        low = checks.get("low_attrition")
+        arms = checks.get("arms") or "the program or the comparison group"
+        reasons = [f"Youth were assigned to {arms} at random."]
+        if low:
+            reasons.append(f"Attrition was low under the WWC {boundary} boundary, so the "
+                           "groups that were analysed are still the groups chance formed.")
+            return {"rating": "meets_standards", "label": RATINGS["meets_standards"],
+                    "reasons": reasons}
+        if low is None:
+            reasons.append("Whether attrition was low could not be judged, so the best "
+                           "possible rating is 'with reservations'.")
+            return {"rating": "meets_with_reservations",
+                    "label": RATINGS["meets_with_reservations"], "reasons": reasons}
+        reasons.append(f"Attrition was high under the WWC {boundary} boundary: the youth who "
+                       "remained may no longer be alike, so the groups must be shown alike at "
+                       "intake and the best possible rating is 'with reservations'.")
+        if status == "not satisfied":
+            reasons.insert(0, f"The groups analysed differed too much at intake{g_text} "
+                              "(WWC baseline equivalence not met).")
+            return {"rating": "flagged", "label": RATINGS["flagged"], "reasons": reasons}
+        reasons.append(f"The groups analysed were alike enough at intake{g_text}"
+                       + ("; the analysis adjusts for the intake score." if status ==
+                          "satisfied with adjustment" else "."))
+        return {"rating": "meets_with_reservations",
+                "label": RATINGS["meets_with_reservations"], "reasons": reasons}
+    if design == "randomized_time_to_event":
+        arms = checks.get("arms") or "the program or the comparison group"
+        reasons = [f"Youth were assigned to {arms} at random.",
+                   "Every youth randomized has a follow-up time (to the event or to the end of "
+                   "follow-up), and the analysis uses all of them, so attrition as the WWC "
+                   "boundary measures it does not arise."]
+        if checks.get("ph_holds") is False:
+            reasons.append("The hazard ratio changed over time, so the report leads with the "
+                           "restricted mean time without the event.")
+        return {"rating": "meets_standards", "label": RATINGS["meets_standards"],
+                "reasons": reasons}
     if design == "staggered_did":
+        from evalkit.report.common import p_text
+        from evalkit.report.words import clause
+
         p = checks.get("pretest_p")
-        reasons = ["Units adopting the policy in different years are compared with units that "
-                   "had not adopted, using estimators that stay valid when effects differ "
-                   "between adoption cohorts; the policy was not assigned at random, so the "
-                   "best possible rating is 'with reservations'."]
+        unit = checks.get("unit_label") or "unit"
+        policy = checks.get("policy_label") or "the policy"
+        reasons = [f"{unit.capitalize()}s adopting {policy} in different years are compared "
+                   f"with {unit}s that had not adopted, using estimators that stay valid when "
+                   "effects differ between adoption cohorts; "
+                   + clause(policy, "was", "not assigned at random", capital=False)
+                   + ", so the best possible rating is 'with reservations'."]
         if p is not None and p == p and p < 0.05:
-            reasons.insert(0, f"Before adoption, adopting and comparison units already "
-                              f"differed in trend (pre-trend test p = {p:.3f}).")
+            reasons.insert(0, f"Before adoption, adopting and comparison {unit}s already "
+                              f"differed in trend (pre-trend test over every year before "
+                              f"adoption, {p_text(p)}).")
             return {"rating": "flagged", "label": RATINGS["flagged"], "reasons": reasons}
         if p is not None and p == p:
-            reasons.append(f"No sign of diverging trends before adoption (pre-trend test "
-                           f"p = {p:.2f}).")
+            reasons.append(f"No sign of diverging trends before adoption (pre-trend test over "
+                           f"every year before adoption, p = {p:.2f}).")
         return {"rating": "meets_with_reservations",
                 "label": RATINGS["meets_with_reservations"], "reasons": reasons}
     if design == "time_to_event_comparison":

@@ -16,7 +16,8 @@ from evalkit.report.html import Block, esc
 
 __all__ = [
     "PALETTE", "new_figure", "figure_block", "prepost_figure", "categories_figure",
-    "attrition_figure", "groups_figure", "km_figure", "forest_figure",
+    "attrition_figure", "groups_figure", "km_figure", "forest_figure", "wrap_label",
+    "clipped_texts",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
@@ -45,6 +46,38 @@ _RC = {
     "legend.frameon": False,
     "savefig.dpi": 110,
 }
+
+
+def wrap_label(text: str, width: int = 40) -> str:
+    """A long axis or row label broken into lines of at most ``width`` characters (at spaces),
+    so it fits beside or under its axis instead of being cut off."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(str(text), width=width, break_long_words=False,
+                                   break_on_hyphens=False)) or str(text)
+
+
+def clipped_texts(fig, tolerance: float = 1.0) -> list[str]:
+    """The texts of ``fig`` (titles, axis and tick labels, legends, annotations) that reach
+    outside the figure as it is saved, i.e. that a reader would see cut off. Empty when every
+    text fits."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    out = []
+    for t in fig.findobj(Text):
+        if not t.get_visible() or not t.get_text().strip():
+            continue
+        e = t.get_window_extent(renderer)
+        if (e.x0 < box.x0 - tolerance or e.y0 < box.y0 - tolerance
+                or e.x1 > box.x1 + tolerance or e.y1 > box.y1 + tolerance):
+            out.append(t.get_text())
+    return out
 
 
 def new_figure(ncols: int = 1, *, width: float = 8.0, height: float = 3.6):
@@ -102,6 +135,7 @@ def prepost_figure(
     post_label: str,
     lower_is_better: bool,
     confidence: float,
+    population=None,
 ):
     """Two panels: average scores at both times with CIs, and the spread of individual change.
 
@@ -116,6 +150,9 @@ def prepost_figure(
     change
         Individual changes (post − pre) of complete pairs; only percentiles are drawn.
     """
+    from evalkit.report.words import Population
+
+    pop = Population.of(population)
     fig, (ax1, ax2) = new_figure(2, width=9.0, height=3.6)
     conf = f"{confidence:.0%}"
     s = summary.set_index("sample")
@@ -130,14 +167,14 @@ def prepost_figure(
     ax1.plot([0.08, 1.08], [cp["mean"], cq["mean"]], color=PALETTE["blue"], lw=1, alpha=0.6)
     ax1.set_xticks([0, 1], [pre_label.capitalize(), post_label.capitalize()])
     ax1.set_xlim(-0.5, 1.5)
-    ax1.set_ylabel(f"{outcome_label} (points)")
+    ax1.set_ylabel(wrap_label(f"{outcome_label} (points)", 32))
     ax1.set_title(f"Average score with {conf} CI")
     ax1.legend(loc="best", fontsize=8)
 
     pct = np.percentile(np.asarray(change, dtype=float), [10, 25, 50, 75, 90])
     ax2.hlines(0.6, pct[0], pct[4], color=PALETTE["sky"], lw=2)
     ax2.barh(0.6, pct[3] - pct[1], left=pct[1], height=0.35, color=PALETTE["sky"], alpha=0.7,
-             label="Middle half of youth (25th–75th percentile)")
+             label=f"Middle half of {pop.plural} (25th–75th percentile)")
     ax2.vlines(pct[2], 0.42, 0.78, color=PALETTE["black"], lw=2, label="Median")
     ax2.errorbar([mean_change], [0.15], xerr=[[mean_change - ci_low], [ci_high - mean_change]],
                  fmt="D", color=PALETTE["vermillion"], capsize=4, lw=1.6, ms=6,
@@ -146,15 +183,17 @@ def prepost_figure(
     ax2.set_ylim(-0.2, 1.2)
     ax2.set_yticks([])
     better = "lower" if lower_is_better else "higher"
-    ax2.set_xlabel(f"Change, {post_label} − {pre_label} (points; {better} is better)")
-    ax2.set_title("Change per youth: 10th to 90th percentile")
+    ax2.set_xlabel(wrap_label(f"Change, {post_label} − {pre_label} (points; {better} is "
+                              "better)", 48))
+    ax2.set_title(f"Change per {pop.singular}: 10th to 90th percentile")
     handles, labels = ax2.get_legend_handles_labels()
     keep = [(h, lab) for h, lab in zip(handles, labels) if lab and not lab.startswith("_")]
     ax2.legend(*zip(*keep), loc="upper left", fontsize=8, bbox_to_anchor=(0, 1.0))
     return fig
 
 
-def categories_figure(shares: dict[str, float | None], *, title: str, alt_note: str = ""):
+def categories_figure(shares: dict[str, float | None], *, title: str, alt_note: str = "",
+                      population=None):
     """One horizontal stacked bar of category shares (None = suppressed, drawn grey together).
 
     Parameters
@@ -181,7 +220,9 @@ def categories_figure(shares: dict[str, float | None], *, title: str, alt_note: 
     ax.set_xlim(0, 1)
     ax.set_yticks([])
     ax.xaxis.set_major_formatter(lambda x, _: f"{x:.0%}")
-    ax.set_xlabel("Share of youth measured both times")
+    from evalkit.report.words import Population
+
+    ax.set_xlabel(f"Share of {Population.of(population).plural} measured both times")
     ax.set_title(title)
     ax.grid(False)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.55), ncol=min(len(shares) + 1, 5),
@@ -222,7 +263,8 @@ def attrition_figure(table, *, overall: float, differential: float, boundary: st
 
 
 def groups_figure(summary, *, outcome_label: str, pre_label: str, post_label: str,
-                  program_label: str, comparison_label: str, confidence: float):
+                  program_label: str, comparison_label: str, confidence: float,
+                  population=None):
     """Average score by group at both times, with CIs.
 
     Parameters
@@ -241,8 +283,11 @@ def groups_figure(summary, *, outcome_label: str, pre_label: str, post_label: st
         ax.plot(s["time"].to_numpy() + off, s["mean"].to_numpy(), color=colour, lw=1, alpha=0.6)
     ax.set_xticks([0, 1], [pre_label.capitalize(), post_label.capitalize()])
     ax.set_xlim(-0.5, 1.5)
-    ax.set_ylabel(f"{outcome_label} (points)")
-    ax.set_title(f"Average score by group with {confidence:.0%} CI (youth measured both times)")
+    ax.set_ylabel(wrap_label(f"{outcome_label} (points)", 32))
+    from evalkit.report.words import Population
+
+    ax.set_title(wrap_label(f"Average score by group with {confidence:.0%} CI "
+                            f"({Population.of(population).plural} measured both times)", 60))
     ax.legend(loc="best", fontsize=8)
     return fig
 
@@ -318,7 +363,7 @@ def forest_figure(frame, *, title: str, xlabel: str, reference: float = 1.0, log
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(lambda v, _: f"{v:g}")
         ax.xaxis.set_minor_formatter(lambda v, _: "")
-    ax.set_yticks(y, frame["term"].tolist())
-    ax.set_xlabel(xlabel)
-    ax.set_title(title)
+    ax.set_yticks(y, [wrap_label(t, 28) for t in frame["term"].tolist()])
+    ax.set_xlabel(wrap_label(xlabel, 70))
+    ax.set_title(wrap_label(title, 60))
     return fig

@@ -33,7 +33,9 @@ from evalkit.report.figures import (
     prepost_figure,
 )
 from evalkit.report.html import Block, paragraphs, table
+from evalkit.report import words
 from evalkit.report.refused import RefusedReport
+from evalkit.report.words import Population, spoken
 from evalkit.results import jsonable, limiting
 
 __all__ = ["Outcome", "PrePostReport", "refused_comparison_report"]
@@ -103,6 +105,18 @@ class PrePostReport:
         at the second measurement) for 0/1 outcomes of comparison-group designs.
     group, comparison_label
         The 0/1 group column and what the comparison group is called.
+    study_design
+        ``"randomized"``, ``"comparison group"`` or ``"one group"`` (default: comparison group
+        with a group column, one group without): what the report says about how the groups
+        were formed, and which evidence rule rates it.
+    population
+        What the people are called (:class:`~evalkit.report.words.Population`, a
+        ``{singular, plural}`` mapping or one word; default youth).
+    labels
+        Display names of columns (covariates, the group column).
+    outcome_scale
+        ``"linear"`` or ``"log"``: a log outcome's changes are also stated as percentages
+        (exp(b) − 1).
     """
 
     data: pd.DataFrame
@@ -117,6 +131,10 @@ class PrePostReport:
     binary_groups: Mapping[str, ProportionComparison | Exception] = field(default_factory=dict)
     group: str | None = None
     comparison_label: str = "comparison group"
+    study_design: str | None = None
+    population: Any = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    outcome_scale: str = "linear"
     summary: pd.DataFrame = field(init=False)
     counts: privacy.Suppressed = field(init=False)
 
@@ -125,6 +143,16 @@ class PrePostReport:
         if (self.comparison is None) != (self.group is None):
             raise ValueError("a comparison needs its group column, and a group column its "
                              "comparison")
+        self.population = Population.of(self.population)
+        self.labels = dict(self.labels or {})
+        self.study_design = words.design_of(self.study_design,
+                                            has_group=self.group is not None)
+        if (self.study_design == "one group") != (self.group is None):
+            raise ValueError(f"design {self.study_design!r} does not fit "
+                             + ("a comparison group" if self.group else "one group"))
+        if self.outcome_scale not in ("linear", "log"):
+            raise ValueError(f"outcome_scale must be 'linear' or 'log', not "
+                             f"{self.outcome_scale!r}")
         c = self.change
         self.summary = describe(self._program_data(), c.pre, c.post, alpha=c.alpha)
         o = self.outcome
@@ -221,7 +249,24 @@ class PrePostReport:
     def _improved(self, value: float) -> bool:
         return (value < 0) == self.outcome.lower_is_better
 
+    @property
+    def randomized(self) -> bool:
+        """Whether the groups were formed at random (``design: randomized``)."""
+        return self.study_design == "randomized"
+
+    def _people(self) -> str:
+        return self.population.plural
+
+    def _amount(self, est: float, lo: float, hi: float, conf: str) -> str:
+        """A change's size for a headline: "2.1 points (95% CI ...)" or, on the log scale,
+        "about 12% (95% CI 3% to 21%)"."""
+        o = self.outcome
+        if self.outcome_scale == "log":
+            return words.percent_words(est, lo, hi, self.headline_result().confidence)
+        return f"{_num(abs(est))} {o.units} ({conf} CI {_ci(lo, hi)})"
+
     # -- headline ----------------------------------------------------------------------------
+    @spoken
     def headline(self) -> str:
         """One plain-language sentence stating the finding and what it can and cannot show."""
         o = self.outcome
@@ -236,17 +281,25 @@ class PrePostReport:
         c = self.change
         conf = f"{c.confidence:.0%}"
         span = f"{o.pre_label} and {o.post_label}"
+        way = words.direction(c.mean_diff, o.lower_is_better, ci_low=c.ci_low,
+                              ci_high=c.ci_high)
+        pct = (f" ({words.percent_words(c.mean_diff, c.ci_low, c.ci_high, c.confidence)} "
+               f"{'lower' if c.mean_diff < 0 else 'higher'})"
+               if self.outcome_scale == "log" else "")
         if c.ci_low <= 0 <= c.ci_high:
             what = (
                 f"Average {o.label} did not change clearly between {span}: the average change "
                 f"was {_num(c.mean_diff)} {o.units} ({conf} CI {_ci(c.ci_low, c.ci_high)})"
+                f"{pct}, {way}"
             )
         else:
             verb = "fell" if c.mean_diff < 0 else "rose"
             what = (
-                f"Average {o.label} {verb} by {_num(abs(c.mean_diff))} {o.units} between {span} "
-                f"({conf} CI {_ci(c.ci_low, c.ci_high)}), "
-                f"from {_num(c.mean_pre)} to {_num(c.mean_post)}"
+                f"Average {o.label} {verb} by {self._amount(c.mean_diff, c.ci_low, c.ci_high, conf)} "
+                f"between {span}, from {_num(c.mean_pre)} to {_num(c.mean_post)}"
+                + (f" ({_num(abs(c.mean_diff))} {o.units}, {conf} CI {_ci(c.ci_low, c.ci_high)})"
+                   if self.outcome_scale == "log" else "")
+                + f", {way}"
             )
         return (
             f"{what}, among the {c.n:,} youth measured both times. Without a comparison group "
@@ -257,27 +310,39 @@ class PrePostReport:
         k, o = self.comparison, self.outcome
         assert k is not None
         conf = f"{k.confidence:.0%}"
+        way = words.direction(k.estimate, o.lower_is_better, ci_low=k.ci_low,
+                              ci_high=k.ci_high)
+        others = (f"youth assigned at random to the {self.comparison_label}" if self.randomized
+                  else f"comparable youth in the {self.comparison_label}")
         if k.ci_low <= 0 <= k.ci_high:
+            pct = (f"; {words.percent_words(k.estimate, k.ci_low, k.ci_high, k.confidence)} "
+                   f"{'lower' if k.estimate < 0 else 'higher'}"
+                   if self.outcome_scale == "log" else "")
             what = (
                 f"At {o.post_label}, youth in the program and youth in the "
                 f"{self.comparison_label} had similar {o.label}s once intake scores are taken "
                 f"into account: the difference was {_num(k.estimate)} {o.units} ({conf} CI "
-                f"{_ci(k.ci_low, k.ci_high)}), too uncertain to show an effect either way."
+                f"{_ci(k.ci_low, k.ci_high)}{pct}), too uncertain to show an effect either way: "
+                f"{way}."
             )
         else:
             direction = "lower" if k.estimate < 0 else "higher"
             what = (
                 f"At {o.post_label}, youth in the program had a {o.label} "
-                f"{_num(abs(k.estimate))} {o.units} {direction} than comparable youth in the "
-                f"{self.comparison_label} ({conf} CI {_ci(k.ci_low, k.ci_high)}), adjusting for "
-                f"intake scores; this is {'an improvement' if self._improved(k.estimate) else 'a worsening'}."
+                f"{self._amount(k.estimate, k.ci_low, k.ci_high, conf)} {direction} than "
+                f"{others}, adjusting for intake scores: {way}."
             )
+        if self.randomized:
+            return (f"{what} Because youth were assigned at random, the difference can be "
+                    "attributed to the program, as far as the youth lost after assignment left "
+                    "the groups alike (see Checks).")
         return (
             f"{what} The comparison supports a program effect only as far as the two groups "
             "were alike at intake and lost similar shares of youth (see Checks)."
         )
 
     # -- sections ----------------------------------------------------------------------------
+    @spoken
     def glance(self) -> Block:
         """'At a glance': headline sentence, effect with CI, effect size and evidence rating."""
         c, k, o = self.change, self.comparison, self.outcome
@@ -314,8 +379,11 @@ class PrePostReport:
         else:
             q = (f"How did the {o.label} of youth in the program change between {o.pre_label} "
                  f"and {o.post_label}?")
+        if not question:
+            q = words.speak(q, self.population)
         return program_block(description, q)
 
+    @spoken
     def data_section(self) -> Block:
         """'The data': who was enrolled, how many were measured twice, what was suppressed."""
         o = self.outcome
@@ -342,22 +410,31 @@ class PrePostReport:
             text="The data",
         )
 
+    @spoken
     def method_section(self) -> Block:
         """'How it was evaluated', in plain words."""
         c, o = self.change, self.outcome
         conf = f"{c.confidence:.0%}"
         parts = []
         if self.comparison is not None:
+            covs = [words.label(t, self.labels) for t in self.comparison.terms["term"][3:]]
+            formed = ("Youth were assigned at random to the program or to the "
+                      f"{self.comparison_label}, and the two groups were compared."
+                      if self.randomized else
+                      f"Youth in the program were compared with youth in the "
+                      f"{self.comparison_label}, who were not assigned at random.")
             parts.append(
-                f"Youth in the program were compared with youth in the "
-                f"{self.comparison_label}. The program effect is the difference in {o.label} at "
+                f"{formed} The program effect is the difference in {o.label} at "
                 f"{o.post_label} between the groups after adjusting for each youth's "
-                f"{o.pre_label} score (analysis of covariance), with a {conf} confidence "
+                f"{o.pre_label} score"
+                + (f" and {', '.join(covs)}" if covs else "")
+                + f" (analysis of covariance), with a {conf} confidence "
                 "interval from standard errors that do not assume equal spread in the groups"
                 + (" and allow for youth in the same cluster being alike" if
                    self.comparison.n_clusters else "") + ". The effect size is Hedges' g as the "
                 "What Works Clearinghouse computes it, and the improvement index says how many "
-                "percentile points the average comparison youth would gain with the program."
+                "percentile points the average youth in the comparison group would gain with the "
+                "program."
             )
         parts.append(
             f"Each youth's {o.label} was measured at {o.pre_label} and again at {o.post_label}. "
@@ -385,6 +462,7 @@ class PrePostReport:
         )
         return Block(paragraphs(*parts), text="How it was evaluated")
 
+    @spoken
     def findings(self) -> Block:
         """'Findings': tables of the estimates and the standard figures."""
         if not self.reportable:
@@ -451,7 +529,7 @@ class PrePostReport:
         fig = groups_figure(summ, outcome_label=o.label.capitalize(), pre_label=o.pre_label,
                             post_label=o.post_label, program_label="Program",
                             comparison_label=self.comparison_label.capitalize(),
-                            confidence=k.confidence)
+                            confidence=k.confidence, population=self.population)
         alt = (f"Average {o.label} by group. Program youth: {_num(k.mean_pre_program)} at "
                f"{o.pre_label}, {_num(k.mean_post_program)} at {o.post_label}. "
                f"{self.comparison_label.capitalize()}: {_num(k.mean_pre_comparison)} and "
@@ -489,7 +567,7 @@ class PrePostReport:
             self.summary, diffs, mean_change=c.mean_diff, ci_low=c.ci_low, ci_high=c.ci_high,
             outcome_label=o.label.capitalize(), pre_label=o.pre_label,
             post_label=o.post_label, lower_is_better=o.lower_is_better,
-            confidence=c.confidence,
+            confidence=c.confidence, population=self.population,
         )
         better = "lower" if o.lower_is_better else "higher"
         alt = (
@@ -525,7 +603,8 @@ class PrePostReport:
             return tab + paragraphs(
                 "No chart of the reliable-change categories is shown: every category with "
                 f"youth in it has fewer than {self.threshold}, or would reveal one that does.")
-        fig = categories_figure(shares, title="Reliable change per youth")
+        fig = categories_figure(shares, title="Reliable change per youth",
+                                population=self.population)
         shown_txt = ", ".join(f"{k.lower()} {v:.0%}" for k, v in shares.items() if v is not None)
         alt = f"Stacked bar of youth by reliable change category: {shown_txt}."
         return tab + figure_block(fig, alt=alt, caption="Share of youth in each reliable "
@@ -556,6 +635,7 @@ class PrePostReport:
                      "interval for paired proportions. A row is suppressed when any count of "
                      f"its before-and-after table is below {self.threshold}.")
 
+    @spoken
     def checks(self) -> Block:
         """'Checks': attrition (WWC boundary), who was lost, baseline equivalence.
 
@@ -641,16 +721,21 @@ class PrePostReport:
         """The result behind the headline: the comparison when there is one, else the change."""
         return self.comparison if self.comparison is not None else self.change
 
+    @spoken
     def cautions(self) -> tuple[str, ...]:
         """Every result's cautions, headline first, with small counts of youth redacted."""
         return collect_cautions(
             [self.headline_result(), self.change, self.signed, self.reliable, self.attrition,
-             *self.binary_groups.values(), *self.binary.values()], threshold=self.threshold)
+             *self.binary_groups.values(), *self.binary.values()], threshold=self.threshold,
+            people=self.population.words(),
+            rename={f"'{k}'": f"'{v}'" for k, v in self.labels.items()})
 
+    @spoken
     def limitations(self) -> Block:
         """'Limitations' of the design."""
         return bullets_block(self.limitation_list())
 
+    @spoken
     def limitation_list(self) -> list[str]:
         """The limitations as sentences (also written to results.json)."""
         o = self.outcome
@@ -662,6 +747,9 @@ class PrePostReport:
             ]
         else:
             items = [
+                f"Youth were assigned to the program or the {self.comparison_label} at random, "
+                "so the groups differed at intake only by chance; youth lost after assignment "
+                "can still make them differ." if self.randomized else
                 f"Youth were compared with a {self.comparison_label}, not assigned at random "
                 "by the evaluation: differences the intake score does not capture may remain.",
             ]
@@ -678,6 +766,10 @@ class PrePostReport:
 
     def design(self) -> dict[str, str]:
         """Design code and label (results.json ``design``)."""
+        if self.comparison is not None and self.randomized:
+            return {"code": "randomized_prepost",
+                    "label": f"Program group vs {self.comparison_label}, assigned at random, "
+                             "measured before and after"}
         if self.comparison is not None:
             return {"code": "comparison_group_prepost",
                     "label": f"Program group vs {self.comparison_label}, measured before and "
@@ -685,19 +777,23 @@ class PrePostReport:
         return {"code": "one_group_prepost",
                 "label": "One group measured twice (pre-post), no comparison group"}
 
+    @spoken
     def evidence(self) -> dict[str, Any]:
         """Evidence rating and its reasons (see :mod:`evalkit.report.evidence`)."""
         checks: dict[str, Any] = {
-            "attrition": None if self.lost_hidden else self.attrition_rate}
+            "attrition": None if self.lost_hidden else self.attrition_rate,
+            "arms": f"the program or the {self.comparison_label}"}
         if self.comparison is not None:
             checks["baseline_status"] = self.comparison.baseline_status
             checks["baseline_g"] = self.comparison.baseline_g
         if self.attrition is not None and self.attrition.low is not None:
             checks["low_attrition"] = self.attrition.low
             checks["attrition_boundary"] = self.attrition.boundary
-        head = collect_cautions([self.headline_result()], threshold=self.threshold)
+        head = collect_cautions([self.headline_result()], threshold=self.threshold,
+                                people=self.population.words())
         return rate(self.design()["code"], checks, head)
 
+    @spoken
     def results_document(self) -> dict[str, Any]:
         """The method part of ``results.json`` (see :mod:`evalkit.report.resultsdoc`)."""
         c, k, o = self.change, self.comparison, self.outcome
@@ -717,7 +813,7 @@ class PrePostReport:
                 "effect_size": {"name": "hedges_g_wwc", "estimate": val(k.g),
                                 "ci_low": val(k.g_ci_low), "ci_high": val(k.g_ci_high)},
                 "improvement_index": val(k.improvement_index),
-                "suppressed": not shown,
+                "suppressed": not shown, "digits": 1, "scale": self.outcome_scale,
             }
         else:
             headline = {
@@ -727,8 +823,12 @@ class PrePostReport:
                 "units": o.units,
                 "effect_size": {"name": "hedges_g_av", "estimate": val(c.g_av),
                                 "ci_low": val(c.g_av_ci_low), "ci_high": val(c.g_av_ci_high)},
-                "suppressed": not shown,
+                "suppressed": not shown, "digits": 1, "scale": self.outcome_scale,
             }
+        if self.outcome_scale == "log" and shown:
+            headline["percent_change"] = {
+                key: words.percent_change(headline[key])
+                for key in ("estimate", "ci_low", "ci_high")}
         estimates: list[dict[str, Any]] = []
         if shown:
             for res in (k, c, self.signed):

@@ -17,6 +17,11 @@ Shape (``schema_version`` 1; fields marked * may be ``null``)::
         "alpha": float, "p_value": float*, "n": int*, "units": str,
         "effect_size": {"name": str, "estimate": float*, "ci_low": float*, "ci_high": float*}*,
         "suppressed": bool,
+        "digits": int,                          # optional: decimals the report prints the
+                                                # estimate and its CI with (index uses it)
+        "scale": "linear" | "log",              # optional: the outcome's scale
+        "percent_change": {"estimate": float*, "ci_low": float*,
+                           "ci_high": float*},  # optional, log scale: exp(b) − 1
         "not_estimated": bool                   # optional: true when the estimator refused
       },                                        # the data (rating "not_estimated")
       "estimates": [{"term": str, "estimate": float*, "se": float*, "ci_low": float*,
@@ -144,6 +149,10 @@ def problems(doc: Mapping[str, Any], *, partial: bool = False) -> list[str]:
             v = head.get(key)
             if v is not None and not (isinstance(v, (int, float)) and math.isfinite(v)):
                 out.append(f"headline '{key}' must be a finite number or null")
+        digits = head.get("digits")
+        if digits is not None and not (isinstance(digits, int) and not isinstance(digits, bool)
+                                       and 0 <= digits <= 6):
+            out.append("headline 'digits' must be a whole number from 0 to 6")
     ev = doc.get("evidence")
     if isinstance(ev, dict):
         for key in ("rating", "label", "reasons"):

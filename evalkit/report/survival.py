@@ -23,6 +23,8 @@ from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate
 from evalkit.report.figures import figure_block, forest_figure, km_figure
 from evalkit.report.html import Block, paragraphs, table
+from evalkit.report import words
+from evalkit.report.words import Population, spoken
 from evalkit.results import limiting
 
 __all__ = ["SurvivalReport"]
@@ -30,6 +32,12 @@ __all__ = ["SurvivalReport"]
 
 def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
+
+
+def _join(items: Sequence[str]) -> str:
+    """"a", "a and b", "a, b and c"."""
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 @dataclass
@@ -63,6 +71,17 @@ class SurvivalReport:
         :func:`~evalkit.methods.survival.cumulative_incidence` and the cause that is the
         event; when given, shares of youth who had the event are cumulative incidences
         (other exits are not counted as events, nor as youth who could still have one).
+    study_design
+        ``"randomized"`` or ``"comparison group"`` (the default): how the groups were formed,
+        for the report's wording and the evidence rule.
+    population
+        What the people are called (:class:`~evalkit.report.words.Population`, a
+        ``{singular, plural}`` mapping or one word; default youth).
+    labels
+        Display names of columns (covariates) in tables, figures and text.
+    lower_is_better
+        Whether fewer and later events are better (re-arrest, runaway): the headline says
+        whether the difference goes the desired way.
     """
 
     data: pd.DataFrame
@@ -83,10 +102,20 @@ class SurvivalReport:
     competing: str = ""
     incidence: CumulativeIncidence | None = None
     cause: str = "1"
+    study_design: str | None = None
+    population: Any = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    lower_is_better: bool = True
     counts: privacy.Suppressed = field(init=False)
 
     def __post_init__(self) -> None:
         self.threshold = privacy.check_threshold(self.threshold)
+        self.population = Population.of(self.population)
+        self.labels = dict(self.labels or {})
+        self.study_design = words.design_of(self.study_design, has_group=True)
+        if self.study_design not in ("randomized", "comparison group"):
+            raise ValueError(f"design {self.study_design!r} does not fit a time-to-event "
+                             "comparison of two groups")
         d = self.data
         g = d[self.group].astype(float)
         ev = d[self.event].astype(float)
@@ -108,9 +137,48 @@ class SurvivalReport:
         return self.cox.to_frame().iloc[0]
 
     @property
+    def randomized(self) -> bool:
+        """Whether the groups were formed at random (``design: randomized``)."""
+        return self.study_design == "randomized"
+
+    @property
+    def ph_program_p(self) -> float:
+        """p-value of the proportional-hazards test of the program term itself."""
+        t = self.ph.table
+        row = t[t["term"] == self.group]
+        return float(row["p_value"].iloc[0]) if len(row) else float("nan")
+
+    @property
+    def ph_failing(self) -> list[str]:
+        """Terms (other than the global test) whose own proportional-hazards test rejects
+        at 0.05."""
+        t = self.ph.table
+        t = t[(t["term"] != "GLOBAL") & (t["p_value"] < 0.05)]
+        return t["term"].tolist()
+
+    @property
     def ph_holds(self) -> bool:
-        """Whether the global proportional-hazards test does not reject at 0.05."""
-        return self.ph.global_p >= 0.05
+        """Whether the program's single hazard ratio is a fair headline: neither the program
+        term's own proportional-hazards test nor the global test rejects at 0.05."""
+        prog = self.ph_program_p
+        return self.ph.global_p >= 0.05 and not (prog < 0.05)
+
+    def _renames(self) -> dict[str, str]:
+        """Words of the estimators' cautions to replace before they are shown: groups named
+        by their column and value, and columns named by their labels."""
+        out = {}
+        for v, name in ((1, self.program_label), (0, self.comparison_label)):
+            for txt in (f"{v}", f"{v}.0"):
+                out[f"group {self.group} = {txt}"] = f"the group '{name}'"
+                out[f"{self.group} = {txt}"] = f"'{name}'"
+        out.update({f"'{k}'": f"'{v}'" for k, v in self.labels.items()})
+        return out
+
+    def term_label(self, term: str) -> str:
+        """How a Cox term is shown: the program's name for the group, else its label."""
+        if term == self.group:
+            return self.program_label.capitalize()
+        return words.label(term, self.labels)
 
     @property
     def reportable(self) -> bool:
@@ -159,6 +227,7 @@ class SurvivalReport:
         return self.program_label if str(g) in ("1", "1.0") else self.comparison_label
 
     # -- headline ----------------------------------------------------------------------------
+    @spoken
     def headline(self) -> str:
         if not self.reportable:
             return (f"Fewer than {self.threshold} youth were in a group, so results are "
@@ -177,20 +246,34 @@ class SurvivalReport:
                      f"{self.time_unit} are withheld: fewer than {self.threshold} youth in a "
                      "group had (or had not) had the event by then.")
         if self.ph_holds:
+            way = words.direction(float(hr["hazard_ratio"]), self.lower_is_better,
+                                  ci_low=float(hr["hr_ci_low"]),
+                                  ci_high=float(hr["hr_ci_high"]), null=1.0)
             second = (f"Their risk at any given time was {_num(hr['hazard_ratio'])} times that of "
                       f"{self.comparison_label} (hazard ratio, {conf} CI "
                       f"{_num(hr['hr_ci_low'])} to {_num(hr['hr_ci_high'])}), adjusting for the "
-                      "youth characteristics in the model.")
+                      f"characteristics in the model: {way}.")
         else:
             r = self.rmst
-            second = (f"Because the groups' risks did not stay proportional over time, the "
+            # more time without the event is desired when events are to be avoided
+            way = words.direction(-r.diff, self.lower_is_better, ci_low=-r.diff_ci_high,
+                                  ci_high=-r.diff_ci_low)
+            why = ("the groups' risks did not stay proportional over time" if
+                   self.ph.global_p < 0.05 else
+                   "the program's hazard ratio did not stay constant over time")
+            more = "more" if r.diff >= 0 else "less"
+            second = (f"Because {why}, the "
                       f"headline is the average time without the event over the first "
-                      f"{r.tau:g} {self.time_unit}: {_num(r.diff, 1)} {self.time_unit} more for "
-                      f"{self.program_label} ({conf} CI {_num(r.diff_ci_low, 1)} to "
-                      f"{_num(r.diff_ci_high, 1)}).")
+                      f"{r.tau:g} {self.time_unit}: {_num(abs(r.diff), 1)} {self.time_unit} "
+                      f"{more} for {self.program_label} ({conf} CI {_num(r.diff_ci_low, 1)} to "
+                      f"{_num(r.diff_ci_high, 1)}): {way}.")
         return f"{first} {second}"
 
     def design(self) -> dict[str, str]:
+        if self.randomized:
+            return {"code": "randomized_time_to_event",
+                    "label": f"{self.program_label.capitalize()} vs {self.comparison_label}, "
+                             "assigned at random, time to event"}
         return {"code": "time_to_event_comparison",
                 "label": f"{self.program_label.capitalize()} vs {self.comparison_label}, time "
                          "to event"}
@@ -200,17 +283,24 @@ class SurvivalReport:
         proportional."""
         return self.cox if self.ph_holds else self.rmst
 
+    @spoken
     def cautions(self) -> tuple[str, ...]:
         """Every result's cautions, headline first, with small counts of youth redacted."""
         return collect_cautions([self.headline_result(), self.cox, self.ph, self.rmst, self.km,
-                                 self.logrank, self.incidence], threshold=self.threshold)
+                                 self.logrank, self.incidence], threshold=self.threshold,
+                                people=self.population.words(), rename=self._renames())
 
+    @spoken
     def evidence(self) -> dict[str, Any]:
-        head = collect_cautions([self.headline_result()], threshold=self.threshold)
+        head = collect_cautions([self.headline_result()], threshold=self.threshold,
+                                people=self.population.words(), rename=self._renames())
         return rate(self.design()["code"], {"ph_holds": self.ph_holds,
+                                             "arms": f"{self.program_label} or "
+                                                     f"{self.comparison_label}",
                                              "ph_global_p": self.ph.global_p}, head)
 
     # -- sections ----------------------------------------------------------------------------
+    @spoken
     def glance(self) -> Block:
         ev = self.evidence()
         hr = self.hr_row
@@ -231,10 +321,12 @@ class SurvivalReport:
         return glance_block(self.headline(), items, ev)
 
     def program_section(self, description: str, question: str = "") -> Block:
-        q = question or (f"Compared with {self.comparison_label}, did {self.program_label} "
-                         f"lower the share of youth who {self.event_label}, or delay it?")
+        q = question or words.speak(
+            f"Compared with {self.comparison_label}, did {self.program_label} "
+            f"lower the share of youth who {self.event_label}, or delay it?", self.population)
         return program_block(description, q)
 
+    @spoken
     def data_section(self) -> Block:
         shown = self.counts.display(percent_of="column")
         shown = shown.rename(index={"Total": "Youth followed"})
@@ -249,15 +341,20 @@ class SurvivalReport:
         return Block(text + table(shown, caption="Youth in the evaluation",
                                   total_rows=("Youth followed",), note=note), text="The data")
 
+    @spoken
     def method_section(self) -> Block:
         conf = f"{self.cox.confidence:.0%}"
+        formed = (f"Youth were assigned at random to {self.program_label} or to "
+                  f"{self.comparison_label}. " if self.randomized else
+                  f"Youth were not assigned to {self.program_label} at random. ")
         return Block(paragraphs(
-            "Kaplan–Meier curves estimate, for each group, the share of youth still without "
+            formed + "Kaplan–Meier curves estimate, for each group, the share of youth still without "
             "the event at each point in time, allowing for youth followed for different lengths "
             "of time. A log-rank test compares the curves.",
             f"A Cox regression estimates the hazard ratio: how the program group's risk at any "
-            f"moment compares with the {self.comparison_label}'s, adjusting for "
-            + (", ".join(self.cox.terms[1:]) if len(self.cox.terms) > 1 else "nothing else")
+            f"moment compares with that of {self.comparison_label}, adjusting for "
+            + (", ".join(self.term_label(t) for t in self.cox.terms[1:])
+               if len(self.cox.terms) > 1 else "nothing else")
             + f", with {conf} confidence intervals. It assumes that ratio stays constant over "
             "time (proportional hazards), which the Checks section tests.",
             f"The restricted mean survival time is the average time without the event over the "
@@ -265,6 +362,7 @@ class SurvivalReport:
             "no proportional-hazards assumption.",
         ), text="How it was evaluated")
 
+    @spoken
     def findings(self) -> Block:
         if not self.reportable:
             return Block(paragraphs(self.headline()), text=self.headline())
@@ -331,7 +429,7 @@ class SurvivalReport:
                       note="The median is not reached when fewer than half of the group had "
                            "the event during follow-up.")
         cf = self.cox.to_frame()
-        cf["term"] = cf["term"].replace({self.group: self.program_label.capitalize()})
+        cf["term"] = [self.term_label(t) for t in cf["term"]]
         cox_rows = pd.DataFrame({
             "Hazard ratio": [_num(v) for v in cf["hazard_ratio"]],
             f"{conf} CI": [f"{_num(a)} to {_num(b)}" for a, b in zip(cf["hr_ci_low"],
@@ -364,25 +462,60 @@ class SurvivalReport:
                       note=f"Difference {_p(r.diff_p_value)}; ratio {_num(r.ratio)}.")
         return Block(html, text="Findings")
 
+    @spoken
     def checks(self) -> Block:
         t = self.ph.table
         shown = pd.DataFrame({"Chi-squared": [f"{v:.2f}" for v in t["chisq"]],
                               "df": t["df"].astype(int).astype(str).tolist(),
                               "p": [_p(v) for v in t["p_value"]]},
-                             index=[x if x != "GLOBAL" else "All together" for x in t["term"]])
-        verdict = ("The hazard ratios look constant over time (global test p ≥ 0.05), so the "
-                   "Cox model's single hazard ratio is a fair summary." if self.ph_holds else
-                   "At least one hazard ratio changes over time (global test p < 0.05): a "
-                   "single hazard ratio averages over a changing effect, so the report leads "
-                   "with the restricted mean time instead.")
+                             index=[self.term_label(x) if x != "GLOBAL" else "All together"
+                                    for x in t["term"]])
+        verdict = self.ph_verdict()
         return Block(paragraphs(verdict) + table(
             shown, caption="Proportional-hazards test", total_rows=("All together",),
             note=f"Score test of each covariate's effect changing with time "
                  f"({self.ph.transform} transform), as R's cox.zph.")
             + cautions_html(self.cautions()), text="Checks")
 
+    def ph_verdict(self) -> str:
+        """What the proportional-hazards tests say, naming every term whose own test fails
+        (its effect changes over time), and what the headline does about it."""
+        t = self.ph.table.set_index("term")
+        failing = self.ph_failing
+        named = [f"{self.term_label(x).lower() if x == self.group else self.term_label(x)} "
+                 f"({_p(float(t.loc[x, 'p_value']))})" for x in failing]
+        glob = _p(self.ph.global_p)
+        prog = self.ph_program_p
+        if not failing and self.ph.global_p >= 0.05:
+            return (f"No hazard ratio shows signs of changing over time (every term's test and "
+                    f"the global test, {glob}, have p ≥ 0.05), so the Cox model's single "
+                    "hazard ratio is a fair summary.")
+        parts = []
+        if failing:
+            subject = "effects" if len(named) > 1 else "effect"
+            parts.append(f"The {subject} on risk of {_join(named)} "
+                         f"{words.agree(subject, 'changes')} over time (p < 0.05 in "
+                         + ("their own tests): their hazard ratios average" if len(named) > 1
+                            else "its own test): its hazard ratio averages")
+                         + " over an effect that is not constant.")
+        if self.ph_holds:
+            parts.append(f"The program's own test ({_p(prog)}) and the global test ({glob}) "
+                         "find no such change, so the program's single hazard ratio is kept as "
+                         "the headline; the restricted mean time, which needs no such "
+                         "assumption, is shown beside it.")
+        else:
+            which = (f"the global test ({glob})" if self.ph.global_p < 0.05 else
+                     f"the program's own test ({_p(prog)})")
+            parts.append(f"Because {which} rejects a constant hazard ratio, a single hazard "
+                         "ratio would average over a changing effect, so the report leads with "
+                         "the restricted mean time instead.")
+        return " ".join(parts)
+
+    @spoken
     def limitation_list(self) -> list[str]:
         items = [
+            f"Youth were assigned to {self.program_label} or {self.comparison_label} at "
+            "random, so the groups differed at entry only by chance." if self.randomized else
             f"Youth were not assigned to {self.program_label} at random: the hazard ratio "
             "adjusts for the characteristics in the model, not for others that may differ.",
             "The curves assume that youth whose follow-up ended early had the same risk as "
@@ -398,9 +531,11 @@ class SurvivalReport:
                             ", which is higher than the share who actually had the event."))
         return items + [str(c) for c in limiting(self.cautions())]
 
+    @spoken
     def limitations(self) -> Block:
         return bullets_block(self.limitation_list())
 
+    @spoken
     def results_document(self) -> dict[str, Any]:
         hr = self.hr_row
         shown = self.reportable
@@ -426,7 +561,7 @@ class SurvivalReport:
             "n": self.cox.n if shown and self.totals_shown()["followed"] else None,
             "effect_size": {"name": "hazard_ratio", "estimate": val(hr["hazard_ratio"]),
                             "ci_low": val(hr["hr_ci_low"]), "ci_high": val(hr["hr_ci_high"])},
-            "suppressed": not shown,
+            "suppressed": not shown, "digits": 2 if self.ph_holds else 1,
         })
         estimates = []
         if shown:
@@ -468,5 +603,7 @@ class SurvivalReport:
         )
         doc["checks"] = {"proportional_hazards": {
             "global_chisq": float(self.ph.table.iloc[-1]["chisq"]),
-            "global_p": self.ph.global_p, "holds": self.ph_holds}}
+            "global_p": self.ph.global_p, "program_p": self.ph_program_p,
+            "failing_terms": [self.term_label(x) for x in self.ph_failing],
+            "holds": self.ph_holds}}
         return doc

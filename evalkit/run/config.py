@@ -39,6 +39,14 @@ __all__ = ["EvaluationConfig", "load_config", "find_configs", "TOP_LEVEL_KEYS", 
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
+#: Values of ``design``, and the templates each fits.
+DESIGNS = ("randomized", "comparison group", "one group", "policy adoption")
+DESIGN_TEMPLATES = {"prepost": ("randomized", "comparison group", "one group"),
+                    "survival": ("randomized", "comparison group"),
+                    "did": ("policy adoption",)}
+OUTCOME_SCALES = ("linear", "log")
+DEFAULT_POPULATION = {"singular": "youth", "plural": "youth"}
+
 #: Top-level keys: name → (required, kind, help).
 TOP_LEVEL_KEYS: dict[str, tuple[bool, str, str]] = {
     "title": (True, "str", "report title shown to funders"),
@@ -56,8 +64,18 @@ TOP_LEVEL_KEYS: dict[str, tuple[bool, str, str]] = {
     "privacy_threshold": (False, "int", f"smallest count shown (default "
                           f"{privacy.DEFAULT_THRESHOLD}, at least {privacy.MIN_THRESHOLD})"),
     "timeout": (False, "int", "seconds any one notebook cell may run (default 600)"),
+    "design": (False, "choice", "how the groups were formed: " + ", ".join(DESIGNS)
+               + " (default: one group or comparison group for prepost, comparison group for "
+               "survival, policy adoption for did)"),
+    "population_label": (False, "population", "who the people are, as {singular: man, plural: "
+                         "men} (or one word used for both); default youth"),
+    "labels": (False, "labels", "display names of columns (covariates, groups), as {prio: "
+               "prior convictions}; default the column names"),
+    "outcome_scale": (False, "choice", "scale of the outcome: linear or log (a log outcome is "
+                      "also reported as a percentage change); default linear"),
     "parameters": (True, "mapping", "the template's parameters"),
 }
+
 
 DEFAULT_TIMEOUT = 600
 #: File types the data readers understand (kept in step with evalkit.data.SUPPORTED_SUFFIXES
@@ -117,6 +135,11 @@ class EvaluationConfig:
     privacy_threshold: int
     timeout: int
     parameters: dict[str, Any] = field(default_factory=dict)
+    design: str | None = None
+    population_label: dict[str, str] = field(
+        default_factory=lambda: dict(DEFAULT_POPULATION))
+    labels: dict[str, str] = field(default_factory=dict)
+    outcome_scale: str = "linear"
 
     @property
     def notebook(self) -> Path:
@@ -134,6 +157,10 @@ class EvaluationConfig:
             "id_column": self.id_column,
             "privacy_threshold": self.privacy_threshold,
             "results_path": results_path,
+            "design": self.design,
+            "population_label": dict(self.population_label),
+            "labels": dict(self.labels),
+            "outcome_scale": self.outcome_scale,
             **self.parameters,
         }
 
@@ -174,6 +201,13 @@ def _kind_ok(value: Any, kind: str) -> bool:
                 and math.isfinite(value))
     if kind == "mapping":
         return isinstance(value, dict)
+    if kind == "population":
+        return (isinstance(value, str) and value.strip() != "") or (
+            isinstance(value, dict) and set(value) == {"singular", "plural"}
+            and all(isinstance(v, str) and v.strip() for v in value.values()))
+    if kind == "labels":
+        return isinstance(value, dict) and all(
+            isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in value.items())
     raise ValueError(kind)
 
 
@@ -184,6 +218,8 @@ _KIND_WORDS = {
     "columns": "a list of column names", "numbers": "a non-empty list of numbers",
     "binary_outcomes": "a list of {pre: column, post: column, label: text} mappings",
     "mapping": "a mapping of keys to values",
+    "population": "{singular: word, plural: word} or one word",
+    "labels": "a mapping of column names to display names",
 }
 
 
@@ -245,6 +281,22 @@ def load_config(path: str | Path) -> EvaluationConfig:
         if not _kind_ok(raw[key], kind) or (required and kind == "str" and not raw[key].strip()):
             problems.append(f"'{key}' must be {_KIND_WORDS[kind]}, not {raw[key]!r} ({help_})")
 
+    design = raw.get("design")
+    if _kind_ok(design, "choice") and design not in DESIGNS:
+        problems.append(f"'design' must be one of {', '.join(DESIGNS)}, not {design!r}")
+    scale = raw.get("outcome_scale")
+    if _kind_ok(scale, "choice") and scale not in OUTCOME_SCALES:
+        problems.append(f"'outcome_scale' must be one of {', '.join(OUTCOME_SCALES)}, not "
+                        f"{scale!r}")
+    population = raw.get("population_label")
+    if _kind_ok(population, "population"):
+        population = ({"singular": population.strip(), "plural": population.strip()}
+                      if isinstance(population, str) else
+                      {k: v.strip() for k, v in population.items()})
+    else:
+        population = dict(DEFAULT_POPULATION)
+    labels = raw.get("labels") if _kind_ok(raw.get("labels"), "labels") else {}
+
     threshold = raw.get("privacy_threshold", privacy.DEFAULT_THRESHOLD)
     if _kind_ok(threshold, "int"):
         try:
@@ -295,6 +347,7 @@ def load_config(path: str | Path) -> EvaluationConfig:
             problems.append("'parameters.covariates' and 'parameters.cluster' need "
                             "'parameters.group' (they belong to a comparison-group design)")
         _check_template_rules(spec, raw, params, problems)
+        _check_design(spec, raw, params, problems)
         lo, hi = params.get("score_min"), params.get("score_max")
         if _kind_ok(lo, "number") and _kind_ok(hi, "number") and lo >= hi:
             problems.append(f"'parameters.score_min' ({lo}) must be below score_max ({hi})")
@@ -317,7 +370,30 @@ def load_config(path: str | Path) -> EvaluationConfig:
         privacy_threshold=int(threshold),
         timeout=int(timeout),
         parameters=params,
+        design=raw.get("design"),
+        population_label=population,
+        labels={str(k): v.strip() for k, v in labels.items()},
+        outcome_scale=raw.get("outcome_scale") or "linear",
     )
+
+
+def _check_design(spec: TemplateSpec, raw: dict, params: dict[str, Any],
+                  problems: list[str]) -> None:
+    """``design`` must fit the template (and, for prepost, whether there is a group)."""
+    design = raw.get("design")
+    if not (isinstance(design, str) and design in DESIGNS):
+        return
+    fits = DESIGN_TEMPLATES.get(spec.name, DESIGNS)
+    if design not in fits:
+        problems.append(f"'design': {design!r} does not fit the {spec.name} template (use "
+                        f"{' or '.join(fits)})")
+    elif spec.name == "prepost":
+        if design == "one group" and params.get("group"):
+            problems.append("'design': 'one group' but 'parameters.group' names a comparison "
+                            "group (use 'comparison group' or 'randomized')")
+        elif design != "one group" and not params.get("group"):
+            problems.append(f"'design': {design!r} needs 'parameters.group' (the column "
+                            "marking the program group)")
 
 
 def _check_template_rules(spec: TemplateSpec, raw: dict, params: dict[str, Any],

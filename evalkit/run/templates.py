@@ -57,7 +57,8 @@ class TemplateSpec:
 #: Parameters every template receives from the config's top level (not from ``parameters``).
 COMMON_PARAMS = (
     "title", "program", "description", "question", "data_path", "id_column",
-    "privacy_threshold", "results_path",
+    "privacy_threshold", "results_path", "design", "population_label", "labels",
+    "outcome_scale",
 )
 
 
@@ -145,6 +146,8 @@ SURVIVAL = TemplateSpec(
         Param("event_label", "str", "the event, worded to follow 'youth who ...' "
               "(e.g. 'ran away from placement')", True, example="ran away from placement"),
         Param("program_label", "str", "name of the program group", default="the program"),
+        Param("lower_is_better", "bool", "whether fewer and later events are better (true for "
+              "re-arrest or runaway)", default=True),
         Param("comparison_label", "str", "name of the comparison group",
               default="the comparison group"),
         Param("time_unit", "str", "unit of the durations", default="days"),
