@@ -139,6 +139,7 @@ def new_config_text(slug: str, template: str) -> str:
     defaults (never the sample's values, which would not fit other data).
     """
     from evalkit import privacy
+    from evalkit.run.config import DESIGN_TEMPLATES
     from evalkit.run.templates import get_template
 
     spec = get_template(template)
@@ -171,6 +172,15 @@ def new_config_text(slug: str, template: str) -> str:
         *id_lines,
         f"# Smallest count shown in the report (at least {privacy.MIN_THRESHOLD})",
         f"privacy_threshold: {privacy.DEFAULT_THRESHOLD}",
+        "# How the groups were formed: " + ", ".join(DESIGN_TEMPLATES[spec.name])
+        + " (optional; empty: the template's default)",
+        "design: null",
+        "# What the people are called, e.g. {singular: man, plural: men} (optional)",
+        "population_label: {singular: youth, plural: youth}",
+        "# Display names of columns, e.g. {prio: prior convictions} (optional)",
+        "labels: {}",
+        "# Scale of the outcome: linear, or log (effects also given as percentage changes)",
+        "outcome_scale: linear",
         "parameters:",
     ]
     for p in spec.params:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import os
 import subprocess
 import sys
@@ -109,3 +111,29 @@ def test_new_writes_a_config_for_every_template(tmp_path, template):
     p.write_text(yaml.safe_dump(raw))
     cfg = load_config(p)  # the examples in the written config are valid values
     cfg.load_data()  # ... and name columns the sample data have
+
+
+def test_new_lists_and_writes_the_design_population_labels_and_scale_keys(tmp_path, capsys):
+    from evalkit.cli import keys_text
+    from evalkit.run.config import load_config
+
+    for template in TEMPLATES:
+        text = keys_text(template)
+        for key in ("design", "population_label", "labels", "outcome_scale"):
+            assert re.search(rf"^\s+{key}\s+optional\s+\S", text, re.M), key
+    assert main(["new", "aid-trial", "--template", "survival", "--dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "population_label" in out and "outcome_scale" in out
+    raw = yaml.safe_load((tmp_path / "aid-trial.yaml").read_text())
+    assert raw["design"] is None and raw["outcome_scale"] == "linear"
+    assert raw["population_label"] == {"singular": "youth", "plural": "youth"}
+    assert "randomized, comparison group" in (tmp_path / "aid-trial.yaml").read_text()
+    raw = {k: (v.replace("CHANGE ME", "x") if isinstance(v, str) else v) for k, v in raw.items()}
+    raw["data"] = str(SAMPLE / "placement_runaway.csv")
+    raw["parameters"] = {k: v for k, v in raw["parameters"].items()}
+    raw["parameters"].update(duration="days", event="ran_away", group="specialized",
+                             event_label="ran away")
+    raw["design"] = "randomized"
+    p = tmp_path / "aid-trial.yaml"
+    p.write_text(yaml.safe_dump(raw))
+    assert load_config(p).design == "randomized"

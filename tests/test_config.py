@@ -97,3 +97,73 @@ def test_find_configs_takes_files_and_folders_once(tmp_path):
     write_config(tmp_path, "b")
     (tmp_path / "notes.txt").write_text("x")
     assert [p.stem for p in find_configs([tmp_path, a])] == ["a", "b"]
+
+
+# -- design, population_label, labels, outcome_scale ------------------------------------------
+
+def test_new_top_level_keys_default_to_todays_behaviour():
+    cfg = load_config(EVALUATIONS / "mentoring-site-a.yaml")
+    assert cfg.design is None and cfg.outcome_scale == "linear" and cfg.labels == {}
+    assert cfg.population_label == {"singular": "youth", "plural": "youth"}
+    params = cfg.notebook_parameters(None)
+    assert params["design"] is None and params["outcome_scale"] == "linear"
+    assert params["population_label"] == {"singular": "youth", "plural": "youth"}
+    assert params["labels"] == {}
+
+
+def test_new_top_level_keys_are_read_and_passed_to_the_notebook(tmp_path):
+    p = write_config(tmp_path, "keys", design="one group", outcome_scale="log",
+                     population_label={"singular": "girl", "plural": "girls"},
+                     labels={"ts_intake": "symptoms at intake"})
+    cfg = load_config(p)
+    params = cfg.notebook_parameters(None)
+    assert params["design"] == "one group" and params["outcome_scale"] == "log"
+    assert params["population_label"] == {"singular": "girl", "plural": "girls"}
+    assert params["labels"] == {"ts_intake": "symptoms at intake"}
+    # one word serves as both forms
+    cfg = load_config(write_config(tmp_path, "word", population_label="staff"))
+    assert cfg.population_label == {"singular": "staff", "plural": "staff"}
+
+
+def test_bad_values_of_the_new_keys_name_the_file_and_key(tmp_path):
+    problems = _problems(write_config(
+        tmp_path, "bad", design="random", outcome_scale="logit",
+        population_label={"singular": "man"}, labels=["prio"]))
+    text = "\n".join(problems)
+    assert "'design' must be one of randomized, comparison group, one group, policy adoption" \
+        in text
+    assert "'outcome_scale' must be one of linear, log, not 'logit'" in text
+    assert "'population_label' must be {singular: word, plural: word}" in text
+    assert "'labels' must be a mapping of column names to display names" in text
+    # unknown keys are still errors, with a suggestion
+    problems = _problems(write_config(tmp_path, "typo2", desing="randomized"))
+    assert any("unknown key 'desing'" in x and "did you mean 'design'" in x for x in problems)
+
+
+def test_a_design_must_fit_the_template_and_the_data(tmp_path):
+    # site A has no group column: a randomized or comparison-group design needs one
+    problems = _problems(write_config(tmp_path, "rand", design="randomized"))
+    assert any("'design': 'randomized' needs 'parameters.group'" in x for x in problems)
+    problems = _problems(write_config(tmp_path, "pol", design="policy adoption"))
+    assert any("does not fit the prepost template" in x for x in problems)
+    raw = __import__("yaml").safe_load((EVALUATIONS / "lifeskills-waitlist.yaml").read_text())
+    raw["data"] = str((EVALUATIONS / raw["data"]).resolve())
+    raw["design"] = "one group"
+    p = tmp_path / "onegroup.yaml"
+    p.write_text(__import__("yaml").safe_dump(raw))
+    assert any("'one group' but 'parameters.group'" in x for x in _problems(p))
+    raw["design"] = "randomized"
+    p.write_text(__import__("yaml").safe_dump(raw))
+    assert load_config(p).design == "randomized"
+
+
+def test_the_acceptance_configs_are_valid():
+    from conftest import ROOT
+
+    cfgs = {p.stem: load_config(p) for p in find_configs([ROOT / "tests" / "configs"])}
+    assert set(cfgs) == {"castle-doctrine", "rossi-recidivism", "renamed-prepost"}
+    assert cfgs["castle-doctrine"].design == "policy adoption"
+    assert cfgs["castle-doctrine"].outcome_scale == "log"
+    assert cfgs["rossi-recidivism"].design == "randomized"
+    assert cfgs["rossi-recidivism"].population_label == {"singular": "man", "plural": "men"}
+    assert cfgs["rossi-recidivism"].labels["prio"] == "prior convictions"

@@ -291,20 +291,7 @@ class DiDReport:
         conf = f"{self.simple.confidence:.0%}"
         html = self._trends_figure()
         dyn = self.dynamic.table
-        fig, (ax,) = new_figure(1, width=8.0, height=3.8)
-        pre = dyn["key"] < 0
-        for mask, colour, label in ((pre, PALETTE["grey"], "Before adoption"),
-                                    (~pre, PALETTE["blue"], "After adoption")):
-            sub = dyn[mask]
-            ax.errorbar(sub["key"], sub["att"], yerr=[sub["att"] - sub["ci_low"],
-                                                      sub["ci_high"] - sub["att"]],
-                        fmt="o", color=colour, capsize=3, label=label)
-        ax.axhline(0, color=PALETTE["black"], lw=0.8)
-        ax.axvline(-0.5, color=PALETTE["grey"], ls="--", lw=0.8)
-        ax.set_xlabel("Years since adoption")
-        ax.set_ylabel(wrap_label(f"Effect on {self.outcome_label} ({self.units})", 30))
-        ax.set_title(f"Effect by years since adoption with {conf} CI")
-        ax.legend(fontsize=8)
+        fig = self.event_study_figure()
         alt = ("Event-study estimates by years since adoption: " + "; ".join(
             f"{int(k)}: {_num(a)} ({_num(lo)} to {_num(hi)})"
             for k, a, lo, hi in zip(dyn["key"], dyn["att"], dyn["ci_low"], dyn["ci_high"])))
@@ -336,7 +323,28 @@ class DiDReport:
                            "time.")
         return Block(html, text="Findings")
 
-    def _trends_figure(self) -> str:
+    def event_study_figure(self):
+        """The event-study figure: effects by years since adoption with their intervals."""
+        dyn = self.dynamic.table
+        conf = f"{self.simple.confidence:.0%}"
+        fig, (ax,) = new_figure(1, width=8.0, height=3.8)
+        pre = dyn["key"] < 0
+        for mask, colour, label in ((pre, PALETTE["grey"], "Before adoption"),
+                                    (~pre, PALETTE["blue"], "After adoption")):
+            sub = dyn[mask]
+            ax.errorbar(sub["key"], sub["att"], yerr=[sub["att"] - sub["ci_low"],
+                                                      sub["ci_high"] - sub["att"]],
+                        fmt="o", color=colour, capsize=3, label=label)
+        ax.axhline(0, color=PALETTE["black"], lw=0.8)
+        ax.axvline(-0.5, color=PALETTE["grey"], ls="--", lw=0.8)
+        ax.set_xlabel("Years since adoption")
+        ax.set_ylabel(wrap_label(f"Effect on {self.outcome_label} ({self.units})", 30))
+        ax.set_title(f"Effect by years since adoption with {conf} CI")
+        ax.legend(fontsize=8)
+        return fig
+
+    def trends_figure(self):
+        """Yearly average outcome of earlier, later and never adopters."""
         d = self.data
         first = d.groupby(self.unit)[self.first_treated].transform("first")
         label = np.where(first == self.never_treated, "Never adopted",
@@ -357,6 +365,10 @@ class DiDReport:
         ax.set_ylabel(wrap_label(f"{self.outcome_label.capitalize()} ({self.units})", 30))
         ax.set_title("Average outcome by adoption cohort")
         ax.legend(fontsize=8)
+        return fig
+
+    def _trends_figure(self) -> str:
+        fig = self.trends_figure()
         return figure_block(fig, alt=(
             f"Yearly average {self.outcome_label} for earlier adopters, later adopters and "
             f"{self.unit_label}s that never adopted."), caption=(

@@ -69,9 +69,19 @@ def clipped_texts(fig, tolerance: float = 1.0) -> list[str]:
     fig.canvas.draw()
     renderer = fig.canvas.get_renderer()
     box = fig.bbox
+    # tick labels of ticks outside an axis' view are kept by matplotlib but never drawn
+    skip = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            for tick in [*axis.get_major_ticks(), *axis.get_minor_ticks()]:
+                loc = tick.get_loc()
+                if loc is None or not (lo - 1e-9 * (abs(lo) + 1) <= loc
+                                       <= hi + 1e-9 * (abs(hi) + 1)):
+                    skip.update({id(tick.label1), id(tick.label2)})
     out = []
     for t in fig.findobj(Text):
-        if not t.get_visible() or not t.get_text().strip():
+        if id(t) in skip or not t.get_visible() or not t.get_text().strip():
             continue
         e = t.get_window_extent(renderer)
         if (e.x0 < box.x0 - tolerance or e.y0 < box.y0 - tolerance
@@ -94,16 +104,27 @@ def new_figure(ncols: int = 1, *, width: float = 8.0, height: float = 3.6):
 
 
 def figure_block(fig, *, alt: str, caption: str | None = None) -> Block:
-    """Embed a figure as a PNG with alt text and an optional caption."""
+    """Embed a figure as a PNG with alt text and an optional caption.
+
+    No text is cut off: when a title or label reaches outside the figure
+    (:func:`clipped_texts`), the image is saved to the tight bounding box of everything drawn,
+    and the figure element is marked ``data-ek-fit='expanded'`` (the standard figures wrap
+    their labels so that this is not needed; tests check that they do).
+    """
     if not alt or not alt.strip():
         raise ValueError("every figure needs alt text describing what it shows")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
+    expand = bool(clipped_texts(fig))
+    if expand:
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", pad_inches=0.05)
+    else:
+        fig.savefig(buf, format="png", dpi=110)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
+    fit = " data-ek-fit='expanded'" if expand else ""
     html_text = (
-        f"<figure class='ek-figure'><img src='data:image/png;base64,{data}' alt='{esc(alt)}'>"
-        f"{cap}</figure>"
+        f"<figure class='ek-figure'{fit}><img src='data:image/png;base64,{data}' "
+        f"alt='{esc(alt)}'>{cap}</figure>"
     )
     return Block(html_text, text=f"[figure: {alt}]")
 
@@ -168,7 +189,7 @@ def prepost_figure(
     ax1.set_xticks([0, 1], [pre_label.capitalize(), post_label.capitalize()])
     ax1.set_xlim(-0.5, 1.5)
     ax1.set_ylabel(wrap_label(f"{outcome_label} (points)", 32))
-    ax1.set_title(f"Average score with {conf} CI")
+    ax1.set_title(wrap_label(f"Average score with {conf} CI", 34))
     ax1.legend(loc="best", fontsize=8)
 
     pct = np.percentile(np.asarray(change, dtype=float), [10, 25, 50, 75, 90])
@@ -185,7 +206,7 @@ def prepost_figure(
     better = "lower" if lower_is_better else "higher"
     ax2.set_xlabel(wrap_label(f"Change, {post_label} − {pre_label} (points; {better} is "
                               "better)", 48))
-    ax2.set_title(f"Change per {pop.singular}: 10th to 90th percentile")
+    ax2.set_title(wrap_label(f"Change per {pop.singular}: 10th to 90th percentile", 34))
     handles, labels = ax2.get_legend_handles_labels()
     keep = [(h, lab) for h, lab in zip(handles, labels) if lab and not lab.startswith("_")]
     ax2.legend(*zip(*keep), loc="upper left", fontsize=8, bbox_to_anchor=(0, 1.0))
@@ -203,7 +224,7 @@ def categories_figure(shares: dict[str, float | None], *, title: str, alt_note: 
     """
     colours = [PALETTE["green"], PALETTE["sky"], PALETTE["grey"], PALETTE["vermillion"],
                PALETTE["purple"], PALETTE["yellow"]]
-    fig, (ax,) = new_figure(1, width=8.0, height=1.9)
+    fig, (ax,) = new_figure(1, width=8.0, height=2.2)
     left = 0.0
     hidden = 1.0 - sum(v for v in shares.values() if v is not None)
     for (name, v), colour in zip(shares.items(), colours):
@@ -225,8 +246,8 @@ def categories_figure(shares: dict[str, float | None], *, title: str, alt_note: 
     ax.set_xlabel(f"Share of {Population.of(population).plural} measured both times")
     ax.set_title(title)
     ax.grid(False)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.55), ncol=min(len(shares) + 1, 5),
-              fontsize=8)
+    # a legend outside the axes, placed by the layout so that it is never cut off
+    fig.legend(loc="outside lower center", ncol=min(len(shares) + 1, 5), fontsize=8)
     return fig
 
 
@@ -287,7 +308,7 @@ def groups_figure(summary, *, outcome_label: str, pre_label: str, post_label: st
     from evalkit.report.words import Population
 
     ax.set_title(wrap_label(f"Average score by group with {confidence:.0%} CI "
-                            f"({Population.of(population).plural} measured both times)", 60))
+                            f"({Population.of(population).plural} measured both times)", 50))
     ax.legend(loc="best", fontsize=8)
     return fig
 
@@ -335,7 +356,7 @@ def km_figure(table, *, groups: dict, time_unit: str, ticks,
     ax.legend(loc="upper right")
     ax.tick_params(labelbottom=False)
     tab_ax.set_xlabel(f"Time since entry ({time_unit})")
-    tab_ax.set_yticks(range(len(groups)), list(groups.values())[::-1])
+    tab_ax.set_yticks(range(len(groups)), [wrap_label(g, 22) for g in list(groups.values())[::-1]])
     tab_ax.grid(False)
     for spine in ("left", "top", "right"):
         tab_ax.spines[spine].set_visible(False)
@@ -364,6 +385,6 @@ def forest_figure(frame, *, title: str, xlabel: str, reference: float = 1.0, log
         ax.xaxis.set_major_formatter(lambda v, _: f"{v:g}")
         ax.xaxis.set_minor_formatter(lambda v, _: "")
     ax.set_yticks(y, [wrap_label(t, 28) for t in frame["term"].tolist()])
-    ax.set_xlabel(wrap_label(xlabel, 70))
-    ax.set_title(wrap_label(title, 60))
+    ax.set_xlabel(wrap_label(xlabel, 55))
+    ax.set_title(wrap_label(title, 45))
     return fig

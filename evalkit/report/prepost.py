@@ -327,10 +327,16 @@ class PrePostReport:
             )
         else:
             direction = "lower" if k.estimate < 0 else "higher"
+            if self.outcome_scale == "log":
+                pct, ci = words.percent_parts(k.estimate, k.ci_low, k.ci_high, k.confidence)
+                size = (f"about {pct} {direction} than {others} ({ci}; {_num(k.estimate)} "
+                        f"{o.units})")
+            else:
+                size = (f"{_num(abs(k.estimate))} {o.units} {direction} than {others} "
+                        f"({conf} CI {_ci(k.ci_low, k.ci_high)})")
             what = (
-                f"At {o.post_label}, youth in the program had a {o.label} "
-                f"{self._amount(k.estimate, k.ci_low, k.ci_high, conf)} {direction} than "
-                f"{others}, adjusting for intake scores: {way}."
+                f"At {o.post_label}, youth in the program had a {o.label} {size}, adjusting "
+                f"for intake scores: {way}."
             )
         if self.randomized:
             return (f"{what} Because youth were assigned at random, the difference can be "
@@ -603,7 +609,8 @@ class PrePostReport:
             return tab + paragraphs(
                 "No chart of the reliable-change categories is shown: every category with "
                 f"youth in it has fewer than {self.threshold}, or would reveal one that does.")
-        fig = categories_figure(shares, title="Reliable change per youth",
+        fig = categories_figure(shares, title=words.speak("Reliable change per youth",
+                                                          self.population),
                                 population=self.population)
         shown_txt = ", ".join(f"{k.lower()} {v:.0%}" for k, v in shares.items() if v is not None)
         alt = f"Stacked bar of youth by reliable change category: {shown_txt}."

@@ -16,7 +16,7 @@ from typing import Any, Mapping
 
 __all__ = [
     "Population", "DESIGNS", "is_plural", "agree", "clause", "speak", "label", "direction",
-    "percent_change", "percent_words", "design_of", "not_random", "capitalize",
+    "percent_change", "percent_parts", "percent_words", "design_of", "not_random", "capitalize",
 ]
 
 #: Study designs a config may name (``design:``).
@@ -171,15 +171,21 @@ def _pct(x: float, digits: int) -> str:
     return f"{100 * x:.{digits}f}%".replace("-", "−")
 
 
-def percent_words(b: float, lo: float, hi: float, confidence: float) -> str:
-    """"about 12% (95% CI 3% to 21%)": a log-scale change and its interval as percentages
-    (exp(b) − 1; the sign is left to the verb). Whole percentages, or one decimal when the
-    change and both bounds are within ±1%."""
+def percent_parts(b: float, lo: float, hi: float, confidence: float) -> tuple[str, str]:
+    """The size of a log-scale change as a percentage ("12%", unsigned: the verb carries the
+    direction) and its interval ("95% CI 4% to 20%"), from exp(b) − 1. Whole percentages, or one
+    decimal when the change and both bounds are within ±1%."""
     vals = [percent_change(v) for v in (b, lo, hi)]
     digits = 0 if any(abs(v) >= 0.01 for v in vals) else 1
     p, a, z = vals
-    return (f"about {_pct(abs(p), digits)} ({confidence:.0%} CI {_pct(a, digits)} to "
-            f"{_pct(z, digits)})")
+    return _pct(abs(p), digits), f"{confidence:.0%} CI {_pct(a, digits)} to {_pct(z, digits)}"
+
+
+def percent_words(b: float, lo: float, hi: float, confidence: float) -> str:
+    """"about 12% (95% CI 4% to 20%)": a log-scale change and its interval as percentages
+    (see :func:`percent_parts`)."""
+    size, ci = percent_parts(b, lo, hi, confidence)
+    return f"about {size} ({ci})"
 
 
 def design_of(value: str | None, *, has_group: bool = True, template: str = "") -> str:
