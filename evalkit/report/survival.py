@@ -34,6 +34,18 @@ def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
 
 
+def _tick_step(horizon: float, time_unit: str) -> float:
+    """A step for the time axis that suits the unit (30 days, 13 weeks, 3 months...), giving
+    at most 8 steps up to ``horizon``."""
+    unit = time_unit.lower()
+    steps = ((7, 14, 30, 60, 90, 180, 365) if unit.startswith("day") else
+             (1, 2, 4, 13, 26, 52) if unit.startswith("week") else
+             (1, 3, 6, 12, 24) if unit.startswith("month") else
+             (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
+    return float(next((s for s in steps if horizon / s <= 8), steps[-1] * np.ceil(
+        horizon / (8 * steps[-1]))))
+
+
 def _join(items: Sequence[str]) -> str:
     """"a", "a and b", "a, b and c"."""
     items = list(items)
@@ -369,7 +381,7 @@ class SurvivalReport:
         conf = f"{self.cox.confidence:.0%}"
         groups = {1: self.program_label.capitalize(), 0: self.comparison_label.capitalize()}
         horizon = max(max(self.times), self.rmst.tau)
-        step = 30 if horizon <= 400 else 90
+        step = _tick_step(horizon, self.time_unit)
         ticks = list(np.arange(0, horizon + step / 2, step))
         at = self.km.at(ticks)
         at_risk = {g: at[at["group"].astype(float) == g]["n_risk"].tolist() for g in groups}
@@ -429,7 +441,7 @@ class SurvivalReport:
                       note="The median is not reached when fewer than half of the group had "
                            "the event during follow-up.")
         cf = self.cox.to_frame()
-        cf["term"] = [self.term_label(t) for t in cf["term"]]
+        cf["term"] = [words.capitalize(self.term_label(t)) for t in cf["term"]]
         cox_rows = pd.DataFrame({
             "Hazard ratio": [_num(v) for v in cf["hazard_ratio"]],
             f"{conf} CI": [f"{_num(a)} to {_num(b)}" for a, b in zip(cf["hr_ci_low"],
@@ -468,7 +480,8 @@ class SurvivalReport:
         shown = pd.DataFrame({"Chi-squared": [f"{v:.2f}" for v in t["chisq"]],
                               "df": t["df"].astype(int).astype(str).tolist(),
                               "p": [_p(v) for v in t["p_value"]]},
-                             index=[self.term_label(x) if x != "GLOBAL" else "All together"
+                             index=[words.capitalize(self.term_label(x)) if x != "GLOBAL"
+                                    else "All together"
                                     for x in t["term"]])
         verdict = self.ph_verdict()
         return Block(paragraphs(verdict) + table(
