@@ -28,7 +28,7 @@ import pandas as pd
 
 from evalkit.exceptions import DataProblem, EvalDataError
 
-__all__ = ["Column", "load", "read", "validate", "source_of", "EvalDataError",
+__all__ = ["Column", "load", "read", "validate", "source_of", "write_frame", "EvalDataError",
            "SUPPORTED_SUFFIXES"]
 
 Kind = Literal["numeric", "integer", "binary", "id", "category", "string"]
@@ -173,8 +173,7 @@ def read(
     """
     p = Path(path)
     src = str(path)
-    if not p.is_file():
-        raise EvalDataError(f"file not found (looked in {p.resolve().parent})", source=src)
+    _check_path(p, src)
     kind = SUPPORTED_SUFFIXES.get(p.suffix.lower())
     if kind is None:
         raise EvalDataError(
@@ -188,6 +187,7 @@ def read(
         return {c: str for c in header if str(c).strip() in wanted}
 
     try:
+        _refuse_duplicate_headers(p, kind, sheet, src)
         if kind in ("csv", "tsv"):
             opts = dict(sep="\t" if kind == "tsv" else ",", skipinitialspace=True)
             dtype = as_text(pd.read_csv(p, nrows=0, **opts).columns) if wanted else None
@@ -217,12 +217,106 @@ def read(
     return df
 
 
+def _check_path(p: Path, src: str) -> None:
+    """Raise a readable :class:`EvalDataError` unless ``p`` is a readable regular file."""
+    import errno
+    import os
+
+    try:
+        st = os.stat(p)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise EvalDataError("is a symbolic link that points back to itself (a symlink "
+                                "loop); point 'data' at the file itself", source=src) from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            where = os.path.dirname(os.path.abspath(p)) or "."
+            raise EvalDataError(f"file not found (looked in {where})", source=src) from None
+        raise EvalDataError(f"cannot be opened: {exc.strerror or exc}", source=src) from None
+    import stat
+
+    if not stat.S_ISREG(st.st_mode):
+        what = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise EvalDataError(f"is {what}; point 'data' at a data file", source=src)
+
+
+def _column_letter(i: int) -> str:
+    """Excel's letter for the 1-based column ``i`` (1 -> A, 27 -> AA)."""
+    out = ""
+    while i:
+        i, r = divmod(i - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def _refuse_duplicate_headers(p: Path, kind: str, sheet: str | int | None, src: str) -> None:
+    """Raise if a column name appears twice in the header row.
+
+    pandas renames a repeated header (the second ``ts_6mo`` becomes ``ts_6mo.1``), so a
+    duplicate would otherwise pass unnoticed and the analysis would silently use the first.
+    The header row is read as plain values here, before pandas renames anything. Parquet
+    files cannot hold two columns of one name.
+    """
+    if kind in ("csv", "tsv"):
+        head = pd.read_csv(p, sep="\t" if kind == "tsv" else ",", header=None, nrows=1,
+                           dtype=str, keep_default_na=False, skipinitialspace=True)
+    elif kind == "excel":
+        head = pd.read_excel(p, sheet_name=0 if sheet is None else sheet, header=None,
+                             nrows=1, dtype=str, keep_default_na=False)
+    else:
+        return
+    if head.empty:
+        return
+    seen: dict[str, list[int]] = {}
+    for i, v in enumerate(head.iloc[0].tolist(), start=1):
+        name = "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip()
+        if name:
+            seen.setdefault(name, []).append(i)
+    dupes = {n: pos for n, pos in seen.items() if len(pos) > 1}
+    if not dupes:
+        return
+
+    def where(pos: list[int]) -> str:
+        cols = [f"{i} ({_column_letter(i)})" if kind == "excel" else str(i) for i in pos]
+        return "columns " + ", ".join(cols[:-1]) + " and " + cols[-1]
+
+    problems = [DataProblem(n, f"the column name appears more than once in the header "
+                               f"({where(pos)}); the analysis could silently use the wrong "
+                               f"one", "each column name once: rename or remove the extra "
+                               f"column")
+                for n, pos in dupes.items()]
+    raise EvalDataError(problems, source=src)
+
+
+def write_frame(data: pd.DataFrame, path: str | Path) -> Path:
+    """Write a validated frame to Parquet, for :func:`load`'s ``validated`` argument.
+
+    The runner validates the data, writes the frame it validated with this function and
+    passes the file to the template, so the notebook analyses exactly the rows and sheet that
+    were checked. A text column holding values of several types (possible in columns no
+    method declared, e.g. from Excel) is written as text.
+    """
+    import pyarrow as pa
+
+    path = Path(path)
+    frame = data.copy()
+    frame.attrs = {}
+    try:
+        frame.to_parquet(path, index=False)
+    except (pa.ArrowTypeError, pa.ArrowInvalid, ValueError, TypeError):
+        for c in frame.columns:
+            if frame[c].dtype == object:
+                frame[c] = _to_text(frame[c])
+        frame.to_parquet(path, index=False)
+    return path
+
+
 def load(
     path: str | Path,
     columns: Sequence[Column] | None = None,
     *,
     sheet: str | int | None = None,
     min_rows: int = 1,
+    validated: str | Path | None = None,
 ) -> pd.DataFrame:
     """Read a data file and, when ``columns`` are given, validate it.
 
@@ -239,6 +333,12 @@ def load(
         Excel sheet name or index.
     min_rows
         The fewest rows the analysis can use.
+    validated
+        A Parquet file written by :func:`write_frame` holding the frame ``evalkit run``
+        already read from ``path`` (and ``sheet``) and validated. When given, that frame is
+        used instead of reading ``path`` again, so the analysis sees exactly the data that
+        was checked; messages still name ``path`` and its rows. ``None`` (running the
+        notebook as-is): read ``path``.
 
     Raises
     ------
@@ -246,10 +346,32 @@ def load(
         Listing every problem found in the file.
     """
     text = [c.name for c in columns or () if c.kind == "id" or c.text]
-    df = read(path, sheet=sheet, text_columns=text)
+    if validated is not None:
+        df = _read_validated(Path(validated), path)
+    else:
+        df = read(path, sheet=sheet, text_columns=text)
     if columns is None:
         return df
     return validate(df, columns, min_rows=min_rows)
+
+
+def _read_validated(frame_file: Path, path: str | Path) -> pd.DataFrame:
+    """The frame :func:`write_frame` wrote, numbered like the rows of the original ``path``."""
+    try:
+        df = pd.read_parquet(frame_file)
+    except Exception as exc:  # noqa: BLE001 - any failure is reported with the file
+        raise EvalDataError(f"the validated copy of the data could not be read: {exc}",
+                            source=str(path)) from exc
+    kind = SUPPORTED_SUFFIXES.get(Path(path).suffix.lower())
+    if kind in ("csv", "tsv"):
+        origin = {"source": str(path), "row_word": "line", "offset": 2}
+    elif kind == "excel":
+        origin = {"source": str(path), "row_word": "row", "offset": 2}
+    else:
+        origin = {"source": str(path), "row_word": "row", "offset": 1}
+    df = df.reset_index(drop=True)
+    df.attrs["evalkit_origin"] = origin
+    return df
 
 
 def validate(

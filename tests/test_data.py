@@ -151,3 +151,58 @@ def test_bad_specs_are_programming_errors():
         Column("x", min=5, max=1)
     with pytest.raises(TypeError):
         validate([1, 2], [Column("x")])  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "xlsx"])
+def test_duplicated_headers_are_refused_with_their_positions(tmp_path, fmt):
+    # pandas would rename the second ts_6mo to ts_6mo.1 and the analysis would silently use
+    # the first one (issue 11: 0.075 reported instead of -7.04)
+    header = ["case_id", "ts_intake", "ts_6mo", "note", "ts_6mo"]
+    rows = [["A1", 40, 39, "x", 30], ["A2", 42, 41, "y", 35]]
+    p = tmp_path / f"d.{fmt}"
+    if fmt == "xlsx":
+        pd.DataFrame(rows).to_excel(p, index=False, header=header)
+    else:
+        sep = "\t" if fmt == "tsv" else ","
+        p.write_text("\n".join(sep.join(map(str, r)) for r in [header, *rows]) + "\n")
+    with pytest.raises(EvalDataError) as err:
+        load(p, [Column("case_id", kind="id"), Column("ts_6mo")])
+    msg = str(err.value)
+    assert "'ts_6mo'" in msg and "more than once" in msg
+    assert ("columns 3 (C) and 5 (E)" if fmt == "xlsx" else "columns 3 and 5") in msg
+    assert "ts_6mo.1" not in msg
+
+
+def test_a_header_that_looks_renamed_is_not_a_duplicate(tmp_path):
+    p = _csv(tmp_path, "case_id,ts_6mo,ts_6mo.1,,\nA1,1,2,,\nA2,3,4,,\n")
+    out = load(p, [Column("case_id", kind="id"), Column("ts_6mo"), Column("ts_6mo.1")])
+    assert out["ts_6mo.1"].tolist() == [2.0, 4.0]
+
+
+def test_symlink_loop_is_a_data_error_naming_the_file(tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    a.symlink_to(b)
+    b.symlink_to(a)
+    with pytest.raises(EvalDataError, match="symlink loop") as err:
+        load(a, COLS)
+    assert str(a) in str(err.value)
+
+
+def test_validated_frame_is_read_back_exactly_with_the_original_row_numbers(tmp_path):
+    from evalkit.data import write_frame
+
+    p = tmp_path / "two.xlsx"
+    with pd.ExcelWriter(p) as xl:
+        pd.DataFrame({"case_id": ["001", "002"], "score": [1, 2]}).to_excel(
+            xl, sheet_name="site_a", index=False)
+        pd.DataFrame({"case_id": ["00001", "1", "0002"], "score": [5, 6, 90],
+                      "mixed": [1, "a", None]}).to_excel(xl, sheet_name="site_b", index=False)
+    cols = [Column("case_id", kind="id"), Column("score", min=0, max=100)]
+    checked = load(p, cols, sheet="site_b")
+    frame = write_frame(checked, tmp_path / "validated.parquet")
+    again = load(p, cols, validated=frame)  # no sheet given: the validated frame decides
+    assert again["case_id"].tolist() == ["00001", "1", "0002"]
+    assert again["score"].tolist() == [5.0, 6.0, 90.0]
+    with pytest.raises(EvalDataError) as err:
+        load(p, [Column("case_id", kind="id"), Column("score", max=80)], validated=frame)
+    assert str(p) in str(err.value) and "row 4" in str(err.value)

@@ -92,11 +92,15 @@ from evalkit.report.prepost import refused_comparison_report
 ''', "remove_input"),
     code('''
 # Load and validate the data
+# `evalkit run` passes the frame it validated (`validated_data`, so the report analyses
+# exactly the checked rows and sheet) and the Excel sheet (`data_sheet`); run as-is,
+# the notebook reads data_path
 data = evalkit.data.load(
     data_path,
     prepost.columns(pre, post, id=id_column, min=score_min, max=score_max,
                     binary=binary_outcomes, group=group, covariates=covariates,
                     cluster=cluster),
+    sheet=globals().get("data_sheet"), validated=globals().get("validated_data"),
 )
 # youth in the program (everyone, in a one-group design)
 program_youth = data if group is None else data[data[group] == 1]
@@ -218,6 +222,9 @@ from evalkit.report.survival import SurvivalReport
 ''', "remove_input"),
     code('''
 # Load and validate the data
+# `evalkit run` passes the frame it validated (`validated_data`, so the report analyses
+# exactly the checked rows and sheet) and the Excel sheet (`data_sheet`); run as-is,
+# the notebook reads data_path
 data = evalkit.data.load(
     data_path,
     [*([evalkit.data.Column(id_column, kind="id")] if id_column else []),
@@ -225,6 +232,7 @@ data = evalkit.data.load(
      evalkit.data.Column(group, kind="binary", allow_missing=False),
      *([evalkit.data.Column(event_type, kind="string", allow_missing=False)]
        if event_type else [])],
+    sheet=globals().get("data_sheet"), validated=globals().get("validated_data"),
 )
 ''', "remove_input"),
     code('''
@@ -310,6 +318,9 @@ from evalkit.report.did import DiDReport, refused_did_report
 ''', "remove_input"),
     code('''
 # Load and validate the data
+# `evalkit run` passes the frame it validated (`validated_data`, so the report analyses
+# exactly the checked rows and sheet) and the Excel sheet (`data_sheet`); run as-is,
+# the notebook reads data_path
 data = evalkit.data.load(data_path, [
     evalkit.data.Column(id_column, kind="string", allow_missing=False, text=True),
     evalkit.data.Column(time, kind="integer", allow_missing=False),
@@ -317,7 +328,7 @@ data = evalkit.data.load(data_path, [
     evalkit.data.Column(treatment, kind="binary", allow_missing=False),
     evalkit.data.Column(outcome, allow_missing=False),
     *[evalkit.data.Column(c, allow_missing=False) for c in covariates],
-])
+], sheet=globals().get("data_sheet"), validated=globals().get("validated_data"))
 # An empty first_treated means never treated: code it as never_treated (when that is empty
 # too, with a period no unit adopts at)
 if never_treated is None:
