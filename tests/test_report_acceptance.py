@@ -106,6 +106,8 @@ def test_castle_doctrine_states_policy_adoption_and_a_percentage_change(reports)
     assert pt["leads"] == [-8, -7, -6, -5, -4, -3, -2, -1] and pt["p_value"] < 1e-40
     assert doc["evidence"]["rating"] == "flagged"
     assert "Over the figure's years alone the pre-trend test gives p = 0.279" in text
+    # the estimator's cohort-by-year test is named as such, not as "the pre-trend test"
+    assert "The pre-trend test cannot be computed" not in text
     index = (reports / "index.html").read_text()
     assert "0.11 log points (0.03 to 0.19)" in index
 
@@ -135,4 +137,5 @@ def test_renamed_prepost_follows_the_configs_names(reports):
     assert "who were not assigned at random" in text
     assert not re.search(r"\byouth\b", text, re.I)
     assert "participants" in text and "age at intake" in text
+    assert "Life-skills group" in text  # the group column's label heads its column
     assert "a desired change" in doc["finding"]

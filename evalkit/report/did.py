@@ -199,8 +199,16 @@ class DiDReport:
     def cautions(self) -> tuple[str, ...]:
         """Every result's cautions, the headline (simple aggregation) first. The data are
         aggregate rates by unit, so counts of units are shown in full."""
+        rename = None
+        if self.all_leads is not None and np.isfinite(self.pretest_p):
+            # the estimator's test of every cohort-by-year cell is not the test the Checks
+            # report (over years before adoption); say which one could not be computed
+            rename = {"The pre-trend test cannot be computed:":
+                      "The joint test of every adoption cohort's effect in every year before "
+                      "adoption cannot be computed (the test over years before adoption under "
+                      "Checks can):"}
         return collect_cautions([self.simple, self.staggered, self.dynamic, self.twfe,
-                                 self.bacon])
+                                 self.bacon], rename=rename)
 
     def evidence(self) -> dict[str, Any]:
         return rate("staggered_did", {"pretest_p": self.pretest.get("p_value"),

@@ -166,7 +166,7 @@ class PrePostReport:
         else:
             g = d[self.group]
             body = pd.DataFrame({
-                "Program": {k: int((v & (g == 1)).sum()) for k, v in rows.items()},
+                self.program_name: {k: int((v & (g == 1)).sum()) for k, v in rows.items()},
                 self.comparison_label.capitalize(): {k: int((v & (g == 0)).sum())
                                                      for k, v in rows.items()},
             })
@@ -248,6 +248,13 @@ class PrePostReport:
 
     def _improved(self, value: float) -> bool:
         return (value < 0) == self.outcome.lower_is_better
+
+    @property
+    def program_name(self) -> str:
+        """The program group's column heading: the group column's label, else "Program"."""
+        if self.group and self.group in self.labels:
+            return words.capitalize(self.labels[self.group])
+        return "Program"
 
     @property
     def randomized(self) -> bool:
@@ -502,7 +509,7 @@ class PrePostReport:
                 f"{_num(m.cox_index, 2)} ({_ci(m.cox_ci_low, m.cox_ci_high, 2)})",
             ]
         frame = pd.DataFrame.from_dict(rows, orient="index", columns=[
-            "Program", self.comparison_label.capitalize(),
+            self.program_name, self.comparison_label.capitalize(),
             f"Difference, percentage points ({conf} CI)", f"Cox index ({conf} CI)"])
         return table(frame, caption=f"Yes/no outcomes at {o.post_label}: program vs "
                      f"{self.comparison_label}", total_rows=(),
@@ -533,7 +540,7 @@ class PrePostReport:
         summ = describe_groups(self.data, self.change.pre, self.change.post, self.group,
                                alpha=k.alpha)
         fig = groups_figure(summ, outcome_label=o.label.capitalize(), pre_label=o.pre_label,
-                            post_label=o.post_label, program_label="Program",
+                            post_label=o.post_label, program_label=self.program_name,
                             comparison_label=self.comparison_label.capitalize(),
                             confidence=k.confidence, population=self.population)
         alt = (f"Average {o.label} by group. Program youth: {_num(k.mean_pre_program)} at "
@@ -708,7 +715,7 @@ class PrePostReport:
         k = self.comparison
         if k is not None and self.reportable:
             frame = pd.DataFrame(
-                {"Program": [_num(k.mean_pre_program)],
+                {self.program_name: [_num(k.mean_pre_program)],
                  self.comparison_label.capitalize(): [_num(k.mean_pre_comparison)],
                  "Hedges' g": [_num(k.baseline_g, 2)],
                  "Baseline equivalence": [k.baseline_status]},
