@@ -167,3 +167,13 @@ def test_the_acceptance_configs_are_valid():
     assert cfgs["rossi-recidivism"].design == "randomized"
     assert cfgs["rossi-recidivism"].population_label == {"singular": "man", "plural": "men"}
     assert cfgs["rossi-recidivism"].labels["prio"] == "prior convictions"
+
+
+def test_validate_warns_of_a_label_for_a_column_the_evaluation_does_not_use(tmp_path):
+    from evalkit.run.checks import preflight
+
+    cfg = load_config(write_config(tmp_path, "lab", labels={"ts_intake": "symptoms at intake",
+                                                            "ts_6m": "symptoms later"}))
+    found = preflight(cfg, cfg.load_data())
+    assert [(f.level, f.key) for f in found] == [("warning", "labels.ts_6m")]
+    assert "'ts_6m' is not a column this evaluation uses" in found[0].message

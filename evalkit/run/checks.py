@@ -83,12 +83,21 @@ def preflight(cfg: "EvaluationConfig", data: "pd.DataFrame") -> list[Finding]:
     list of Finding
         Errors first, then warnings; empty when all is well.
     """
-    found: list[Finding] = []
+    found: list[Finding] = _labels(cfg)
     if cfg.template.name == "survival":
         found += _survival(cfg, data)
     elif cfg.template.name == "did":
         found += _did(cfg, data)
     return sorted(found, key=lambda f: f.level != "error")
+
+
+def _labels(cfg: "EvaluationConfig") -> list[Finding]:
+    """A label for a column the evaluation does not use is never shown: say so (a typo in a
+    column name would otherwise leave the raw name in the report)."""
+    used = {c.name for c in cfg.template.columns(cfg.parameters, cfg.id_column or "")}
+    return [Finding("warning", f"labels.{k}", (
+        f"'{k}' is not a column this evaluation uses ({', '.join(sorted(used))}), so its "
+        "label is never shown")) for k in cfg.labels if k not in used]
 
 
 def _survival(cfg: "EvaluationConfig", data: "pd.DataFrame") -> list[Finding]:
