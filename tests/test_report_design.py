@@ -262,3 +262,12 @@ def test_did_figures_and_the_index_forest_plot_cut_no_text():
               "symptoms from intake to six months", "x: pooled, comparison-group effects (3)"]
     fig = portfolio.forest_plot(labels, [0.2, -0.4, 0.1], [0.0, -0.7, -0.1], [0.4, -0.1, 0.3])
     assert figures.clipped_texts(fig) == []
+
+
+def test_a_plural_outcome_takes_a_plural_verb():
+    from evalkit.report import Outcome
+
+    rep = _prepost()
+    plural = dataclasses.replace(rep, outcome=Outcome("symptom counts", lower_is_better=True))
+    assert "symptom counts were measured at" in plural.method_section().html
+    assert "trauma symptom score was measured at" in rep.method_section().html

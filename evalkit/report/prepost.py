@@ -302,7 +302,8 @@ class PrePostReport:
         else:
             verb = "fell" if c.mean_diff < 0 else "rose"
             what = (
-                f"Average {o.label} {verb} by {self._amount(c.mean_diff, c.ci_low, c.ci_high, conf)} "
+                f"Average {o.label} {verb} by "
+                f"{self._amount(c.mean_diff, c.ci_low, c.ci_high, conf)} "
                 f"between {span}, from {_num(c.mean_pre)} to {_num(c.mean_post)}"
                 + (f" ({_num(abs(c.mean_diff))} {o.units}, {conf} CI {_ci(c.ci_low, c.ci_high)})"
                    if self.outcome_scale == "log" else "")
@@ -450,7 +451,8 @@ class PrePostReport:
                 "program."
             )
         parts.append(
-            f"Each youth's {o.label} was measured at {o.pre_label} and again at {o.post_label}. "
+            f"Each youth's {o.label} {words.agree(o.label, 'was')} measured at {o.pre_label} "
+            f"and again at {o.post_label}. "
             f"The average change per youth ({o.post_label} minus {o.pre_label}) comes with a "
             f"{conf} confidence interval from a paired t-test, and a standardized effect size "
             "(Hedges' g, the change divided by the typical spread of scores)."

@@ -360,7 +360,8 @@ class SurvivalReport:
                   f"{self.comparison_label}. " if self.randomized else
                   f"Youth were not assigned to {self.program_label} at random. ")
         return Block(paragraphs(
-            formed + "Kaplan–Meier curves estimate, for each group, the share of youth still without "
+            formed + "Kaplan–Meier curves estimate, for each group, the share of youth still "
+            "without "
             "the event at each point in time, allowing for youth followed for different lengths "
             "of time. A log-rank test compares the curves.",
             f"A Cox regression estimates the hazard ratio: how the program group's risk at any "
