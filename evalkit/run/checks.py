@@ -219,9 +219,12 @@ def identifier_columns(
     """
     import pandas as pd
 
-    out: dict[str, list[str]] = {}
+    from evalkit.privacy import unique_text
+
+    out: dict[str, Any] = {}
     if id_column and id_column in data.columns:
-        out[id_column] = [str(v).strip() for v in data[id_column].dropna().tolist()]
+        # an Arrow array of the distinct ids: millions of them are searched without a copy
+        out[id_column] = unique_text(data[id_column])
     for col in data.columns:
         if col == id_column:
             continue
@@ -266,21 +269,14 @@ def check(text: str, columns: Mapping[str, Iterable[object]], *, what: str) -> N
     from evalkit.privacy import check_no_identifiers
 
     for col, values in columns.items():
-        check_no_identifiers(text, list(values), what=what, column=col)
+        check_no_identifiers(text, values, what=what, column=col)
 
 
 def searched(columns: Mapping[str, Iterable[object]]) -> dict[str, dict[str, int]]:
     """Per column: how many values the leak check searches and how many are too short."""
-    from evalkit.privacy import MIN_NUMERIC_ID_LENGTH
+    from evalkit.privacy import count_searchable
 
-    out = {}
-    for col, values in columns.items():
-        text = {str(v).strip() for v in values if v is not None and str(v).strip()
-                and str(v) != "nan"}
-        short = {v for v in text
-                 if (v.isdigit() and len(v) < MIN_NUMERIC_ID_LENGTH) or len(v) < 3}
-        out[col] = {"searched": len(text - short), "too_short_to_search": len(short)}
-    return out
+    return {col: count_searchable(values) for col, values in columns.items()}
 
 
 def redact(text: str, columns: Mapping[str, Iterable[object]]) -> str:
