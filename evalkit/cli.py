@@ -53,11 +53,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
                        pdf=args.pdf)
     failed = [o for o in outcomes if not o.ok]
     index = Path(args.reports) / "index.html"
+    index_error = getattr(outcomes, "index_error", None)
+    where = ("Portfolio index not written (see above)" if index_error
+             else f"Portfolio index: {index.resolve()}")
     print(
         f"\n{len(outcomes) - len(failed)} succeeded, {len(failed)} failed in "
-        f"{time.perf_counter() - t0:.1f} s. Portfolio index: {index.resolve()}"
+        f"{time.perf_counter() - t0:.1f} s. {where}"
     )
-    return 1 if failed else 0
+    return 1 if failed or index_error else 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
+import signal
+from collections import deque
+from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
-from evalkit.run.execute import RunOutcome, _now, run_evaluation
+from evalkit.run.execute import RunOutcome, _now, _os_error, run_evaluation
 
-__all__ = ["run_all", "format_outcome", "default_jobs"]
+__all__ = ["run_all", "format_outcome", "default_jobs", "BatchOutcomes"]
+
+#: Times an evaluation is started in all when the worker running it dies (a worker killed
+#: from outside, or one that ran out of memory): the first try and one retry on a fresh worker.
+ATTEMPTS = 2
 
 
 def default_jobs() -> int:
@@ -47,7 +53,10 @@ def format_outcome(o: RunOutcome, done: int, total: int) -> str:
 
 
 def _save_runs(reports_dir: Path, outcomes: Iterable[RunOutcome]) -> dict:
-    """Merge the outcomes into ``runs.json``; entries whose config file is gone are dropped."""
+    """Merge the outcomes into ``runs.json``; entries whose config file is gone are dropped.
+
+    Raises ``OSError`` if the file cannot be written (then no partial file is left).
+    """
     from evalkit.portfolio import RUNS_FILE, config_exists
 
     path = reports_dir / RUNS_FILE
@@ -55,7 +64,7 @@ def _save_runs(reports_dir: Path, outcomes: Iterable[RunOutcome]) -> dict:
     if path.is_file():
         try:
             runs = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, UnicodeDecodeError):
             runs = {}
     for o in outcomes:
         runs[o.slug] = {**o.to_dict(), "config": str(Path(o.config).resolve()),
@@ -64,9 +73,123 @@ def _save_runs(reports_dir: Path, outcomes: Iterable[RunOutcome]) -> dict:
             if config_exists(v.get("config") if isinstance(v, dict) else None,
                              reports_dir) is not False}
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(json.dumps(runs, indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
     return runs
+
+
+class BatchOutcomes(list):
+    """The outcomes of a batch, in the order they finished; ``index_error`` says why the
+    portfolio index could not be written (``None`` when it was)."""
+
+    index_error: str | None = None
+
+
+def _died(exitcode: int | None) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        return f"killed by {name}"
+    return f"exit status {exitcode}"
+
+
+class _Worker:
+    def __init__(self, ctx: Any) -> None:
+        from evalkit.run import worker
+
+        self.conn, child = ctx.Pipe(duplex=True)
+        self.proc = ctx.Process(target=worker.serve, args=(child,), daemon=True,
+                                name="evalkit-worker")
+        self.proc.start()
+        child.close()  # only the worker holds its end: the worker sees end of file if we go
+        self.task: int | None = None
+
+    def stop(self, timeout: float = 30) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(None)
+        self.proc.join(timeout)
+        if self.proc.is_alive():
+            self.proc.terminate()
+            self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join(5)
+        self.conn.close()
+
+
+def _run_pool(configs: Sequence[Path], reports_dir: Path, workers: int, pdf: bool,
+              done: Callable[[RunOutcome], None], echo: Callable[[str], None]) -> None:
+    """Run ``configs`` on ``workers`` processes, one evaluation per worker at a time.
+
+    A worker that dies fails only the evaluation it held, which is retried once on a fresh
+    worker; the other workers go on.
+    """
+    ctx = _context()
+    pending = deque(range(len(configs)))
+    tries = [0] * len(configs)
+    pool = [_Worker(ctx) for _ in range(workers)]
+    try:
+        while pending or any(w.task is not None for w in pool):
+            for w in pool:
+                if w.task is None and pending:
+                    i = pending.popleft()
+                    tries[i] += 1
+                    w.task = i
+                    # a spare kernel only while this worker will likely get another evaluation
+                    kwargs = {"prewarm": len(pending) >= workers, "pdf": pdf}
+                    try:
+                        w.conn.send((i, (configs[i], reports_dir), kwargs))
+                    except OSError:
+                        pass  # the worker is gone: its sentinel says so below
+            ready = wait([w.conn for w in pool] + [w.proc.sentinel for w in pool])
+            for w in list(pool):
+                got = w.conn in ready and _receive(w)
+                if got:
+                    i, outcome = got
+                    if w.task == i:
+                        w.task = None
+                        done(outcome)
+                    continue
+                if w.proc.sentinel in ready or (w.conn in ready and got is None):
+                    w.proc.join(5)
+                    why = _died(w.proc.exitcode)
+                    pool.remove(w)
+                    w.conn.close()
+                    i, w.task = w.task, None
+                    if i is not None:
+                        c = Path(configs[i])
+                        if tries[i] < ATTEMPTS:
+                            pending.appendleft(i)
+                            echo(f"note: the worker process running {c.stem} died ({why}); "
+                                 f"running it again on a fresh worker")
+                        else:
+                            done(RunOutcome(
+                                c.stem, str(c), "failed", 0.0, "internal",
+                                f"the worker process running it died ({why}), twice: the "
+                                f"evaluation was started on a fresh worker after the first "
+                                f"time. Other evaluations were not affected; run it alone "
+                                f"(`evalkit run --only {c.stem}`) to see whether it runs out "
+                                f"of memory."))
+                    if pending and len(pool) < workers:
+                        pool.append(_Worker(ctx))
+    finally:
+        for w in pool:
+            w.stop()
+
+
+def _receive(w: _Worker):
+    """A message from a worker; ``None`` if its pipe is closed (the worker died)."""
+    try:
+        return w.conn.recv()
+    except (EOFError, OSError):
+        return None
 
 
 def run_all(
@@ -76,14 +199,17 @@ def run_all(
     jobs: int | None = None,
     echo: Callable[[str], None] = print,
     pdf: bool = False,
-) -> list[RunOutcome]:
+) -> BatchOutcomes:
     """Run every config, ``jobs`` at a time in worker processes; write the portfolio index.
 
-    A failing evaluation is reported (slug, stage, cell and message) while the others finish.
+    A failing evaluation is reported (slug, stage, cell and message) while the others finish,
+    whatever the failure: a broken config, unreadable data, a read-only or full reports
+    folder, or a worker process that died (its evaluation is retried once on a fresh worker).
+    If the index cannot be written, a paragraph says why and ``index_error`` holds it.
 
     Returns
     -------
-    list of RunOutcome
+    BatchOutcomes
         In the order the evaluations finished.
     """
     from evalkit.portfolio import write_index
@@ -91,11 +217,14 @@ def run_all(
     from evalkit.run.execute import clean_stale
 
     reports_dir = Path(reports_dir)
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale(reports_dir)
+    try:
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        clean_stale(reports_dir)
+    except OSError:
+        pass  # every evaluation reports the folder's problem with its own outcome
     jobs = jobs or default_jobs()
     total = len(configs)
-    outcomes: list[RunOutcome] = []
+    outcomes = BatchOutcomes()
 
     def done(o: RunOutcome) -> None:
         outcomes.append(o)
@@ -104,30 +233,21 @@ def run_all(
     workers = min(jobs, total)
     if workers <= 1:
         for c in configs:
-            done(run_evaluation(c, reports_dir, pdf=pdf))
+            try:
+                o = run_evaluation(c, reports_dir, pdf=pdf)
+            except Exception as exc:  # noqa: BLE001 - one evaluation never stops the batch
+                o = RunOutcome(Path(c).stem, str(c), "failed", 0.0, "internal",
+                               f"{type(exc).__name__}: {exc}")
+            done(o)
     else:
-        from evalkit.run import worker
-
-        with ProcessPoolExecutor(max_workers=workers, mp_context=_context(),
-                                 initializer=worker.warm_up) as pool:
-            # Every worker starts with a spare kernel; a run prepares the next spare only while
-            # more evaluations remain than workers, so no kernel is started for nothing.
-            futures = {
-                pool.submit(run_evaluation, c, reports_dir, prewarm=i < total - workers,
-                            pdf=pdf): c
-                for i, c in enumerate(configs)
-            }
-            for fut in as_completed(futures):
-                c = Path(futures[fut])
-                try:
-                    o = fut.result()
-                except BrokenProcessPool as exc:
-                    o = RunOutcome(c.stem, str(c), "failed", 0.0, "internal",
-                                   f"the worker process died: {exc}")
-                except Exception as exc:  # noqa: BLE001
-                    o = RunOutcome(c.stem, str(c), "failed", 0.0, "internal",
-                                   f"{type(exc).__name__}: {exc}")
-                done(o)
-    runs = _save_runs(reports_dir, outcomes)
-    write_index(reports_dir, runs)
+        _run_pool([Path(c) for c in configs], reports_dir, workers, pdf, done, echo)
+    try:
+        runs = _save_runs(reports_dir, outcomes)
+        write_index(reports_dir, runs)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            (reports_dir / "index.html.tmp").unlink()
+        outcomes.index_error = (f"the portfolio index could not be written in "
+                                f"{reports_dir.resolve()}: {_os_error(exc)}")
+        echo(f"index FAILED: {outcomes.index_error}")
     return outcomes

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -38,14 +40,52 @@ WARM_MODULES = (
 )
 
 
+#: Run before the kernel (Linux): ask for SIGKILL when the process that started the kernel
+#: dies, then become the kernel. A kernel thus never outlives its worker, even one killed
+#: with ``kill -9``. If that process is already gone, exit at once.
+_DIE_WITH_PARENT = (
+    "import ctypes, os, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, 9)  # PR_SET_PDEATHSIG, SIGKILL\n"
+    "if os.getppid() != int(sys.argv[1]):\n"
+    "    os._exit(1)\n"
+    "os.execv(sys.argv[2], sys.argv[2:])\n"
+)
+
+
+def die_with_parent() -> bool:
+    """Ask Linux to kill this process when its parent dies; ``False`` where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL) == 0
+    except (OSError, AttributeError):
+        return False
+
+
 class IPCKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel listens on Unix sockets in a private temporary folder."""
+    """A kernel manager whose kernel listens on Unix sockets in a private temporary folder.
+
+    The folder (``evalkit-k-<pid>-<random>``, pid of the process starting the kernel) also
+    holds the connection file, so nothing is left in Jupyter's runtime folder; folders of a
+    process that no longer runs are removed at the start of the next run. On Linux the kernel
+    is killed when the process that started it dies.
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._socket_dir = tempfile.mkdtemp(prefix="evalkit-k-")
+        self._socket_dir = tempfile.mkdtemp(prefix=f"evalkit-k-{os.getpid()}-")
         self.transport = "ipc"
         self.ip = os.path.join(self._socket_dir, "k")
+        self.connection_file = os.path.join(self._socket_dir, "kernel.json")
+
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if sys.platform.startswith("linux") and cmd:
+            exe = shutil.which(cmd[0]) or cmd[0]
+            cmd = [sys.executable, "-c", _DIE_WITH_PARENT, str(os.getpid()), exe, *cmd[1:]]
+        return cmd
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)

@@ -89,8 +89,53 @@ def _cell_name(source: str) -> str:
     return first.lstrip("# ").strip() if first.startswith("#") else first[:60]
 
 
-def _describe_execution_error(exc: Exception) -> str:
-    """One paragraph naming the cell and the error, from papermill's error or any other."""
+_TIMEOUT = re.compile(r"after (?P<secs>[0-9.]+) seconds.*?Here is a preview of the cell "
+                      r"contents:\n-+\n(?P<src>.*?)(?:\n-+\n?|$)", re.S)
+
+
+def _timed_out_cell(text: str, notebook: Path | None) -> tuple[str, str]:
+    """The cell an nbclient timeout message previews, as ``("cell 7 ('Estimate')", secs)``."""
+    import ast
+
+    m = _TIMEOUT.search(text)
+    if m is None:
+        return "a cell", ""
+    src = m["src"].strip()
+    first = src.splitlines()[0] if src else ""
+    if first.startswith("["):  # a long cell is previewed as a list of its first lines
+        try:
+            first = str(ast.literal_eval(first)[0])
+        except (ValueError, SyntaxError, IndexError, TypeError):
+            first = first.strip("[]'\"")
+    name = _cell_name(first)
+    where = f"cell '{name}'" if name else "a cell"
+    if notebook is not None and first:
+        try:
+            import nbformat
+
+            cells = nbformat.read(notebook, as_version=4).cells
+            tags = [c.get("metadata", {}).get("tags", []) for c in cells]
+            hits = [i for i, c in enumerate(cells)
+                    if c.cell_type == "code" and c.source.strip().startswith(first.strip())]
+            # numbered as in the executed notebook, which has papermill's injected cell after
+            # the parameters cell (the template given here when none was written)
+            params = next((i for i, t in enumerate(tags) if "parameters" in t), None)
+            if params is not None and not any("injected-parameters" in t for t in tags):
+                hits = [i + 1 if i > params else i for i in hits]
+            if len(hits) == 1:
+                where = f"cell {hits[0]}" + (f" ('{name}')" if name else "")
+        except Exception:  # noqa: BLE001 - the name alone is enough
+            pass
+    secs = m["secs"]
+    return where, (secs[:-2] if secs.endswith(".0") else secs)
+
+
+def _describe_execution_error(exc: Exception, notebook: Path | None = None) -> str:
+    """One paragraph naming the cell and the error, from papermill's error or any other.
+
+    ``notebook`` is the executed notebook (or the template), used to number a cell that ran
+    longer than the timeout.
+    """
     from papermill.exceptions import PapermillExecutionError
 
     if isinstance(exc, PapermillExecutionError):
@@ -100,8 +145,33 @@ def _describe_execution_error(exc: Exception) -> str:
         return f"{where} raised {exc.ename}: {evalue}"
     text = _ANSI.sub("", str(exc)).strip() or type(exc).__name__
     if "timed out" in text.lower() or type(exc).__name__ == "CellTimeoutError":
-        return f"a cell ran longer than the timeout: {text.splitlines()[0]}"
+        where, secs = _timed_out_cell(text, notebook)
+        limit = f"the timeout of {secs} seconds" if secs else "the timeout"
+        return (f"{where} ran longer than {limit} and was stopped (raise 'timeout' in the "
+                f"config if the data are large)")
+    if type(exc).__name__ == "DeadKernelError":
+        return ("the notebook's kernel died while it ran (it may have run out of memory, or "
+                "been stopped from outside)")
+    if isinstance(exc, OSError):
+        return _os_error(exc)
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _os_error(exc: OSError, what: str = "") -> str:
+    """One sentence for a failed file operation: the file, and what to do about it."""
+    import errno
+
+    name = exc.filename or what or "a file"
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    hint = {
+        errno.ENOSPC: "free some space and run again",
+        errno.EDQUOT: "free some space and run again",
+        errno.EROFS: "the folder is on a read-only file system: choose another with --reports",
+        errno.EACCES: "check the folder's permissions, or choose another with --reports",
+        errno.EPERM: "check the folder's permissions, or choose another with --reports",
+        errno.ELOOP: "the path is a symbolic link that points back to itself",
+    }.get(exc.errno or -1, "")
+    return f"could not write or read {name}: {reason}" + (f" ({hint})" if hint else "")
 
 
 #: Staging folders under reports/ and private working folders: ``.tmp-<slug>-<pid>-<random>``.
@@ -120,15 +190,33 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+#: Private folders of kernels (sockets, connection file): ``evalkit-k-<pid>-<random>``, where
+#: pid is the process that started the kernel (see :mod:`evalkit.run.engine`).
+_KERNEL_NAME = re.compile(r"^evalkit-k-(?P<pid>\d+)-(?P<rand>[A-Za-z0-9_]+)$")
+
+
 def _temp_name(slug: str) -> str:
     return f".tmp-{slug}-{os.getpid()}-"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write ``path`` whole or not at all: a full disk leaves no partial (0-byte) file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def clean_stale(reports_dir: str | Path) -> list[Path]:
     """Remove folders a crashed run left behind; return them.
 
     These are staging folders ``reports/.tmp-*`` and ``reports/.old-*``, and this user's
-    private working folders (``.tmp-<slug>-<pid>-*`` in the system's temporary folder). A
+    private working folders (``.tmp-<slug>-<pid>-*``) and kernel folders
+    (``evalkit-k-<pid>-*``, sockets and connection file) in the system's temporary folder. A
     folder whose process still runs (a parallel run) is kept.
     """
     removed = []
@@ -138,6 +226,16 @@ def clean_stale(reports_dir: str | Path) -> list[Path]:
         except OSError:
             continue
         for d in entries:
+            k = None if shared else _KERNEL_NAME.match(d.name)
+            if k is not None:  # a kernel's folder: removed once its starter is gone
+                try:
+                    mine = d.is_dir() and d.stat().st_uid == os.getuid()
+                except (OSError, AttributeError):
+                    mine = False
+                if mine and not _pid_alive(int(k["pid"])):
+                    shutil.rmtree(d, ignore_errors=True)
+                    removed.append(d)
+                continue
             if not d.name.startswith((".tmp-", ".old-")) or not d.is_dir():
                 continue
             m = _TEMP_NAME.match(d.name)
@@ -175,7 +273,8 @@ def _terminate_as_exit():
 
 
 #: The files of a report folder (everything else in the working folder stays private).
-_REPORT_FILES = ("report.html", "report.ipynb", "results.json", "manifest.json", "report.pdf")
+_REPORT_FILES = ("report.html", "report.ipynb", "results.json", "manifest.json", "report.pdf",
+                 "run.log")
 
 
 def _keep_failed(slug: str, nb_path: Path, log_path: Path, failed_dir: Path,
@@ -222,14 +321,14 @@ def _keep_failed(slug: str, nb_path: Path, log_path: Path, failed_dir: Path,
             else:
                 notes.append(what)
         if text is not None:
-            (failed_dir / f"{slug}.ipynb").write_text(text, encoding="utf-8")
+            _write_atomic(failed_dir / f"{slug}.ipynb", text)
             kept.append(str(failed_dir / f"{slug}.ipynb"))
     if log_path.is_file() and log_path.stat().st_size:
         log = log_path.read_text(encoding="utf-8", errors="replace")
         if checks.leaks(log, ids):
             notes.append("the kernel log was not kept: it shows identifier values")
         else:
-            (failed_dir / f"{slug}.kernel.log").write_text(log, encoding="utf-8")
+            _write_atomic(failed_dir / f"{slug}.kernel.log", log)
             kept.append(str(failed_dir / f"{slug}.kernel.log"))
     out = f" (kept for inspection: {', '.join(kept)})" if kept else ""
     if notes:
@@ -243,9 +342,71 @@ def _swap_into_place(tmp: Path, final: Path) -> None:
     if final.exists():
         old = final.with_name(f".old-{final.name}-{uuid.uuid4().hex[:8]}")
         final.rename(old)
-    tmp.rename(final)
+    try:
+        tmp.rename(final)
+    except OSError:
+        if old is not None:  # put the last good report back
+            old.rename(final)
+        raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
+
+
+class _RunLog:
+    """What libraries print while one evaluation runs (warnings, log records, stderr).
+
+    It goes to the evaluation's log instead of the terminal, where it would fall between
+    the progress lines: ``reports/<slug>/run.log`` for a report, ``reports/_failed/<slug>.run.log``
+    for a failed run (identifier values redacted).
+    """
+
+    #: papermill's note that the runner passes parameters a template does not declare
+    #: (``data_sheet`` and ``validated_data``, read by the load cells when given).
+    _EXPECTED = re.compile(r"Passed unknown parameter: (data_sheet|validated_data)$")
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def text(self) -> str:
+        return "".join(line if line.endswith("\n") else line + "\n" for line in self.lines)
+
+    @contextlib.contextmanager
+    def capture(self):
+        import io
+        import logging
+        import warnings
+
+        log = self
+
+        class _Handler(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                try:
+                    msg = record.getMessage()
+                except Exception:  # noqa: BLE001
+                    msg = str(record.msg)
+                if record.name.startswith("papermill") and log._EXPECTED.search(msg):
+                    return
+                log.lines.append(f"{record.levelname.lower()} ({record.name}): {msg}")
+
+        def _show(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001
+            log.lines.append(warnings.formatwarning(message, category, filename, lineno,
+                                                    line).rstrip("\n"))
+
+        class _Stderr(io.TextIOBase):
+            def write(self, text: str) -> int:
+                if text.strip():
+                    log.lines.append(text.rstrip("\n"))
+                return len(text)
+
+        handler = _Handler(level=logging.WARNING)
+        root = logging.getLogger()
+        root.addHandler(handler)
+        try:
+            with warnings.catch_warnings(), contextlib.redirect_stderr(_Stderr()):
+                warnings.showwarning = _show
+                yield self
+        finally:
+            root.removeHandler(handler)
 
 
 def run_evaluation(
@@ -276,26 +437,66 @@ def run_evaluation(
     -------
     RunOutcome
         ``status == "ok"`` and the report path, or ``"failed"`` with the stage and a message.
+        Any failure, including a broken file system (read-only, full) or an unreadable path,
+        is returned as one paragraph naming the file, never raised.
     """
-    from evalkit.run.config import load_config
-
     t_start = time.perf_counter()
-    started_at = _now()
     config_path = Path(config_path)
     slug = config_path.stem
-    reports_dir = Path(reports_dir).resolve()
     timings: dict[str, float] = {}
+    log = _RunLog()
+    state: dict[str, Any] = {"ids": {}}
 
     def fail(stage: str, message: str) -> RunOutcome:
         return RunOutcome(slug, str(config_path), "failed", time.perf_counter() - t_start,
                           stage, message, timings=timings)
 
-    from evalkit.run.checks import preflight, resolve_parameters
+    with log.capture():
+        try:
+            outcome = _evaluate(config_path, Path(reports_dir), kernel_name, prewarm, pdf,
+                                t_start, timings, fail, log, state)
+        except Exception as exc:  # noqa: BLE001 - reported, never raised: others must finish
+            if isinstance(exc, OSError):
+                outcome = fail("output", _os_error(exc))
+            else:
+                tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+                outcome = fail("internal", f"unexpected error: {tb}")
+    if not outcome.ok:
+        outcome.message += _keep_log(slug, log, Path(reports_dir), state["ids"])
+    return outcome
 
+
+def _keep_log(slug: str, log: _RunLog, reports_dir: Path, ids: dict) -> str:
+    """Keep a failed run's log in ``_failed/``; the sentence to add to its message."""
+    text = log.text()
+    if not text:
+        return ""
+    from evalkit.run import checks
+
+    path = reports_dir.resolve() / FAILED_DIR / f"{slug}.run.log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(path, checks.redact(text, ids) if ids else text)
+    except OSError:
+        return ""
+    return f" (warnings printed during the run: {path})"
+
+
+def _evaluate(config_path, reports_dir, kernel_name, prewarm, pdf, t_start, timings, fail,
+              log, state) -> RunOutcome:
+    from evalkit.run.checks import preflight, resolve_parameters
+    from evalkit.run.config import load_config
+
+    started_at = _now()
     try:
         cfg = load_config(config_path)
     except ConfigError as exc:
         return fail("config", str(exc))
+    except (OSError, RuntimeError, ValueError, UnicodeError) as exc:
+        # e.g. a symlink loop in a path the config names (RuntimeError from Path.resolve)
+        reason = _os_error(exc) if isinstance(exc, OSError) else str(exc)
+        return fail("config", f"{config_path}: the config or a path it names cannot be read: "
+                              f"{reason}")
 
     t = time.perf_counter()
     try:
@@ -304,31 +505,65 @@ def run_evaluation(
         errors = [f for f in preflight(cfg, data) if f.level == "error"]
     except EvalDataError as exc:
         return fail("data", str(exc))
+    except (OSError, RuntimeError, MemoryError) as exc:
+        reason = _os_error(exc) if isinstance(exc, OSError) else (
+            str(exc) or type(exc).__name__)
+        return fail("data", f"{cfg.data_path}: cannot be read: {reason}")
     if errors:
         return fail("data", f"{cfg.path}: the data cannot support these parameters:\n"
                     + "\n".join(f"  - {f}" for f in errors))
     timings["validate"] = time.perf_counter() - t
 
-    reports_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale(reports_dir)
+    reports_dir = reports_dir.resolve()
+    try:
+        reports_dir.mkdir(parents=True, exist_ok=True)
+        clean_stale(reports_dir)
+    except OSError as exc:
+        return fail("output", f"the reports folder {reports_dir} cannot be used: "
+                              + _os_error(exc))
     # private (mode 0700) and outside reports/: nothing unchecked is ever written there
-    work = Path(tempfile.mkdtemp(prefix=_temp_name(slug)))
+    try:
+        work = Path(tempfile.mkdtemp(prefix=_temp_name(cfg.slug)))
+    except OSError as exc:
+        return fail("output", f"no private working folder could be made in "
+                              f"{tempfile.gettempdir()}: " + _os_error(exc))
     try:
         with _terminate_as_exit():
             return _run_in(cfg, data, work, reports_dir, kernel_name, started_at, t_start,
-                           timings, fail, prewarm, pdf)
-    except Exception as exc:  # noqa: BLE001 - reported, never raised: others must finish
-        tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return fail("internal", f"unexpected error: {tb}")
+                           timings, fail, prewarm, pdf, log, state)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
+#: Names of files the template reads and writes in its private working folder (relative to
+#: it, so the executed notebook names the same paths on every run).
+VALIDATED_DATA = "validated.parquet"
+RESULTS_PART = "results.part.json"
+
+
+def stable_notebook(nb) -> Any:
+    """Make an executed notebook the same on every run, apart from its timestamps.
+
+    papermill gives its injected-parameters cell a random id and records the private
+    working folder as the output path; both are replaced by fixed values. The timestamps
+    papermill and nbclient record (``metadata.papermill`` start/end time and duration, and
+    each cell's ``metadata.papermill`` and ``metadata.execution``) are kept.
+    """
+    for cell in nb.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell["id"] = "injected-parameters"
+    meta = nb.metadata.get("papermill")
+    if isinstance(meta, dict) and meta.get("output_path"):
+        meta["output_path"] = "report.ipynb"
+    return nb
+
+
 def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timings, fail,
-            prewarm, pdf):
+            prewarm, pdf, log, state):
     import nbformat
     import papermill
 
+    from evalkit.data import write_frame
     from evalkit.report import resultsdoc
     from evalkit.report.common import package_versions, sha256_file
     from evalkit.run import checks
@@ -337,15 +572,20 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
 
     slug = cfg.slug
     ids = checks.identifier_columns(data, cfg.id_column, cfg.privacy_threshold)
+    state["ids"] = ids
     nb_path = tmp / "report.ipynb"
-    part = tmp / "results.part.json"
+    part = tmp / RESULTS_PART
     t = time.perf_counter()
+    # the kernel analyses exactly the frame validated above (the sheet, the ids as text)
+    write_frame(data, tmp / VALIDATED_DATA)
+    parameters = {**cfg.notebook_parameters(RESULTS_PART),
+                  "data_sheet": cfg.data_sheet, "validated_data": VALIDATED_DATA}
     kernel_log = open(tmp / "kernel.log", "wb")
     try:
         papermill.execute_notebook(
             str(cfg.notebook),
             str(nb_path),
-            parameters=cfg.notebook_parameters(str(part)),
+            parameters=parameters,
             kernel_name=kernel_name,
             progress_bar=False,
             log_output=False,
@@ -356,13 +596,18 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
             kernel_log=kernel_log,
         )
     except Exception as exc:  # noqa: BLE001 - papermill and nbclient raise several types
-        message = checks.redact(_describe_execution_error(exc), ids)
+        where = nb_path if nb_path.is_file() and nb_path.stat().st_size else cfg.notebook
+        message = checks.redact(_describe_execution_error(exc, where), ids)
         kernel_log.close()
-        message += _keep_failed(slug, nb_path, tmp / "kernel.log", reports_dir / FAILED_DIR,
-                                ids)
+        try:
+            message += _keep_failed(slug, nb_path, tmp / "kernel.log",
+                                    reports_dir / FAILED_DIR, ids)
+        except OSError as err:
+            message += f" (the notebook could not be kept: {_os_error(err)})"
         return fail("execute", message)
     finally:
         kernel_log.close()
+        (tmp / VALIDATED_DATA).unlink(missing_ok=True)
         if prewarm:
             prestart(kernel_name)
     (tmp / "kernel.log").unlink(missing_ok=True)
@@ -382,7 +627,8 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
     if problems:
         return fail("results", "results document is malformed: " + "; ".join(problems))
 
-    nb = nbformat.read(nb_path, as_version=4)
+    nb = stable_notebook(nbformat.read(nb_path, as_version=4))
+    nbformat.write(nb, nb_path)
     html_text = to_html(nb, title=cfg.title)
     timings["render"] = time.perf_counter() - t
 
@@ -428,19 +674,25 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    if log.lines:
+        (tmp / "run.log").write_text(checks.redact(log.text(), ids), encoding="utf-8")
     final = reports_dir / slug
     # only checked outputs enter reports/: copied into a staging folder, then swapped in
     staging = reports_dir / f"{_temp_name(slug)}{uuid.uuid4().hex[:8]}"
-    staging.mkdir()
     try:
+        staging.mkdir()
         for name in _REPORT_FILES:
             if (tmp / name).is_file():
                 shutil.copyfile(tmp / name, staging / name)
         _swap_into_place(staging, final)
+    except OSError as exc:
+        return fail("output", f"the report could not be written to {final} (the last good "
+                              f"report, if any, is kept): " + _os_error(exc))
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
     for stale in (reports_dir / FAILED_DIR).glob(f"{slug}.*"):
-        stale.unlink()
+        with contextlib.suppress(OSError):
+            stale.unlink()
     return RunOutcome(slug, str(cfg.path), "ok", time.perf_counter() - t_start,
                       report=str(final / "report.html"), timings=timings)
