@@ -270,7 +270,9 @@ def test_a_cell_that_runs_too_long_is_stopped(tmp_path, monkeypatch):
     _custom_template(tmp_path, "# Wait\nimport time\ntime.sleep(30)", monkeypatch)
     o = run_evaluation(write_config(tmp_path, "slow", timeout=2), tmp_path / "reports")
     assert not o.ok and o.stage == "execute" and o.seconds < 25
-    assert o.message.startswith("cell 5 ('Wait') ran longer than the timeout of 2 seconds")
+    # the cell is named ('Wait', or under heavy load an earlier cell that imports for 2 s)
+    assert re.match(r"cell \d+ \('[A-Z][^']+'\) ran longer than the timeout of 2 seconds",
+                    o.message), o.message
 
 
 def test_a_report_showing_identifiers_is_refused(tmp_path, monkeypatch):
