@@ -111,3 +111,16 @@ def test_every_row_of_the_evidence_rule_table(design, checks, rating):
         assert any("high under the WWC" in x for x in r["reasons"])
     if checks.get("ph_holds") is False:
         assert any("restricted mean" in x for x in r["reasons"])
+
+
+def test_wide_appendix_tables_are_split_so_nothing_runs_off_the_page():
+    from evalkit.report.common import APPENDIX_COLUMNS, appendix_block
+
+    frame = pd.DataFrame({"term": ["a", "b"], **{f"c{i}": [1.0, 2.0] for i in range(12)}})
+    html = appendix_block(results=[("Wide", frame)], options={}).html
+    tables = html.split("<table")[1:]
+    assert len(tables) == 2 and "Wide (continued)" in tables[1]
+    for t in tables:
+        header = t.split("</thead>")[0]
+        assert header.count("<th") <= APPENDIX_COLUMNS and "<th scope='col'>term</th>" in header
+    assert all(f">c{i}<" in html for i in range(12))  # every column is still shown

@@ -103,6 +103,20 @@ def bullets_block(items: Sequence[str], *, intro: str | None = None) -> Block:
     return Block(paragraphs(intro or "") + f"<ul>{body}</ul>", text="\n".join(items))
 
 
+#: Columns per appendix table: a page (and a printed A4/Letter page) holds about this many.
+APPENDIX_COLUMNS = 8
+
+
+def _column_groups(columns: list[str]) -> list[list[str]]:
+    """Split a tidy table's columns into groups of at most :data:`APPENDIX_COLUMNS`, each
+    starting with ``term``."""
+    if len(columns) <= APPENDIX_COLUMNS or "term" not in columns:
+        return [columns]
+    rest = [c for c in columns if c != "term"]
+    size = APPENDIX_COLUMNS - 1
+    return [["term", *rest[i:i + size]] for i in range(0, len(rest), size)]
+
+
 def appendix_block(
     *,
     results: Any,
@@ -130,19 +144,23 @@ def appendix_block(
     parts = ["<h3>Estimates</h3>"] if items else []
     for res in items:
         title, frame = res if isinstance(res, tuple) else (res._title, res.to_frame())
-        head = "".join(f"<th scope='col'>{esc(c)}</th>" for c in frame.columns)
-        rows = []
-        for _, row in frame.iterrows():
-            cells = []
-            for c in frame.columns:
-                v = row[c]
-                txt = v if c == "term" else (fmt_p(v) if c == "p_value" else fmt_num(v))
-                cells.append(f"<td>{esc(txt)}</td>")
-            rows.append("<tr>" + "".join(cells) + "</tr>")
-        parts.append(
-            f"<table class='ek-table'><caption>{esc(title)}</caption><thead><tr>{head}"
-            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-        )
+        # a wide table would run off the page (and off a printed PDF): the standard columns
+        # come first, the estimator's extra columns in a second table keyed by term
+        for k, cols in enumerate(_column_groups(list(frame.columns))):
+            head = "".join(f"<th scope='col'>{esc(c)}</th>" for c in cols)
+            rows = []
+            for _, row in frame.iterrows():
+                cells = []
+                for c in cols:
+                    v = row[c]
+                    txt = v if c == "term" else (fmt_p(v) if c == "p_value" else fmt_num(v))
+                    cells.append(f"<td>{esc(txt)}</td>")
+                rows.append("<tr>" + "".join(cells) + "</tr>")
+            caption = title if k == 0 else f"{title} (continued)"
+            parts.append(
+                f"<table class='ek-table'><caption>{esc(caption)}</caption><thead><tr>{head}"
+                f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+            )
     parts.append("<h3>Options</h3>" + key_values({k: v for k, v in options.items()}))
     if data_path is not None:
         p = Path(data_path)
