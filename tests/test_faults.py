@@ -110,16 +110,22 @@ def test_a_symlink_loop_fails_only_its_evaluation_and_the_index_is_written(tmp_p
     a, b = tmp_path / "loop.csv", tmp_path / "loop2.csv"
     a.symlink_to(b)
     b.symlink_to(a)
-    bad = write_config(tmp_path, "loop", data=str(a))
-    good = write_config(tmp_path, "good")
+    cfgs = tmp_path / "evaluations"
+    cfgs.mkdir()
+    write_config(cfgs, "loop", data=str(a))
+    write_config(cfgs, "good")
+    (cfgs / "self.yaml").symlink_to(cfgs / "self2.yaml")  # the config itself loops
+    (cfgs / "self2.yaml").symlink_to(cfgs / "self.yaml")
     reports = tmp_path / "reports"
-    outcomes = run_all([bad, good], reports, jobs=1, echo=print)
-    by = {o.slug: o for o in outcomes}
-    assert by["good"].ok, by["good"].message
-    assert not by["loop"].ok and "loop.csv" in by["loop"].message
-    assert "ymlink loop" in by["loop"].message and "Traceback" not in by["loop"].message
-    assert (reports / "index.html").is_file() and outcomes.index_error is None
-    assert "Traceback" not in capsys.readouterr().err
+    from evalkit.cli import main
+
+    assert main(["run", str(cfgs), "--reports", str(reports), "-j", "1"]) == 1
+    out = capsys.readouterr()
+    assert "Traceback" not in out.out + out.err
+    assert "1 succeeded, 3 failed" in out.out and (reports / "good" / "report.html").is_file()
+    assert re.search(r"FAILED loop .*\n.*loop\.csv.*symlink loop", out.out)
+    assert re.search(r"FAILED self .*\n.*self\.yaml: the config file is a symbolic link", out.out)
+    assert (reports / "index.html").is_file()
 
 
 def _raise_erofs_under(root: Path, monkeypatch) -> None:

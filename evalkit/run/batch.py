@@ -52,6 +52,14 @@ def format_outcome(o: RunOutcome, done: int, total: int) -> str:
     return head + "\n" + "\n".join(lines)
 
 
+def _resolved(path: str | Path) -> str:
+    """The absolute path, resolved where it can be (a symlink loop cannot be)."""
+    try:
+        return str(Path(path).resolve())
+    except (RuntimeError, OSError):
+        return str(Path(path).absolute())
+
+
 def _save_runs(reports_dir: Path, outcomes: Iterable[RunOutcome]) -> dict:
     """Merge the outcomes into ``runs.json``; entries whose config file is gone are dropped.
 
@@ -67,7 +75,7 @@ def _save_runs(reports_dir: Path, outcomes: Iterable[RunOutcome]) -> dict:
         except (json.JSONDecodeError, UnicodeDecodeError):
             runs = {}
     for o in outcomes:
-        runs[o.slug] = {**o.to_dict(), "config": str(Path(o.config).resolve()),
+        runs[o.slug] = {**o.to_dict(), "config": _resolved(o.config),
                         "finished_at": _now()}
     runs = {k: v for k, v in runs.items()
             if config_exists(v.get("config") if isinstance(v, dict) else None,

@@ -489,11 +489,23 @@ def _evaluate(config_path, reports_dir, kernel_name, prewarm, pdf, t_start, timi
 
     started_at = _now()
     try:
+        os.stat(config_path)
+    except OSError as exc:
+        import errno
+
+        if exc.errno == errno.ELOOP:
+            return fail("config", f"{config_path}: the config file is a symbolic link that "
+                                  f"points back to itself (a symlink loop)")
+    try:
         cfg = load_config(config_path)
     except ConfigError as exc:
         return fail("config", str(exc))
     except (OSError, RuntimeError, ValueError, UnicodeError) as exc:
         # e.g. a symlink loop in a path the config names (RuntimeError from Path.resolve)
+        m = re.match(r"Symlink loop from (.+)$", str(exc))
+        if m:
+            return fail("config", f"{config_path}: the path {m[1]} it names is a symbolic link "
+                                  f"that points back to itself (a symlink loop)")
         reason = _os_error(exc) if isinstance(exc, OSError) else str(exc)
         return fail("config", f"{config_path}: the config or a path it names cannot be read: "
                               f"{reason}")
