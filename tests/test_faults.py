@@ -343,7 +343,9 @@ def test_kill_9_of_the_runner_leaves_no_process_kernel_folder_or_connection_file
     try:
         assert _wait_for(lambda: len(_kernels(mark)) >= 2, 120), out.read_text()
         pids = set(_processes_with(mark))
+        reports = tmp_path / "reports"
         os.kill(proc.pid, signal.SIGKILL)
+        written = {p.name for p in reports.iterdir()} if reports.is_dir() else set()
         proc.wait(timeout=10)
         t0 = time.monotonic()
         left = _wait_for(lambda: not _processes_with(mark), 10)
@@ -352,7 +354,9 @@ def test_kill_9_of_the_runner_leaves_no_process_kernel_folder_or_connection_file
     finally:
         if proc.poll() is None:
             proc.kill()
-    time.sleep(0.5)
+    time.sleep(2)
+    # no report was written after the runner died
+    assert {p.name for p in reports.iterdir()} <= written
     # nothing written after the parent died, no stray folders of the run's processes
     assert not (tmp_path / "reports" / "index.html").exists()
     tmp = Path(tempfile.gettempdir())
