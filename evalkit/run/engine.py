@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -50,18 +49,6 @@ _DIE_WITH_PARENT = (
     "    os._exit(1)\n"
     "os.execv(sys.argv[2], sys.argv[2:])\n"
 )
-
-
-def die_with_parent() -> bool:
-    """Ask Linux to kill this process when its parent dies; ``False`` where unsupported."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        import ctypes
-
-        return ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL) == 0
-    except (OSError, AttributeError):
-        return False
 
 
 class IPCKernelManager(AsyncKernelManager):

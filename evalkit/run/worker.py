@@ -5,10 +5,10 @@ nbconvert already imported. A worker (:func:`serve`) receives one evaluation at 
 the runner over a pipe and sends back its :class:`~evalkit.run.execute.RunOutcome`; the runner
 thus always knows which evaluation each worker holds.
 
-A worker never outlives the runner: it exits as soon as its pipe to the runner closes (a
-watchdog thread reads the pipe), and on Linux the kernel is also asked to kill it when its
-parent dies. Kernels die with their worker in turn (see :mod:`evalkit.run.engine`), so
-``kill -9`` of ``evalkit run`` leaves no process behind.
+A worker never outlives the runner: as soon as its pipe to the runner closes (a watchdog
+thread reads the pipe), it kills its kernels, removes its kernel and working folders and
+exits. A kernel also dies with the worker that started it however the worker ends (on Linux,
+see :mod:`evalkit.run.engine`), so ``kill -9`` of ``evalkit run`` leaves no process behind.
 """
 
 from __future__ import annotations
