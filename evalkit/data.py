@@ -282,7 +282,7 @@ def _refuse_duplicate_headers(p: Path, kind: str, sheet: str | int | None, src: 
     problems = [DataProblem(n, f"the column name appears more than once in the header "
                                f"({where(pos)}); the analysis could silently use the wrong "
                                f"one", "each column name once: rename or remove the extra "
-                               f"column")
+                               "column")
                 for n, pos in dupes.items()]
     raise EvalDataError(problems, source=src)
 

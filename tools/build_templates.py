@@ -60,6 +60,8 @@ design = None  # randomized, comparison group, one group or policy adoption (Non
 population_label = {"singular": "youth", "plural": "youth"}
 labels = {}  # display names of columns, e.g. {"prio": "prior convictions"}
 outcome_scale = "linear"  # or "log": effects also stated as percentage changes
+data_sheet = None  # the sheet of an Excel workbook to read (None: the first)
+validated_data = None  # set by evalkit run: the table it validated, read instead of data_path
 pre = "ts_intake"
 post = "ts_6mo"
 outcome_label = "trauma symptom score"
@@ -100,7 +102,7 @@ data = evalkit.data.load(
     prepost.columns(pre, post, id=id_column, min=score_min, max=score_max,
                     binary=binary_outcomes, group=group, covariates=covariates,
                     cluster=cluster),
-    sheet=globals().get("data_sheet"), validated=globals().get("validated_data"),
+    sheet=data_sheet, validated=validated_data,
 )
 # youth in the program (everyone, in a one-group design)
 program_youth = data if group is None else data[data[group] == 1]
@@ -195,6 +197,8 @@ design = None  # randomized, comparison group, one group or policy adoption (Non
 population_label = {"singular": "youth", "plural": "youth"}
 labels = {}  # display names of columns, e.g. {"prio": "prior convictions"}
 outcome_scale = "linear"  # or "log": effects also stated as percentage changes
+data_sheet = None  # the sheet of an Excel workbook to read (None: the first)
+validated_data = None  # set by evalkit run: the table it validated, read instead of data_path
 duration = "days"
 event = "ran_away"
 group = "specialized"
@@ -232,7 +236,7 @@ data = evalkit.data.load(
      evalkit.data.Column(group, kind="binary", allow_missing=False),
      *([evalkit.data.Column(event_type, kind="string", allow_missing=False)]
        if event_type else [])],
-    sheet=globals().get("data_sheet"), validated=globals().get("validated_data"),
+    sheet=data_sheet, validated=validated_data,
 )
 ''', "remove_input"),
     code('''
@@ -293,6 +297,8 @@ design = None  # randomized, comparison group, one group or policy adoption (Non
 population_label = {"singular": "youth", "plural": "youth"}
 labels = {}  # display names of columns, e.g. {"prio": "prior convictions"}
 outcome_scale = "linear"  # or "log": effects also stated as percentage changes
+data_sheet = None  # the sheet of an Excel workbook to read (None: the first)
+validated_data = None  # set by evalkit run: the table it validated, read instead of data_path
 outcome = "arrests_per_100k"
 outcome_label = "juvenile arrests for prostitution"
 units = "per 100,000 youth"
@@ -328,7 +334,7 @@ data = evalkit.data.load(data_path, [
     evalkit.data.Column(treatment, kind="binary", allow_missing=False),
     evalkit.data.Column(outcome, allow_missing=False),
     *[evalkit.data.Column(c, allow_missing=False) for c in covariates],
-], sheet=globals().get("data_sheet"), validated=globals().get("validated_data"))
+], sheet=data_sheet, validated=validated_data)
 # An empty first_treated means never treated: code it as never_treated (when that is empty
 # too, with a period no unit adopts at)
 if never_treated is None:

@@ -444,7 +444,10 @@ def find_configs(paths: Iterable[str | Path] = ()) -> list[Path]:
     seen: set[Path] = set()
     unique = []
     for f in found:
-        key = f.resolve()
+        try:
+            key = f.resolve()
+        except (RuntimeError, OSError):  # a symlink loop: listed, and refused when it runs
+            key = f.absolute()
         if key not in seen:
             seen.add(key)
             unique.append(f)

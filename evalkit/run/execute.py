@@ -360,10 +360,6 @@ class _RunLog:
     for a failed run (identifier values redacted).
     """
 
-    #: papermill's note that the runner passes parameters a template does not declare
-    #: (``data_sheet`` and ``validated_data``, read by the load cells when given).
-    _EXPECTED = re.compile(r"Passed unknown parameter: (data_sheet|validated_data)$")
-
     def __init__(self) -> None:
         self.lines: list[str] = []
 
@@ -384,8 +380,6 @@ class _RunLog:
                     msg = record.getMessage()
                 except Exception:  # noqa: BLE001
                     msg = str(record.msg)
-                if record.name.startswith("papermill") and log._EXPECTED.search(msg):
-                    return
                 log.lines.append(f"{record.levelname.lower()} ({record.name}): {msg}")
 
         def _show(message, category, filename, lineno, file=None, line=None):  # noqa: ARG001

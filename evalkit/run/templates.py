@@ -58,7 +58,7 @@ class TemplateSpec:
 COMMON_PARAMS = (
     "title", "program", "description", "question", "data_path", "id_column",
     "privacy_threshold", "results_path", "design", "population_label", "labels",
-    "outcome_scale",
+    "outcome_scale", "data_sheet", "validated_data",
 )
 
 
