@@ -390,6 +390,11 @@ _NOT_PEOPLE = (
 _SMALL_INT = re.compile(r"(?<![\w.,^/−–-])(\d+)(?![\w%^/]|[.,]\d|\s*[−–-]\s*\d)(\s+([A-Za-z]+))?")
 
 
+#: Words before an upper bound ("fewer than 5"); a lower bound ("at least 3") is left alone.
+_BOUND_BEFORE = re.compile(r"\b(?:fewer than|less than|at most|below|under)\s+$", re.I)
+_LOWER_BEFORE = re.compile(r"\b(?:at least|more than|over|above)\s+$", re.I)
+
+
 def redact_small_counts(text: str, threshold: int = DEFAULT_THRESHOLD, *,
                         people: Sequence[str] = ()) -> str:
     """Replace counts of people or records from 1 to ``threshold − 1`` in a sentence.
@@ -417,7 +422,14 @@ def redact_small_counts(text: str, threshold: int = DEFAULT_THRESHOLD, *,
         word = (m.group(3) or "").lower()
         if not 1 <= n < thr or (word in _NOT_PEOPLE and word not in named):
             return m.group(0)
+        # a bound below the threshold ("fewer than 5 events") says more than suppression
+        # does: it is raised to the threshold ("fewer than 11 events")
+        if _BOUND_BEFORE.search(text, 0, m.start()):
+            return f"{thr}" + (m.group(2) or "")
+        if _LOWER_BEFORE.search(text, 0, m.start()):  # "at least 3": not a count of anyone
+            return m.group(0)
         return f"fewer than {thr}" + (m.group(2) or "")
 
-    return _SMALL_INT.sub(repl, text)
+    out = _SMALL_INT.sub(repl, text)
+    return out[:1].upper() + out[1:] if out.startswith("fewer than") else out
 

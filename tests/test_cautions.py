@@ -68,7 +68,7 @@ def test_limiting_cautions_lower_the_rating_and_lead_the_reasons():
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("3 youth had no second score.", "fewer than 11 youth had no second score."),
+    ("3 youth had no second score.", "Fewer than 11 youth had no second score."),
     ("n = 7, in 2 sites", "n = fewer than 11, in 2 sites"),
     ("Only 1 of the 4 pairs changed.", "Only fewer than 11 of the fewer than 11 pairs changed."),
     ("95% level, 87.5% achieved, 1,000 draws, 12 youth", "95% level, 87.5% achieved, "
@@ -88,13 +88,13 @@ def test_reports_print_redacted_cautions_everywhere_and_rate_with_them():
         Caution("4 youth had scores outside the usual range.", limits=True),
         Caution("The normal approximation was used.", limits=False)))
     rep = PrePostReport(df, res, Outcome("symptom score", lower_is_better=True), threshold=11)
-    assert rep.cautions() == ("fewer than 11 youth had scores outside the usual range.",
+    assert rep.cautions() == ("Fewer than 11 youth had scores outside the usual range.",
                               "The normal approximation was used.")
     html = rep.checks().html
     assert "What the estimators flagged" in html
-    assert "fewer than 11 youth had scores outside" in html and ">4 youth" not in html
+    assert "Fewer than 11 youth had scores outside" in html and ">4 youth" not in html
     lims = rep.limitation_list()
-    assert "fewer than 11 youth had scores outside the usual range." in lims
+    assert "Fewer than 11 youth had scores outside the usual range." in lims
     assert "The normal approximation was used." not in lims  # informs, does not limit
     doc = rep.results_document()
     assert doc["cautions"] == list(rep.cautions())
@@ -112,3 +112,14 @@ def test_collect_cautions_skips_missing_results_and_keeps_the_headline_first():
 def test_results_document_rejects_malformed_cautions():
     doc = {"schema_version": 1, "cautions": "not a list"}
     assert "'cautions' must be a list of strings" in resultsdoc.problems(doc, partial=True)
+
+
+@pytest.mark.parametrize("text, expected", [
+    # an upper bound below the threshold is raised to it, never doubled
+    ("Few events (fewer than 5): rough.", "Few events (fewer than 11): rough."),
+    ("a cell with fewer than 5 youth", "a cell with fewer than 11 youth"),
+    # a lower bound is left as it is: raising it would make it false
+    ("at least 3 pairs changed", "at least 3 pairs changed"),
+])
+def test_bounds_are_raised_to_the_threshold_not_redacted_twice(text, expected):
+    assert redact_small_counts(text, 11) == expected

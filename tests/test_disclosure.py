@@ -310,6 +310,9 @@ def test_a_withheld_group_publishes_nothing_computed_from_it(hostile):
     for slug in ("comparison-of-three", "survival-group-of-three"):
         doc = resultsdoc.read(reports / slug / "results.json")
         assert doc["headline"]["suppressed"] is True and doc["estimates"] == []
+        # no design check computed from the tiny group: not in the rating, not as a caution
+        assert doc["evidence"]["rating"] == "withheld" and doc["cautions"] == []
+        assert "g =" not in json.dumps(doc["evidence"])
         text = _text_of_html((reports / slug / "report.html").read_text())
         assert "withheld" in text
         appendix = text.split("Technical appendix")[-1]
@@ -317,3 +320,6 @@ def test_a_withheld_group_publishes_nothing_computed_from_it(hostile):
         assert "program effect (ANCOVA)" not in appendix and "median (" not in appendix
     text = _text_of_html((reports / "comparison-of-three" / "report.html").read_text())
     assert "Were the groups alike at intake?" not in text  # the 3 youth's mean intake score
+    assert "program youth had no" not in text  # the program lost more; a group lost few
+    survival = _text_of_html((reports / "survival-group-of-three" / "report.html").read_text())
+    assert "Proportional-hazards test" not in survival and "median not reached" not in survival

@@ -114,6 +114,6 @@ def test_redaction_catches_the_configured_population_word():
     # count of them is redacted
     assert redact_small_counts("3 states adopted", 11) == "3 states adopted"
     assert (redact_small_counts("3 states adopted", 11, people=("state", "states"))
-            == "fewer than 11 states adopted")
+            == "Fewer than 11 states adopted")
     assert redact_small_counts("4 men were lost", 11, people=("man", "men")) == (
-        "fewer than 11 men were lost")
+        "Fewer than 11 men were lost")

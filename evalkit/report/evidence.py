@@ -61,7 +61,7 @@ from typing import Any, Iterable, Mapping
 
 from evalkit.results import limiting
 
-__all__ = ["RATINGS", "LOWERED_BY_CAUTIONS", "rate", "not_estimated"]
+__all__ = ["RATINGS", "LOWERED_BY_CAUTIONS", "rate", "not_estimated", "withheld_rating"]
 
 #: Rating codes and their labels, strongest first.
 RATINGS = {
@@ -71,6 +71,7 @@ RATINGS = {
     "comparison_unverified": "Comparison group — likeness at entry not established",
     "limited": "Limited — the estimate carries cautions that limit what can be concluded",
     "not_estimated": "Not estimated — the data cannot support this method's estimate",
+    "withheld": "Withheld — too few people to report without risk to their privacy",
     "descriptive": "Descriptive — cannot show a program effect",
 }
 
@@ -107,6 +108,15 @@ def rate(design: str, checks: Mapping[str, Any],
         return {"rating": "limited", "label": RATINGS["limited"],
                 "reasons": reasons + list(out["reasons"])}
     return {**out, "reasons": list(out["reasons"]) + reasons}
+
+
+def withheld_rating(threshold: int) -> dict[str, Any]:
+    """The rating of a report whose results are withheld for privacy: nothing computed from
+    the data is quoted, so no design check can be reported either."""
+    return {"rating": "withheld", "label": RATINGS["withheld"],
+            "reasons": [f"Results are withheld to protect privacy: a group had fewer than "
+                        f"{threshold} youth to analyse, so neither the estimates nor the design "
+                        "checks can be shown."]}
 
 
 def not_estimated(reason: str, alternative: str = "") -> dict[str, Any]:

@@ -24,7 +24,7 @@ from evalkit.report import resultsdoc
 from evalkit.report.common import bullets_block, cautions_html, collect_cautions, glance_block
 from evalkit.report.common import appendix_block, program_block
 from evalkit.report.common import interval, num, p_text
-from evalkit.report.evidence import rate
+from evalkit.report.evidence import rate, withheld_rating
 from evalkit.report.figures import (
     attrition_figure,
     categories_figure,
@@ -665,10 +665,12 @@ class PrePostReport:
         all_pre, comp = s.loc["all_pre"], s.loc["complete_pre"]
         who = "program youth" if self.comparison else "youth"
         if self.lost_hidden:
+            where = (f"In at least one group, fewer than {self.threshold} youth"
+                     if self.comparison is not None else f"Fewer than {self.threshold} youth")
             parts.append(paragraphs(
-                f"Fewer than {self.threshold} {who} had no {o.post_label} score. That is too "
-                "few to describe them, or to compare them with those who stayed, without "
-                "putting their privacy at risk, so the report does not."))
+                f"{where} had no {o.post_label} score. That is too few to describe them, or "
+                "to compare them with those who stayed, without putting their privacy at "
+                "risk, so the report does not."))
         elif all_pre["n"] == comp["n"]:
             parts.append(paragraphs(f"All {who} enrolled were measured at {o.post_label}."))
         else:
@@ -739,7 +741,12 @@ class PrePostReport:
 
     @spoken
     def cautions(self) -> tuple[str, ...]:
-        """Every result's cautions, headline first, with small counts of youth redacted."""
+        """Every result's cautions, headline first, with small counts of youth redacted.
+
+        None when results are withheld: an estimator's caution would describe the group too
+        small to report (its missing values, its cells)."""
+        if not self.reportable:
+            return ()
         return collect_cautions(
             [self.headline_result(), self.change, self.signed, self.reliable, self.attrition,
              *self.binary_groups.values(), *self.binary.values()], threshold=self.threshold,
@@ -795,7 +802,12 @@ class PrePostReport:
 
     @spoken
     def evidence(self) -> dict[str, Any]:
-        """Evidence rating and its reasons (see :mod:`evalkit.report.evidence`)."""
+        """Evidence rating and its reasons (see :mod:`evalkit.report.evidence`).
+
+        When results are withheld for privacy, no design check computed from the data is
+        quoted (a baseline difference would describe the group too small to report)."""
+        if not self.reportable:
+            return withheld_rating(self.threshold)
         checks: dict[str, Any] = {
             "attrition": None if self.lost_hidden else self.attrition_rate,
             "arms": f"the program or the {self.comparison_label}"}

@@ -20,7 +20,7 @@ from evalkit.report.common import bullets_block, cautions_html, collect_cautions
 from evalkit.report.common import appendix_block, program_block
 from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
-from evalkit.report.evidence import rate
+from evalkit.report.evidence import rate, withheld_rating
 from evalkit.report.figures import figure_block, forest_figure, km_figure
 from evalkit.report.html import Block, paragraphs, table
 from evalkit.report import words
@@ -297,13 +297,18 @@ class SurvivalReport:
 
     @spoken
     def cautions(self) -> tuple[str, ...]:
-        """Every result's cautions, headline first, with small counts of youth redacted."""
+        """Every result's cautions, headline first, with small counts of youth redacted (none
+        when results are withheld: they would describe the group too small to report)."""
+        if not self.reportable:
+            return ()
         return collect_cautions([self.headline_result(), self.cox, self.ph, self.rmst, self.km,
                                  self.logrank, self.incidence], threshold=self.threshold,
                                 people=self.population.words(), rename=self._renames())
 
     @spoken
     def evidence(self) -> dict[str, Any]:
+        if not self.reportable:
+            return withheld_rating(self.threshold)
         head = collect_cautions([self.headline_result()], threshold=self.threshold,
                                 people=self.population.words(), rename=self._renames())
         return rate(self.design()["code"], {"ph_holds": self.ph_holds,
@@ -477,6 +482,10 @@ class SurvivalReport:
 
     @spoken
     def checks(self) -> Block:
+        if not self.reportable:
+            return Block(paragraphs(
+                f"The model checks are not shown: a group has fewer than {self.threshold} "
+                "youth, and its tests would describe them."), text="Checks")
         t = self.ph.table
         shown = pd.DataFrame({"Chi-squared": [f"{v:.2f}" for v in t["chisq"]],
                               "df": t["df"].astype(int).astype(str).tolist(),
