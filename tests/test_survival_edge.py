@@ -409,3 +409,11 @@ def test_km_median_not_reached_is_explained():
     # the flat-half example of survival_reference.R: median 2.5, upper limit NA
     flat = kaplan_meier(pd.DataFrame({"t": [1, 2, 3, 4], "e": 1}), "t", "e")
     assert any("open-ended" in c for c in flat.cautions)
+
+
+def test_zero_or_negative_case_weights_are_refused_as_r_does():
+    # R: coxph(..., weights = w) with a zero weight stops: "Invalid weights, must be >0"
+    d = pd.read_csv(REFERENCE / "rossi.csv").assign(w=1.0)
+    d.loc[3, "w"] = 0.0
+    with pytest.raises(EvalDataError, match="column 'w': has weights that are zero or negative"):
+        cox(d, "week", "arrest", ["fin", "age"], weights="w")

@@ -502,6 +502,14 @@ def cox(
         raise EvalDataError([DataProblem(event, "has no events (every row is censored)",
                                          "at least one event")], source=source)
     w = clean[weights].to_numpy(dtype=float) if weights is not None else np.ones(n)
+    if weights is not None and not (w > 0).all():
+        # as R's coxph, which stops with "Invalid weights, must be >0"
+        bad = np.flatnonzero(~(w > 0))
+        raise EvalDataError([DataProblem(weights, "has weights that are zero or negative",
+                                         "weights greater than 0 (leave out the rows that "
+                                         "should not count)", rows=tuple(int(i) + 1 for i in
+                                                                         bad[:8]),
+                                         n_rows=int(bad.size))], source=source)
     if weights is not None and not (w[ev > 0] > 0).any():
         raise EvalDataError([DataProblem(weights, "is zero for every event",
                                          "a positive weight on at least one event")],
