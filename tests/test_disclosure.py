@@ -234,7 +234,8 @@ def _tiny_comparison(folder: Path) -> Path:
     return path
 
 
-def _tiny_survival(folder: Path, comparison: int) -> Path:
+def _tiny_survival(folder: Path, comparison: int, names: tuple[str, str] = ("P-S", "P-U"),
+                   tag: str = "") -> Path:
     """120 in the program and ``comparison`` youth in usual care."""
     rng = np.random.default_rng(7)
     g = np.r_[np.ones(120, dtype=int), np.zeros(comparison, dtype=int)]
@@ -242,11 +243,11 @@ def _tiny_survival(folder: Path, comparison: int) -> Path:
     t = np.ceil(rng.exponential(np.where(g == 1, 150, 60))).clip(1, 365)
     ran = (t < 365).astype(int)
     df = pd.DataFrame({"case_id": [f"SV-{i:05d}" for i in range(n)],
-                       "placement": np.where(g == 1, "P-S", "P-U"), "specialized": g,
+                       "placement": np.where(g == 1, *names), "specialized": g,
                        "age": rng.integers(12, 18, n), "prior_runaways": rng.integers(0, 3, n),
                        "prior_placements": rng.integers(0, 4, n), "days": t, "ran_away": ran,
                        "outcome": ran})
-    path = folder / f"survival_{comparison}.csv"
+    path = folder / f"survival_{comparison}{tag}.csv"
     df.to_csv(path, index=False)
     return path
 
@@ -261,6 +262,10 @@ def hostile(tmp_path_factory):
                 _tiny_survival(folder, 3)),
         _config("placement-runaway", folder, "survival-small-group",
                 _tiny_survival(folder, 30)),
+        # the 3 youth's text value ("usual") is a word of the config's own label ("usual
+        # care"): a label the report must print, not an identifier that fails the run
+        _config("placement-runaway", folder, "survival-three-named",
+                _tiny_survival(folder, 3, ("specialized", "usual"), "_named")),
     ]
     reports = folder / "reports"
     outcomes = {o.slug: o for o in run_all(configs, reports, jobs=2, echo=lambda _: None)}
@@ -283,7 +288,8 @@ def test_no_sample_output_gives_away_a_small_count(samples, slug):
 
 
 @pytest.mark.parametrize("slug", ["one-group-three-lost", "comparison-of-three",
-                                  "survival-group-of-three", "survival-small-group"])
+                                  "survival-group-of-three", "survival-small-group",
+                                  "survival-three-named"])
 def test_no_hostile_output_gives_away_a_small_count(hostile, slug):
     reports, outcomes = hostile
     assert outcomes[slug].ok, outcomes[slug].message

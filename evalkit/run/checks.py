@@ -202,7 +202,7 @@ def _did(cfg: "EvaluationConfig", data: "pd.DataFrame") -> list[Finding]:
 
 
 def identifier_columns(
-    data: "pd.DataFrame", id_column: str | None, threshold: int
+    data: "pd.DataFrame", id_column: str | None, threshold: int, *, known_text: str = ""
 ) -> dict[str, list[str]]:
     """Values no output may show, by column.
 
@@ -211,6 +211,10 @@ def identifier_columns(
       ``threshold`` rows. A value shared by at least ``threshold`` rows is a category (a site,
       a group name) that describes at least as many people as a count the report may show;
       a rarer value may point at a few people (a name, a case number, a free-text note).
+
+    Values of those other columns that the config itself writes (``known_text``: its title,
+    description and parameters, such as a group's label) are labels the report must print,
+    not identifiers; the id column is searched whatever the config says.
 
     Without an id column the row number is the id; it is not searched (row numbers cannot be
     told apart from other numbers), and the text columns are. The rules of
@@ -237,6 +241,13 @@ def identifier_columns(
         rare = counts[counts < threshold].index.tolist()
         # numbers written as text in an otherwise numeric column are not identifiers
         rare = [v for v in rare if not _is_number(v)]
+        if rare and known_text:
+            # a value the evaluator wrote into the config (a group's name in a label: "usual
+            # care" for a column holding "usual") is a label, not something to hide
+            from evalkit.privacy import find_identifiers
+
+            named = set(find_identifiers(known_text, rare))
+            rare = [v for v in rare if v not in named]
         if rare:
             out[str(col)] = rare
     return out

@@ -130,6 +130,26 @@ def _timed_out_cell(text: str, notebook: Path | None) -> tuple[str, str]:
     return where, (secs[:-2] if secs.endswith(".0") else secs)
 
 
+def _config_text(cfg: Any) -> str:
+    """Every text the evaluator wrote into the config (title, description, parameters)."""
+    parts: list[str] = [str(getattr(cfg, k, "") or "") for k in
+                        ("title", "program", "description", "question", "outcome_domain")]
+
+    def walk(v: Any) -> None:
+        if isinstance(v, str):
+            parts.append(v)
+        elif isinstance(v, dict):
+            for k, x in v.items():
+                parts.append(str(k))
+                walk(x)
+        elif isinstance(v, (list, tuple)):
+            for x in v:
+                walk(x)
+
+    walk(cfg.parameters)
+    return "\n".join(parts)
+
+
 def _describe_execution_error(exc: Exception, notebook: Path | None = None) -> str:
     """One paragraph naming the cell and the error, from papermill's error or any other.
 
@@ -577,7 +597,8 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
     from evalkit.run.render import to_html
 
     slug = cfg.slug
-    ids = checks.identifier_columns(data, cfg.id_column, cfg.privacy_threshold)
+    ids = checks.identifier_columns(data, cfg.id_column, cfg.privacy_threshold,
+                                    known_text=_config_text(cfg))
     state["ids"] = ids
     nb_path = tmp / "report.ipynb"
     part = tmp / RESULTS_PART
