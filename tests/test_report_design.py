@@ -271,3 +271,16 @@ def test_a_plural_outcome_takes_a_plural_verb():
     plural = dataclasses.replace(rep, outcome=Outcome("symptom counts", lower_is_better=True))
     assert "symptom counts were measured at" in plural.method_section().html
     assert "trauma symptom score was measured at" in rep.method_section().html
+
+
+def test_dollar_signs_in_labels_are_text_not_mathtext():
+    # a label with "$x$" or "$$" crashed the Findings cell with a mathtext ParseException
+    from evalkit.report.figures import figure_block, new_figure
+
+    fig, (ax,) = new_figure(1)
+    ax.plot([0, 1], [0, 1], label="cost in $ (2024 $$) and $x^{$")
+    ax.set_ylabel("spending, $x$ per youth")
+    ax.set_title("$$ unbalanced $")
+    ax.legend()
+    html = figure_block(fig, alt="a line").html
+    assert "<img" in html

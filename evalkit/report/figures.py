@@ -113,6 +113,12 @@ def figure_block(fig, *, alt: str, caption: str | None = None) -> Block:
     """
     if not alt or not alt.strip():
         raise ValueError("every figure needs alt text describing what it shows")
+    # labels come from configs: "$x$" or "$$" in one is text, not mathtext to parse (a label
+    # such as "cost in $ (2024 $)" would otherwise stop the report)
+    from matplotlib.text import Text
+
+    for t in fig.findobj(Text):
+        t.set_parse_math(False)
     buf = io.BytesIO()
     expand = bool(clipped_texts(fig))
     if expand:
