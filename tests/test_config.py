@@ -9,7 +9,7 @@ import pytest
 from evalkit.exceptions import ConfigError
 from evalkit.run.config import find_configs, load_config
 
-from conftest import EVALUATIONS, write_config
+from conftest import EVALUATIONS, SAMPLE, write_config
 
 
 def test_sample_configs_are_valid():
@@ -177,3 +177,25 @@ def test_validate_warns_of_a_label_for_a_column_the_evaluation_does_not_use(tmp_
     found = preflight(cfg, cfg.load_data())
     assert [(f.level, f.key) for f in found] == [("warning", "labels.ts_6m")]
     assert "'ts_6m' is not a column this evaluation uses" in found[0].message
+
+
+@pytest.mark.parametrize("change, message", [
+    (("score_max: 80", "score_max: " + "9" * 5000), "more digits than any setting can mean"),
+    (("score_max: 80", "score_max: 1e400"), "parameters.score_max: must be a number"),
+    (("privacy_threshold: 11", "privacy_threshold: 1" + "0" * 400),
+     "'privacy_threshold' must be a whole number (at most 10^9), not 100000"),
+    (("title:", "x: &a [1, 2]\ny: [*a, *a]\ntitle:"), "aliases (*name) are not allowed"),
+])
+def test_hostile_values_are_config_errors_naming_the_file(tmp_path, change, message):
+    from evalkit.exceptions import ConfigError
+    from evalkit.run.config import load_config
+
+    text = (EVALUATIONS / "mentoring-site-a.yaml").read_text().replace(
+        "../data/sample/mentoring_site_a.csv", str(SAMPLE / "mentoring_site_a.csv"))
+    assert change[0] in text
+    path = tmp_path / "hostile.yaml"
+    path.write_text(text.replace(change[0], change[1], 1))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert message in str(info.value) and "hostile.yaml" in str(info.value)
+    assert len(str(info.value)) < 600  # a 400-digit value is not printed whole

@@ -84,7 +84,17 @@ _SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".xlsx", ".xlsm", ".xls")
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """A YAML loader that refuses a key given twice (PyYAML silently keeps the last one)."""
+    """A YAML loader that refuses a key given twice (PyYAML silently keeps the last one) and
+    aliases (``*name``): a config needs none, and nested aliases expand to billions of values
+    (a "billion laughs" file exhausts memory)."""
+
+    def compose_node(self, parent, index):  # noqa: D102 - PyYAML's hook
+        if self.check_event(yaml.events.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in an evaluation config: write "
+                "the value out", event.start_mark)
+        return super().compose_node(parent, index)
 
 
 def _mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
@@ -178,6 +188,32 @@ class EvaluationConfig:
         return dataclasses.replace(self, parameters={**self.parameters, **changes})
 
 
+#: The largest whole number a config may hold (thresholds, timeouts): beyond it a value is a
+#: typo, and Python's unbounded integers would fail later (a 5,000-digit number, 10^400).
+MAX_INT = 10**9
+#: The largest magnitude a number may have (score bounds, times).
+MAX_NUMBER = 1e12
+
+
+def _short(value: Any) -> str:
+    """A value for a message: its repr, cut short when very long."""
+    try:
+        text = repr(value)
+    except ValueError:  # an integer too long to print
+        return "a number too long to print"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _finite(value: Any) -> bool:
+    """A number that converts to a finite float of sensible size (a 5,000-digit integer does
+    not convert at all)."""
+    try:
+        v = float(value)
+    except (OverflowError, ValueError):
+        return False
+    return math.isfinite(v) and abs(v) <= MAX_NUMBER
+
+
 def _kind_ok(value: Any, kind: str) -> bool:
     if kind == "str":
         return isinstance(value, str)
@@ -195,10 +231,10 @@ def _kind_ok(value: Any, kind: str) -> bool:
     if kind == "bool":
         return isinstance(value, bool)
     if kind == "int":
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_INT
     if kind in ("number", "alpha", "unit"):
         return (isinstance(value, (int, float)) and not isinstance(value, bool)
-                and math.isfinite(value))
+                and _finite(value))
     if kind == "mapping":
         return isinstance(value, dict)
     if kind == "population":
@@ -213,7 +249,7 @@ def _kind_ok(value: Any, kind: str) -> bool:
 
 _KIND_WORDS = {
     "str": "non-empty text", "column": "a column name", "bool": "true or false",
-    "int": "a whole number", "number": "a number", "alpha": "a number between 0 and 1",
+    "int": "a whole number (at most 10^9)", "number": "a number (at most 10^12 in size)", "alpha": "a number between 0 and 1",
     "unit": "a number between 0 and 1", "choice": "one of the listed values",
     "columns": "a list of column names", "numbers": "a non-empty list of numbers",
     "binary_outcomes": "a list of {pre: column, post: column, label: text} mappings",
@@ -230,7 +266,8 @@ def _check_param(p: Param, value: Any, problems: list[str]) -> None:
             problems.append(f"{where}: must be {_KIND_WORDS[p.kind]}, not empty ({p.help})")
         return
     if not _kind_ok(value, p.kind):
-        problems.append(f"{where}: must be {_KIND_WORDS[p.kind]}, not {value!r} ({p.help})")
+        problems.append(f"{where}: must be {_KIND_WORDS[p.kind]}, not {_short(value)} "
+                        f"({p.help})")
     elif p.kind in ("alpha", "unit") and not 0 < value < 1:
         problems.append(f"{where}: must lie strictly between 0 and 1, not {value!r}")
     elif p.kind == "str" and p.required and not value.strip():
@@ -260,6 +297,10 @@ def load_config(path: str | Path) -> EvaluationConfig:
         raise ConfigError(where, [f"not valid YAML{at}: {problem}"]) from None
     except UnicodeDecodeError:
         raise ConfigError(where, ["not a UTF-8 text file"]) from None
+    except ValueError as exc:  # e.g. a whole number of thousands of digits
+        what = ("a number has more digits than any setting can mean (over 4,300)"
+                if "digits" in str(exc) else f"a value cannot be read ({exc})")
+        raise ConfigError(where, [what]) from None
     if not isinstance(raw, dict):
         raise ConfigError(where, ["must be a YAML mapping of keys to values"])
 
@@ -279,7 +320,8 @@ def load_config(path: str | Path) -> EvaluationConfig:
                 problems.append(f"missing required key '{key}' ({help_})")
             continue
         if not _kind_ok(raw[key], kind) or (required and kind == "str" and not raw[key].strip()):
-            problems.append(f"'{key}' must be {_KIND_WORDS[kind]}, not {raw[key]!r} ({help_})")
+            problems.append(f"'{key}' must be {_KIND_WORDS[kind]}, not {_short(raw[key])} "
+                            f"({help_})")
 
     design = raw.get("design")
     if _kind_ok(design, "choice") and design not in DESIGNS:
