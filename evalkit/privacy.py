@@ -393,6 +393,8 @@ _SMALL_INT = re.compile(r"(?<![\w.,^/−–-])(\d+)(?![\w%^/]|[.,]\d|\s*[−–-
 #: Words before an upper bound ("fewer than 5"); a lower bound ("at least 3") is left alone.
 _BOUND_BEFORE = re.compile(r"\b(?:fewer than|less than|at most|below|under)\s+$", re.I)
 _LOWER_BEFORE = re.compile(r"\b(?:at least|more than|over|above)\s+$", re.I)
+_RANGE_AFTER = re.compile(r"\s*\d")
+_SENTENCE_END = re.compile(r"[.!?:]\s+$")
 
 
 def redact_small_counts(text: str, threshold: int = DEFAULT_THRESHOLD, *,
@@ -428,8 +430,10 @@ def redact_small_counts(text: str, threshold: int = DEFAULT_THRESHOLD, *,
             return f"{thr}" + (m.group(2) or "")
         if _LOWER_BEFORE.search(text, 0, m.start()):  # "at least 3": not a count of anyone
             return m.group(0)
-        return f"fewer than {thr}" + (m.group(2) or "")
+        if word == "to" and _RANGE_AFTER.match(text, m.end()):  # "10 to 20 youth": a range
+            return m.group(0)
+        start = not text[:m.start()].strip() or _SENTENCE_END.search(text, 0, m.start())
+        return f"{'Fewer' if start else 'fewer'} than {thr}" + (m.group(2) or "")
 
-    out = _SMALL_INT.sub(repl, text)
-    return out[:1].upper() + out[1:] if out.startswith("fewer than") else out
+    return _SMALL_INT.sub(repl, text)
 

@@ -73,7 +73,7 @@ def test_a_small_paired_sample_limits_the_interval_and_its_count_is_redacted():
     d = pd.DataFrame({"pre": [10, 12, 9, 14, 11, 13], "post": [12, 15, 9, 17, 10, 16]})
     c = one(pp.paired_change(d, "pre", "post").cautions, "measured both times")
     assert c.limits is True
-    assert redact_small_counts(c, 11).startswith("fewer than 11 youth were measured")
+    assert redact_small_counts(c, 11).startswith("Fewer than 11 youth were measured")
 
 
 def test_staggered_small_cohorts_inform_but_few_treated_units_limit(mpdta):

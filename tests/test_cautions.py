@@ -123,3 +123,8 @@ def test_results_document_rejects_malformed_cautions():
 ])
 def test_bounds_are_raised_to_the_threshold_not_redacted_twice(text, expected):
     assert redact_small_counts(text, 11) == expected
+
+
+def test_a_range_of_sizes_is_not_a_count():
+    assert redact_small_counts("covered 92% with 10 to 20 youth", 11) == (
+        "covered 92% with 10 to 20 youth")
