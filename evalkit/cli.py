@@ -20,37 +20,10 @@ from typing import Sequence
 __all__ = ["main"]
 
 
-def _find_configs_tolerant(paths: Sequence[str]) -> list[Path]:
-    """As :func:`evalkit.run.config.find_configs`, keeping a path that cannot be resolved (a
-    symlink loop) as it is: its evaluation then fails with a message, and the others run."""
-    found: list[Path] = []
-    for item in list(paths) or ["evaluations"]:
-        q = Path(item)
-        if q.is_dir():
-            found += sorted(x for x in q.iterdir() if x.suffix in (".yaml", ".yml")
-                            and not x.name.startswith("."))
-        else:
-            found.append(q)
-    seen: set[Path] = set()
-    unique = []
-    for f in found:
-        try:
-            key = f.resolve()
-        except (RuntimeError, OSError):
-            key = f.absolute()
-        if key not in seen:
-            seen.add(key)
-            unique.append(f)
-    return unique
-
-
 def _configs(paths: Sequence[str], only: Sequence[str] | None = None) -> list[Path]:
     from evalkit.run.config import find_configs
 
-    try:
-        found = find_configs(paths)
-    except (RuntimeError, OSError):  # e.g. a config file that is a symlink loop
-        found = _find_configs_tolerant(paths)
+    found = find_configs(paths)  # keeps a symlink loop listed; its run then fails alone
     if only:
         wanted = set(only)
         unknown = wanted - {p.stem for p in found}
