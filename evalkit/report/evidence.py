@@ -129,6 +129,10 @@ def not_estimated(reason: str, alternative: str = "") -> dict[str, Any]:
     return {"rating": "not_estimated", "label": RATINGS["not_estimated"], "reasons": reasons}
 
 
+_PH_CHANGED = ("The hazard ratio changed over time, so the report leads with the restricted "
+               "mean time without the event.")
+
+
 def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
     if design == "one_group_prepost":
         reasons = [
@@ -197,8 +201,7 @@ def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
                    "follow-up), and the analysis uses all of them, so attrition as the WWC "
                    "boundary measures it does not arise."]
         if checks.get("ph_holds") is False:
-            reasons.append("The hazard ratio changed over time, so the report leads with the "
-                           "restricted mean time without the event.")
+            reasons.append(_PH_CHANGED)
         return {"rating": "meets_standards", "label": RATINGS["meets_standards"],
                 "reasons": reasons}
     if design == "staggered_did":
@@ -228,8 +231,7 @@ def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
                    "random assignment; the analysis adjusts for the recorded characteristics, "
                    "but whether the groups were alike at entry is not established."]
         if checks.get("ph_holds") is False:
-            reasons.append("The hazard ratio changed over time, so the report leads with the "
-                           "restricted mean time without the event.")
+            reasons.append(_PH_CHANGED)
         return {"rating": "comparison_unverified", "label": RATINGS["comparison_unverified"],
                 "reasons": reasons}
     raise ValueError(f"no evidence rule for design {design!r}")
