@@ -55,3 +55,35 @@ def test_small_paired_samples_carry_a_limiting_caution_that_points_to_the_signed
     big = -np.round(rng.exponential(5.0, SMALL_PAIRED_N), 1)
     assert not any("bell-shaped" in c for c in pp.paired_change(
         _changes(big), pre="pre", post="post").cautions)
+
+
+def _w_ranked(x, d, correct, alternative):
+    """R's wdiff as written: rank every shifted change (scipy's midranks), table the ranks."""
+    from scipy.stats import rankdata
+
+    xd = x - d
+    xd = xd[xd != 0]
+    nx = xd.size
+    dr = rankdata(np.abs(xd))
+    zd = dr[xd > 0].sum() - nx * (nx + 1) / 4
+    _, ties = np.unique(dr, return_counts=True)
+    var = nx * (nx + 1) * (2 * nx + 1) / 24 - (ties.astype(float) ** 3 - ties).sum() / 48
+    corr = 0.0
+    if correct:
+        corr = {"two-sided": np.sign(zd) * 0.5, "greater": 0.5, "less": -0.5}[alternative]
+    return (zd - corr) / np.sqrt(var)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_signed_rank_statistic_on_distinct_values_equals_ranking_every_change(seed):
+    from evalkit.methods.prepost import _w_stat
+
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-6, 9, 400).astype(float) / (2 if seed % 2 else 1)  # heavy ties
+    values, counts = np.unique(x, return_counts=True)
+    for d in np.r_[rng.uniform(-5, 7, 8), values[:4], (values[1:4] + values[2:5]) / 2]:
+        for alternative in ("two-sided", "greater", "less"):
+            want = _w_ranked(x, d, True, alternative)
+            assert _w_stat(values, d, True, alternative, counts) == pytest.approx(want,
+                                                                                  rel=1e-12)
+            assert _w_stat(x, d, True, alternative) == pytest.approx(want, rel=1e-12)

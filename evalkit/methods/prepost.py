@@ -448,19 +448,35 @@ def _rank_abs(x: np.ndarray) -> np.ndarray:
     return rankdata(np.abs(x))
 
 
-def _w_stat(x: np.ndarray, d: float, correct: bool, alternative: str) -> float:
+def _w_stat(x: np.ndarray, d: float, correct: bool, alternative: str,
+            counts: np.ndarray | None = None) -> float:
     """R's W(d): the standardized signed-rank statistic of ``x − d`` (for the CI and estimate).
+
+    ``x`` may be the distinct changes with their ``counts``: the statistic is then computed on
+    the groups of tied values, exactly as R's ``rank`` (midranks) and ``table`` of the ranks
+    give it on every change, in time that grows with the number of distinct values. Whole-
+    number scores of millions of youth have a few hundred; R's ``wdiff`` re-ranks them all
+    at every step of the root search.
 
     NaN when every shifted change is zero (R: "cannot compute confidence interval when all
     observations are zero or tied").
     """
+    c = np.ones(x.size) if counts is None else np.asarray(counts, dtype=float)
     xd = x - d
-    xd = xd[xd != 0]
-    nx = xd.size
-    dr = _rank_abs(xd)
-    zd = dr[xd > 0].sum() - nx * (nx + 1) / 4
-    _, ties = np.unique(dr, return_counts=True)
-    var = nx * (nx + 1) * (2 * nx + 1) / 24 - (ties**3 - ties).sum() / 48
+    keep = xd != 0
+    xd, c = xd[keep], c[keep]
+    nx = float(c.sum())
+    a = np.abs(xd)
+    order = np.argsort(a, kind="stable")
+    a, c, pos = a[order], c[order], xd[order] > 0
+    # groups of equal |x − d|: the ranks first+1 .. last share their midrank
+    starts = np.r_[0, np.flatnonzero(np.diff(a) != 0) + 1] if a.size else np.zeros(0, int)
+    size = np.add.reduceat(c, starts) if a.size else np.zeros(0)
+    npos = np.add.reduceat(c * pos, starts) if a.size else np.zeros(0)
+    last = np.cumsum(size)
+    mid = (last - size + 1 + last) / 2
+    zd = float((mid * npos).sum()) - nx * (nx + 1) / 4
+    var = nx * (nx + 1) * (2 * nx + 1) / 24 - float((size**3 - size).sum()) / 48
     if not var > 0:
         return float("nan")
     corr = 0.0
@@ -664,6 +680,7 @@ def signed_rank(
                 "p-value and interval use the normal approximation, as R does.",
                 limits=False))
         _, nties = np.unique(r, return_counts=True)
+        nties = nties.astype(float)  # a tie of millions cubed overflows 64-bit integers
         z = V - n * (n + 1) / 4
         sigma = math.sqrt(n * (n + 1) * (2 * n + 1) / 24 - (nties**3 - nties).sum() / 48)
         corr = 0.0
@@ -705,9 +722,10 @@ def _approx_ci(x, alpha, correct, alternative, brentq):
     """R's asymptotic CI, estimate of the pseudo-median and the CI's confidence level
     (``wilcox.test``, ``conf.int = TRUE``)."""
     mumin, mumax = float(x.min()), float(x.max())
+    values, counts = np.unique(x, return_counts=True)
 
     def w(d: float, corr: bool = correct) -> float:
-        return _w_stat(x, d, corr, alternative)
+        return _w_stat(values, d, corr, alternative, counts)
 
     w_min = w(mumin)
     w_max = w(mumax) if math.isfinite(w_min) else math.nan
