@@ -267,17 +267,14 @@ def _as_text(ids: Iterable[object]):
     return pc.utf8_trim_whitespace(pc.drop_null(arr))
 
 
-def _searchable(ids: Iterable[object]) -> tuple[list[str], int]:
-    """The identifier values that are searched (as text, stripped, once each), and how many
-    values were too short to search."""
+def _too_short(arr):
+    """Which values (an Arrow text array) are too short to search: shorter than three
+    characters, or purely numeric and shorter than ``MIN_NUMERIC_ID_LENGTH`` digits."""
     import pyarrow.compute as pc
 
-    arr = _as_text(ids)
-    arr = pc.filter(arr, pc.not_equal(arr, ""))
     length = pc.utf8_length(arr)
-    short = pc.or_(pc.less(length, 3),
-                   pc.and_(pc.less(length, MIN_NUMERIC_ID_LENGTH), pc.utf8_is_digit(arr)))
-    return pc.unique(pc.filter(arr, pc.invert(short))).to_pylist(), int(pc.sum(short).as_py() or 0)
+    return pc.or_(pc.less(length, 3),
+                  pc.and_(pc.less(length, MIN_NUMERIC_ID_LENGTH), pc.utf8_is_digit(arr)))
 
 
 def unique_text(values: Iterable[object]):
@@ -295,10 +292,7 @@ def count_searchable(values: Iterable[object]) -> dict[str, int]:
     import pyarrow.compute as pc
 
     arr = unique_text(values)
-    length = pc.utf8_length(arr)
-    short = pc.or_(pc.less(length, 3),
-                   pc.and_(pc.less(length, MIN_NUMERIC_ID_LENGTH), pc.utf8_is_digit(arr)))
-    n_short = int(pc.sum(short).as_py() or 0)
+    n_short = int(pc.sum(_too_short(arr)).as_py() or 0)
     return {"searched": len(arr) - n_short, "too_short_to_search": n_short}
 
 
@@ -361,8 +355,11 @@ def check_no_identifiers(
     int
         How many identifier values were too short to search (see :func:`find_identifiers`).
     """
+    import pyarrow.compute as pc
+
     ids = _as_text(identifiers)  # converted once, searched and counted as Arrow text
-    _, skipped = _searchable(ids)
+    ids = pc.filter(ids, pc.not_equal(ids, ""))
+    skipped = int(pc.sum(_too_short(ids)).as_py() or 0)
     found = find_identifiers(text, ids)
     if found:
         col = f" of column '{column}'" if column else ""

@@ -65,3 +65,43 @@ def r_reference(file: str, section: str | None = None) -> dict[str, float]:
             except ValueError:
                 pass
     return out
+
+
+def sample_config(folder: Path, name: str, slug: str | None = None, *,
+                  data: Path | None = None, drop: tuple[str, ...] = (), **params) -> Path:
+    """Write a copy of the sample config ``name`` into ``folder`` (as ``slug``.yaml).
+
+    Its data path is made absolute (or replaced by ``data``); top-level keys in ``drop`` are
+    removed; each keyword changes a template parameter (``None`` deletes it), or, prefixed with
+    ``top_``, a top-level key.
+    """
+    raw = yaml.safe_load((EVALUATIONS / f"{name}.yaml").read_text())
+    raw["data"] = str(data or (EVALUATIONS / raw["data"]).resolve())
+    for k in drop:
+        raw.pop(k, None)
+    for k, v in params.items():
+        if k.startswith("top_"):
+            raw[k[4:]] = v
+        elif v is None:
+            raw["parameters"].pop(k, None)
+        else:
+            raw["parameters"][k] = v
+    path = folder / f"{slug or name}.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
+    return path
+
+
+def custom_template(folder: Path, extra_cell: str, monkeypatch) -> Path:
+    """A copy of the templates folder whose prepost template has one more cell (the fifth),
+    used for the rest of the test through ``EVALKIT_TEMPLATES``."""
+    import nbformat
+
+    from evalkit.run.templates import templates_dir
+
+    tdir = folder / "templates"
+    shutil.copytree(templates_dir(), tdir)
+    nb = nbformat.read(tdir / "prepost.ipynb", as_version=4)
+    nb.cells.insert(4, nbformat.v4.new_code_cell(extra_cell))
+    nbformat.write(nb, tdir / "prepost.ipynb")
+    monkeypatch.setenv("EVALKIT_TEMPLATES", str(tdir))
+    return tdir

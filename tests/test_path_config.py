@@ -22,23 +22,10 @@ from evalkit.run.checks import identifier_columns, preflight, redact, resolve_pa
 from evalkit.run.config import load_config
 from evalkit.run.templates import TEMPLATES
 
-from conftest import EVALUATIONS, ROOT, SAMPLE, write_config
+from conftest import ROOT, SAMPLE, sample_config, write_config
 
 
-def _sample_config(folder: Path, name: str, slug: str | None = None, **params) -> Path:
-    """A copy of a sample config with parameters changed (None deletes one)."""
-    raw = yaml.safe_load((EVALUATIONS / f"{name}.yaml").read_text())
-    raw["data"] = str((EVALUATIONS / raw["data"]).resolve())
-    for k, v in params.items():
-        if k.startswith("top_"):
-            raw[k[4:]] = v
-        elif v is None:
-            raw["parameters"].pop(k, None)
-        else:
-            raw["parameters"][k] = v
-    p = folder / f"{slug or name}.yaml"
-    p.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
-    return p
+
 
 
 # -- id_column is optional ------------------------------------------------------------------------
@@ -55,12 +42,12 @@ def test_id_column_may_be_left_out(tmp_path, how):
     assert len(data) == 160
     assert cfg.notebook_parameters(None)["id_column"] is None
     # the survival template too
-    s = _sample_config(tmp_path, "placement-runaway", top_id_column=None)
+    s = sample_config(tmp_path, "placement-runaway", top_id_column=None)
     assert load_config(s).load_data().shape[0] == 500
 
 
 def test_the_did_template_needs_its_panel_unit(tmp_path):
-    p = _sample_config(tmp_path, "safe-harbor-arrests", top_id_column=None)
+    p = sample_config(tmp_path, "safe-harbor-arrests", top_id_column=None)
     with pytest.raises(ConfigError, match="needs the column naming each panel unit"):
         load_config(p)
 
@@ -177,28 +164,28 @@ def _findings(path: Path):
 
 def test_validate_catches_tau_and_times_beyond_follow_up(tmp_path):
     # both groups of the sample are followed up to 365 days
-    assert _findings(_sample_config(tmp_path, "placement-runaway", tau=365)) == []
-    (f,) = _findings(_sample_config(tmp_path, "placement-runaway", tau=366))
+    assert _findings(sample_config(tmp_path, "placement-runaway", tau=365)) == []
+    (f,) = _findings(sample_config(tmp_path, "placement-runaway", tau=366))
     assert (f.level, f.key) == ("error", "parameters.tau")
     assert f.message.startswith("366 days is beyond the follow-up of group")
-    (f,) = _findings(_sample_config(tmp_path, "placement-runaway", times=[30, 400, 500]))
+    (f,) = _findings(sample_config(tmp_path, "placement-runaway", times=[30, 400, 500]))
     assert f.key == "parameters.times" and f.message.startswith("400, 500 days are beyond")
 
 
 def test_validate_catches_an_event_window_wider_than_the_data(tmp_path):
     # sample panel: 2000-2019, adoption 2008-2017, so e = t - g runs from 2001 - 2017 = -16
     # (the first period is only a base period) to 2019 - 2008 = 11
-    ok = _findings(_sample_config(tmp_path, "safe-harbor-arrests", event_window=[-16, 11]))
+    ok = _findings(sample_config(tmp_path, "safe-harbor-arrests", event_window=[-16, 11]))
     assert [f.level for f in ok] == ["warning"]  # small cohorts only
-    (f, _) = _findings(_sample_config(tmp_path, "safe-harbor-arrests", event_window=[-17, 5]))
+    (f, _) = _findings(sample_config(tmp_path, "safe-harbor-arrests", event_window=[-17, 5]))
     assert (f.level, f.key) == ("error", "parameters.event_window")
     assert "run from -16 to 11" in f.message and "Use [-16, 5]" in f.message
-    (f, _) = _findings(_sample_config(tmp_path, "safe-harbor-arrests", event_window=[12, 20]))
+    (f, _) = _findings(sample_config(tmp_path, "safe-harbor-arrests", event_window=[12, 20]))
     assert "holds no period since adoption" in f.message
     with pytest.raises(ConfigError, match="ends before adoption"):
-        load_config(_sample_config(tmp_path, "safe-harbor-arrests", event_window=[-3, -1]))
+        load_config(sample_config(tmp_path, "safe-harbor-arrests", event_window=[-3, -1]))
     with pytest.raises(ConfigError, match="two whole numbers"):
-        load_config(_sample_config(tmp_path, "safe-harbor-arrests", event_window=[-3, 0, 3]))
+        load_config(sample_config(tmp_path, "safe-harbor-arrests", event_window=[-3, 0, 3]))
 
 
 def _panel(tmp_path: Path, cohorts: dict[int, int], n_never: int, never=0) -> Path:
@@ -221,7 +208,7 @@ def test_validate_warns_of_too_few_adopting_units_and_small_cohorts(tmp_path):
 
     assert MIN_TREATED_UNITS == 10
     data = _panel(tmp_path, {2004: 3, 2006: 5}, n_never=12)
-    cfg = _sample_config(tmp_path, "safe-harbor-arrests", top_data=str(data),
+    cfg = sample_config(tmp_path, "safe-harbor-arrests", top_data=str(data),
                          event_window=[-3, 3])
     found = _findings(cfg)
     assert [f.level for f in found] == ["warning", "warning"]
@@ -238,7 +225,7 @@ def test_validate_warns_of_too_few_adopting_units_and_small_cohorts(tmp_path):
 
 def test_validate_catches_too_few_never_treated_and_accepts_empty_first_treated(tmp_path):
     data = _panel(tmp_path, {2004: 6, 2006: 6}, n_never=3)
-    cfg = _sample_config(tmp_path, "safe-harbor-arrests", top_data=str(data),
+    cfg = sample_config(tmp_path, "safe-harbor-arrests", top_data=str(data),
                          event_window=[-3, 3])
     (f,) = _findings(cfg)
     assert f.level == "error" and "only 3 never-treated states" in f.message
@@ -246,13 +233,13 @@ def test_validate_catches_too_few_never_treated_and_accepts_empty_first_treated(
     df = pd.read_csv(SAMPLE / "safe_harbor_panel.csv")
     df["first_law_year"] = df["first_law_year"].where(df["first_law_year"] != 0)
     df.to_csv(tmp_path / "na.csv", index=False)
-    cfg = _sample_config(tmp_path, "safe-harbor-arrests", top_data=str(tmp_path / "na.csv"))
+    cfg = sample_config(tmp_path, "safe-harbor-arrests", top_data=str(tmp_path / "na.csv"))
     assert [f.level for f in _findings(cfg)] == ["warning"]
 
 
 def test_validate_command_prints_errors_and_warnings(tmp_path, capsys):
-    good = _sample_config(tmp_path, "safe-harbor-arrests")
-    bad = _sample_config(tmp_path, "placement-runaway", tau=400)
+    good = sample_config(tmp_path, "safe-harbor-arrests")
+    bad = sample_config(tmp_path, "placement-runaway", tau=400)
     assert main(["validate", str(good), str(bad)]) == 1
     out = capsys.readouterr().out
     assert f"ok      {good}" in out and "warning: parameters.first_treated" in out

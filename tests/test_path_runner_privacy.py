@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,21 +18,10 @@ import pandas as pd
 
 from evalkit.run import run_evaluation
 from evalkit.run.execute import clean_stale
-from evalkit.run.templates import templates_dir
 
-from conftest import SAMPLE, write_config
+from conftest import SAMPLE, custom_template, write_config
 
 FIRST_ID = pd.read_csv(SAMPLE / "mentoring_site_a.csv")["case_id"].iloc[0]
-
-
-def _custom_template(tmp_path: Path, extra_cell: str, monkeypatch) -> Path:
-    tdir = tmp_path / "templates"
-    shutil.copytree(templates_dir(), tdir)
-    nb = nbformat.read(tdir / "prepost.ipynb", as_version=4)
-    nb.cells.insert(4, nbformat.v4.new_code_cell(extra_cell))
-    nbformat.write(nb, tdir / "prepost.ipynb")
-    monkeypatch.setenv("EVALKIT_TEMPLATES", str(tdir))
-    return tdir
 
 
 def _all_text(folder: Path) -> str:
@@ -42,7 +30,7 @@ def _all_text(folder: Path) -> str:
 
 def test_a_failed_notebook_showing_ids_keeps_neither_outputs_nor_parameters(tmp_path,
                                                                             monkeypatch):
-    _custom_template(tmp_path, "# Peek and fail\nprint(data[id_column].head(4).tolist())\n"
+    custom_template(tmp_path, "# Peek and fail\nprint(data[id_column].head(4).tolist())\n"
                      "raise KeyError(data[id_column].iloc[0])", monkeypatch)
     reports = tmp_path / "reports"
     cfg = write_config(tmp_path, "peek", title=f"Review of case {FIRST_ID}")
@@ -64,7 +52,7 @@ def test_a_failed_notebook_showing_ids_keeps_neither_outputs_nor_parameters(tmp_
 
 
 def test_a_failed_notebook_without_ids_is_kept_with_its_outputs(tmp_path, monkeypatch):
-    _custom_template(tmp_path, "# Fail\nprint('rows:', len(data))\nraise ValueError('odd')",
+    custom_template(tmp_path, "# Fail\nprint('rows:', len(data))\nraise ValueError('odd')",
                      monkeypatch)
     o = run_evaluation(write_config(tmp_path, "plain"), tmp_path / "reports")
     assert o.stage == "execute" and "were removed" not in o.message
@@ -79,7 +67,7 @@ def test_leading_zero_ids_are_searched_as_text(tmp_path, monkeypatch):
     df["case_id"] = [f"{i:05d}" for i in range(1, len(df) + 1)]
     data = tmp_path / "zeros.csv"
     df.to_csv(data, index=False)
-    _custom_template(tmp_path, "# Peek\nprint(data[id_column].head(3).tolist())", monkeypatch)
+    custom_template(tmp_path, "# Peek\nprint(data[id_column].head(3).tolist())", monkeypatch)
     o = run_evaluation(write_config(tmp_path, "zeros", data=str(data)), tmp_path / "reports")
     assert o.stage == "privacy", o.message
     assert "3 identifier value(s) of column 'case_id'" in o.message
@@ -93,7 +81,7 @@ def test_without_an_id_column_text_columns_are_checked(tmp_path, monkeypatch):
     m = json.loads((reports / "noid" / "manifest.json").read_text())
     assert m["privacy"]["id_column"] is None
     assert m["privacy"]["text_values_checked"] == {"case_id": 160}
-    _custom_template(tmp_path, "# Peek\nprint(data['case_id'].head(2).tolist())", monkeypatch)
+    custom_template(tmp_path, "# Peek\nprint(data['case_id'].head(2).tolist())", monkeypatch)
     o = run_evaluation(write_config(tmp_path, "noid-leak", id_column=None), reports)
     assert o.stage == "privacy" and "2 identifier value(s) of column 'case_id'" in o.message
 
@@ -116,7 +104,7 @@ def test_stale_folders_of_crashed_runs_are_removed_and_live_ones_kept(tmp_path):
 
 
 def test_a_terminated_run_leaves_no_working_folder(tmp_path, monkeypatch):
-    tdir = _custom_template(tmp_path, "# Wait\nimport time\ntime.sleep(120)", monkeypatch)
+    tdir = custom_template(tmp_path, "# Wait\nimport time\ntime.sleep(120)", monkeypatch)
     reports = tmp_path / "reports"
     cfg = write_config(tmp_path, "killed")
     code = ("import sys; from evalkit.run import run_evaluation; "

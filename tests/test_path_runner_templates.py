@@ -13,22 +13,10 @@ import yaml
 
 from evalkit.run import run_all
 
-from conftest import EVALUATIONS, SAMPLE
+from conftest import SAMPLE, sample_config
 
 
-def _config(folder: Path, name: str, slug: str, data: Path | None = None, drop=(), **params):
-    raw = yaml.safe_load((EVALUATIONS / f"{name}.yaml").read_text())
-    raw["data"] = str(data or (EVALUATIONS / raw["data"]).resolve())
-    for k in drop:
-        raw.pop(k, None)
-    for k, v in params.items():
-        if v is None:
-            raw["parameters"].pop(k, None)
-        else:
-            raw["parameters"][k] = v
-    p = folder / f"{slug}.yaml"
-    p.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
-    return p
+
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +27,10 @@ def runs(tmp_path_factory):
     na = tmp / "panel_na.csv"
     df.to_csv(na, index=False)  # never-treated states: an empty cell
     configs = [
-        _config(tmp, "safe-harbor-arrests", "did-zero"),
-        _config(tmp, "safe-harbor-arrests", "did-empty", data=na),
-        _config(tmp, "safe-harbor-arrests", "did-empty-null", data=na, never_treated=None),
-        _config(tmp, "placement-runaway", "surv-default-tau", tau=None, drop=("id_column",)),
+        sample_config(tmp, "safe-harbor-arrests", "did-zero"),
+        sample_config(tmp, "safe-harbor-arrests", "did-empty", data=na),
+        sample_config(tmp, "safe-harbor-arrests", "did-empty-null", data=na, never_treated=None),
+        sample_config(tmp, "placement-runaway", "surv-default-tau", tau=None, drop=("id_column",)),
     ]
     # never_treated: null must be written out explicitly
     p = configs[2]

@@ -14,9 +14,8 @@ import pytest
 
 from evalkit.report import resultsdoc
 from evalkit.run import run_all, run_evaluation
-from evalkit.run.templates import templates_dir
 
-from conftest import ROOT, SAMPLE, write_config
+from conftest import ROOT, SAMPLE, custom_template, write_config
 
 
 SLUGS = ["lifeskills-waitlist", "mentoring-site-a", "mentoring-site-b", "placement-runaway",
@@ -246,18 +245,8 @@ def test_a_failed_rerun_keeps_the_last_good_report(tmp_path):
     assert "latest run failed — showing the report of" in (reports / "index.html").read_text()
 
 
-def _custom_template(tmp_path: Path, extra_cell: str, monkeypatch) -> None:
-    """A copy of the templates folder whose prepost template has one more cell at the end."""
-    tdir = tmp_path / "templates"
-    shutil.copytree(templates_dir(), tdir)
-    nb = nbformat.read(tdir / "prepost.ipynb", as_version=4)
-    nb.cells.insert(4, nbformat.v4.new_code_cell(extra_cell))
-    nbformat.write(nb, tdir / "prepost.ipynb")
-    monkeypatch.setenv("EVALKIT_TEMPLATES", str(tdir))
-
-
 def test_a_cell_error_names_the_cell_and_the_error_in_one_paragraph(tmp_path, monkeypatch):
-    _custom_template(tmp_path, "# Check the scores\nraise ValueError('scores look odd')",
+    custom_template(tmp_path, "# Check the scores\nraise ValueError('scores look odd')",
                      monkeypatch)
     o = run_evaluation(write_config(tmp_path, "cellerr"), tmp_path / "reports")
     assert o.stage == "execute"
@@ -267,7 +256,7 @@ def test_a_cell_error_names_the_cell_and_the_error_in_one_paragraph(tmp_path, mo
 
 
 def test_a_cell_that_runs_too_long_is_stopped(tmp_path, monkeypatch):
-    _custom_template(tmp_path, "# Wait\nimport time\ntime.sleep(30)", monkeypatch)
+    custom_template(tmp_path, "# Wait\nimport time\ntime.sleep(30)", monkeypatch)
     o = run_evaluation(write_config(tmp_path, "slow", timeout=2), tmp_path / "reports")
     assert not o.ok and o.stage == "execute" and o.seconds < 25
     # the cell is named ('Wait', or under heavy load an earlier cell that imports for 2 s)
@@ -276,7 +265,7 @@ def test_a_cell_that_runs_too_long_is_stopped(tmp_path, monkeypatch):
 
 
 def test_a_report_showing_identifiers_is_refused(tmp_path, monkeypatch):
-    _custom_template(tmp_path, "# Peek at the data\ndata[id_column].head(3).tolist()",
+    custom_template(tmp_path, "# Peek at the data\ndata[id_column].head(3).tolist()",
                      monkeypatch)
     o = run_evaluation(write_config(tmp_path, "leaky"), tmp_path / "reports")
     assert o.stage == "privacy"
@@ -288,7 +277,7 @@ def test_a_report_showing_identifiers_is_refused(tmp_path, monkeypatch):
 def test_a_spare_kernel_is_used_once_with_a_clean_namespace(tmp_path, monkeypatch):
     from evalkit.run import engine
 
-    _custom_template(
+    custom_template(
         tmp_path,
         "# Check the kernel\nimport os, sys\n"
         "assert not [n for n in dir() if n.startswith('_ek')], dir()\n"

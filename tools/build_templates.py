@@ -36,6 +36,18 @@ SECTIONS = (
 )
 
 
+#: Parameters every template declares after its data and privacy settings (the config's
+#: optional top-level keys, and what the runner passes in).
+SHARED_PARAMS = """\
+design = None  # randomized, comparison group, one group or policy adoption (None: default)
+population_label = {"singular": "youth", "plural": "youth"}
+labels = {}  # display names of columns, e.g. {"prio": "prior convictions"}
+outcome_scale = "linear"  # or "log": effects also stated as percentage changes
+data_sheet = None  # the sheet of an Excel workbook to read (None: the first)
+validated_data = None  # set by evalkit run: the table it validated, read instead of data_path
+"""
+
+
 def report_sections():
     """Title, the standard sections, and the heading of the technical appendix."""
     cells = [code("# Title\nreport.title_block(title, program)", "remove_input")]
@@ -56,13 +68,7 @@ data_path = "../data/sample/mentoring_site_a.csv"
 id_column = "case_id"
 privacy_threshold = 11
 results_path = None
-design = None  # randomized, comparison group, one group or policy adoption (None: default)
-population_label = {"singular": "youth", "plural": "youth"}
-labels = {}  # display names of columns, e.g. {"prio": "prior convictions"}
-outcome_scale = "linear"  # or "log": effects also stated as percentage changes
-data_sheet = None  # the sheet of an Excel workbook to read (None: the first)
-validated_data = None  # set by evalkit run: the table it validated, read instead of data_path
-pre = "ts_intake"
+''' + SHARED_PARAMS + '''pre = "ts_intake"
 post = "ts_6mo"
 outcome_label = "trauma symptom score"
 lower_is_better = True
@@ -193,13 +199,7 @@ data_path = "../data/sample/placement_runaway.csv"
 id_column = "case_id"
 privacy_threshold = 11
 results_path = None
-design = None  # randomized, comparison group, one group or policy adoption (None: default)
-population_label = {"singular": "youth", "plural": "youth"}
-labels = {}  # display names of columns, e.g. {"prio": "prior convictions"}
-outcome_scale = "linear"  # or "log": effects also stated as percentage changes
-data_sheet = None  # the sheet of an Excel workbook to read (None: the first)
-validated_data = None  # set by evalkit run: the table it validated, read instead of data_path
-duration = "days"
+''' + SHARED_PARAMS + '''duration = "days"
 event = "ran_away"
 group = "specialized"
 event_label = "ran away from placement"
@@ -293,13 +293,7 @@ data_path = "../data/sample/safe_harbor_panel.csv"
 id_column = "state"
 privacy_threshold = 11
 results_path = None
-design = None  # randomized, comparison group, one group or policy adoption (None: default)
-population_label = {"singular": "youth", "plural": "youth"}
-labels = {}  # display names of columns, e.g. {"prio": "prior convictions"}
-outcome_scale = "linear"  # or "log": effects also stated as percentage changes
-data_sheet = None  # the sheet of an Excel workbook to read (None: the first)
-validated_data = None  # set by evalkit run: the table it validated, read instead of data_path
-outcome = "arrests_per_100k"
+''' + SHARED_PARAMS + '''outcome = "arrests_per_100k"
 outcome_label = "juvenile arrests for prostitution"
 units = "per 100,000 youth"
 time = "year"

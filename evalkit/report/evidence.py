@@ -105,18 +105,16 @@ def rate(design: str, checks: Mapping[str, Any],
     reasons = [str(c) for c in limits]
     if out["rating"] in LOWERED_BY_CAUTIONS:
         reasons.append(f"Without these cautions the design would rate: {out['label']}.")
-        return {"rating": "limited", "label": RATINGS["limited"],
-                "reasons": reasons + list(out["reasons"])}
+        return _rated("limited", reasons + list(out["reasons"]))
     return {**out, "reasons": list(out["reasons"]) + reasons}
 
 
 def withheld_rating(threshold: int) -> dict[str, Any]:
     """The rating of a report whose results are withheld for privacy: nothing computed from
     the data is quoted, so no design check can be reported either."""
-    return {"rating": "withheld", "label": RATINGS["withheld"],
-            "reasons": [f"Results are withheld to protect privacy: a group had fewer than "
-                        f"{threshold} youth to analyse, so neither the estimates nor the design "
-                        "checks can be shown."]}
+    return _rated("withheld", [f"Results are withheld to protect privacy: a group had fewer "
+                               f"than {threshold} youth to analyse, so neither the estimates "
+                               "nor the design checks can be shown."])
 
 
 def not_estimated(reason: str, alternative: str = "") -> dict[str, Any]:
@@ -126,11 +124,16 @@ def not_estimated(reason: str, alternative: str = "") -> dict[str, Any]:
     reasons = [reason]
     if alternative:
         reasons.append(f"A design that fits these data: {alternative}.")
-    return {"rating": "not_estimated", "label": RATINGS["not_estimated"], "reasons": reasons}
+    return _rated("not_estimated", reasons)
 
 
 _PH_CHANGED = ("The hazard ratio changed over time, so the report leads with the restricted "
                "mean time without the event.")
+
+
+def _rated(code: str, reasons: list[str]) -> dict[str, Any]:
+    """A rating as the reports and results.json carry it: code, label and reasons."""
+    return {"rating": code, "label": RATINGS[code], "reasons": reasons}
 
 
 def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
@@ -142,7 +145,7 @@ def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
         attrition = checks.get("attrition")
         if attrition is not None and attrition == attrition:
             reasons.append(f"{attrition:.0%} of youth were not measured the second time.")
-        return {"rating": "descriptive", "label": RATINGS["descriptive"], "reasons": reasons}
+        return _rated("descriptive", reasons)
     if design == "comparison_group_prepost":
         status = checks.get("baseline_status")
         g = checks.get("baseline_g")
@@ -156,14 +159,13 @@ def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
         if status == "not satisfied":
             reasons.insert(0, f"The groups differed too much at intake{g_text} for the "
                               "comparison to be trusted (WWC baseline equivalence not met).")
-            return {"rating": "flagged", "label": RATINGS["flagged"], "reasons": reasons}
+            return _rated("flagged", reasons)
         if status == "satisfied with adjustment":
             reasons.append(f"The groups differed somewhat at intake{g_text}; the analysis "
                            "adjusts for the intake score, as WWC requires.")
         else:
             reasons.append(f"The groups were alike at intake{g_text}.")
-        return {"rating": "meets_with_reservations",
-                "label": RATINGS["meets_with_reservations"], "reasons": reasons}
+        return _rated("meets_with_reservations", reasons)
     if design == "randomized_prepost":
         status = checks.get("baseline_status")
         g = checks.get("baseline_g")
@@ -175,25 +177,22 @@ def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
         if low:
             reasons.append(f"Attrition was low under the WWC {boundary} boundary, so the "
                            "groups that were analysed are still the groups chance formed.")
-            return {"rating": "meets_standards", "label": RATINGS["meets_standards"],
-                    "reasons": reasons}
+            return _rated("meets_standards", reasons)
         if low is None:
             reasons.append("Whether attrition was low could not be judged, so the best "
                            "possible rating is 'with reservations'.")
-            return {"rating": "meets_with_reservations",
-                    "label": RATINGS["meets_with_reservations"], "reasons": reasons}
+            return _rated("meets_with_reservations", reasons)
         reasons.append(f"Attrition was high under the WWC {boundary} boundary: the youth who "
                        "remained may no longer be alike, so the groups must be shown alike at "
                        "intake and the best possible rating is 'with reservations'.")
         if status == "not satisfied":
             reasons.insert(0, f"The groups analysed differed too much at intake{g_text} "
                               "(WWC baseline equivalence not met).")
-            return {"rating": "flagged", "label": RATINGS["flagged"], "reasons": reasons}
+            return _rated("flagged", reasons)
         reasons.append(f"The groups analysed were alike enough at intake{g_text}"
                        + ("; the analysis adjusts for the intake score." if status ==
                           "satisfied with adjustment" else "."))
-        return {"rating": "meets_with_reservations",
-                "label": RATINGS["meets_with_reservations"], "reasons": reasons}
+        return _rated("meets_with_reservations", reasons)
     if design == "randomized_time_to_event":
         arms = checks.get("arms") or "the program or the comparison group"
         reasons = [f"Youth were assigned to {arms} at random.",
@@ -202,8 +201,7 @@ def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
                    "boundary measures it does not arise."]
         if checks.get("ph_holds") is False:
             reasons.append(_PH_CHANGED)
-        return {"rating": "meets_standards", "label": RATINGS["meets_standards"],
-                "reasons": reasons}
+        return _rated("meets_standards", reasons)
     if design == "staggered_did":
         from evalkit.report.common import p_text
         from evalkit.report.words import clause
@@ -220,18 +218,16 @@ def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
             reasons.insert(0, f"Before adoption, adopting and comparison {unit}s already "
                               f"differed in trend (pre-trend test over every year before "
                               f"adoption, {p_text(p)}).")
-            return {"rating": "flagged", "label": RATINGS["flagged"], "reasons": reasons}
+            return _rated("flagged", reasons)
         if p is not None and p == p:
             reasons.append(f"No sign of diverging trends before adoption (pre-trend test over "
                            f"every year before adoption, p = {p:.2f}).")
-        return {"rating": "meets_with_reservations",
-                "label": RATINGS["meets_with_reservations"], "reasons": reasons}
+        return _rated("meets_with_reservations", reasons)
     if design == "time_to_event_comparison":
         reasons = ["Youth in the program were compared with youth who were not, without "
                    "random assignment; the analysis adjusts for the recorded characteristics, "
                    "but whether the groups were alike at entry is not established."]
         if checks.get("ph_holds") is False:
             reasons.append(_PH_CHANGED)
-        return {"rating": "comparison_unverified", "label": RATINGS["comparison_unverified"],
-                "reasons": reasons}
+        return _rated("comparison_unverified", reasons)
     raise ValueError(f"no evidence rule for design {design!r}")
