@@ -298,7 +298,7 @@ def write_frame(data: pd.DataFrame, path: str | Path) -> Path:
     import pyarrow as pa
 
     path = Path(path)
-    frame = data.copy()
+    frame = data.copy(deep=False)  # columns are replaced below, never written in place
     frame.attrs = {}
     try:
         frame.to_parquet(path, index=False)
@@ -350,15 +350,31 @@ def load(
         df = _read_validated(Path(validated), path)
     else:
         df = read(path, sheet=sheet, text_columns=text)
-    if columns is None:
-        return df
-    return validate(df, columns, min_rows=min_rows)
+    if columns is not None:
+        df = validate(df, columns, min_rows=min_rows)
+    _release_arrow_memory()
+    return df
+
+
+def _release_arrow_memory() -> None:
+    """Hand the memory Arrow freed while reading and checking back to the system.
+
+    Arrow's allocator keeps freed blocks for reuse; after a large file is read they would
+    stay held for the rest of the analysis (about the size of the text columns again).
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
 
 
 def _read_validated(frame_file: Path, path: str | Path) -> pd.DataFrame:
     """The frame :func:`write_frame` wrote, numbered like the rows of the original ``path``."""
     try:
-        df = pd.read_parquet(frame_file)
+        import pyarrow.parquet as pq
+
+        # column by column, each Arrow buffer freed once converted: the frame is not held
+        # twice (Arrow's and pandas') while it is read
+        df = pq.read_table(frame_file).to_pandas(split_blocks=True, self_destruct=True)
     except Exception as exc:  # noqa: BLE001 - any failure is reported with the file
         raise EvalDataError(f"the validated copy of the data could not be read: {exc}",
                             source=str(path)) from exc
@@ -415,7 +431,9 @@ def validate(
         raise TypeError(f"data must be a pandas DataFrame, not {type(data).__name__}")
     origin = _origin(data, source)
     problems: list[DataProblem] = []
-    out = data.copy()
+    # a shallow copy: every checked column is replaced by a new one below, never written in
+    # place, so the caller's frame is unchanged without copying millions of rows first
+    out = data.copy(deep=False)
     out.attrs = dict(data.attrs)
 
     names = [c.name for c in columns]
@@ -493,8 +511,12 @@ def _check_column(
 ) -> tuple[pd.Series, list[DataProblem]]:
     problems: list[DataProblem] = []
     missing = s.isna().to_numpy()
+    stripped = None
     if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
-        stripped = s.astype("string").str.strip()
+        stripped = s.astype("string")
+        # strip only when some value has blanks around it: a copy of millions of ids spared
+        if _has_outer_blanks(stripped):
+            stripped = stripped.str.strip()
         missing = missing | (stripped == "").fillna(False).to_numpy(dtype=bool)
     expected = col.expected()
 
@@ -550,8 +572,9 @@ def _check_column(
             high = ok & (arr > col.max)
             if high.any():
                 add(f"values are above {_fmt(col.max)}", high, examples=True)
-        arr = np.where(bad | infinite, np.nan, arr)
-        coerced = pd.Series(arr, index=s.index, name=s.name, dtype="float64")
+        if bad.any() or infinite.any():
+            arr = np.where(bad | infinite, np.nan, arr)
+        coerced = pd.Series(arr, index=s.index, name=s.name, dtype="float64", copy=False)
     elif col.kind == "category":
         allowed = set(col.allowed or ())
         allowed_text = {str(a) for a in allowed}
@@ -564,13 +587,77 @@ def _check_column(
     elif pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
         coerced = s  # numeric codes used as labels: nothing to clean, and text is costly
     else:  # id, string
-        coerced = s.astype("string").str.strip()
-        coerced = coerced.where(~pd.Series(missing, index=s.index))
+        coerced = stripped if stripped is not None else s.astype("string").str.strip()
+        if missing.any():
+            coerced = coerced.where(~pd.Series(missing, index=s.index))
 
     if col.kind == "id" or col.unique:
-        key = coerced.where(~pd.Series(missing, index=s.index))
-        dup = key.duplicated(keep=False).to_numpy() & ~missing
+        dup = _duplicated(coerced) & ~missing
         if dup.any():
-            n_ids = int(key[dup].nunique())
+            n_ids = int(coerced[dup].nunique())
             add(f"{n_ids} identifier value(s) appear on more than one row", dup)
     return coerced, problems
+
+
+def _arrow_text(values: pd.Series) -> Any:
+    """The Arrow text array behind a text column (no copy when it is Arrow-backed), or
+    ``None`` when the column cannot be seen as Arrow text."""
+    import pyarrow as pa
+
+    if not len(values) or not pd.api.types.is_string_dtype(values.dtype):
+        return None
+    try:
+        arr = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+        return None
+    return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) else None
+
+
+def _has_outer_blanks(values: pd.Series) -> bool:
+    """Whether any value of a text column starts or ends with white space (as
+    ``str.strip`` sees it), checked without copying the values."""
+    arr = _arrow_text(values)
+    if arr is None:
+        text = values.dropna().astype(str)
+        return bool((text != text.str.strip()).any())
+    return outer_blanks(arr)
+
+
+def outer_blanks(arr: Any) -> bool:
+    """Whether any value of an Arrow text array starts or ends with white space, by Arrow's
+    Unicode rules (those of ``utf8_trim_whitespace``). Only the first and last characters
+    are looked at, so millions of values are not copied to find out."""
+    import pyarrow.compute as pc
+
+    if len(arr) == 0:
+        return False
+    first = pc.utf8_slice_codeunits(arr, 0, 1)
+    last = pc.utf8_slice_codeunits(arr, -1, 2**31 - 1)
+    return bool(pc.any(pc.or_(pc.utf8_is_space(first), pc.utf8_is_space(last))).as_py())
+
+
+def text_ranks(arr: Any) -> np.ndarray:
+    """Dense ranks of an Arrow text array: equal values share one rank, ranks start at 1.
+
+    Arrow sorts the values in C; the result is one integer per value. Finding repeated or
+    distinct values through the ranks needs a few bytes per value, where a hash table of the
+    values needs about 100 (Arrow's ``unique``) to 150 (pandas on Python strings): for 7.7
+    million identifiers, 60 MB instead of 0.75 to 1.3 GB.
+    """
+    import pyarrow.compute as pc
+
+    return pc.rank(arr, sort_keys="ascending", tiebreaker="dense").to_numpy()
+
+
+def _duplicated(values: pd.Series) -> np.ndarray:
+    """Which entries share their value with another entry (all of them, as
+    ``duplicated(keep=False)``); missing entries are left to the caller.
+
+    Text is ranked (:func:`text_ranks`) and a rank held twice is a duplicate, so millions of
+    identifiers are checked in about a second and in little memory.
+    """
+    arr = _arrow_text(values)
+    if arr is not None:
+        ranks = text_ranks(arr)
+        return np.bincount(ranks)[ranks] > 1
+    return values.duplicated(keep=False).to_numpy()

@@ -251,7 +251,12 @@ def _as_text(ids: Iterable[object]):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if isinstance(ids, pd.Series):
+    from evalkit.data import outer_blanks
+
+    if isinstance(ids, pd.Series) and pd.api.types.is_string_dtype(ids.dtype) \
+            and ids.dtype != object:
+        values = pa.array(ids)  # Arrow-backed text: no Python string per value
+    elif isinstance(ids, pd.Series):
         values = ids.to_numpy(dtype=object)
     elif isinstance(ids, (pa.Array, pa.ChunkedArray)):
         values = ids
@@ -260,11 +265,16 @@ def _as_text(ids: Iterable[object]):
     try:
         arr = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(
             values, type=pa.string(), from_pandas=True)
-        arr = arr.cast(pa.string())
+        if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            arr = arr.cast(pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers or mixed objects: as Python text
         clean = pd.Series(values, dtype=object)
         arr = pa.array(clean[clean.notna()].astype(str).to_numpy(), type=pa.string())
-    return pc.utf8_trim_whitespace(pc.drop_null(arr))
+    if arr.null_count:
+        arr = pc.drop_null(arr)
+    if outer_blanks(arr):
+        arr = pc.utf8_trim_whitespace(arr)  # a copy only when some value needs trimming
+    return arr
 
 
 def _too_short(arr):
@@ -282,8 +292,28 @@ def unique_text(values: Iterable[object]):
     the form in which the leak check takes millions of identifiers without copying them."""
     import pyarrow.compute as pc
 
+    import numpy as np
+    import pyarrow as pa
+
+    from evalkit.data import text_ranks
+
     arr = _as_text(values)
-    return pc.unique(pc.filter(arr, pc.not_equal(arr, "")))
+    empty = pc.equal(arr, "")
+    if pc.any(empty).as_py():
+        arr = pc.filter(arr, pc.invert(empty))
+    if len(arr) == 0:
+        return arr
+    # distinct values through their ranks (first occurrence kept, in order): Arrow's
+    # `unique` builds a hash table ten times the size of millions of ids
+    ranks = text_ranks(arr)
+    if np.bincount(ranks).max() <= 1:
+        return arr
+    order = np.argsort(ranks, kind="stable")
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = ranks[order[1:]] != ranks[order[:-1]]
+    keep = np.zeros(len(order), dtype=bool)
+    keep[order[first]] = True
+    return pc.filter(arr, pa.array(keep))
 
 
 def count_searchable(values: Iterable[object]) -> dict[str, int]:
@@ -334,7 +364,7 @@ def find_identifiers(text: str, identifiers: Iterable[object]) -> list[str]:
             j += 1
     hits: set[str] = set()
     if candidates:
-        mask = pc.is_in(ids, value_set=pa.array(sorted(candidates), type=pa.string()))
+        mask = pc.is_in(ids, value_set=pa.array(sorted(candidates), type=ids.type))
         hits.update(pc.unique(pc.filter(ids, mask)).to_pylist())
     for v in pc.unique(pc.filter(ids, pc.greater(pc.utf8_length(ids), _MAX_TOKEN))).to_pylist():
         if re.search(r"(?<![A-Za-z0-9])" + re.escape(v) + r"(?![A-Za-z0-9])", body):
@@ -358,7 +388,9 @@ def check_no_identifiers(
     import pyarrow.compute as pc
 
     ids = _as_text(identifiers)  # converted once, searched and counted as Arrow text
-    ids = pc.filter(ids, pc.not_equal(ids, ""))
+    empty = pc.equal(ids, "")
+    if pc.any(empty).as_py():
+        ids = pc.filter(ids, pc.invert(empty))
     skipped = int(pc.sum(_too_short(ids)).as_py() or 0)
     found = find_identifiers(text, ids)
     if found:

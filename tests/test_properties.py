@@ -360,3 +360,49 @@ def test_the_checker_catches_a_zero_se_and_an_unexplained_nan():
     with pytest.raises(AssertionError, match="no caution"):
         check_result(TwoByTwo(**{**base, "se": math.nan}))
     check_result(TwoByTwo(**{**base, "se": math.nan}, cautions=("The SE is undefined.",)))
+
+
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["A-1", " A-1", "A-1 ", "a-1", "00001",
+                                                       "1", "é", "e\u0301", "", "  "]),
+                          st.text(max_size=4)), max_size=40))
+def test_duplicate_ids_found_as_pandas_finds_them(values):
+    """The Arrow ranking that finds repeated ids marks exactly the rows pandas'
+    ``duplicated(keep=False)`` marks, for text with blanks, accents, case and missing cells."""
+    from evalkit.data import _duplicated
+
+    s = pd.Series(values, dtype="string").str.strip()
+    missing = s.isna().to_numpy()
+    expected = s.duplicated(keep=False).to_numpy() & ~missing
+    assert (_duplicated(s) & ~missing).tolist() == expected.tolist()
+
+
+@given(st.lists(st.one_of(st.none(), st.sampled_from(["A-1", " A-1", "", "00001", "1"]),
+                          st.text(max_size=3)), max_size=40))
+def test_distinct_identifiers_as_arrow_unique(values):
+    """The rank-based distinct values the leak check searches are Arrow's ``unique`` of the
+    stripped, non-empty text, in order of first occurrence."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from evalkit.privacy import unique_text
+
+    arr = pc.utf8_trim_whitespace(pc.drop_null(pa.array(values, type=pa.string())))
+    expected = pc.unique(pc.filter(arr, pc.not_equal(arr, ""))).to_pylist()
+    assert unique_text(values).to_pylist() == expected
+
+
+@given(st.lists(st.one_of(st.none(), st.text(alphabet=st.sampled_from(
+    ["a", "1", " ", "\t", "\u00a0", "\u2003", "\n", "é"]), max_size=4)), max_size=20))
+def test_outer_blanks_seen_as_arrow_trims_them(values):
+    """Text is stripped (copied) only when needed: the check on first and last characters
+    says a value has outer blanks exactly when Arrow's trim would change it."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from evalkit.data import outer_blanks
+
+    arr = pa.array(values, type=pa.large_string())
+    trimmed = pc.utf8_trim_whitespace(arr)
+    expected = any(a is not None and a != b for a, b in zip(arr.to_pylist(),
+                                                           trimmed.to_pylist()))
+    assert outer_blanks(arr) == expected
