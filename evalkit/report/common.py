@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 import platform
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from evalkit.files import sha256_file  # re-exported: the runner imported it from here
 from evalkit.report.html import Block, esc, key_values, paragraphs
 
 __all__ = [
@@ -42,15 +42,6 @@ def package_versions(names: Sequence[str] = REPORT_PACKAGES) -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "not installed"
     return out
-
-
-def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def num(x: float, digits: int = 2) -> str:
