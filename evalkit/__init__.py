@@ -23,6 +23,7 @@ from evalkit.exceptions import (
     DesignRefused,
     EvalDataError,
     EvalkitError,
+    EvalOptionError,
     PrivacyError,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "DesignRefused",
     "EvalDataError",
     "EvalkitError",
+    "EvalOptionError",
     "PrivacyError",
     "__version__",
     *_SUBMODULES,

@@ -13,6 +13,7 @@ from typing import Sequence
 __all__ = [
     "EvalkitError",
     "EvalDataError",
+    "EvalOptionError",
     "DesignRefused",
     "DataProblem",
     "ConfigError",
@@ -173,6 +174,40 @@ class ConfigError(EvalkitError, ValueError):
 
     def __reduce__(self):
         return (ConfigError, (self.path, list(self.problems)))
+
+
+class EvalOptionError(EvalkitError, ValueError):
+    """An option was given a value it does not take.
+
+    The message names the option, the value given and every value allowed, e.g.
+    ``ties must be one of 'efron' or 'breslow', not 'exact'``. It is a :class:`ValueError`, so
+    code that caught the plain ``ValueError`` raised before keeps working.
+
+    Parameters
+    ----------
+    option
+        The option's name (the keyword argument).
+    value
+        The value given.
+    allowed
+        The values the option takes.
+    """
+
+    def __init__(self, option: str, value: object, allowed: Sequence[object]) -> None:
+        self.option = option
+        self.value = value
+        self.allowed = tuple(allowed)
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        shown = [repr(a) for a in self.allowed]
+        if len(shown) > 1:
+            listed = ", ".join(shown[:-1]) + " or " + shown[-1]
+            return f"{self.option} must be one of {listed}, not {self.value!r}"
+        return f"{self.option} must be {shown[0] if shown else 'given'}, not {self.value!r}"
+
+    def __reduce__(self):
+        return (EvalOptionError, (self.option, self.value, self.allowed))
 
 
 class PrivacyError(EvalkitError):

@@ -23,13 +23,20 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence, TypeVar
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["Caution", "Result", "check_alpha", "fmt_num", "fmt_p", "jsonable", "limiting",
-           "merge_cautions"]
+from evalkit.exceptions import EvalOptionError
+
+_T = TypeVar("_T")
+
+__all__ = ["FRAME_COLUMNS", "Caution", "Result", "TestResult", "check_alpha", "check_option",
+           "fmt_num", "fmt_p", "jsonable", "limiting", "merge_cautions"]
+
+#: The columns every ``to_frame()`` starts with, in this order (others may follow).
+FRAME_COLUMNS = ("term", "estimate", "se", "ci_low", "ci_high", "p_value")
 
 
 class Caution(str):
@@ -94,6 +101,32 @@ def check_alpha(alpha: float) -> float:
     return a
 
 
+def check_option(name: str, value: _T, allowed: Sequence[Any]) -> _T:
+    """Check that option ``name`` has one of the ``allowed`` values and return it.
+
+    Options are typed with :data:`typing.Literal` on the public functions; this helper checks
+    them at run time, in one place, with one message.
+
+    Raises
+    ------
+    EvalOptionError
+        When ``value`` is not among ``allowed``; the message names the option, the value and
+        every allowed value.
+
+    Examples
+    --------
+    >>> check_option("ties", "efron", ("efron", "breslow"))
+    'efron'
+    """
+    try:
+        ok = value in allowed
+    except TypeError:  # an unhashable or incomparable value is simply not allowed
+        ok = False
+    if not ok:
+        raise EvalOptionError(name, value, allowed)
+    return value
+
+
 def fmt_num(x: Any, digits: int = 4) -> str:
     """Format a number for people: ``digits`` significant digits, '—' for missing."""
     if x is None:
@@ -146,6 +179,20 @@ def jsonable(v: Any) -> Any:
     return v
 
 
+def tidy_frame(rows: Any) -> pd.DataFrame:
+    """A frame of ``rows`` (records or a frame) with :data:`FRAME_COLUMNS` first, in order.
+
+    A contract column missing from ``rows`` is added as NaN; the other columns follow in
+    their own order.
+    """
+    frame = rows.copy() if isinstance(rows, pd.DataFrame) else pd.DataFrame(rows)
+    for c in FRAME_COLUMNS:
+        if c not in frame.columns:
+            frame[c] = "" if c == "term" else np.nan
+    rest = [c for c in frame.columns if c not in FRAME_COLUMNS]
+    return frame[[*FRAME_COLUMNS, *rest]]
+
+
 @dataclasses.dataclass(frozen=True)
 class Result:
     """Base class of estimator results (see the module docstring for the conventions)."""
@@ -175,7 +222,9 @@ class Result:
         return 1.0 - float(getattr(self, "alpha", 0.05))
 
     def to_frame(self) -> pd.DataFrame:
-        """Tidy table: one row per term."""
+        """Tidy table: one row per term, starting ``term, estimate, se, ci_low, ci_high,
+        p_value`` (:data:`FRAME_COLUMNS`; a column a result does not have is NaN), then any
+        columns the estimator adds."""
         return pd.DataFrame(self._terms())
 
     def to_dict(self) -> dict[str, Any]:
@@ -241,3 +290,47 @@ class Result:
             f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
             f"{details}{opts_html}</div>"
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class TestResult(Result):
+    """The result of a hypothesis test: statistic, degrees of freedom, p-value and method.
+
+    Modelled on linearmodels' ``WaldTestStatistic``. ``summary()``, ``to_dict()`` and
+    ``cautions`` work as for every :class:`Result`; ``to_frame()`` has one row whose
+    ``p_value`` is the test's (``estimate``, ``se`` and the interval are NaN unless a subclass
+    adds them), followed by ``statistic`` and ``df``.
+
+    Attributes
+    ----------
+    statistic
+        The test statistic (NaN, with a caution, when the test could not be computed).
+    df
+        Its degrees of freedom (NaN where the reference distribution has none).
+    p_value
+        The p-value.
+    method
+        What was tested and how, in words ("Wald test, chi-squared").
+    null
+        The null hypothesis, in words ("every pre-adoption effect is zero").
+    """
+
+    __test__ = False  # not a pytest test class
+
+    _title: ClassVar[str] = "Test"
+    _options: ClassVar[tuple[str, ...]] = ()
+
+    statistic: float
+    df: float
+    p_value: float
+    method: str
+    null: str = ""
+
+    def _terms(self) -> list[dict[str, Any]]:
+        nan = float("nan")
+        return [{"term": self.method, "estimate": nan, "se": nan, "ci_low": nan,
+                 "ci_high": nan, "p_value": self.p_value, "statistic": self.statistic,
+                 "df": self.df}]
+
+    def _details(self) -> list[str]:
+        return [f"Null hypothesis: {self.null}."] if self.null else []

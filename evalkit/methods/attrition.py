@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -19,11 +19,15 @@ import pandas as pd
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.effect_sizes import hedges_g_wwc
-from evalkit.results import Caution, Result
+from evalkit.results import Caution, Result, check_option
 
 __all__ = ["attrition", "Attrition", "wwc_boundary", "max_differential"]
 
 _TABLE = Path(__file__).with_name("wwc_attrition_boundary.csv")
+
+#: The WWC attrition boundaries.
+Boundary = Literal["cautious", "optimistic"]
+BOUNDARIES: tuple[str, ...] = get_args(Boundary)
 
 
 @lru_cache(maxsize=1)
@@ -42,15 +46,14 @@ def wwc_boundary() -> pd.DataFrame:
     return pd.read_csv(_TABLE)
 
 
-def max_differential(overall: float, boundary: str = "cautious") -> float:
+def max_differential(overall: float, boundary: Boundary = "cautious") -> float:
     """Largest differential attrition (percentage points) that is low at ``overall`` (0–1).
 
     Between two whole percents the smaller of the two rows' limits is used, so a rate is never
     called low when rounding the other way would call it high. Returns NaN where overall
     attrition is too high for any differential to be low.
     """
-    if boundary not in ("cautious", "optimistic"):
-        raise ValueError(f"boundary must be 'cautious' or 'optimistic', not {boundary!r}")
+    check_option("boundary", boundary, BOUNDARIES)
     if not 0.0 <= overall <= 1.0:
         raise ValueError(f"overall attrition must lie between 0 and 1, not {overall!r}")
     table = wwc_boundary().set_index("overall")[boundary]
@@ -92,7 +95,7 @@ class Attrition(Result):
     by_group: dict[str, float] = field(default_factory=dict)
     n_by_group: dict[str, tuple[int, int]] = field(default_factory=dict)
     differential: float = float("nan")
-    boundary: str = "cautious"
+    boundary: Boundary = "cautious"
     max_differential: float = float("nan")
     low: bool | None = None
     pre_g: float = float("nan")
@@ -125,7 +128,7 @@ def attrition(
     post: str,
     *,
     group: str | None = None,
-    boundary: str = "cautious",
+    boundary: Boundary = "cautious",
 ) -> Attrition:
     """Overall and differential attrition against the WWC boundary, and who was lost.
 
@@ -146,8 +149,7 @@ def attrition(
     What Works Clearinghouse (2020). *Procedures and Standards Handbook, Version 4.1*,
     §II.B (attrition) and Table II.1.
     """
-    if boundary not in ("cautious", "optimistic"):
-        raise ValueError(f"boundary must be 'cautious' or 'optimistic', not {boundary!r}")
+    check_option("boundary", boundary, BOUNDARIES)
     cols = [Column(pre), Column(post)]
     if group is not None:
         cols.append(Column(group, kind="string", allow_missing=False))

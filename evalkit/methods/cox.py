@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Literal, Sequence, get_args
 
 import numpy as np
 import pandas as pd
@@ -22,9 +22,14 @@ from scipy import special
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.survival import survival_columns, timefix
-from evalkit.results import Caution, Result, check_alpha
+from evalkit.results import Caution, Result, check_alpha, check_option
 
 __all__ = ["cox", "CoxResult", "concordance", "ph_test", "PHTest"]
+
+#: Handling of tied event times, as R's coxph.
+Ties = Literal["efron", "breslow"]
+#: Transformations of time in the proportional-hazards test, as R's cox.zph.
+Transform = Literal["km", "rank", "identity"]
 
 
 @dataclass
@@ -344,7 +349,7 @@ class CoxResult(Result):
     n: int
     n_events: int
     iterations: int
-    ties: str = "efron"
+    ties: Ties = "efron"
     robust: bool = False
     cluster: str | None = None
     strata: str | None = None
@@ -417,7 +422,7 @@ def cox(
     event: str,
     covariates: Sequence[str],
     *,
-    ties: str = "efron",
+    ties: Ties = "efron",
     robust: bool = False,
     cluster: str | None = None,
     strata: str | None = None,
@@ -481,8 +486,7 @@ def cox(
     Therneau, T. M., & Grambsch, P. M. (2000). *Modeling Survival Data*. Springer, ch. 3, 7.
     """
     alpha = check_alpha(alpha)
-    if ties not in ("efron", "breslow"):
-        raise ValueError(f"ties must be 'efron' or 'breslow', not {ties!r}")
+    check_option("ties", ties, get_args(Ties))
     covariates = list(covariates)
     if not covariates:
         raise ValueError("give at least one covariate")
@@ -815,7 +819,7 @@ class PHTest(Result):
     _options: ClassVar[tuple[str, ...]] = ("transform",)
 
     table: pd.DataFrame
-    transform: str = "km"
+    transform: Transform = "km"
 
     @property
     def global_p(self) -> float:
@@ -828,7 +832,7 @@ class PHTest(Result):
                 for _, r in self.table.iterrows()]
 
 
-def ph_test(fit: CoxResult, *, transform: str = "km") -> PHTest:
+def ph_test(fit: CoxResult, *, transform: Transform = "km") -> PHTest:
     """Score test that each hazard ratio is constant over time (R survival 3.x ``cox.zph``).
 
     For each covariate, the test asks whether adding ``x · g(t)`` to the model improves it,
@@ -855,8 +859,7 @@ def ph_test(fit: CoxResult, *, transform: str = "km") -> PHTest:
         When every event happens at the same time (R's ``cox.zph`` stops with "system is
         exactly singular"), or when a covariate's change over time carries no information.
     """
-    if transform not in ("km", "rank", "identity"):
-        raise ValueError(f"transform must be 'km', 'rank' or 'identity', not {transform!r}")
+    check_option("transform", transform, get_args(Transform))
     if not fit._parts:
         raise ValueError("this Cox result does not carry its data")
     parts = fit._parts

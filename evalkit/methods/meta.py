@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Literal, Sequence, get_args
 
 import numpy as np
 from scipy import special
 
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.results import Caution, Result, check_alpha
+from evalkit.results import Caution, Result, check_alpha, check_option
 
 __all__ = ["meta_analysis", "MetaAnalysis"]
 
 #: Sampling variances below this (times the squared largest effect, at least 1) are refused.
 _TINY = 1e-16
+
+#: Estimators of the between-program variance.
+Method = Literal["REML", "DL"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,7 @@ class MetaAnalysis(Result):
     q: float
     q_p_value: float
     k: int
-    method: str = "REML"
+    method: Method = "REML"
     hartung_knapp: bool = True
     alpha: float = 0.05
 
@@ -69,7 +72,7 @@ def meta_analysis(
     effects: Sequence[float],
     variances: Sequence[float],
     *,
-    method: str = "REML",
+    method: Method = "REML",
     hartung_knapp: bool = True,
     alpha: float = 0.05,
     tol: float = 1e-10,
@@ -114,8 +117,7 @@ def meta_analysis(
     with normally distributed responses. *Statistics in Medicine*, 20, 1771–1782.
     """
     alpha = check_alpha(alpha)
-    if method not in ("REML", "DL"):
-        raise ValueError(f"method must be 'REML' or 'DL', not {method!r}")
+    check_option("method", method, get_args(Method))
     try:
         y = np.asarray(effects, dtype=float)
         v = np.asarray(variances, dtype=float)

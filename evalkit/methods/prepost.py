@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Literal, Mapping, Sequence, get_args
 
 import numpy as np
 import pandas as pd
@@ -21,9 +21,12 @@ from scipy import special
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.effect_sizes import hedges_j
-from evalkit.results import Caution, Result, check_alpha
+from evalkit.results import Caution, Result, check_alpha, check_option
 
 _EPS = np.finfo(float).eps
+
+#: Alternative hypotheses, named as R names them.
+Alternative = Literal["two-sided", "greater", "less"]
 
 __all__ = [
     "paired_change", "PairedChange", "signed_rank", "SignedRank", "describe", "hedges_j",
@@ -537,7 +540,7 @@ class SignedRank(Result):
     ci_low: float
     ci_high: float
     achieved_confidence: float = float("nan")
-    alternative: str = "two-sided"
+    alternative: Alternative = "two-sided"
     exact: bool | None = None
     correct: bool = True
     alpha: float = 0.05
@@ -573,7 +576,7 @@ def signed_rank(
     pre: str,
     post: str,
     *,
-    alternative: str = "two-sided",
+    alternative: Alternative = "two-sided",
     exact: bool | None = None,
     correct: bool = True,
     alpha: float = 0.05,
@@ -636,8 +639,7 @@ def signed_rank(
     from scipy.optimize import brentq
 
     alpha = check_alpha(alpha)
-    if alternative not in ("two-sided", "greater", "less"):
-        raise ValueError(f"alternative must be 'two-sided', 'greater' or 'less', not {alternative!r}")
+    check_option("alternative", alternative, get_args(Alternative))
     x0, y0, n_dropped = _paired(data, pre, post)
     x = y0 - x0
     zeros = x == 0

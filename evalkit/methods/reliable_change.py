@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numbers
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -13,12 +13,15 @@ from scipy import special
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.results import Caution, Result, check_alpha
+from evalkit.results import Caution, Result, check_alpha, check_option
 
 __all__ = ["reliable_change", "ReliableChange", "CATEGORIES"]
 
 #: The four outcome categories, best first.
 CATEGORIES = ("recovered", "improved", "unchanged", "deteriorated")
+
+#: Jacobson & Truax's clinical-significance criteria.
+Criterion = Literal["a", "b", "c"]
 
 
 @dataclass(frozen=True)
@@ -127,8 +130,7 @@ def _cutoff(
         criterion = "c" if has_f and has_d else "b" if has_f else "a" if has_d else None
         if criterion is None:
             return None, None
-    if criterion not in ("a", "b", "c"):
-        raise ValueError(f"criterion must be 'a', 'b', 'c' or None, not {criterion!r}")
+    check_option("criterion", criterion, (*get_args(Criterion), None))
     toward = 1.0 if higher_is_better else -1.0
     for name, v in (("functional_sd", fs), ("dysfunctional_sd", ds)):
         if v is not None and not (math.isfinite(v) and v > 0):
@@ -160,7 +162,7 @@ def reliable_change(
     functional_sd: float | None = None,
     dysfunctional_mean: float | None = None,
     dysfunctional_sd: float | None = None,
-    criterion: str | None = None,
+    criterion: Criterion | None = None,
     alpha: float = 0.05,
 ) -> ReliableChange:
     """Who changed reliably, and who moved into the functional range.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Literal, Sequence, get_args
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,7 @@ from scipy import special
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.results import Caution, Result, check_alpha
+from evalkit.results import Caution, Result, check_alpha, check_option
 
 __all__ = [
     "kaplan_meier",
@@ -34,7 +34,9 @@ __all__ = [
     "timefix",
 ]
 
-CONF_TYPES = ("log", "log-log", "plain")
+#: Transformations of the survival curve for its confidence interval (as R's survfit).
+ConfType = Literal["log", "log-log", "plain"]
+CONF_TYPES: tuple[str, ...] = get_args(ConfType)
 _TOL = math.sqrt(np.finfo(float).eps)
 _FRAME_COLUMNS = ["term", "estimate", "se", "ci_low", "ci_high", "p_value"]
 
@@ -153,7 +155,7 @@ def _confint(surv: np.ndarray, se: np.ndarray, conf_type: str, z: float):
             lo = np.maximum(surv - z * se * surv, 0.0)
             hi = np.minimum(surv + z * se * surv, 1.0)
         else:
-            raise ValueError(f"conf_type must be one of {CONF_TYPES}, not {conf_type!r}")
+            check_option("conf_type", conf_type, CONF_TYPES)
     return lo, hi
 
 
@@ -195,7 +197,7 @@ class KaplanMeier(Result):
     table: pd.DataFrame
     median: pd.DataFrame
     group: str | None = None
-    conf_type: str = "log"
+    conf_type: ConfType = "log"
     alpha: float = 0.05
 
     def at(self, times: Sequence[float]) -> pd.DataFrame:
@@ -232,7 +234,7 @@ def kaplan_meier(
     event: str,
     *,
     group: str | None = None,
-    conf_type: str = "log",
+    conf_type: ConfType = "log",
     alpha: float = 0.05,
 ) -> KaplanMeier:
     """Kaplan–Meier survival curves with Greenwood standard errors.
@@ -266,8 +268,7 @@ def kaplan_meier(
     ``quantile.survfit``.
     """
     alpha = check_alpha(alpha)
-    if conf_type not in CONF_TYPES:
-        raise ValueError(f"conf_type must be one of {CONF_TYPES}, not {conf_type!r}")
+    check_option("conf_type", conf_type, CONF_TYPES)
     clean = _check(data, duration, event)
     z = float(special.ndtri(1 - alpha / 2))
     time_all = timefix(clean[duration].to_numpy(dtype=float))

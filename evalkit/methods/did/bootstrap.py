@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from evalkit.results import Caution
+from evalkit.results import Caution, check_option
 
 # -- degenerate standard errors ---------------------------------------------------------------
 
 #: A standard error at or below this share of its coefficient's scale (the larger of the
 #: coefficient and ``‖ỹ‖ / ‖x̃‖``, the variation of the outcome per unit of the regressor) is
 #: rounding noise, not a number: it is reported as NaN with a caution.
+#: Weights of the wild cluster bootstrap.
+BootstrapWeights = Literal["rademacher", "webb"]
+
 SE_RTOL = 1e-9
 
 #: Relative tolerance within which a bootstrap t statistic ties the data's (``|t*| = |t|``).
@@ -41,7 +44,7 @@ _WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt
 
 def wild_cluster_bootstrap(
     X: np.ndarray, y: np.ndarray, clusters: np.ndarray, j: int, *, draws: int,
-    weights: str = "rademacher", seed: int | None = None, alpha: float = 0.05,
+    weights: BootstrapWeights = "rademacher", seed: int | None = None, alpha: float = 0.05,
 ) -> dict[str, Any]:
     """Restricted wild cluster bootstrap (WCR) p-value and CI for coefficient ``j``.
 
@@ -95,8 +98,7 @@ def wild_cluster_bootstrap(
     """
     from evalkit.exceptions import EvalDataError
 
-    if weights not in ("rademacher", "webb"):
-        raise ValueError(f"weights must be 'rademacher' or 'webb', not {weights!r}")
+    check_option("weights", weights, get_args(BootstrapWeights))
     if not isinstance(draws, (int, np.integer)) or draws < 99:
         raise ValueError("the wild bootstrap needs a whole number of at least 99 draws")
     codes = pd.factorize(clusters)[0]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Literal, Sequence, get_args
 
 import numpy as np
 import pandas as pd
@@ -19,12 +19,18 @@ from scipy import special
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, DesignRefused, EvalDataError
 from evalkit.methods.did.bootstrap import multiplier_bootstrap
-from evalkit.results import Caution, Result, check_alpha, merge_cautions
+from evalkit.results import Caution, Result, check_alpha, check_option, merge_cautions
 
 #: Fewest treated units (summed over the cohorts that can be estimated) for which
 #: :func:`staggered` reports intervals. Chosen by a seeded simulation of 95% interval coverage
 #: (documented in :func:`staggered`).
 MIN_TREATED_UNITS = 10
+
+#: Options, named and valued as R's ``did`` names them.
+ControlGroup = Literal["nevertreated", "notyettreated"]
+BasePeriod = Literal["varying", "universal"]
+EstMethod = Literal["dr", "reg", "ipw"]
+AggregationKind = Literal["simple", "group", "dynamic", "calendar"]
 
 #: Below this many treated units the result carries a caution (that lowers the evidence rating)
 #: that its intervals may be too narrow. Coverage of the simple aggregation's 95% interval in
@@ -77,7 +83,7 @@ class Aggregate(Result):
     _title: ClassVar[str] = "Aggregated treatment effect"
     _options: ClassVar[tuple[str, ...]] = ("kind", "alpha")
 
-    kind: str
+    kind: AggregationKind
     estimate: float
     se: float
     ci_low: float
@@ -124,10 +130,10 @@ class Staggered(Result):
     pretest: dict[str, float]
     n_units: int
     n_treated: int = 0
-    control_group: str = "nevertreated"
-    base_period: str = "varying"
+    control_group: ControlGroup = "nevertreated"
+    base_period: BasePeriod = "varying"
     anticipation: int = 0
-    est_method: str = "dr"
+    est_method: EstMethod = "dr"
     cluster: str | None = None
     alpha: float = 0.05
     bootstrap: int | None = None
@@ -176,7 +182,7 @@ class Staggered(Result):
         ses = np.where(ses <= _SE_ZERO, np.nan, ses)
         return ses, crit
 
-    def aggregate(self, kind: str = "simple", *, balance_e: int | None = None,
+    def aggregate(self, kind: AggregationKind = "simple", *, balance_e: int | None = None,
                   min_e: float = -math.inf, max_e: float = math.inf,
                   na_rm: bool = False) -> Aggregate:
         """Average the ATT(g, t) into one effect, as R ``did::aggte``.
@@ -198,8 +204,7 @@ class Staggered(Result):
         R's ``aggte(na.rm = FALSE)``; ``na_rm=True`` leaves such cells out (and, for
         ``"group"``, cohorts left with no post-treatment effect), with a caution naming them.
         """
-        if kind not in ("simple", "group", "dynamic", "calendar"):
-            raise ValueError(f"kind must be simple, group, dynamic or calendar, not {kind!r}")
+        check_option("kind", kind, get_args(AggregationKind))
         cautions: list[str] = list(self.cautions)
         table = self.att_gt
         g = table["group"].to_numpy(float)
@@ -567,11 +572,11 @@ def staggered(
     time: str,
     first_treated: str,
     *,
-    control_group: str = "nevertreated",
+    control_group: ControlGroup = "nevertreated",
     anticipation: int = 0,
-    base_period: str = "varying",
+    base_period: BasePeriod = "varying",
     covariates: Sequence[str] = (),
-    est_method: str = "dr",
+    est_method: EstMethod = "dr",
     never_treated: float | None = 0,
     cluster: str | None = None,
     alpha: float = 0.05,
@@ -673,12 +678,9 @@ def staggered(
     ``compute.aggte.R``), https://github.com/bcallaway11/did.
     """
     alpha = check_alpha(alpha)
-    if control_group not in ("nevertreated", "notyettreated"):
-        raise ValueError("control_group must be 'nevertreated' or 'notyettreated'")
-    if base_period not in ("varying", "universal"):
-        raise ValueError("base_period must be 'varying' or 'universal'")
-    if est_method not in ("dr", "reg", "ipw"):
-        raise ValueError("est_method must be 'dr', 'reg' or 'ipw'")
+    check_option("control_group", control_group, get_args(ControlGroup))
+    check_option("base_period", base_period, get_args(BasePeriod))
+    check_option("est_method", est_method, get_args(EstMethod))
     if (isinstance(anticipation, bool) or not isinstance(anticipation, (int, np.integer))
             or anticipation < 0):
         raise ValueError(f"anticipation must be a whole number of periods >= 0, "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Literal, Sequence, get_args
 
 import numpy as np
 import pandas as pd
@@ -11,10 +11,12 @@ from scipy import special
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.methods.did.bootstrap import SE_RTOL, wild_cluster_bootstrap, zero_se
-from evalkit.results import Caution, Result, check_alpha, merge_cautions
+from evalkit.methods.did.bootstrap import SE_RTOL, BootstrapWeights, wild_cluster_bootstrap, zero_se
+from evalkit.results import Caution, Result, check_alpha, check_option, merge_cautions
 
-VCOV_TYPES = ("iid", "hetero", "CRV1")
+#: Variance estimators of :func:`twfe`.
+Vcov = Literal["iid", "hetero", "CRV1"]
+VCOV_TYPES: tuple[str, ...] = get_args(Vcov)
 
 #: Fewer clusters than this and cluster-robust inference is flagged as unreliable. Cameron &
 #: Miller (2015, §VI) put "few" anywhere from fewer than 20 to fewer than 50 clusters,
@@ -202,7 +204,7 @@ class TWFE(Result):
     n_obs: int
     n_units: int
     r2_within: float
-    vcov: str = "CRV1"
+    vcov: Vcov = "CRV1"
     n_clusters: int | None = None
     alpha: float = 0.05
     cov: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
@@ -240,12 +242,12 @@ def twfe(
     treatment: str | Sequence[str],
     *,
     covariates: Sequence[str] = (),
-    vcov: str = "CRV1",
+    vcov: Vcov = "CRV1",
     cluster: str | None = None,
     weights: str | None = None,
     alpha: float = 0.05,
     wild_bootstrap: int | None = None,
-    bootstrap_weights: str = "rademacher",
+    bootstrap_weights: BootstrapWeights = "rademacher",
     seed: int | None = None,
 ) -> TWFE:
     """Two-way fixed-effects regression: outcome on treatment with unit and time effects.
@@ -309,8 +311,7 @@ def twfe(
     cluster sizes. *Journal of Applied Econometrics*, 32, 233–254.
     """
     alpha = check_alpha(alpha)
-    if vcov not in VCOV_TYPES:
-        raise ValueError(f"vcov must be one of {VCOV_TYPES}, not {vcov!r}")
+    check_option("vcov", vcov, VCOV_TYPES)
     treat = [treatment] if isinstance(treatment, str) else list(treatment)
     if not treat:
         raise ValueError("treatment must name at least one regressor")

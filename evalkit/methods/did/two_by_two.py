@@ -10,7 +10,7 @@ import pandas as pd
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.methods.did.bootstrap import wild_cluster_bootstrap, zero_se
+from evalkit.methods.did.bootstrap import BootstrapWeights, wild_cluster_bootstrap, zero_se
 from evalkit.methods.did.twfe import FEW_CLUSTERS, cluster_cautions
 from evalkit.results import Caution, Result, check_alpha, merge_cautions
 
@@ -59,7 +59,7 @@ def two_by_two(
     cluster: str | None = None,
     alpha: float = 0.05,
     wild_bootstrap: int | None = None,
-    bootstrap_weights: str = "rademacher",
+    bootstrap_weights: BootstrapWeights = "rademacher",
     seed: int | None = None,
 ) -> TwoByTwo:
     """The canonical difference-in-differences: ``outcome ~ treated + post + treated:post``.
