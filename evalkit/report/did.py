@@ -18,17 +18,15 @@ from scipy import special
 
 from evalkit.exceptions import DesignRefused
 from evalkit.methods.did import TWFE, Aggregate, Bacon, Staggered
-from evalkit.report import resultsdoc
-from evalkit.report.common import bullets_block, cautions_html, collect_cautions, glance_block
-from evalkit.report.common import program_block
+from evalkit.report import resultsdoc, words
+from evalkit.report.base import Report
+from evalkit.report.common import cautions_html, collect_cautions
 from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate
-from evalkit.report.figures import PALETTE, figure_block, new_figure
+from evalkit.report.figures import adoption_trends_figure, event_study_figure, figure_block
 from evalkit.report.html import Block, paragraphs, table
 from evalkit.report.refused import RefusedReport
-from evalkit.report import words
-from evalkit.report.figures import wrap_label
 from evalkit.results import jsonable, limiting
 
 __all__ = ["DiDReport", "panel_data_block", "did_design", "refused_did_report"]
@@ -95,7 +93,7 @@ def panel_data_block(data: pd.DataFrame, *, unit: str, time: str, first_treated:
 
 
 @dataclass
-class DiDReport:
+class DiDReport(Report):
     """The sections of a staggered difference-in-differences report.
 
     Parameters
@@ -165,6 +163,7 @@ class DiDReport:
     # -- facts -------------------------------------------------------------------------------
     @functools.cached_property
     def cohorts(self) -> pd.Series:
+        """Number of units by year of adoption (the never-treated code included)."""
         first = self.data.groupby(self.unit)[self.first_treated].first()
         return first.value_counts().sort_index()
 
@@ -194,6 +193,13 @@ class DiDReport:
         return not (self.pretest_p < 0.05)
 
     def design(self) -> dict[str, str]:
+        """Design code and label (results.json ``design``; see :func:`did_design`).
+
+        Returns
+        -------
+        dict
+            ``{"code": "staggered_did", "label": ...}``.
+        """
         return did_design(self.unit_label, self.policy_label)
 
     def cautions(self) -> tuple[str, ...]:
@@ -211,6 +217,14 @@ class DiDReport:
                                  self.bacon], rename=rename)
 
     def evidence(self) -> dict[str, Any]:
+        """Evidence rating and its reasons: the pre-trend test over every year before adoption
+        and the cautions of the headline aggregations.
+
+        Returns
+        -------
+        dict
+            ``{"rating", "label", "reasons"}`` (see :mod:`evalkit.report.evidence`).
+        """
         return rate("staggered_did", {"pretest_p": self.pretest.get("p_value"),
                                       "unit_label": self.unit_label,
                                       "policy_label": self.policy_label,
@@ -218,6 +232,14 @@ class DiDReport:
                     collect_cautions([self.simple, self.dynamic]))
 
     def headline(self) -> str:
+        """The average effect after adoption, its direction and interval, in one sentence
+        (flagged when trends before adoption were not parallel).
+
+        Returns
+        -------
+        str
+            The report's opening sentence.
+        """
         s = self.simple
         conf = f"{s.confidence:.0%}"
         n_adopt = int(self.cohorts.drop(self.never_treated, errors="ignore").sum())
@@ -254,31 +276,58 @@ class DiDReport:
                 f"{self.unit_label}s that had not adopted.{caveat}")
 
     # -- sections ----------------------------------------------------------------------------
-    def glance(self) -> Block:
-        s, ev = self.simple, self.evidence()
+    def glance_items(self) -> dict[str, str]:
+        """Key facts of *At a glance*: the design, the average effect with its interval and the
+        two-way fixed-effects estimate beside it.
+
+        Returns
+        -------
+        dict
+            Label → value.
+        """
+        s = self.simple
         conf = f"{s.confidence:.0%}"
-        items = {
+        return {
             "Design": self.design()["label"],
             "Average effect after adoption": f"{_num(s.estimate)} {self.units} ({conf} CI "
                                              f"{_num(s.ci_low)} to {_num(s.ci_high)})",
             "Two-way fixed effects (for comparison)": f"{_num(self.twfe.coef[0])} {self.units}",
-            "Evidence rating": ev["label"],
         }
-        return glance_block(self.headline(), items, ev)
 
-    def program_section(self, description: str, question: str = "") -> Block:
-        q = question or (f"Did {self.outcome_label} change in {self.unit_label}s after they "
-                         f"adopted {self.policy_label}, compared with {self.unit_label}s that "
-                         "had not?")
-        return program_block(description, q)
+    def default_question(self) -> str:
+        """Did the outcome change in adopting units, compared with units that had not adopted?
+
+        Returns
+        -------
+        str
+            The question.
+        """
+        return (f"Did {self.outcome_label} change in {self.unit_label}s after they "
+                f"adopted {self.policy_label}, compared with {self.unit_label}s that "
+                "had not?")
 
     def data_section(self) -> Block:
+        """'The data': units by year of adoption and the years observed.
+
+        Returns
+        -------
+        Block
+            The section's HTML (:func:`panel_data_block`).
+        """
         return panel_data_block(self.data, unit=self.unit, time=self.time,
                                 first_treated=self.first_treated,
                                 never_treated=self.never_treated, unit_label=self.unit_label,
                                 outcome_label=self.outcome_label, units=self.units)
 
     def method_section(self) -> Block:
+        """'How it was evaluated': group-time effects, the two-way fixed-effects regression
+        beside them, the Goodman-Bacon decomposition and the assumptions.
+
+        Returns
+        -------
+        Block
+            The section's HTML.
+        """
         return Block(paragraphs(
             f"Each adopting {self.unit_label}'s change in {self.outcome_label} from the year "
             f"before adoption is compared with the change over the same years in "
@@ -296,6 +345,14 @@ class DiDReport:
         ), text="How it was evaluated")
 
     def findings(self) -> Block:
+        """'Findings': outcome trends by adoption cohort, the event study, the effect table
+        and what the two-way fixed-effects estimate averages.
+
+        Returns
+        -------
+        Block
+            The section's HTML.
+        """
         conf = f"{self.simple.confidence:.0%}"
         html = self._trends_figure()
         dyn = self.dynamic.table
@@ -332,48 +389,28 @@ class DiDReport:
         return Block(html, text="Findings")
 
     def event_study_figure(self):
-        """The event-study figure: effects by years since adoption with their intervals."""
-        dyn = self.dynamic.table
-        conf = f"{self.simple.confidence:.0%}"
-        fig, (ax,) = new_figure(1, width=8.0, height=3.8)
-        pre = dyn["key"] < 0
-        for mask, colour, label in ((pre, PALETTE["grey"], "Before adoption"),
-                                    (~pre, PALETTE["blue"], "After adoption")):
-            sub = dyn[mask]
-            ax.errorbar(sub["key"], sub["att"], yerr=[sub["att"] - sub["ci_low"],
-                                                      sub["ci_high"] - sub["att"]],
-                        fmt="o", color=colour, capsize=3, label=label)
-        ax.axhline(0, color=PALETTE["black"], lw=0.8)
-        ax.axvline(-0.5, color=PALETTE["grey"], ls="--", lw=0.8)
-        ax.set_xlabel("Years since adoption")
-        ax.set_ylabel(wrap_label(f"Effect on {self.outcome_label} ({self.units})", 30))
-        ax.set_title(f"Effect by years since adoption with {conf} CI")
-        ax.legend(fontsize=8)
-        return fig
+        """The event-study figure: effects by years since adoption with their intervals.
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+            :func:`~evalkit.report.figures.event_study_figure` of the dynamic aggregation.
+        """
+        return event_study_figure(self.dynamic.table, confidence=self.simple.confidence,
+                                  outcome_label=self.outcome_label, units=self.units)
 
     def trends_figure(self):
-        """Yearly average outcome of earlier, later and never adopters."""
-        d = self.data
-        first = d.groupby(self.unit)[self.first_treated].transform("first")
-        label = np.where(first == self.never_treated, "Never adopted",
-                         np.where(first <= first[first != self.never_treated].median(),
-                                  "Earlier adopters", "Later adopters"))
-        means = d.assign(cohort=label).groupby(["cohort", self.time])[self.outcome].mean()
-        fig, (ax,) = new_figure(1, width=8.0, height=3.6)
-        for (name, colour) in (("Earlier adopters", PALETTE["blue"]),
-                               ("Later adopters", PALETTE["orange"]),
-                               ("Never adopted", PALETTE["grey"])):
-            if name in means.index.get_level_values(0):
-                m = means.loc[name]
-                ax.plot(m.index, m.to_numpy(), marker="o", ms=3, color=colour, label=name)
-        from matplotlib.ticker import MaxNLocator
+        """Yearly average outcome of earlier, later and never adopters.
 
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("Year")
-        ax.set_ylabel(wrap_label(f"{self.outcome_label.capitalize()} ({self.units})", 30))
-        ax.set_title("Average outcome by adoption cohort")
-        ax.legend(fontsize=8)
-        return fig
+        Returns
+        -------
+        matplotlib.figure.Figure
+            :func:`~evalkit.report.figures.adoption_trends_figure` of the panel.
+        """
+        return adoption_trends_figure(self.data, unit=self.unit, time=self.time,
+                                      first_treated=self.first_treated, outcome=self.outcome,
+                                      never_treated=self.never_treated,
+                                      outcome_label=self.outcome_label, units=self.units)
 
     def _trends_figure(self) -> str:
         fig = self.trends_figure()
@@ -383,6 +420,14 @@ class DiDReport:
             "Earlier adopters: adoption year at or before the median adoption year.")).html
 
     def checks(self) -> Block:
+        """'Checks': the pre-trend test over the years before adoption (and what the figure's
+        window leaves out), then what the estimators flagged.
+
+        Returns
+        -------
+        Block
+            The section's HTML.
+        """
         pt = self.pretest
         leads = self.leads()
         span = (f"all {len(leads)} years before adoption that the data hold (from "
@@ -436,6 +481,13 @@ class DiDReport:
         return out
 
     def limitation_list(self) -> list[str]:
+        """The design's limitations and the cautions that limit the conclusion.
+
+        Returns
+        -------
+        list of str
+            Sentences, also written to results.json.
+        """
         return [
             words.clause(self.policy_label, "was", f"not assigned at random: "
                          f"{self.unit_label}s that adopted may differ in ways that change their "
@@ -447,10 +499,29 @@ class DiDReport:
             f"{self.unit_label}s each), so cohort-specific effects are imprecise.",
         ] + [str(c) for c in limiting(self.cautions())]
 
-    def limitations(self) -> Block:
-        return bullets_block(self.limitation_list())
+    def appendix_results(self) -> list[Any]:
+        """The appendix's estimates: the simple and dynamic aggregations (in the figure's
+        window and over every event time), two-way fixed effects, the Goodman-Bacon
+        decomposition and the group-time effects.
+
+        Returns
+        -------
+        list
+            Results for :meth:`~evalkit.report.base.Report.appendix`. The data are aggregate
+            rates, so nothing is withheld.
+        """
+        return [r for r in (self.simple, self.dynamic, self.all_leads, self.twfe, self.bacon,
+                            self.staggered) if r is not None]
 
     def results_document(self) -> dict[str, Any]:
+        """The method part of ``results.json``: the headline aggregation, every estimate, the
+        sample of units and the parallel-trends and Bacon checks.
+
+        Returns
+        -------
+        dict
+            The document :func:`evalkit.report.resultsdoc.write` writes.
+        """
         s = self.simple
         headline = {
             "estimand": f"average effect of {self.policy_label} on {self.outcome_label} after "

@@ -16,8 +16,8 @@ from evalkit.report.html import Block, esc
 
 __all__ = [
     "PALETTE", "new_figure", "figure_block", "prepost_figure", "categories_figure",
-    "attrition_figure", "groups_figure", "km_figure", "forest_figure", "wrap_label",
-    "clipped_texts",
+    "attrition_figure", "groups_figure", "km_figure", "forest_figure", "event_study_figure",
+    "adoption_trends_figure", "index_forest_figure", "wrap_label", "clipped_texts",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
@@ -393,4 +393,108 @@ def forest_figure(frame, *, title: str, xlabel: str, reference: float = 1.0, log
     ax.set_yticks(y, [wrap_label(t, 28) for t in frame["term"].tolist()])
     ax.set_xlabel(wrap_label(xlabel, 55))
     ax.set_title(wrap_label(title, 45))
+    return fig
+
+
+def event_study_figure(table, *, confidence: float, outcome_label: str, units: str):
+    """Effects by years since adoption with their intervals (before adoption in grey).
+
+    Parameters
+    ----------
+    table
+        Rows ``key`` (years since adoption), ``att``, ``ci_low``, ``ci_high``: the table of a
+        ``"dynamic"`` :class:`~evalkit.methods.did.Aggregate`.
+    confidence
+        Confidence level of the intervals (for the title).
+    outcome_label, units
+        The outcome in words and its units (for the y axis).
+    """
+    dyn = table
+    conf = f"{confidence:.0%}"
+    fig, (ax,) = new_figure(1, width=8.0, height=3.8)
+    pre = dyn["key"] < 0
+    for mask, colour, label in ((pre, PALETTE["grey"], "Before adoption"),
+                                (~pre, PALETTE["blue"], "After adoption")):
+        sub = dyn[mask]
+        ax.errorbar(sub["key"], sub["att"], yerr=[sub["att"] - sub["ci_low"],
+                                                  sub["ci_high"] - sub["att"]],
+                    fmt="o", color=colour, capsize=3, label=label)
+    ax.axhline(0, color=PALETTE["black"], lw=0.8)
+    ax.axvline(-0.5, color=PALETTE["grey"], ls="--", lw=0.8)
+    ax.set_xlabel("Years since adoption")
+    ax.set_ylabel(wrap_label(f"Effect on {outcome_label} ({units})", 30))
+    ax.set_title(f"Effect by years since adoption with {conf} CI")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def adoption_trends_figure(data, *, unit: str, time: str, first_treated: str, outcome: str,
+                           never_treated: float = 0, outcome_label: str = "the outcome",
+                           units: str = ""):
+    """Yearly average outcome of earlier adopters, later adopters and units never adopting.
+
+    Earlier adopters adopted at or before the median adoption year of the adopting units.
+
+    Parameters
+    ----------
+    data
+        The panel, one row per unit and period.
+    unit, time, first_treated, outcome
+        Column names.
+    never_treated
+        The ``first_treated`` code of units that never adopted.
+    outcome_label, units
+        The outcome in words and its units (for the y axis).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    d = data
+    first = d.groupby(unit)[first_treated].transform("first")
+    label = np.where(first == never_treated, "Never adopted",
+                     np.where(first <= first[first != never_treated].median(),
+                              "Earlier adopters", "Later adopters"))
+    means = d.assign(cohort=label).groupby(["cohort", time])[outcome].mean()
+    fig, (ax,) = new_figure(1, width=8.0, height=3.6)
+    for (name, colour) in (("Earlier adopters", PALETTE["blue"]),
+                           ("Later adopters", PALETTE["orange"]),
+                           ("Never adopted", PALETTE["grey"])):
+        if name in means.index.get_level_values(0):
+            m = means.loc[name]
+            ax.plot(m.index, m.to_numpy(), marker="o", ms=3, color=colour, label=name)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("Year")
+    ax.set_ylabel(wrap_label(f"{outcome_label.capitalize()} ({units})", 30))
+    ax.set_title("Average outcome by adoption cohort")
+    ax.legend(fontsize=8)
+    return fig
+
+
+def index_forest_figure(labels: Sequence[str], est: Sequence[float], lo: Sequence[float],
+                        hi: Sequence[float], colours: Sequence[str] | None = None):
+    """The portfolio index's forest plot of standardized effects.
+
+    One row per label (wrapped onto several lines rather than cut off); programs are drawn as
+    circles and pooled estimates (any colour but blue) as diamonds.
+
+    Parameters
+    ----------
+    labels
+        Row labels, top to bottom.
+    est, lo, hi
+        Hedges' g and its 95% interval per row.
+    colours
+        Colour per row (default all :data:`PALETTE` blue).
+    """
+    colours = list(colours or [PALETTE["blue"]] * len(labels))
+    wrapped = [wrap_label(x, 44) for x in labels]
+    lines = sum(w.count("\n") + 1 for w in wrapped)
+    fig, (ax,) = new_figure(1, width=9.0, height=0.3 * lines + 0.25 * len(labels) + 1.5)
+    y = np.arange(len(labels))[::-1]
+    for yy, e, a, b, c in zip(y, est, lo, hi, colours):
+        ax.errorbar([e], [yy], xerr=[[e - a], [b - e]], fmt="D" if c != PALETTE["blue"] else "o",
+                    color=c, capsize=3)
+    ax.axvline(0, color=PALETTE["grey"], ls="--", lw=1)
+    ax.set_yticks(y, wrapped, fontsize=8)
+    ax.set_xlabel("Standardized effect (Hedges' g) with 95% CI")
+    ax.set_title("Standardized effects by outcome domain")
     return fig

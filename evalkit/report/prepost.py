@@ -21,8 +21,8 @@ from evalkit.methods.groups import GroupComparison, describe_groups
 from evalkit.methods.prepost import PairedChange, SignedRank, describe
 from evalkit.methods.reliable_change import CATEGORIES, ReliableChange
 from evalkit.report import resultsdoc
-from evalkit.report.common import bullets_block, cautions_html, collect_cautions, glance_block
-from evalkit.report.common import appendix_block, program_block
+from evalkit.report.base import Report
+from evalkit.report.common import cautions_html, collect_cautions
 from evalkit.report.common import interval, num, p_text
 from evalkit.report.evidence import rate, withheld_rating
 from evalkit.report.figures import (
@@ -75,7 +75,7 @@ class Outcome:
 
 
 @dataclass
-class PrePostReport:
+class PrePostReport(Report):
     """The sections of a pre-post report.
 
     Parameters
@@ -356,11 +356,16 @@ class PrePostReport:
         )
 
     # -- sections ----------------------------------------------------------------------------
-    @spoken
-    def glance(self) -> Block:
-        """'At a glance': headline sentence, effect with CI, effect size and evidence rating."""
+    def glance_items(self) -> dict[str, str]:
+        """Key facts of *At a glance*: the design, the effect or change with its interval, the
+        effect size and how many youth were analysed (only when results may be shown).
+
+        Returns
+        -------
+        dict
+            Label → value.
+        """
         c, k, o = self.change, self.comparison, self.outcome
-        ev = self.evidence()
         items: dict[str, str] = {"Design": self.design()["label"]}
         if self.reportable and k is not None:
             conf = f"{k.confidence:.0%}"
@@ -379,23 +384,25 @@ class PrePostReport:
                                     f"{_ci(c.g_av_ci_low, c.g_av_ci_high, 2)})")
             items["Youth measured twice"] = (f"{c.n:,} ({self.attrition_words()} not "
                                              f"measured at {o.post_label})")
-        items["Evidence rating"] = ev["label"]
-        return glance_block(self.headline(), items, ev)
+        return items
 
-    def program_section(self, description: str, question: str = "") -> Block:
-        """'The program and the question' (a default question is worded when none is given)."""
+    def default_question(self) -> str:
+        """The question of a comparison (a better outcome than similar youth?) or of one group
+        (how did the outcome change?), naming the report's population.
+
+        Returns
+        -------
+        str
+            The question.
+        """
         o = self.outcome
-        if question:
-            q = question
-        elif self.comparison is not None:
+        if self.comparison is not None:
             q = (f"Did youth in the program end up with a better {o.label} at {o.post_label} "
                  f"than similar youth in the {self.comparison_label}?")
         else:
             q = (f"How did the {o.label} of youth in the program change between {o.pre_label} "
                  f"and {o.post_label}?")
-        if not question:
-            q = words.speak(q, self.population)
-        return program_block(description, q)
+        return words.speak(q, self.population)
 
     @spoken
     def data_section(self) -> Block:
@@ -754,11 +761,6 @@ class PrePostReport:
             rename={f"'{k}'": f"'{v}'" for k, v in self.labels.items()})
 
     @spoken
-    def limitations(self) -> Block:
-        """'Limitations' of the design."""
-        return bullets_block(self.limitation_list())
-
-    @spoken
     def limitation_list(self) -> list[str]:
         """The limitations as sentences (also written to results.json)."""
         o = self.outcome
@@ -921,9 +923,16 @@ class PrePostReport:
             rows.append(row)
         return rows
 
-    def appendix(self, options: Mapping[str, Any], data_path: Any = None) -> Block:
-        """The technical appendix with only what the body may show: no estimate computed
-        from a group or cell below the threshold (see :meth:`results_document`)."""
+    def appendix_results(self) -> list[Any]:
+        """What the technical appendix may show: only what the body may, no estimate computed
+        from a group or cell below the threshold (see :meth:`results_document`).
+
+        Returns
+        -------
+        list
+            Results and ``(title, frame)`` pairs for
+            :meth:`~evalkit.report.base.Report.appendix`.
+        """
         items: list[Any] = []
         if self.reportable:
             items += [r for r in (self.comparison, self.change, self.signed) if r is not None]
@@ -934,7 +943,7 @@ class PrePostReport:
                 items.append(self.attrition)
             items += [m for m in self.binary.values() if self.binary_shown(m)]
             items += [m for m in self.binary_groups.values() if self.binary_group_shown(m)]
-        return appendix_block(results=items, options=options, data_path=data_path)
+        return items
 
     def _sample_counts(self) -> tuple[dict[str, int | None], list[str]]:
         counts, mask = self.counts.counts, self.counts.mask

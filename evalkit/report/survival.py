@@ -16,8 +16,8 @@ from evalkit import privacy
 from evalkit.methods.cox import CoxResult, PHTest
 from evalkit.methods.survival import RMST, CumulativeIncidence, KaplanMeier, LogRank
 from evalkit.report import resultsdoc
-from evalkit.report.common import bullets_block, cautions_html, collect_cautions, glance_block
-from evalkit.report.common import appendix_block, program_block
+from evalkit.report.base import Report
+from evalkit.report.common import cautions_html, collect_cautions
 from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate, withheld_rating
@@ -53,7 +53,7 @@ def _join(items: Sequence[str]) -> str:
 
 
 @dataclass
-class SurvivalReport:
+class SurvivalReport(Report):
     """The sections of a time-to-event report.
 
     Parameters
@@ -146,6 +146,7 @@ class SurvivalReport:
     # -- facts -------------------------------------------------------------------------------
     @property
     def hr_row(self) -> pd.Series:
+        """The Cox model's row of the program term (hazard ratio and its interval)."""
         return self.cox.to_frame().iloc[0]
 
     @property
@@ -194,6 +195,7 @@ class SurvivalReport:
 
     @property
     def reportable(self) -> bool:
+        """Whether every group has at least the threshold of youth, so results may be shown."""
         n = self.km.median.set_index("group")["n"]
         return bool((n >= self.threshold).all())
 
@@ -226,14 +228,20 @@ class SurvivalReport:
         m = self.counts.mask
         return {"followed": not bool(m.iloc[-1, -1]), "events": not bool(m.iloc[0, -1])}
 
-    def appendix(self, options: Mapping[str, Any], data_path: Any = None) -> Block:
-        """The technical appendix with only what the body may show: nothing when a group is
-        below the threshold (its median and restricted mean are individual event times)."""
+    def appendix_results(self) -> list[Any]:
+        """What the technical appendix may show: only what the body may, nothing when a group
+        is below the threshold (its median and restricted mean are individual event times).
+
+        Returns
+        -------
+        list
+            Results for :meth:`~evalkit.report.base.Report.appendix`.
+        """
         items: list[Any] = []
         if self.reportable:
             items = [r for r in (self.cox, self.ph, self.rmst, self.logrank, self.incidence,
                                  self.km) if r is not None]
-        return appendix_block(results=items, options=options, data_path=data_path)
+        return items
 
     def _label(self, g: str) -> str:
         return self.program_label if str(g) in ("1", "1.0") else self.comparison_label
@@ -241,6 +249,14 @@ class SurvivalReport:
     # -- headline ----------------------------------------------------------------------------
     @spoken
     def headline(self) -> str:
+        """The share who had the event in each group and the hazard ratio (or, when hazards
+        are not proportional, the difference in restricted mean time), in two sentences.
+
+        Returns
+        -------
+        str
+            The report's opening sentences (withheld results say so instead).
+        """
         if not self.reportable:
             return (f"Fewer than {self.threshold} youth were in a group, so results are "
                     "withheld to protect their privacy.")
@@ -282,6 +298,13 @@ class SurvivalReport:
         return f"{first} {second}"
 
     def design(self) -> dict[str, str]:
+        """Design code and label (results.json ``design``).
+
+        Returns
+        -------
+        dict
+            ``{"code", "label"}``: randomized or comparison-group time to event.
+        """
         if self.randomized:
             return {"code": "randomized_time_to_event",
                     "label": f"{self.program_label.capitalize()} vs {self.comparison_label}, "
@@ -307,6 +330,14 @@ class SurvivalReport:
 
     @spoken
     def evidence(self) -> dict[str, Any]:
+        """Evidence rating and its reasons: the design, whether hazards stay proportional and
+        the headline result's cautions (withheld results are not rated).
+
+        Returns
+        -------
+        dict
+            ``{"rating", "label", "reasons"}`` (see :mod:`evalkit.report.evidence`).
+        """
         if not self.reportable:
             return withheld_rating(self.threshold)
         head = collect_cautions([self.headline_result()], threshold=self.threshold,
@@ -317,9 +348,15 @@ class SurvivalReport:
                                              "ph_global_p": self.ph.global_p}, head)
 
     # -- sections ----------------------------------------------------------------------------
-    @spoken
-    def glance(self) -> Block:
-        ev = self.evidence()
+    def glance_items(self) -> dict[str, str]:
+        """Key facts of *At a glance*: the design, the hazard ratio, the difference in time
+        without the event and how many youth were followed (only what may be shown).
+
+        Returns
+        -------
+        dict
+            Label → value.
+        """
         hr = self.hr_row
         conf = f"{self.cox.confidence:.0%}"
         items = {"Design": self.design()["label"]}
@@ -334,17 +371,30 @@ class SurvivalReport:
             if shown["followed"]:
                 items["Youth"] = f"{self.cox.n:,}" + (
                     f" ({self.cox.n_events:,} events)" if shown["events"] else "")
-        items["Evidence rating"] = ev["label"]
-        return glance_block(self.headline(), items, ev)
+        return items
 
-    def program_section(self, description: str, question: str = "") -> Block:
-        q = question or words.speak(
+    def default_question(self) -> str:
+        """Did the program lower the share who had the event, or delay it?
+
+        Returns
+        -------
+        str
+            The question, naming the report's population.
+        """
+        return words.speak(
             f"Compared with {self.comparison_label}, did {self.program_label} "
             f"lower the share of youth who {self.event_label}, or delay it?", self.population)
-        return program_block(description, q)
 
     @spoken
     def data_section(self) -> Block:
+        """'The data': youth who had the event and youth followed without it, by group, with
+        small counts suppressed.
+
+        Returns
+        -------
+        Block
+            The section's HTML.
+        """
         shown = self.counts.display(percent_of="column")
         shown = shown.rename(index={"Total": "Youth followed"})
         note = None
@@ -360,6 +410,14 @@ class SurvivalReport:
 
     @spoken
     def method_section(self) -> Block:
+        """'How it was evaluated': Kaplan–Meier curves, the log-rank test, the Cox model and
+        the restricted mean survival time, with their assumptions.
+
+        Returns
+        -------
+        Block
+            The section's HTML.
+        """
         conf = f"{self.cox.confidence:.0%}"
         formed = (f"Youth were assigned at random to {self.program_label} or to "
                   f"{self.comparison_label}. " if self.randomized else
@@ -382,6 +440,14 @@ class SurvivalReport:
 
     @spoken
     def findings(self) -> Block:
+        """'Findings': the curves, shares who had the event, medians, the Cox model with its
+        forest plot and the restricted mean time.
+
+        Returns
+        -------
+        Block
+            The section's HTML (the headline alone when results are withheld).
+        """
         if not self.reportable:
             return Block(paragraphs(self.headline()), text=self.headline())
         conf = f"{self.cox.confidence:.0%}"
@@ -482,6 +548,13 @@ class SurvivalReport:
 
     @spoken
     def checks(self) -> Block:
+        """'Checks': the proportional-hazards tests and what the estimators flagged.
+
+        Returns
+        -------
+        Block
+            The section's HTML (nothing computed when results are withheld).
+        """
         if not self.reportable:
             return Block(paragraphs(
                 f"The model checks are not shown: a group has fewer than {self.threshold} "
@@ -536,6 +609,13 @@ class SurvivalReport:
 
     @spoken
     def limitation_list(self) -> list[str]:
+        """The design's limitations and the cautions that limit the conclusion.
+
+        Returns
+        -------
+        list of str
+            Sentences, also written to results.json.
+        """
         items = [
             f"Youth were assigned to {self.program_label} or {self.comparison_label} at "
             "random, so the groups differed at entry only by chance." if self.randomized else
@@ -555,11 +635,16 @@ class SurvivalReport:
         return items + [str(c) for c in limiting(self.cautions())]
 
     @spoken
-    def limitations(self) -> Block:
-        return bullets_block(self.limitation_list())
-
-    @spoken
     def results_document(self) -> dict[str, Any]:
+        """The method part of ``results.json``: the headline (hazard ratio or restricted mean
+        difference), every estimate that may be shown, counts and the proportional-hazards
+        check.
+
+        Returns
+        -------
+        dict
+            The document :func:`evalkit.report.resultsdoc.write` writes.
+        """
         hr = self.hr_row
         shown = self.reportable
 
