@@ -1,23 +1,28 @@
 """Pre-post designs under one short name: ``evalkit.prepost``.
 
 Collects the estimators of :mod:`evalkit.methods.prepost` (continuous scores),
-:mod:`evalkit.methods.binary` (0/1 outcomes), :mod:`evalkit.methods.reliable_change`,
-:mod:`evalkit.methods.attrition` and :mod:`evalkit.methods.groups` (comparison groups).
+:mod:`evalkit.methods.signed_rank`, :mod:`evalkit.methods.binary` (0/1 outcomes),
+:mod:`evalkit.methods.reliable_change`, :mod:`evalkit.methods.attrition` and
+:mod:`evalkit.methods.groups` (comparison groups).
 """
 
 from evalkit.methods.attrition import Attrition, attrition
-from evalkit.methods.binary import McNemar, ProportionComparison, compare_proportions, mcnemar
+from evalkit.methods.binary import (
+    McNemar,
+    ProportionComparison,
+    compare_proportions,
+    mcnemar,
+)
 from evalkit.methods.groups import GroupComparison, compare_groups, describe_groups
 from evalkit.methods.prepost import (
     PairedChange,
-    SignedRank,
     columns,
     describe,
     hedges_j,
     paired_change,
-    signed_rank,
 )
 from evalkit.methods.reliable_change import ReliableChange, reliable_change
+from evalkit.methods.signed_rank import SignedRank, signed_rank
 
 __all__ = [
     "Attrition",

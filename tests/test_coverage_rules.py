@@ -6,12 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE, r_reference
 
 import evalkit.prepost as pp
 from evalkit.exceptions import DesignRefused
 from evalkit.methods.prepost import SMALL_PAIRED_N
-
-from conftest import REFERENCE, r_reference
 
 
 @pytest.mark.parametrize("name", ["proportions_clustered", "proportions_clustered_mixed"])
@@ -76,7 +75,7 @@ def _w_ranked(x, d, correct, alternative):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_signed_rank_statistic_on_distinct_values_equals_ranking_every_change(seed):
-    from evalkit.methods.prepost import _w_stat
+    from evalkit.methods.signed_rank import _w_stat
 
     rng = np.random.default_rng(seed)
     x = rng.integers(-6, 9, 400).astype(float) / (2 if seed % 2 else 1)  # heavy ties

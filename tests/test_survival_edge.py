@@ -12,14 +12,19 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE, r_reference
 
-import evalkit.methods.cox as coxmod
+import evalkit.methods.cox_fit as coxmod
 from evalkit.exceptions import EvalDataError
 from evalkit.results import Result
-from evalkit.survival import (cox, cumulative_incidence, kaplan_meier, logrank, ph_test,
-                              rmst)
-
-from conftest import REFERENCE, r_reference
+from evalkit.survival import (
+    cox,
+    cumulative_incidence,
+    kaplan_meier,
+    logrank,
+    ph_test,
+    rmst,
+)
 
 COVS5 = [f"x{j}" for j in range(5)]
 

@@ -331,7 +331,8 @@ def compare_proportions(data: pd.DataFrame, outcome: str, group: str, *,
     Cameron, A. C., & Miller, D. L. (2015). A practitioner's guide to cluster-robust inference.
     *Journal of Human Resources*, 50(2), 317–372.
     """
-    from evalkit.methods.groups import check_cluster_assignment, robust_ols
+    from evalkit.methods.groups import check_cluster_assignment
+    from evalkit.methods.inference import robust_ols
 
     alpha = check_alpha(alpha)
     cols = [Column(outcome, kind="binary"), Column(group, kind="binary", allow_missing=False)]

@@ -13,14 +13,15 @@ from scipy import special
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.methods.effect_sizes import g_variance, hedges_g_wwc, improvement_index, pooled_sd
+from evalkit.methods.effect_sizes import (
+    g_variance,
+    hedges_g_wwc,
+    improvement_index,
+    pooled_sd,
+)
+from evalkit.methods.inference import FEW_CLUSTERS, robust_ols
 from evalkit.methods.prepost import mean_ci, mean_ci_cautions
 from evalkit.results import Caution, Result, check_alpha, merge_cautions
-
-#: Below this many clusters, cluster-robust standard errors are flagged as unreliable. Cameron &
-#: Miller (2015, §VI) write that "few" clusters may range from fewer than 20 to fewer than 50 in
-#: the balanced case; CR1 with G − 1 degrees of freedom still over-rejects there.
-FEW_CLUSTERS = 20
 
 #: Fewer clusters holding program (or comparison) youth than this, out of many, is flagged too:
 #: cluster-robust standard errors over-reject with few treated clusters whatever their total
@@ -195,126 +196,6 @@ class GroupComparison(Result):
         return [f"{self.n_program} program and {self.n_comparison} comparison youth{cl}; "
                 f"{self.vcov} standard errors; baseline equivalence {self.baseline_status} "
                 f"(g = {self.baseline_g:.3f})."]
-
-
-def robust_ols(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarray | None,
-               alpha: float, *, cluster_name: str = "cluster") -> tuple[pd.DataFrame, float]:
-    """OLS with HC2 standard errors, or CR1 (Stata's small-sample factor, ``G − 1`` df) when
-    ``groups`` gives clusters; t-based inference. Returns the coefficient table and its df
-    (as R's ``estimatr::lm_robust``, ``se_type = "HC2"`` or ``"stata"``).
-
-    The table's ``attrs["cautions"]`` holds plain-language cautions:
-
-    * observations with leverage 1 (a group or cell of one): their squared residual would be
-      divided by ``1 − h = 0``. The standard errors of the coefficients such an observation
-      determines are NaN (as ``sandwich::vcovHC(type = "HC2")``; estimatr instead leaves the
-      observation out, which hides that its variance cannot be estimated); the others use the
-      remaining observations, as estimatr does;
-    * fewer than :data:`FEW_CLUSTERS` clusters (Cameron & Miller 2015, §VI);
-    * a model that fits every outcome exactly, or any standard error that is numerically zero:
-      NaN instead of a zero shown as exact.
-
-    Raises
-    ------
-    EvalDataError
-        With one cluster (CR1 divides by ``G − 1``), no residual degrees of freedom, or
-        collinear regressors; the message names ``cluster_name`` or the terms.
-
-    References
-    ----------
-    Cameron, A. C., & Miller, D. L. (2015). A practitioner's guide to cluster-robust inference.
-    *Journal of Human Resources*, 50(2), 317–372.
-
-    MacKinnon, J. G., & White, H. (1985). *Journal of Econometrics*, 29, 305–325 (HC2).
-    """
-    from scipy.linalg import solve_triangular
-
-    y = np.asarray(y, dtype=float)
-    X = np.asarray(X, dtype=float)
-    n, k = X.shape
-    cautions: list[str] = []
-    if np.linalg.matrix_rank(X) < k:
-        raise EvalDataError(
-            [DataProblem(None, "the regressors " + ", ".join(repr(t) for t in names[1:])
-                         + " are collinear (one is a linear combination of the others)",
-                         "columns that are not linear combinations of each other")])
-    if n <= k:
-        raise EvalDataError(
-            [DataProblem(None, f"{n} observations for {k} coefficients leave no residual "
-                         "degrees of freedom", f"more than {k} observations")])
-    Q, R = np.linalg.qr(X)
-    Rinv = solve_triangular(R, np.eye(k))
-    beta = Rinv @ (Q.T @ y)
-    bread = Rinv @ Rinv.T
-    e = y - X @ beta
-    h = np.clip((Q**2).sum(axis=1), 0.0, 1.0)
-    influence = bread @ X.T  # d beta / d y_i, one column per observation
-    affected = np.zeros(k, dtype=bool)
-    if groups is None:
-        dfree = float(n - k)
-        lev1 = h > 1 - 1e-8
-        omega = np.where(lev1, 0.0, e**2 / np.where(lev1, 1.0, 1 - h))
-        V = bread @ ((X.T * omega) @ X) @ bread
-        if lev1.any():
-            scale = np.abs(influence).max(axis=1)
-            affected = (np.abs(influence[:, lev1]) > 1e-8 * scale[:, None]).any(axis=1)
-            m = int(lev1.sum())
-            hit = [t for t, a in zip(names, affected) if a]
-            cautions.append(Caution(
-                f"The model leaves no residual for {m} observation(s): they are fitted exactly "
-                "(for example a group or cell with a single youth), so the spread of their "
-                "outcome cannot be estimated and the "
-                f"standard error of {', '.join(repr(t) for t in hit)} is not given, nor its "
-                "interval and p-value.", limits=True))
-    else:
-        codes = pd.factorize(np.asarray(groups))[0]
-        G = int(codes.max() + 1) if codes.size else 0
-        if G < 2:
-            raise EvalDataError(
-                [DataProblem(cluster_name, "only one cluster: cluster-robust standard errors "
-                             "need the variation between clusters",
-                             "at least 2 clusters (and many more for reliable intervals)")])
-        scores = np.zeros((G, k))
-        np.add.at(scores, codes, X * e[:, None])
-        c = G / (G - 1) * (n - 1) / (n - k)
-        V = c * bread @ (scores.T @ scores) @ bread
-        dfree = float(G - 1)
-        if G < FEW_CLUSTERS:
-            cautions.append(Caution(
-                f"Only {G} clusters in '{cluster_name}': with fewer than {FEW_CLUSTERS} "
-                "clusters, cluster-robust standard errors tend to be too small (Cameron & "
-                "Miller 2015), so the interval may be too narrow and the p-value too small: "
-                "the result looks more certain than it is.", limits=True))
-    se = np.sqrt(np.clip(np.diag(V), 0.0, None))
-    spread = math.sqrt(float(((y - y.mean()) ** 2).sum()))
-    perfect = math.sqrt(float(e @ e)) <= 1e-10 * max(spread, float(np.abs(y).max()), 1e-300)
-    # "numerically zero": below 1e-10 of the coefficient or of the outcome's spread per unit
-    # of the regressor's spread
-    xs = np.linalg.norm(X - X.mean(axis=0), axis=0)
-    unit = np.where(xs > 0, spread / np.where(xs > 0, xs, 1.0), spread / math.sqrt(n))
-    zero = perfect | (se <= 1e-10 * np.maximum(np.abs(beta), unit)) | (se == 0)
-    if perfect:
-        cautions.append(Caution(
-            "The model reproduces every outcome exactly (no variation is left over), so no "
-            "standard error, interval or p-value can be estimated and none is given.",
-            limits=True))
-    elif (zero & ~affected).any():
-        hit = [t for t, z, a in zip(names, zero, affected) if z and not a]
-        cautions.append(Caution(
-            f"The standard error of {', '.join(repr(t) for t in hit)} is zero up to "
-            "rounding, which would mean the number is known exactly; no real data support "
-            "that, so it is not given, nor its interval and p-value.", limits=True))
-    se = np.where(zero | affected, np.nan, se)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = beta / se
-    q = float(special.stdtrit(dfree, 1 - alpha / 2))
-    frame = pd.DataFrame({
-        "term": names, "estimate": beta, "se": se, "t": t,
-        "p_value": 2 * special.stdtr(dfree, -np.abs(t)),
-        "ci_low": beta - q * se, "ci_high": beta + q * se,
-    })
-    frame.attrs["cautions"] = tuple(cautions)
-    return frame, dfree
 
 
 def compare_groups(

@@ -5,17 +5,27 @@ This package estimates their effects with two-way fixed-effects regression and, 
 is staggered, with Callaway & Sant'Anna's group-time average treatment effects, which stay
 unbiased when effects differ between adoption cohorts and grow over time.
 
-One module per estimator: :mod:`.twfe` (two-way fixed effects and demeaning),
-:mod:`.staggered` (Callaway & Sant'Anna), :mod:`.event_study`, :mod:`.two_by_two`,
-:mod:`.bacon` (Goodman-Bacon decomposition) and :mod:`.bootstrap` (wild cluster and multiplier
-bootstraps).
+One module per estimator or layer, as pyfixest's ``did/`` and R did's files are split:
+
+* :mod:`.demeaning` — sweeping out unit and period effects;
+* :mod:`.twfe` — two-way fixed-effects regression (its variances in
+  :mod:`evalkit.methods.inference`);
+* :mod:`.staggered` — Callaway & Sant'Anna group-time effects (R's ``att_gt.R``,
+  ``compute.att_gt.R``), with :mod:`.drdid` for its 2×2 comparisons with covariates;
+* :mod:`.aggregate` — their aggregations and pre-trend tests (R's ``compute.aggte.R``);
+* :mod:`.bootstrap` — wild cluster and multiplier bootstraps (R's ``mboot.R``);
+* :mod:`.bacon` — Goodman-Bacon decomposition;
+* :mod:`.event_study` — event-study regression;
+* :mod:`.two_by_two` — the canonical 2×2.
 """
 
+from evalkit.methods.did.aggregate import Aggregate
 from evalkit.methods.did.bacon import Bacon, bacon_decomposition
 from evalkit.methods.did.bootstrap import multiplier_bootstrap, wild_cluster_bootstrap
+from evalkit.methods.did.demeaning import demean
 from evalkit.methods.did.event_study import EventStudy, event_study
-from evalkit.methods.did.staggered import Aggregate, Staggered, staggered
-from evalkit.methods.did.twfe import TWFE, VCOV_TYPES, demean, twfe
+from evalkit.methods.did.staggered import Staggered, staggered
+from evalkit.methods.did.twfe import TWFE, VCOV_TYPES, twfe
 from evalkit.methods.did.two_by_two import TwoByTwo, two_by_two
 
 __all__ = ["twfe", "TWFE", "demean", "staggered", "Staggered", "Aggregate", "event_study",

@@ -1,4 +1,4 @@
-"""Wild cluster and multiplier bootstraps for the DiD estimators."""
+"""Wild cluster and multiplier bootstraps for the DiD estimators (R did's ``mboot.R``)."""
 
 from __future__ import annotations
 
@@ -8,33 +8,14 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from evalkit.methods.inference import zero_se
 from evalkit.results import Caution, check_option
-
-# -- degenerate standard errors ---------------------------------------------------------------
-
-#: A standard error at or below this share of its coefficient's scale (the larger of the
-#: coefficient and ``‖ỹ‖ / ‖x̃‖``, the variation of the outcome per unit of the regressor) is
-#: rounding noise, not a number: it is reported as NaN with a caution.
-#: Weights of the wild cluster bootstrap.
-BootstrapWeights = Literal["rademacher", "webb"]
-
-SE_RTOL = 1e-9
 
 #: Relative tolerance within which a bootstrap t statistic ties the data's (``|t*| = |t|``).
 TIE_RTOL = 1e-9
 
-
-def zero_se(se: np.ndarray, coef: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Which standard errors are zero up to rounding (or not finite).
-
-    A standard error counts as zero when it is at most :data:`SE_RTOL` times the larger of
-    ``|coef|`` and ``scale`` (the size of coefficient the data could produce, e.g.
-    ``‖ỹ‖ / ‖x̃‖``). Rounding noise in a standard error that is zero in exact arithmetic is
-    about 1e-16 of that scale; a real standard error is many orders of magnitude above it.
-    """
-    se, coef, scale = (np.asarray(a, float) for a in (se, coef, scale))
-    ref = np.maximum(np.abs(coef), np.where(np.isfinite(scale), scale, 0.0))
-    return ~(se > SE_RTOL * ref) | ~np.isfinite(se)
+#: Weights of the wild cluster bootstrap.
+BootstrapWeights = Literal["rademacher", "webb"]
 
 
 # -- wild cluster bootstrap -------------------------------------------------------------------

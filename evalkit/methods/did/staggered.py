@@ -1,9 +1,16 @@
-"""Staggered adoption: Callaway & Sant'Anna (2021) group-time effects and aggregations.
+"""Staggered adoption: Callaway & Sant'Anna (2021) group-time effects.
+
+Aggregations (R's ``aggte``) live in :mod:`.aggregate`, the 2×2 comparisons with covariates
+(R's ``DRDID``) in :mod:`.drdid` and the multiplier bootstrap in :mod:`.bootstrap`.
 
 The rules follow R's ``did`` (``pre_process_did.R``, ``compute.att_gt.R``, ``att_gt.R`` and
 ``compute.aggte.R``): which cohorts are kept, recoded or dropped, which base period each
 comparison uses, which cells enter the pre-trend test and how the aggregations weight, handle
 missing cells and index periods that are not evenly spaced.
+
+This module runs a little over 600 lines because :func:`staggered` follows R's
+``pre_process_did.R`` and ``compute.att_gt.R`` step by step in one function, so that each rule
+can be checked against R's code in the order R applies it.
 """
 
 from __future__ import annotations
@@ -18,8 +25,18 @@ from scipy import special
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, DesignRefused, EvalDataError
+from evalkit.methods.did.aggregate import (
+    _SE_ZERO,
+    Aggregate,
+    AggregationKind,
+    _fmt,
+    _names,
+    _wald,
+)
+from evalkit.methods.did.aggregate import aggregate as _aggregate
 from evalkit.methods.did.bootstrap import multiplier_bootstrap
-from evalkit.results import Caution, Result, check_alpha, check_option, merge_cautions
+from evalkit.methods.did.drdid import _CellFailed, _did_2x2
+from evalkit.results import Caution, Result, check_alpha, check_option
 
 #: Fewest treated units (summed over the cohorts that can be estimated) for which
 #: :func:`staggered` reports intervals. Chosen by a seeded simulation of 95% interval coverage
@@ -30,7 +47,6 @@ MIN_TREATED_UNITS = 10
 ControlGroup = Literal["nevertreated", "notyettreated"]
 BasePeriod = Literal["varying", "universal"]
 EstMethod = Literal["dr", "reg", "ipw"]
-AggregationKind = Literal["simple", "group", "dynamic", "calendar"]
 
 #: Below this many treated units the result carries a caution (that lowers the evidence rating)
 #: that its intervals may be too narrow. Coverage of the simple aggregation's 95% interval in
@@ -42,64 +58,9 @@ FEW_TREATED_UNITS = 30
 #: R's ``did`` warns about any group with fewer than (number of covariates + 5) units.
 SMALL_GROUP_BASE = 5
 
-#: Standard errors at or below this are treated as zero, as R's ``did`` does
-#: (``se[se <= sqrt(.Machine$double.eps) * 10] <- NA``).
-_SE_ZERO = math.sqrt(np.finfo(float).eps) * 10
-
-
-def _fmt(v: float) -> str:
-    return f"{v:g}"
-
-
-def _names(values: Sequence[Any], k: int = 5) -> str:
-    shown = ", ".join(str(v) for v in list(values)[:k])
-    more = len(values) - min(len(values), k)
-    return shown + (f" and {more} more" if more > 0 else "")
 
 
 # -- results ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Aggregate(Result):
-    """An aggregation of group-time effects (:meth:`Staggered.aggregate`).
-
-    Attributes
-    ----------
-    kind
-        ``"simple"``, ``"group"``, ``"dynamic"`` or ``"calendar"``.
-    estimate, se, ci_low, ci_high
-        The overall average effect (``se`` and the interval are NaN, with a caution, when the
-        standard error is numerically zero).
-    table
-        The per-group, per-event-time or per-period effects (``key, att, se, ci_low,
-        ci_high``); empty for ``"simple"``.
-    pretest
-        For ``"dynamic"``: Wald test that every pre-adoption event-time effect is zero
-        (``None`` when the window holds no pre-adoption event time; NaN, with a caution, when
-        it cannot be computed).
-    """
-
-    _title: ClassVar[str] = "Aggregated treatment effect"
-    _options: ClassVar[tuple[str, ...]] = ("kind", "alpha")
-
-    kind: AggregationKind
-    estimate: float
-    se: float
-    ci_low: float
-    ci_high: float
-    table: pd.DataFrame
-    alpha: float = 0.05
-    pretest: dict[str, float] | None = None
-    crit_value: float | None = None
-
-    def _terms(self) -> list[dict[str, Any]]:
-        rows = [{"term": f"overall ({self.kind})", "estimate": self.estimate, "se": self.se,
-                 "ci_low": self.ci_low, "ci_high": self.ci_high}]
-        rows += [{"term": f"{self.kind} {_fmt(r['key'])}", "estimate": r["att"], "se": r["se"],
-                  "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
-                 for _, r in self.table.iterrows()]
-        return rows
 
 
 @dataclass(frozen=True)
@@ -204,185 +165,8 @@ class Staggered(Result):
         R's ``aggte(na.rm = FALSE)``; ``na_rm=True`` leaves such cells out (and, for
         ``"group"``, cohorts left with no post-treatment effect), with a caution naming them.
         """
-        check_option("kind", kind, get_args(AggregationKind))
-        cautions: list[str] = list(self.cautions)
-        table = self.att_gt
-        g = table["group"].to_numpy(float)
-        t = table["time"].to_numpy(float)
-        att = table["att"].to_numpy(float)
-        inf = self._inf
-        cohort = self._cohort
-        ref_cell = (np.zeros(att.size, dtype=bool) if self._reference is None
-                    else np.asarray(self._reference, dtype=bool))
-        missing = np.isnan(att)
-        if missing.any():
-            cells = [f"ATT({_fmt(a)}, {_fmt(b)})" for a, b in zip(g[missing], t[missing])]
-            if not na_rm:
-                raise EvalDataError([DataProblem(None, f"{int(missing.sum())} group-time "
-                                                 f"effect(s) could not be estimated "
-                                                 f"({_names(cells)})",
-                                                 "every ATT(g, t) estimated, or na_rm=True "
-                                                 "to aggregate the others (as R's aggte)")])
-            keep = ~missing
-            all_groups = np.unique(g)
-            g, t, att, inf = g[keep], t[keep], att[keep], inf[:, keep]
-            ref_cell = ref_cell[keep]
-            cautions.append(Caution(
-                f"The {kind} aggregation leaves out {len(cells)} group-time effect(s) that "
-                f"could not be estimated ({_names(cells)}), so it averages over fewer "
-                "cohorts and periods than the data hold.", limits=True))
-            if kind == "group":
-                ok = [gg for gg in np.unique(g) if np.any((g == gg) & (gg <= t))]
-                lost = [gg for gg in all_groups if gg not in ok]
-                if not ok:
-                    raise EvalDataError("no cohort has an estimated post-treatment effect; "
-                                        "the group aggregation cannot be computed")
-                if lost:
-                    cautions.append(Caution(
-                        f"Cohort(s) {_names([_fmt(x) for x in lost])} have no estimated "
-                        "effect after adoption and are left out of the group aggregation, so "
-                        "its overall effect does not describe them.", limits=True))
-                keep = np.isin(g, ok)
-                g, t, att, inf = g[keep], t[keep], att[keep], inf[:, keep]
-                ref_cell = ref_cell[keep]
-        if att.size == 0:
-            raise EvalDataError("no group-time effect could be estimated; nothing to aggregate")
-        groups = np.unique(g)
-        # R recodes periods (and adoption dates that are not periods) to their positions 1, 2, …
-        positions = np.unique(np.concatenate([self._periods, groups]))
-        gi = np.searchsorted(positions, g) + 1.0
-        ti = np.searchsorted(positions, t) + 1.0
-        pg_group = np.array([np.mean(cohort == gg) for gg in groups])
-        pg = pg_group[np.searchsorted(groups, g)]
-        e = t - g
-        z = float(special.ndtri(1 - self.alpha / 2))
-
-        def wif(idx: np.ndarray) -> np.ndarray:
-            spg = pg[idx].sum()
-            centered = np.column_stack([(cohort == g[k]).astype(float) - pg[k] for k in idx])
-            return centered / spg - np.outer(centered.sum(axis=1), pg[idx] / spg**2)
-
-        def combine(keep: np.ndarray) -> tuple[float, np.ndarray]:
-            idx = np.flatnonzero(keep)
-            if idx.size == 0:
-                raise EvalDataError(f"no group-time effects fall in the requested {kind} "
-                                    "aggregation (check min_e, max_e and balance_e)")
-            wts = pg[idx] / pg[idx].sum()
-            return float(att[idx] @ wts), inf[:, idx] @ wts + wif(idx) @ att[idx]
-
-        def finish(est: float, this: np.ndarray, rows: list[dict[str, Any]],
-                   pieces_inf: np.ndarray | None, pretest: dict[str, float] | None,
-                   fixed: list[bool] | None = None) -> Aggregate:
-            crit = None
-            if pieces_inf is not None and pieces_inf.shape[1]:
-                ses, crit = self._ses(pieces_inf)
-                if not self.bootstrap:
-                    crit = None
-                for row, s in zip(rows, ses):
-                    row.update(se=s, ci_low=row["att"] - z * s, ci_high=row["att"] + z * s)
-                    if crit is not None:
-                        row.update(band_low=row["att"] - crit * s,
-                                   band_high=row["att"] + crit * s)
-                # reference rows: made only of a universal base period's reference cells
-                fixed = fixed or [False] * len(rows)
-                bad = [_fmt(r["key"]) for r, f in zip(rows, fixed)
-                       if not np.isfinite(r["se"]) and not f]
-                ref = [_fmt(r["key"]) for r, f in zip(rows, fixed)
-                       if not np.isfinite(r["se"]) and f]
-                if ref:
-                    cautions.append(Caution(f"The {kind} effect for {_names(ref)} is the "
-                                            "reference period, 0 by construction, so it has "
-                                            "no standard error or interval.", limits=False))
-                if bad:
-                    cautions.append(Caution(
-                        f"The {kind} effects for {_names(bad)} have no standard error: their "
-                        "estimated sampling variance is zero (for example an outcome that does "
-                        "not change), so no interval is shown for them. This concerns those "
-                        "rows only, not the overall effect.", limits=False))
-            se = float(self._ses(this[:, None])[0][0])
-            if not np.isfinite(se):
-                cautions.append(Caution(
-                    f"The overall {kind} effect has no standard error: its estimated sampling "
-                    "variance is zero (for example an outcome that does not change), so no "
-                    "interval or test is shown and its uncertainty cannot be judged.",
-                    limits=True))
-            return Aggregate(kind, est, se, est - z * se, est + z * se, pd.DataFrame(rows),
-                             alpha=self.alpha, pretest=pretest, crit_value=crit,
-                             cautions=merge_cautions(cautions))
-
-        post = (gi <= ti) & (ti <= gi + max_e)
-        if kind == "simple":
-            est, this = combine(post)
-            return finish(est, this, [], None, None)
-        rows: list[dict[str, Any]] = []
-        pieces: list[tuple[float, float, np.ndarray]] = []
-        pretest = None
-        if kind == "group":
-            for gg in groups:
-                idx = np.flatnonzero((g == gg) & post)
-                if idx.size == 0:
-                    raise EvalDataError(f"cohort {_fmt(gg)} has no post-treatment effect "
-                                        "within max_e")
-                pieces.append((gg, float(att[idx].mean()), inf[:, idx].mean(axis=1)))
-            ests = np.array([p[1] for p in pieces])
-            infs = np.column_stack([p[2] for p in pieces])
-            wts = pg_group / pg_group.sum()
-            centered = np.column_stack([(cohort == gg).astype(float) - pgv
-                                        for gg, pgv in zip(groups, pg_group)])
-            w_inf = (centered / pg_group.sum()
-                     - np.outer(centered.sum(axis=1), pg_group / pg_group.sum() ** 2))
-            overall_inf = infs @ wts + w_inf @ ests
-            overall = float(ests @ wts)
-        elif kind == "dynamic":
-            include = np.ones(g.size, dtype=bool)
-            eseq = np.unique(e)
-            if balance_e is not None:
-                t_last, t_first = t.max(), positions[0]
-                include = (t_last - g) >= balance_e
-                eseq = np.unique(e[include])
-                eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - t_last + t_first)]
-            eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
-            if eseq.size == 0:
-                raise EvalDataError("no event times fall within the requested window; adjust "
-                                    "min_e, max_e and balance_e")
-            fixed_rows = []
-            for ee in eseq:
-                est, this = combine((e == ee) & include)
-                pieces.append((ee, est, this))
-                fixed_rows.append(bool(np.all(ref_cell[(e == ee) & include])))
-            post_pieces = [p for p in pieces if p[0] >= 0]
-            if not post_pieces:
-                raise EvalDataError("no event time at or after adoption falls within the "
-                                    "requested window (min_e, max_e)")
-            overall = float(np.mean([p[1] for p in post_pieces]))
-            overall_inf = np.column_stack([p[2] for p in post_pieces]).mean(axis=1)
-        else:  # calendar: R ignores min_e, max_e and balance_e here
-            for tt in np.unique(ti[ti >= gi.min()]):
-                keep = (ti == tt) & (gi <= ti)
-                if keep.any():
-                    est, this = combine(keep)
-                    pieces.append((positions[int(tt) - 1], est, this))
-            overall = float(np.mean([p[1] for p in pieces]))
-            overall_inf = np.column_stack([p[2] for p in pieces]).mean(axis=1)
-        rows = [{"key": key, "att": est} for key, est, _ in pieces]
-        pieces_inf = np.column_stack([p[2] for p in pieces])
-        fixed = None
-        if kind == "dynamic":
-            pretest = self._event_pretest(pieces, cautions)
-            fixed = fixed_rows
-        return finish(overall, overall_inf, rows, pieces_inf, pretest, fixed)
-
-    def _event_pretest(self, pieces: list[tuple[float, float, np.ndarray]],
-                       cautions: list[str]) -> dict[str, float] | None:
-        """Wald test of the pre-adoption event-time effects (None when the window has none)."""
-        pre = [p for p in pieces if p[0] < 0]
-        if not pre:
-            return None
-        if self._clusters is not None and self.bootstrap:
-            return {"statistic": float("nan"), "df": 0.0, "p_value": float("nan")}
-        b = np.array([p[1] for p in pre])
-        F = np.column_stack([p[2] for p in pre])
-        return _wald(b, F, self._clusters, "event-time", cautions)
+        return _aggregate(self, kind, balance_e=balance_e, min_e=min_e, max_e=max_e,
+                          na_rm=na_rm)
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -400,145 +184,6 @@ def _bootstrap(infs: np.ndarray, analytic: np.ndarray, draws: int, seed: int | N
                                       clusters=clusters)
     ses[ok] = se_b
     return ses, crit
-
-
-def _variance(F: np.ndarray, clusters: np.ndarray | None) -> np.ndarray:
-    """R's ``V`` of the influence functions, divided by n: ``t(F) F / n²`` (or cluster sums)."""
-    n = F.shape[0]
-    if clusters is not None:
-        S = np.zeros((int(clusters.max()) + 1, F.shape[1]))
-        np.add.at(S, clusters, F)
-        return S.T @ S / n / n
-    return F.T @ F / n / n
-
-
-def _wald(b: np.ndarray, F: np.ndarray, clusters: np.ndarray | None, what: str,
-          cautions: list[str], *, limits: bool = True) -> dict[str, float]:
-    """R's pre-test: drop cells with NA or zero variance, refuse a singular covariance.
-
-    ``limits`` marks the cautions of a test that cannot be computed as limiting the
-    conclusion; the group-time test's are informative only, because reports rely on the
-    event-time test of the dynamic aggregation (which carries its own)."""
-    nan = {"statistic": float("nan"), "df": 0.0, "p_value": float("nan")}
-    test = f"The {what} pre-trend test" if what else "The pre-trend test"
-
-    def refuse(why: str) -> dict[str, float]:
-        cautions.append(Caution(f"{test} cannot be computed: {why}", limits=limits))
-        return nan
-
-    if b.size == 0:
-        return refuse("there are no pre-treatment effects (every cohort adopts too early in "
-                      "the data).")
-    finite = np.isfinite(b) & np.all(np.isfinite(F), axis=0)
-    var = np.full(b.size, np.nan)
-    if finite.any():
-        var[finite] = np.diag(_variance(F[:, finite], clusters))
-    usable = finite & (np.sqrt(np.where(np.isfinite(var), var, 0)) > _SE_ZERO)
-    if not usable.any():
-        return refuse("every pre-treatment effect has zero or missing sampling variance (for "
-                      "example the outcome does not change before adoption, or the cells "
-                      "could not be estimated), so there is nothing to test.")
-    V = _variance(F[:, usable], clusters)
-    cond = np.linalg.cond(V, 1)
-    if not np.isfinite(cond) or 1 / cond <= np.finfo(float).eps:
-        return refuse("the pre-treatment effects are perfectly dependent on one another "
-                      "(singular covariance matrix).")
-    bu = b[usable]
-    stat = float(bu @ np.linalg.solve(V, bu))
-    q = int(usable.sum())
-    return {"statistic": stat, "df": float(q), "p_value": float(special.chdtrc(q, stat))}
-
-
-class _CellFailed(Exception):
-    """A 2×2 comparison cannot be estimated (R sets its ATT(g, t) to NA)."""
-
-
-def _logit(X: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Logistic-regression propensity scores by Newton–Raphson (as R's glm)."""
-    beta = np.zeros(X.shape[1])
-    with np.errstate(all="ignore"):
-        for _ in range(100):
-            p = special.expit(X @ beta)
-            W = p * (1 - p)
-            try:
-                step = np.linalg.solve((X * W[:, None]).T @ X, X.T @ (d - p))
-            except np.linalg.LinAlgError:
-                raise _CellFailed("the propensity model is singular") from None
-            if not np.all(np.isfinite(step)):
-                raise _CellFailed("the propensity model did not converge")
-            beta += step
-            if np.max(np.abs(step)) < 1e-12:
-                break
-        else:
-            raise _CellFailed("the propensity model did not converge")
-    return np.minimum(special.expit(X @ beta), 1 - 1e-6)
-
-
-def _overlap_fails(X: np.ndarray, d: np.ndarray) -> bool:
-    """R's overlap guard: the preliminary propensity logit fits some unit at 0.999 or more."""
-    if X.shape[1] == 1:
-        return bool(d.mean() >= 0.999)
-    try:
-        ps = _logit(X, d)
-    except _CellFailed:
-        return True
-    return bool(np.max(ps) >= 0.999)
-
-
-def _did_2x2(dy: np.ndarray, d: np.ndarray, X: np.ndarray, method: str
-             ) -> tuple[float, np.ndarray]:
-    """ATT of one 2×2 comparison with covariates and its influence function (per unit of the
-    comparison), as DRDID's ``drdid_panel``, ``reg_did_panel`` and ``std_ipw_did_panel``."""
-    n = dy.size
-    ctrl = 1 - d
-    if method in ("dr", "ipw") and _overlap_fails(X, d):
-        raise _CellFailed("the covariates separate this cohort from its comparison units "
-                          "(propensity scores of 0.999 or more)")
-    if method in ("dr", "reg"):
-        Xc = X[ctrl == 1]
-        if Xc.shape[0] == 0 or 1 / np.linalg.cond(Xc.T @ Xc, 1) < np.finfo(float).eps:
-            raise _CellFailed("the covariates of the comparison units are collinear")
-    with np.errstate(all="ignore"):
-        try:
-            beta = np.linalg.lstsq(X[ctrl == 1], dy[ctrl == 1], rcond=None)[0]
-            fitted = X @ beta
-            XpX_inv = np.linalg.inv((X * ctrl[:, None]).T @ X / n)
-        except np.linalg.LinAlgError:
-            if method != "ipw":
-                raise _CellFailed("the outcome regression is singular") from None
-            fitted, XpX_inv = np.zeros(n), np.zeros((X.shape[1], X.shape[1]))
-        lin_ols = (ctrl * (dy - fitted))[:, None] * X @ XpX_inv
-        if method == "reg":
-            eta_t = np.mean(d * dy) / d.mean()
-            eta_c = np.mean(d * fitted) / d.mean()
-            inf_t = (d * dy - d * eta_t) / d.mean()
-            inf_c = ((d * fitted - d * eta_c)
-                     + lin_ols @ (d[:, None] * X).mean(axis=0)) / d.mean()
-            return float(eta_t - eta_c), inf_t - inf_c
-        ps = _logit(X, d)
-        W = ps * (1 - ps)
-        try:
-            lin_ps = ((d - ps)[:, None] * X) @ np.linalg.inv((X * W[:, None]).T @ X / n)
-        except np.linalg.LinAlgError:
-            raise _CellFailed("the propensity model is singular") from None
-        w_t = d
-        w_c = ps * ctrl / (1 - ps)
-        if method == "ipw":
-            eta_t = np.mean(w_t * dy) / w_t.mean()
-            eta_c = np.mean(w_c * dy) / w_c.mean()
-            inf_t = (w_t * dy - w_t * eta_t) / w_t.mean()
-            m2 = (w_c * (dy - eta_c))[:, None] * X
-            inf_c = ((w_c * dy - w_c * eta_c) + lin_ps @ m2.mean(axis=0)) / w_c.mean()
-            return float(eta_t - eta_c), inf_t - inf_c
-        r = dy - fitted
-        eta_t = np.mean(w_t * r) / w_t.mean()
-        eta_c = np.mean(w_c * r) / w_c.mean()
-        inf_t = ((w_t * r - w_t * eta_t)
-                 - lin_ols @ (w_t[:, None] * X).mean(axis=0)) / w_t.mean()
-        m2 = ((w_c * (r - eta_c))[:, None] * X).mean(axis=0)
-        m3 = (w_c[:, None] * X).mean(axis=0)
-        inf_c = ((w_c * r - w_c * eta_c) + lin_ps @ m2 - lin_ols @ m3) / w_c.mean()
-        return float(eta_t - eta_c), inf_t - inf_c
 
 
 def _units_text(unit_values: Sequence[Any], mask: np.ndarray) -> str:

@@ -1,4 +1,5 @@
-"""Two-way fixed-effects regression and exact / iterative two-way demeaning."""
+"""Two-way fixed-effects regression (its variances live in :mod:`evalkit.methods.inference`,
+its demeaning in :mod:`.demeaning`)."""
 
 from __future__ import annotations
 
@@ -11,99 +12,29 @@ from scipy import special
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.methods.did.bootstrap import SE_RTOL, BootstrapWeights, wild_cluster_bootstrap, zero_se
+from evalkit.methods.did.bootstrap import BootstrapWeights, wild_cluster_bootstrap
+from evalkit.methods.did.demeaning import demean
+from evalkit.methods.inference import (
+    FEW_CLUSTERS,
+    FEW_TREATED_CLUSTERS,
+    FEW_UNTREATED_CLUSTERS,
+    SE_RTOL,
+    cluster_cautions,
+    crv1_vcov,
+    hc1_vcov,
+    iid_vcov,
+    zero_se,
+)
+from evalkit.methods.inference import join_names as _join
 from evalkit.results import Caution, Result, check_alpha, check_option, merge_cautions
 
 #: Variance estimators of :func:`twfe`.
 Vcov = Literal["iid", "hetero", "CRV1"]
 VCOV_TYPES: tuple[str, ...] = get_args(Vcov)
 
-#: Fewer clusters than this and cluster-robust inference is flagged as unreliable. Cameron &
-#: Miller (2015, §VI) put "few" anywhere from fewer than 20 to fewer than 50 clusters,
-#: depending on the design; the caution uses the lower end.
-FEW_CLUSTERS = 20
-
-#: Fewer treated (or untreated) clusters than this and the result says that cluster-robust
-#: standard errors understate the uncertainty whatever the total number of clusters
-#: (MacKinnon & Webb 2017; Conley & Taber 2011). Coverage of the 95% CRV1 interval in
-#: ``benchmarks/coverage.py`` (50 states clustered by state, 15 years): 21% with 1 treated
-#: state, 68% with 2, 79% with 3, 89.5% with 5, 92.8% with 10 and 94.0% with 20.
-FEW_TREATED_CLUSTERS = 20
-#: The same for clusters with no treated observation: 15 untreated of 50 still covered 94.7%
-#: there, so the judgement of MacKinnon & Webb's few-control-cluster cases is kept at 10.
-FEW_UNTREATED_CLUSTERS = 10
-
-
-def demean(values: np.ndarray, codes: Sequence[np.ndarray], *, weights: np.ndarray | None = None,
-           tol: float = 1e-13, max_iter: int = 10_000) -> np.ndarray:
-    """Sweep out several sets of fixed effects by alternating projections.
-
-    All columns of ``values`` are demeaned within the groups of each factor in ``codes`` in
-    turn (one sparse matrix product per factor), until the largest group mean removed falls
-    below ``tol``; one pass is exact for a single factor or a balanced two-way panel.
-
-    References
-    ----------
-    Gaure, S. (2013). OLS with multiple high dimensional category variables. *Computational
-    Statistics & Data Analysis*, 66, 8–18.
-    """
-    from scipy import sparse
-
-    x = np.array(values, dtype=float, copy=True)
-    if x.ndim == 1:
-        x = x[:, None]
-    n = x.shape[0]
-    w = np.ones(n) if weights is None else np.asarray(weights, float)
-    if len(codes) == 2:
-        small, big = sorted(codes, key=lambda c: int(c.max()))
-        if int(small.max()) + 1 <= 2000:
-            return _two_way_exact(x, big, small, w)
-    mats = []
-    for c in codes:
-        levels = int(c.max()) + 1
-        ind = sparse.csr_matrix((w, (c, np.arange(n))), shape=(levels, n))
-        size = np.asarray(ind.sum(axis=1)).ravel()
-        mats.append((c, ind, size))
-    for _ in range(max_iter):
-        biggest = 0.0
-        for c, ind, size in mats:
-            means = (ind @ x) / size[:, None]
-            x -= means[c]
-            biggest = max(biggest, float(np.abs(means).max()))
-        if biggest < tol or len(codes) == 1:
-            break
-    return x
-
-
-def _two_way_exact(x: np.ndarray, big: np.ndarray, small: np.ndarray,
-                   w: np.ndarray) -> np.ndarray:
-    """Two-way demeaning solved exactly when one factor has few levels (e.g. periods).
-
-    Concentrating out the many-level factor leaves a small linear system for the few-level
-    effects: ``C γ = r`` with ``C = diag(W_t) − S' diag(1/W_u) S``, ``S`` the weight of each
-    (unit, period) cell. One pass, no iteration, for balanced and unbalanced panels alike.
-    """
-    from scipy import sparse
-
-    n = x.shape[0]
-    nb, ns = int(big.max()) + 1, int(small.max()) + 1
-    Db = sparse.csr_matrix((w, (big, np.arange(n))), shape=(nb, n))  # weighted unit sums
-    Ds = sparse.csr_matrix((w, (small, np.arange(n))), shape=(ns, n))  # weighted period sums
-    Wb = np.asarray(Db.sum(axis=1)).ravel()
-    Ws = np.asarray(Ds.sum(axis=1)).ravel()
-    S = (Db @ sparse.csr_matrix((np.ones(n), (np.arange(n), small)), shape=(n, ns))).toarray() \
-        if nb * ns <= 5e7 else None
-    if S is None:  # too many cells for a dense S: fall back to sparse products
-        S = Db @ sparse.csr_matrix((np.ones(n), (np.arange(n), small)), shape=(n, ns))
-        C = np.diag(Ws) - (S.T @ sparse.diags(1 / Wb) @ S).toarray()
-    else:
-        C = np.diag(Ws) - (S.T / Wb) @ S
-    zb = Db @ x  # nb × k weighted unit sums
-    r = Ds @ x - S.T @ (zb / Wb[:, None])
-    gamma = np.linalg.lstsq(C, r, rcond=None)[0]  # C is singular by one (a constant)
-    x -= gamma[small]
-    x -= ((Db @ x) / Wb[:, None])[big]
-    return x
+# FEW_* and cluster_cautions are imported here by older code; they live in methods.inference.
+__all__ = ["TWFE", "VCOV_TYPES", "Vcov", "twfe", "demean", "row_labels", "cluster_cautions",
+           "FEW_CLUSTERS", "FEW_TREATED_CLUSTERS", "FEW_UNTREATED_CLUSTERS"]
 
 
 def row_labels(data: pd.DataFrame, mask: np.ndarray) -> tuple[tuple[int, ...], int]:
@@ -112,70 +43,6 @@ def row_labels(data: pd.DataFrame, mask: np.ndarray) -> tuple[tuple[int, ...], i
     offset = meta["offset"] if isinstance(meta, dict) and "offset" in meta else 1
     idx = np.flatnonzero(mask)
     return tuple(int(i) + offset for i in idx[:20]), int(idx.size)
-
-
-def _join(names: Sequence[str]) -> str:
-    names = list(names)
-    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
-
-
-def cluster_cautions(codes: np.ndarray, cluster: str, *, treated: np.ndarray | None = None,
-                     remedy: str = "") -> list[str]:
-    """Plain-language cautions on cluster-robust inference with few (treated) clusters.
-
-    Parameters
-    ----------
-    codes
-        Cluster code of every row (0, 1, ..., G − 1).
-    cluster
-        The cluster column's name.
-    treated
-        Whether each row is treated; adds a caution when few clusters hold treated rows, or
-        few hold none.
-    remedy
-        A sentence on what to do instead, appended to the few-clusters caution.
-
-    References
-    ----------
-    Cameron, A. C., & Miller, D. L. (2015). A practitioner's guide to cluster-robust
-    inference. *Journal of Human Resources*, 50, 317–372, §VI.
-
-    MacKinnon, J. G., & Webb, M. D. (2017). Wild bootstrap inference for wildly different
-    cluster sizes. *Journal of Applied Econometrics*, 32, 233–254.
-
-    Conley, T. G., & Taber, C. R. (2011). Inference with "difference in differences" with a
-    small number of policy changes. *Review of Economics and Statistics*, 93, 113–125.
-    """
-    out = []
-    G = int(codes.max()) + 1
-    if G < FEW_CLUSTERS:
-        out.append(Caution(
-            f"Only {G} clusters ('{cluster}'): with fewer than {FEW_CLUSTERS} clusters, "
-            "cluster-robust standard errors are too small, so the confidence interval is too "
-            "narrow and the p-value too small: the estimate looks more precise than it is "
-            "(Cameron & Miller 2015)." + (f" {remedy}" if remedy else ""), limits=True))
-    if treated is not None:
-        with_t = np.zeros(G, bool)
-        with_t[codes[np.asarray(treated, bool)]] = True
-        g1, g0 = int(with_t.sum()), int(G - with_t.sum())
-        few = [(c, w) for c, w, limit in ((g1, "contains treated observations",
-                                           FEW_TREATED_CLUSTERS),
-                                          (g0, "contains no treated observations",
-                                           FEW_UNTREATED_CLUSTERS)) if 0 < c < limit]
-        count, what = min(few, key=lambda c: c[0]) if few else (0, "")
-        if 0 < count and (count == 1 or G >= FEW_CLUSTERS):
-            verb = what if count == 1 else what.replace("contains", "contain")
-            text = (f"Only {count} of the {G} clusters ('{cluster}') {verb}: with so few, "
-                    "cluster-robust standard errors understate the uncertainty even when there "
-                    "are many clusters in all (MacKinnon & Webb 2017), so the interval may be "
-                    "too narrow.")
-            if count == 1:
-                text += (" With a single one, neither cluster-robust standard errors nor the "
-                         "wild cluster bootstrap give reliable inference; a design for a "
-                         "single treated unit (such as a synthetic control) fits better "
-                         "(Conley & Taber 2011).")
-            out.append(Caution(text, limits=True))
-    return out
 
 
 @dataclass(frozen=True)
@@ -424,15 +291,11 @@ def twfe(
                     "reported.", limits=True))
                 V = np.full((k, k), np.nan)
             elif vcov == "iid":
-                V = XtX_inv * rss / df
+                V = iid_vcov(XtX_inv, rss, df)
             else:
-                meat = (Xw * resid[:, None] ** 2).T @ Xw
-                V = XtX_inv @ meat @ XtX_inv * n / df
+                V = hc1_vcov(XtX_inv, Xw, resid, n, df)
         else:
             G = int(gc.max() + 1)
-            scores = np.zeros((G, k))
-            np.add.at(scores, gc, Xw * resid[:, None])
-            meat = scores.T @ scores
             # K counts the regressors, the constant and every fixed effect not nested in the
             # clusters (Stata's xtreg, fe vce(cluster)): unit effects drop out when units sit
             # inside clusters, period effects count T − 1.
@@ -450,7 +313,7 @@ def twfe(
                     "confidence interval are not reported.", limits=True))
                 V = np.full((k, k), np.nan)
             else:
-                V = XtX_inv @ meat @ XtX_inv * (G / (G - 1)) * ((n - 1) / (n - K))
+                V = crv1_vcov(XtX_inv, Xw, resid, gc, n, K)
             df = G - 1
             n_clusters = G
     se = np.sqrt(np.clip(np.diag(V), 0, None))

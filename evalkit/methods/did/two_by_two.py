@@ -10,8 +10,13 @@ import pandas as pd
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.methods.did.bootstrap import BootstrapWeights, wild_cluster_bootstrap, zero_se
-from evalkit.methods.did.twfe import FEW_CLUSTERS, cluster_cautions
+from evalkit.methods.did.bootstrap import BootstrapWeights, wild_cluster_bootstrap
+from evalkit.methods.inference import (
+    FEW_CLUSTERS,
+    cluster_cautions,
+    robust_ols,
+    zero_se,
+)
 from evalkit.results import Caution, Result, check_alpha, merge_cautions
 
 # -- the 2×2 -----------------------------------------------------------------------------------
@@ -90,8 +95,6 @@ def two_by_two(
     MacKinnon, J. G., & Webb, M. D. (2017). Wild bootstrap inference for wildly different
     cluster sizes. *Journal of Applied Econometrics*, 32, 233–254.
     """
-    from evalkit.methods.groups import robust_ols
-
     alpha = check_alpha(alpha)
     if wild_bootstrap is not None and cluster is None:
         raise ValueError("the wild cluster bootstrap needs cluster")

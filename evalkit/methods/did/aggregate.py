@@ -1,0 +1,336 @@
+"""Aggregations of group-time effects, as R ``did``'s ``compute.aggte.R``.
+
+``"simple"``, ``"group"``, ``"dynamic"`` (event study) and ``"calendar"`` averages of the
+ATT(g, t) of :func:`~evalkit.methods.did.staggered.staggered`, with standard errors from the
+influence functions (including the estimation of the cohort-size weights), and the Wald
+pre-trend tests of the pre-adoption effects.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Sequence, get_args
+
+import numpy as np
+import pandas as pd
+from scipy import special
+
+from evalkit.exceptions import DataProblem, EvalDataError
+from evalkit.results import Caution, Result, TestResult, check_option, merge_cautions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from evalkit.methods.did.staggered import Staggered
+
+__all__ = ["Aggregate", "AggregationKind", "aggregate"]
+
+#: The aggregations of R's ``aggte(type = ...)``.
+AggregationKind = Literal["simple", "group", "dynamic", "calendar"]
+
+#: Standard errors at or below this are treated as zero, as R's ``did`` does
+#: (``se[se <= sqrt(.Machine$double.eps) * 10] <- NA``).
+_SE_ZERO = math.sqrt(np.finfo(float).eps) * 10
+
+
+def _fmt(v: float) -> str:
+    return f"{v:g}"
+
+
+def _names(values: Sequence[Any], k: int = 5) -> str:
+    shown = ", ".join(str(v) for v in list(values)[:k])
+    more = len(values) - min(len(values), k)
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+@dataclass(frozen=True)
+class Aggregate(Result):
+    """An aggregation of group-time effects (:meth:`Staggered.aggregate`).
+
+    Attributes
+    ----------
+    kind
+        ``"simple"``, ``"group"``, ``"dynamic"`` or ``"calendar"``.
+    estimate, se, ci_low, ci_high
+        The overall average effect (``se`` and the interval are NaN, with a caution, when the
+        standard error is numerically zero).
+    table
+        The per-group, per-event-time or per-period effects (``key, att, se, ci_low,
+        ci_high``); empty for ``"simple"``.
+    pretest
+        For ``"dynamic"``: Wald test that every pre-adoption event-time effect is zero
+        (``None`` when the window holds no pre-adoption event time; NaN, with a caution, when
+        it cannot be computed).
+    """
+
+    _title: ClassVar[str] = "Aggregated treatment effect"
+    _options: ClassVar[tuple[str, ...]] = ("kind", "alpha")
+
+    kind: AggregationKind
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+    table: pd.DataFrame
+    alpha: float = 0.05
+    pretest: dict[str, float] | None = None
+    crit_value: float | None = None
+
+    def _terms(self) -> list[dict[str, Any]]:
+        rows = [{"term": f"overall ({self.kind})", "estimate": self.estimate, "se": self.se,
+                 "ci_low": self.ci_low, "ci_high": self.ci_high}]
+        rows += [{"term": f"{self.kind} {_fmt(r['key'])}", "estimate": r["att"], "se": r["se"],
+                  "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
+                 for _, r in self.table.iterrows()]
+        return rows
+
+
+def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
+              balance_e: int | None = None, min_e: float = -math.inf,
+              max_e: float = math.inf, na_rm: bool = False) -> Aggregate:
+    """Average the ATT(g, t) of ``res`` into one effect, as R ``did::aggte``
+    (:meth:`Staggered.aggregate <evalkit.methods.did.staggered.Staggered.aggregate>`).
+
+    ``"simple"`` weights every post-treatment ATT(g, t) by its cohort's size;
+    ``"group"`` averages each cohort's post-treatment effects, then across cohorts;
+    ``"dynamic"`` averages by time since adoption (an event study; ``balance_e`` keeps
+    only cohorts observed for that many periods after adoption; ``min_e`` and ``max_e``
+    bound the event times; its ``pretest`` is the joint Wald test that every
+    pre-adoption event-time effect is zero); ``"calendar"`` by period. Standard errors
+    include the estimation of the cohort-size weights.
+
+    Periods need not be evenly spaced. As in R, event times (``"dynamic"``, ``min_e``,
+    ``max_e``, ``balance_e`` there) are differences of period values, while the
+    ``max_e`` limit of ``"simple"`` and ``"group"`` counts positions in the ordered list of
+    periods and adoption dates.
+
+    A group-time effect that could not be estimated (NaN) stops the aggregation, as in
+    R's ``aggte(na.rm = FALSE)``; ``na_rm=True`` leaves such cells out (and, for
+    ``"group"``, cohorts left with no post-treatment effect), with a caution naming them.
+    """
+    check_option("kind", kind, get_args(AggregationKind))
+    cautions: list[str] = list(res.cautions)
+    table = res.att_gt
+    g = table["group"].to_numpy(float)
+    t = table["time"].to_numpy(float)
+    att = table["att"].to_numpy(float)
+    inf = res._inf
+    cohort = res._cohort
+    ref_cell = (np.zeros(att.size, dtype=bool) if res._reference is None
+                else np.asarray(res._reference, dtype=bool))
+    missing = np.isnan(att)
+    if missing.any():
+        cells = [f"ATT({_fmt(a)}, {_fmt(b)})" for a, b in zip(g[missing], t[missing])]
+        if not na_rm:
+            raise EvalDataError([DataProblem(None, f"{int(missing.sum())} group-time "
+                                             f"effect(s) could not be estimated "
+                                             f"({_names(cells)})",
+                                             "every ATT(g, t) estimated, or na_rm=True "
+                                             "to aggregate the others (as R's aggte)")])
+        keep = ~missing
+        all_groups = np.unique(g)
+        g, t, att, inf = g[keep], t[keep], att[keep], inf[:, keep]
+        ref_cell = ref_cell[keep]
+        cautions.append(Caution(
+            f"The {kind} aggregation leaves out {len(cells)} group-time effect(s) that "
+            f"could not be estimated ({_names(cells)}), so it averages over fewer "
+            "cohorts and periods than the data hold.", limits=True))
+        if kind == "group":
+            ok = [gg for gg in np.unique(g) if np.any((g == gg) & (gg <= t))]
+            lost = [gg for gg in all_groups if gg not in ok]
+            if not ok:
+                raise EvalDataError("no cohort has an estimated post-treatment effect; "
+                                    "the group aggregation cannot be computed")
+            if lost:
+                cautions.append(Caution(
+                    f"Cohort(s) {_names([_fmt(x) for x in lost])} have no estimated "
+                    "effect after adoption and are left out of the group aggregation, so "
+                    "its overall effect does not describe them.", limits=True))
+            keep = np.isin(g, ok)
+            g, t, att, inf = g[keep], t[keep], att[keep], inf[:, keep]
+            ref_cell = ref_cell[keep]
+    if att.size == 0:
+        raise EvalDataError("no group-time effect could be estimated; nothing to aggregate")
+    groups = np.unique(g)
+    # R recodes periods (and adoption dates that are not periods) to their positions 1, 2, …
+    positions = np.unique(np.concatenate([res._periods, groups]))
+    gi = np.searchsorted(positions, g) + 1.0
+    ti = np.searchsorted(positions, t) + 1.0
+    pg_group = np.array([np.mean(cohort == gg) for gg in groups])
+    pg = pg_group[np.searchsorted(groups, g)]
+    e = t - g
+    z = float(special.ndtri(1 - res.alpha / 2))
+
+    def wif(idx: np.ndarray) -> np.ndarray:
+        spg = pg[idx].sum()
+        centered = np.column_stack([(cohort == g[k]).astype(float) - pg[k] for k in idx])
+        return centered / spg - np.outer(centered.sum(axis=1), pg[idx] / spg**2)
+
+    def combine(keep: np.ndarray) -> tuple[float, np.ndarray]:
+        idx = np.flatnonzero(keep)
+        if idx.size == 0:
+            raise EvalDataError(f"no group-time effects fall in the requested {kind} "
+                                "aggregation (check min_e, max_e and balance_e)")
+        wts = pg[idx] / pg[idx].sum()
+        return float(att[idx] @ wts), inf[:, idx] @ wts + wif(idx) @ att[idx]
+
+    def finish(est: float, this: np.ndarray, rows: list[dict[str, Any]],
+               pieces_inf: np.ndarray | None, pretest: dict[str, float] | None,
+               fixed: list[bool] | None = None) -> Aggregate:
+        crit = None
+        if pieces_inf is not None and pieces_inf.shape[1]:
+            ses, crit = res._ses(pieces_inf)
+            if not res.bootstrap:
+                crit = None
+            for row, s in zip(rows, ses):
+                row.update(se=s, ci_low=row["att"] - z * s, ci_high=row["att"] + z * s)
+                if crit is not None:
+                    row.update(band_low=row["att"] - crit * s,
+                               band_high=row["att"] + crit * s)
+            # reference rows: made only of a universal base period's reference cells
+            fixed = fixed or [False] * len(rows)
+            bad = [_fmt(r["key"]) for r, f in zip(rows, fixed)
+                   if not np.isfinite(r["se"]) and not f]
+            ref = [_fmt(r["key"]) for r, f in zip(rows, fixed)
+                   if not np.isfinite(r["se"]) and f]
+            if ref:
+                cautions.append(Caution(f"The {kind} effect for {_names(ref)} is the "
+                                        "reference period, 0 by construction, so it has "
+                                        "no standard error or interval.", limits=False))
+            if bad:
+                cautions.append(Caution(
+                    f"The {kind} effects for {_names(bad)} have no standard error: their "
+                    "estimated sampling variance is zero (for example an outcome that does "
+                    "not change), so no interval is shown for them. This concerns those "
+                    "rows only, not the overall effect.", limits=False))
+        se = float(res._ses(this[:, None])[0][0])
+        if not np.isfinite(se):
+            cautions.append(Caution(
+                f"The overall {kind} effect has no standard error: its estimated sampling "
+                "variance is zero (for example an outcome that does not change), so no "
+                "interval or test is shown and its uncertainty cannot be judged.",
+                limits=True))
+        return Aggregate(kind, est, se, est - z * se, est + z * se, pd.DataFrame(rows),
+                         alpha=res.alpha, pretest=pretest, crit_value=crit,
+                         cautions=merge_cautions(cautions))
+
+    post = (gi <= ti) & (ti <= gi + max_e)
+    if kind == "simple":
+        est, this = combine(post)
+        return finish(est, this, [], None, None)
+    rows: list[dict[str, Any]] = []
+    pieces: list[tuple[float, float, np.ndarray]] = []
+    pretest = None
+    if kind == "group":
+        for gg in groups:
+            idx = np.flatnonzero((g == gg) & post)
+            if idx.size == 0:
+                raise EvalDataError(f"cohort {_fmt(gg)} has no post-treatment effect "
+                                    "within max_e")
+            pieces.append((gg, float(att[idx].mean()), inf[:, idx].mean(axis=1)))
+        ests = np.array([p[1] for p in pieces])
+        infs = np.column_stack([p[2] for p in pieces])
+        wts = pg_group / pg_group.sum()
+        centered = np.column_stack([(cohort == gg).astype(float) - pgv
+                                    for gg, pgv in zip(groups, pg_group)])
+        w_inf = (centered / pg_group.sum()
+                 - np.outer(centered.sum(axis=1), pg_group / pg_group.sum() ** 2))
+        overall_inf = infs @ wts + w_inf @ ests
+        overall = float(ests @ wts)
+    elif kind == "dynamic":
+        include = np.ones(g.size, dtype=bool)
+        eseq = np.unique(e)
+        if balance_e is not None:
+            t_last, t_first = t.max(), positions[0]
+            include = (t_last - g) >= balance_e
+            eseq = np.unique(e[include])
+            eseq = eseq[(eseq <= balance_e) & (eseq >= balance_e - t_last + t_first)]
+        eseq = eseq[(eseq >= min_e) & (eseq <= max_e)]
+        if eseq.size == 0:
+            raise EvalDataError("no event times fall within the requested window; adjust "
+                                "min_e, max_e and balance_e")
+        fixed_rows = []
+        for ee in eseq:
+            est, this = combine((e == ee) & include)
+            pieces.append((ee, est, this))
+            fixed_rows.append(bool(np.all(ref_cell[(e == ee) & include])))
+        post_pieces = [p for p in pieces if p[0] >= 0]
+        if not post_pieces:
+            raise EvalDataError("no event time at or after adoption falls within the "
+                                "requested window (min_e, max_e)")
+        overall = float(np.mean([p[1] for p in post_pieces]))
+        overall_inf = np.column_stack([p[2] for p in post_pieces]).mean(axis=1)
+    else:  # calendar: R ignores min_e, max_e and balance_e here
+        for tt in np.unique(ti[ti >= gi.min()]):
+            keep = (ti == tt) & (gi <= ti)
+            if keep.any():
+                est, this = combine(keep)
+                pieces.append((positions[int(tt) - 1], est, this))
+        overall = float(np.mean([p[1] for p in pieces]))
+        overall_inf = np.column_stack([p[2] for p in pieces]).mean(axis=1)
+    rows = [{"key": key, "att": est} for key, est, _ in pieces]
+    pieces_inf = np.column_stack([p[2] for p in pieces])
+    fixed = None
+    if kind == "dynamic":
+        pretest = _event_pretest(res, pieces, cautions)
+        fixed = fixed_rows
+    return finish(overall, overall_inf, rows, pieces_inf, pretest, fixed)
+
+
+def _event_pretest(res: Staggered, pieces: list[tuple[float, float, np.ndarray]],
+                   cautions: list[str]) -> dict[str, float] | None:
+    """Wald test of the pre-adoption event-time effects (None when the window has none)."""
+    pre = [p for p in pieces if p[0] < 0]
+    if not pre:
+        return None
+    if res._clusters is not None and res.bootstrap:
+        return {"statistic": float("nan"), "df": 0.0, "p_value": float("nan")}
+    b = np.array([p[1] for p in pre])
+    F = np.column_stack([p[2] for p in pre])
+    return _wald(b, F, res._clusters, "event-time", cautions)
+
+
+def _variance(F: np.ndarray, clusters: np.ndarray | None) -> np.ndarray:
+    """R's ``V`` of the influence functions, divided by n: ``t(F) F / n²`` (or cluster sums)."""
+    n = F.shape[0]
+    if clusters is not None:
+        S = np.zeros((int(clusters.max()) + 1, F.shape[1]))
+        np.add.at(S, clusters, F)
+        return S.T @ S / n / n
+    return F.T @ F / n / n
+
+
+def _wald(b: np.ndarray, F: np.ndarray, clusters: np.ndarray | None, what: str,
+          cautions: list[str], *, limits: bool = True) -> dict[str, float]:
+    """R's pre-test: drop cells with NA or zero variance, refuse a singular covariance.
+
+    ``limits`` marks the cautions of a test that cannot be computed as limiting the
+    conclusion; the group-time test's are informative only, because reports rely on the
+    event-time test of the dynamic aggregation (which carries its own)."""
+    nan = {"statistic": float("nan"), "df": 0.0, "p_value": float("nan")}
+    test = f"The {what} pre-trend test" if what else "The pre-trend test"
+
+    def refuse(why: str) -> dict[str, float]:
+        cautions.append(Caution(f"{test} cannot be computed: {why}", limits=limits))
+        return nan
+
+    if b.size == 0:
+        return refuse("there are no pre-treatment effects (every cohort adopts too early in "
+                      "the data).")
+    finite = np.isfinite(b) & np.all(np.isfinite(F), axis=0)
+    var = np.full(b.size, np.nan)
+    if finite.any():
+        var[finite] = np.diag(_variance(F[:, finite], clusters))
+    usable = finite & (np.sqrt(np.where(np.isfinite(var), var, 0)) > _SE_ZERO)
+    if not usable.any():
+        return refuse("every pre-treatment effect has zero or missing sampling variance (for "
+                      "example the outcome does not change before adoption, or the cells "
+                      "could not be estimated), so there is nothing to test.")
+    V = _variance(F[:, usable], clusters)
+    cond = np.linalg.cond(V, 1)
+    if not np.isfinite(cond) or 1 / cond <= np.finfo(float).eps:
+        return refuse("the pre-treatment effects are perfectly dependent on one another "
+                      "(singular covariance matrix).")
+    bu = b[usable]
+    stat = float(bu @ np.linalg.solve(V, bu))
+    q = int(usable.sum())
+    return {"statistic": stat, "df": float(q), "p_value": float(special.chdtrc(q, stat))}
