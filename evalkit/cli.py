@@ -135,17 +135,32 @@ def _yaml_value(v) -> str:
     ).removesuffix(" ...")
 
 
-def new_config_text(slug: str, template: str) -> str:
+def new_config_text(slug: str, template: str, near: Path | None = None) -> str:
     """A commented config for ``template`` to start a new evaluation from.
 
-    Required keys hold an example value marked ``CHANGE ME``; optional keys hold their
-    defaults (never the sample's values, which would not fit other data).
+    Parameters
+    ----------
+    slug
+        The evaluation's name.
+    template
+        The template's name.
+    near
+        The folder the config is written to: a ``templates/`` folder beside it is read first
+        (see :func:`evalkit.run.templates.templates_dir`).
+
+    Returns
+    -------
+    str
+        The config: required keys hold the template notebook's own sample value marked
+        ``CHANGE ME``; optional keys hold their defaults (never the sample's values, which
+        would not fit other data).
     """
     from evalkit import privacy
     from evalkit.run.config import DESIGN_TEMPLATES
-    from evalkit.run.templates import get_template
+    from evalkit.run.templates import get_template, notebook_parameters
 
     spec = get_template(template)
+    samples = notebook_parameters(spec.name, near)
     if spec.name == "did":
         id_lines = ["# Column naming each panel unit (e.g. state): required by this template",
                     "id_column: state  # CHANGE ME"]
@@ -189,7 +204,8 @@ def new_config_text(slug: str, template: str) -> str:
     for p in spec.params:
         if p.required:
             lines.append(f"  # {p.help} (required)")
-            example = p.example if p.example is not None else "CHANGE_ME"
+            example = samples.get(p.name)
+            example = "CHANGE_ME" if example is None else example
             lines.append(f"  {p.name}: {_yaml_value(example)}  # CHANGE ME")
         else:
             lines.append(f"  # {p.help} (optional)")
@@ -229,8 +245,13 @@ def _cmd_new(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         print(f"evalkit: {out} already exists (use --force to overwrite)", file=sys.stderr)
         return 1
+    try:
+        text = new_config_text(args.slug, args.template, near=out.parent)
+    except (FileNotFoundError, ValueError) as exc:  # no notebooks installed, or a broken one
+        print(f"evalkit: cannot read the '{args.template}' template: {exc}", file=sys.stderr)
+        return 1
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(new_config_text(args.slug, args.template), encoding="utf-8")
+    out.write_text(text, encoding="utf-8")
     print(f"Wrote {out}: fill in the CHANGE ME values, then run `evalkit validate {out}`.")
     print(f"\nKeys of a '{args.template}' config:\n{keys_text(args.template)}")
     return 0

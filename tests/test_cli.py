@@ -137,3 +137,32 @@ def test_new_lists_and_writes_the_design_population_labels_and_scale_keys(tmp_pa
     p = tmp_path / "aid-trial.yaml"
     p.write_text(yaml.safe_dump(raw))
     assert load_config(p).design == "randomized"
+
+
+def test_new_takes_the_examples_from_the_notebook_a_run_would_use(tmp_path, monkeypatch, capsys):
+    """`evalkit new` writes a required parameter's example from the template notebook that
+    `evalkit run` will execute: here a project's own templates/ beside evaluations/."""
+    import nbformat
+
+    from evalkit.run.templates import templates_dir
+
+    monkeypatch.delenv("EVALKIT_TEMPLATES", raising=False)
+    tdir = tmp_path / "templates"
+    tdir.mkdir()
+    for nb_path in templates_dir().glob("*.ipynb"):
+        nb = nbformat.read(nb_path, as_version=4)
+        nb.cells[0].source = nb.cells[0].source.replace('"ts_intake"', '"score_before"')
+        nbformat.write(nb, tdir / nb_path.name)
+    assert main(["new", "own", "--template", "prepost", "--dir",
+                 str(tmp_path / "evaluations")]) == 0
+    text = (tmp_path / "evaluations" / "own.yaml").read_text()
+    assert "  pre: score_before  # CHANGE ME" in text
+    assert "  post: ts_6mo  # CHANGE ME" in text
+    # without any notebook to read, the command says so instead of failing with a traceback
+    monkeypatch.setenv("EVALKIT_TEMPLATES", str(tmp_path / "nowhere"))
+    (tdir / "prepost.ipynb").unlink()
+    monkeypatch.setattr("evalkit.run.templates.PROJECT_TEMPLATES", tmp_path / "nowhere")
+    assert main(["new", "other", "--template", "prepost", "--dir",
+                 str(tmp_path / "evaluations")]) == 1
+    assert "cannot read the 'prepost' template" in capsys.readouterr().err
+    assert not (tmp_path / "evaluations" / "other.yaml").exists()

@@ -1,11 +1,22 @@
-"""The templates evalkit can run, and the parameters each accepts.
+"""The templates evalkit can run, the parameters each accepts and the columns each reads.
 
-Each template's parameters are declared here once; the config schema, ``evalkit new`` and the
-consistency test of the notebooks' parameters cells all read this registry.
+A template is one notebook, ``templates/<name>.ipynb``, edited in JupyterLab; a built wheel
+carries the same files as ``evalkit/templates/`` (copied by ``setup.py``). Its ``parameters``
+cell declares the parameters: their names, their order and the sample values the notebook runs
+with as-is. This registry adds what a cell cannot say: each parameter's type, help, default and
+allowed values, read by the config schema (:mod:`evalkit.run.config`) and ``evalkit new``.
+``tests/test_templates.py`` fails when the two disagree (a name, the order, or a sample value
+the schema would refuse), so a parameter is added in both places or the tests fail.
+
+:func:`columns` is the one list of the columns a template reads: the runner validates a
+config's data with it, and the survival and DiD notebooks load their data with it.
 """
 
 from __future__ import annotations
 
+import ast
+import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
@@ -13,7 +24,8 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 if TYPE_CHECKING:
     from evalkit.data import Column
 
-__all__ = ["Param", "TemplateSpec", "TEMPLATES", "get_template", "templates_dir", "COMMON_PARAMS"]
+__all__ = ["Param", "TemplateSpec", "TEMPLATES", "get_template", "templates_dir", "COMMON_PARAMS",
+           "columns", "notebook_parameters"]
 
 
 @dataclass(frozen=True)
@@ -24,6 +36,9 @@ class Param:
     name), ``"columns"`` (a list of column names), ``"alpha"`` (a number strictly between 0 and
     1), ``"unit"`` (a number strictly between 0 and 1, e.g. a reliability), ``"choice"`` (one of
     ``choices``) or ``"binary_outcomes"`` (a list of ``{pre, post, label}`` mappings).
+    ``default`` is what a config that omits the parameter gets; the example ``evalkit new``
+    writes for a required parameter is the notebook's own sample value
+    (:func:`notebook_parameters`).
     """
 
     name: str
@@ -32,7 +47,6 @@ class Param:
     required: bool = False
     default: Any = None
     nullable: bool = False
-    example: Any = None
     choices: tuple[str, ...] = ()
 
 
@@ -48,9 +62,11 @@ class TemplateSpec:
 
     @property
     def notebook(self) -> str:
+        """The notebook's file name in the templates folder."""
         return f"{self.name}.ipynb"
 
     def param(self, name: str) -> Param | None:
+        """The parameter called ``name``, or ``None`` when the template has none."""
         return next((p for p in self.params if p.name == name), None)
 
 
@@ -76,34 +92,27 @@ PREPOST = TemplateSpec(
     design="One group measured twice (pre-post)",
     description="Change in a score between two measurements of the same youth.",
     params=(
-        Param("pre", "column", "column with the score at the first measurement", True,
-              example="ts_intake"),
-        Param("post", "column", "column with the score at the second measurement", True,
-              example="ts_6mo"),
-        Param("outcome_label", "str", "what the score measures, in words for funders", True,
-              example="trauma symptom score"),
-        Param("lower_is_better", "bool", "whether a lower score is better", True,
-              example=True),
+        Param("pre", "column", "column with the score at the first measurement", True),
+        Param("post", "column", "column with the score at the second measurement", True),
+        Param("outcome_label", "str", "what the score measures, in words for funders", True),
+        Param("lower_is_better", "bool", "whether a lower score is better", True),
         Param("units", "str", "units of the score", default="points"),
         Param("pre_label", "str", "name of the first measurement", default="intake"),
-        Param("post_label", "str", "name of the second measurement", default="follow-up",
-              example="six months"),
+        Param("post_label", "str", "name of the second measurement", default="follow-up"),
         Param("score_min", "number", "lowest possible score (values below are errors)",
-              nullable=True, example=0),
+              nullable=True),
         Param("score_max", "number", "highest possible score (values above are errors)",
-              nullable=True, example=80),
+              nullable=True),
         Param("alpha", "alpha", "1 − confidence level of every interval", default=0.05),
         Param("reliability", "unit", "reliability of the score, for reliable change "
-              "(Jacobson & Truax); empty to skip", nullable=True, example=0.8),
+              "(Jacobson & Truax); empty to skip", nullable=True),
         Param("functional_mean", "number", "mean score of a functional (community) sample, "
               "for the clinical-significance cutoff", nullable=True),
         Param("functional_sd", "number", "SD of that functional sample", nullable=True),
         Param("dysfunctional_mean", "number", "mean score of a clinical sample", nullable=True),
         Param("dysfunctional_sd", "number", "SD of that clinical sample", nullable=True),
         Param("binary_outcomes", "binary_outcomes", "0/1 outcomes measured at both times, each "
-              "as {pre: column, post: column, label: words}", default=[],
-              example=[{"pre": "school_intake", "post": "school_6mo",
-                        "label": "enrolled in school"}]),
+              "as {pre: column, post: column, label: words}", default=[]),
         Param("group", "column", "0/1 column marking the program group (1) against a "
               "comparison group (0); empty for a one-group design", nullable=True),
         Param("comparison_label", "str", "name of the comparison group",
@@ -138,13 +147,11 @@ SURVIVAL = TemplateSpec(
     description="Time until an event (runaway, re-exploitation, re-arrest) in two groups.",
     params=(
         Param("duration", "column", "time from entry to the event or the end of follow-up",
-              True, example="days"),
-        Param("event", "column", "1 if the event happened, 0 if follow-up ended first", True,
-              example="ran_away"),
-        Param("group", "column", "0/1 column: 1 for the program group", True,
-              example="specialized"),
+              True),
+        Param("event", "column", "1 if the event happened, 0 if follow-up ended first", True),
+        Param("group", "column", "0/1 column: 1 for the program group", True),
         Param("event_label", "str", "the event, worded to follow 'youth who ...' "
-              "(e.g. 'ran away from placement')", True, example="ran away from placement"),
+              "(e.g. 'ran away from placement')", True),
         Param("program_label", "str", "name of the program group", default="the program"),
         Param("lower_is_better", "bool", "whether fewer and later events are better (true for "
               "re-arrest or runaway)", default=True),
@@ -157,7 +164,7 @@ SURVIVAL = TemplateSpec(
               default=[30, 90, 180]),
         Param("tau", "number", "horizon of the restricted mean time without the event; empty "
               "for the longest time every group is followed (survRM2's default)",
-              nullable=True, example=180),
+              nullable=True),
         Param("ties", "choice", "handling of tied times in the Cox model", default="efron",
               choices=("efron", "breslow")),
         Param("conf_type", "choice", "Kaplan–Meier confidence intervals", default="log",
@@ -168,7 +175,7 @@ SURVIVAL = TemplateSpec(
               "none)", default=""),
         Param("event_type", "column", "column of how follow-up ended (0 censored, 1, 2, ... "
               "causes), for cumulative incidence with competing events; empty for none",
-              nullable=True, example="outcome"),
+              nullable=True),
         Param("event_cause", "str", "the value of event_type that is the event of interest",
               default="1"),
         Param("alpha", "alpha", "1 − confidence level of every interval", default=0.05),
@@ -197,20 +204,17 @@ DID = TemplateSpec(
     design="Staggered adoption of a policy, difference-in-differences",
     description="Effect of a policy adopted by different units (states) in different years.",
     params=(
-        Param("outcome", "column", "outcome column", True, example="arrests_per_100k"),
-        Param("outcome_label", "str", "the outcome in words", True,
-              example="juvenile arrests for prostitution"),
-        Param("units", "str", "units of the outcome", default="", example="per 100,000 youth"),
-        Param("time", "column", "period column (whole numbers, e.g. years)", True,
-              example="year"),
+        Param("outcome", "column", "outcome column", True),
+        Param("outcome_label", "str", "the outcome in words", True),
+        Param("units", "str", "units of the outcome", default=""),
+        Param("time", "column", "period column (whole numbers, e.g. years)", True),
         Param("first_treated", "column", "first period with the policy for each unit (empty "
-              "for units that never adopt)", True, example="first_law_year"),
-        Param("treatment", "column", "0/1 column: 1 in periods with the policy", True,
-              example="safe_harbor"),
+              "for units that never adopt)", True),
+        Param("treatment", "column", "0/1 column: 1 in periods with the policy", True),
         Param("never_treated", "number", "value of first_treated for units that never adopt, "
               "besides an empty cell (empty: only empty cells mean never adopted)",
               default=0, nullable=True),
-        Param("policy_label", "str", "the policy in words", True, example="safe-harbor laws"),
+        Param("policy_label", "str", "the policy in words", True),
         Param("unit_label", "str", "what a unit is", default="state"),
         Param("lower_is_better", "bool", "whether a lower outcome is better", default=False),
         Param("control_group", "choice", "comparison units", default="nevertreated",
@@ -242,20 +246,39 @@ def get_template(name: str) -> TemplateSpec:
         ) from None
 
 
+#: The notebooks inside the installed package (a wheel carries templates/ here).
+PACKAGE_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+#: The notebooks of a source checkout (an editable install reads them in place).
+PROJECT_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+
+
 def templates_dir(near: Path | None = None) -> Path:
     """Where the template notebooks live.
 
-    Looks in ``$EVALKIT_TEMPLATES``, then ``templates/`` beside the folder holding ``near`` (a
-    config file's folder), then the project's own ``templates/`` folder.
-    """
-    import os
+    Parameters
+    ----------
+    near
+        A config file's folder: a ``templates/`` folder beside it (in the project that holds
+        ``evaluations/``) overrides the installed notebooks.
 
+    Returns
+    -------
+    pathlib.Path
+        The first of ``$EVALKIT_TEMPLATES``, ``templates/`` beside ``near``, the installed
+        package's ``evalkit/templates/`` and the source checkout's ``templates/`` that holds
+        the notebooks.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming every folder looked in.
+    """
     candidates = []
     if os.environ.get("EVALKIT_TEMPLATES"):
         candidates.append(Path(os.environ["EVALKIT_TEMPLATES"]))
     if near is not None:
         candidates.append(Path(near).resolve().parent / "templates")
-    candidates.append(Path(__file__).resolve().parents[2] / "templates")
+    candidates += [PACKAGE_TEMPLATES, PROJECT_TEMPLATES]
     for c in candidates:
         if (c / PREPOST.notebook).is_file():
             return c
@@ -263,3 +286,76 @@ def templates_dir(near: Path | None = None) -> Path:
         "cannot find the templates folder; looked in " + ", ".join(str(c) for c in candidates)
         + " (set EVALKIT_TEMPLATES to its path)"
     )
+
+
+def columns(template: str, parameters: Mapping[str, Any],
+            id_column: str | None) -> list["Column"]:
+    """The columns template ``template`` reads, as :func:`evalkit.data.load` checks them.
+
+    The runner validates a config's data with this list before the notebook runs, and the
+    notebooks load their data with it, so the two checks cannot differ.
+
+    Parameters
+    ----------
+    template
+        The template's name (``"prepost"``, ``"survival"`` or ``"did"``).
+    parameters
+        The template's parameters (a config's ``parameters``, or the notebook's variables); the
+        ones that name columns are read.
+    id_column
+        The column of case identifiers (the panel unit for ``did``), or ``None``.
+
+    Returns
+    -------
+    list of evalkit.data.Column
+    """
+    return get_template(template).columns(parameters, id_column)
+
+
+def notebook_parameters(template: str, near: Path | None = None) -> dict[str, Any]:
+    """The parameters a template's notebook declares, in order, with its sample values.
+
+    Reads the assignments of the notebook's ``parameters`` cell (the cell papermill replaces),
+    as :func:`ast.literal_eval` reads their values.
+
+    Parameters
+    ----------
+    template
+        The template's name.
+    near
+        A config file's folder, as for :func:`templates_dir`.
+
+    Returns
+    -------
+    dict
+        Parameter name to the value the notebook runs with as-is.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the notebook cannot be found.
+    ValueError
+        When the notebook has no ``parameters`` cell, or a value there is not a literal.
+    """
+    path = templates_dir(near) / get_template(template).notebook
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    cell = next((c for c in nb.get("cells", []) if c.get("cell_type") == "code"
+                 and "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    if cell is None:
+        raise ValueError(f"{path}: no cell is tagged 'parameters'")
+    source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+    declared: dict[str, Any] = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name):
+            try:
+                declared[target.id] = ast.literal_eval(value)
+            except ValueError:
+                raise ValueError(f"{path}: parameter {target.id!r} is not a literal value "
+                                 f"(line {node.lineno} of the parameters cell)") from None
+    return declared
