@@ -384,7 +384,7 @@ def attrition_weights(data: pd.DataFrame, observed: str | pd.Series,
                             source=source)
     Xi = np.column_stack([np.ones(len(y)), X])
     beta, p, cov, converged = fit_logit(y, Xi)
-    cautions: list[Caution] = separation_check(beta, p, converged, Xi, names, source)
+    cautions: list[Caution] = separation_check(beta, p, converged, Xi, names, source, y)
     w = np.where(y == 1, 1.0 / np.maximum(p, PS_EPS), 0.0)
     e = ess(w[y == 1])
     if e < threshold:

@@ -83,7 +83,7 @@ def _wvar(x: np.ndarray, w: np.ndarray, binary: np.ndarray) -> np.ndarray:
     w = w / w.sum()
     m = w @ x
     v = (w @ (x - m) ** 2) / (1.0 - np.dot(w, w))
-    return np.where(binary, m * (1.0 - m), v)
+    return np.maximum(np.where(binary, m * (1.0 - m), v), 0.0)
 
 
 def balance_frame(data: pd.DataFrame, t: np.ndarray, covariates: Sequence[str],

@@ -263,7 +263,7 @@ def match(
     cautions: list[Caution] = _check_constant(X, names, t, source)
     Xi = np.column_stack([np.ones(len(t)), X])
     beta, ps, _, converged = fit_logit(t, Xi)
-    cautions += separation_check(beta, ps, converged, Xi, names, source)
+    cautions += separation_check(beta, ps, converged, Xi, names, source, t)
     # youth with the same covariates get bit-for-bit the same distance (a matrix product may
     # round rows differently), so that ties are broken as MatchIt breaks them
     Xu, inv = np.unique(Xi, axis=0, return_inverse=True)

@@ -293,13 +293,18 @@ def _check_constant(X: np.ndarray, names: list[str], t: np.ndarray,
 
 
 def separation_check(beta: np.ndarray, ps: np.ndarray, converged: bool, X: np.ndarray,
-                     names: list[str], source: str | None) -> list[Caution]:
-    """Refuse a logit that did not converge (perfect separation); caution on fitted
-    probabilities numerically 0 or 1, naming the covariates with the largest effects."""
+                     names: list[str], source: str | None,
+                     y: np.ndarray | None = None) -> list[Caution]:
+    """Refuse a logit that did not converge or whose fitted probabilities split the two
+    outcomes ``y`` completely (perfect separation); caution on fitted probabilities
+    numerically 0 or 1. Messages name the covariates with the largest standardized
+    coefficients."""
     scaled = np.abs(beta[1:]) * X[:, 1:].std(axis=0)
     order = [names[i] for i in np.argsort(-scaled)[:3]]
     extreme = int(((ps < PS_EPS) | (ps > 1 - PS_EPS)).sum())
-    if not converged:
+    split = (y is not None and extreme > 0
+             and ps[y == 1].min() >= ps[y == 0].max())
+    if not converged or split:
         raise EvalDataError([DataProblem(None, "the propensity model did not converge: the "
                                          "covariates separate program and comparison youth "
                                          f"perfectly ({extreme} youth have a propensity score "
@@ -405,7 +410,7 @@ def propensity(
     cautions: list[Caution] = _check_constant(X, names, t, source)
     Xi = np.column_stack([np.ones(len(t)), X])
     beta, ps, cov, converged = fit_logit(t, Xi)
-    cautions += separation_check(beta, ps, converged, Xi, names, source)
+    cautions += separation_check(beta, ps, converged, Xi, names, source, t)
     cautions += overlap_cautions(ps, t, estimand, source)
     if method == "logit":
         w = _ipw(ps, t, estimand)
