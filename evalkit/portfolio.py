@@ -10,10 +10,7 @@ Build the same view from any folder of report folders::
 
 from __future__ import annotations
 
-import html
 import json
-
-import numpy as np
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -185,80 +182,91 @@ def _forest_html(eff: pd.DataFrame, pools: list[dict[str, Any]]) -> str:
 
 def forest_plot(labels: Sequence[str], est: Sequence[float], lo: Sequence[float],
                 hi: Sequence[float], colours: Sequence[str] | None = None):
-    """The index's forest plot: one row per label (wrapped onto several lines rather than cut
-    off), programs as circles and pooled estimates as diamonds."""
-    from evalkit.report.figures import PALETTE, new_figure, wrap_label
+    """The index's forest plot (:func:`evalkit.report.figures.index_forest_figure`).
 
-    colours = list(colours or [PALETTE["blue"]] * len(labels))
-    wrapped = [wrap_label(x, 44) for x in labels]
-    lines = sum(w.count("\n") + 1 for w in wrapped)
-    fig, (ax,) = new_figure(1, width=9.0, height=0.3 * lines + 0.25 * len(labels) + 1.5)
-    y = np.arange(len(labels))[::-1]
-    for yy, e, a, b, c in zip(y, est, lo, hi, colours):
-        ax.errorbar([e], [yy], xerr=[[e - a], [b - e]], fmt="D" if c != PALETTE["blue"] else "o",
-                    color=c, capsize=3)
-    ax.axvline(0, color=PALETTE["grey"], ls="--", lw=1)
-    ax.set_yticks(y, wrapped, fontsize=8)
-    ax.set_xlabel("Standardized effect (Hedges' g) with 95% CI")
-    ax.set_title("Standardized effects by outcome domain")
-    return fig
+    Parameters
+    ----------
+    labels
+        Row labels, top to bottom.
+    est, lo, hi
+        Hedges' g and its 95% interval per row.
+    colours
+        Colour per row: blue for programs (circles), any other for pooled estimates
+        (diamonds).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    from evalkit.report.figures import index_forest_figure
+
+    return index_forest_figure(labels, est, lo, hi, colours)
 
 
-def _pooled_html(pools: list[dict[str, Any]]) -> str:
-    if not pools:
-        return ""
+def _pool_rows(pools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pooled table's cells as the index prints them."""
     rows = []
     for p in pools:
         m = p["result"]
-        rows.append(
-            f"<tr><td>{_esc(p['domain'])}</td>"
-            f"<td>{_esc(_DESIGN_WORDS.get(p['design'], p['design']))}</td><td>{m.k}</td>"
-            f"<td class='num'>{_fmt(m.estimate)} ({_fmt(m.ci_low)} to {_fmt(m.ci_high)})</td>"
-            f"<td class='num'>{_fmt(m.pi_low)} to {_fmt(m.pi_high)}</td>"
-            f"<td class='num'>{m.tau2:.4f}</td><td class='num'>{m.i2:.0f}%</td></tr>")
-    return (
-        "<h2>Programs pooled by outcome domain</h2><table><thead><tr><th>Domain</th>"
-        "<th>Design</th><th>Programs</th><th>Pooled g (95% CI)</th><th>Prediction interval"
-        "</th><th>τ²</th><th>I²</th></tr></thead><tbody>" + "".join(rows) +
-        "</tbody></table><p class='note'>Random-effects meta-analysis (REML between-program "
-        "variance, Hartung–Knapp intervals), as R's metafor::rma. The prediction interval is "
-        "where the effect of a new, similar program would be expected to fall.</p>")
+        rows.append({"domain": p["domain"],
+                     "design": _DESIGN_WORDS.get(p["design"], p["design"]), "k": m.k,
+                     "estimate": _fmt(m.estimate), "ci_low": _fmt(m.ci_low),
+                     "ci_high": _fmt(m.ci_high), "pi_low": _fmt(m.pi_low),
+                     "pi_high": _fmt(m.pi_high), "tau2": f"{m.tau2:.4f}",
+                     "i2": f"{m.i2:.0f}"})
+    return rows
 
 
-def _esc(x: Any) -> str:
-    return html.escape("" if x is None else str(x), quote=True)
+def _index_row(slug: str, d: Mapping[str, Any] | None, run: Mapping[str, Any]
+               ) -> dict[str, Any]:
+    """One evaluation's cells of the index table (text; the template escapes it)."""
+    row: dict[str, Any] = {"slug": slug, "doc": d, "failed": run.get("status") == "failed"}
+    if d is None:
+        return row
+    h = d.get("headline", {})
+    es = h.get("effect_size") or {}
+    est = h.get("estimate")
+    dg = headline_digits(h)
+    effect = (f"{_fmt(est, dg)} {h.get('units', '')} "
+              f"({_fmt(h.get('ci_low'), dg)} to {_fmt(h.get('ci_high'), dg)})"
+              if est is not None else
+              ("not estimated" if h.get("not_estimated") else "suppressed"))
+    pc = h.get("percent_change") or {}
+    short = _EFFECT_NAMES.get(es.get("name"), es.get("name") or "")
+    row.update(
+        title=d.get("title", slug), program=d.get("program", ""),
+        outcome=d.get("outcome", {}).get("label", ""),
+        design=d.get("design", {}).get("label", ""),
+        rating=d.get("evidence", {}).get("label", ""),
+        sort=est if est is not None else "", effect=effect,
+        percent=(_percent(pc) if est is not None and pc.get("estimate") is not None
+                 else None),
+        standardized=(f"{short} = {_fmt(es.get('estimate'))} ({_fmt(es.get('ci_low'))} to "
+                      f"{_fmt(es.get('ci_high'))})" if es.get("estimate") is not None else ""),
+        n=h.get("n") if h.get("n") is not None else "—",
+        generated=(d.get("generated_at", "") or "")[:10],
+    )
+    return row
 
 
-_CSS = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;color:#1d2430;
-max-width:72rem;margin:0 auto;padding:2rem 1.5rem;line-height:1.5}
-h1{font-size:1.8rem;margin-bottom:.2rem}.sub{color:#5b6472;margin-top:0}
-table{border-collapse:collapse;width:100%;font-size:.93rem}
-th,td{padding:.4rem .6rem;border-bottom:1px solid #d8dde5;text-align:left;vertical-align:top}
-thead th{border-bottom:2px solid #1d2430;cursor:pointer;white-space:nowrap}
-td.num{text-align:right;white-space:nowrap}
-h2{font-size:1.3rem;margin-top:2rem}img{max-width:100%;height:auto}
-figure{margin:1rem 0}figcaption{color:#5b6472;font-size:.9rem}
-.failed{color:#9a3b00;font-weight:600}.ok{color:#006b4f}
-.note{color:#5b6472;font-size:.9rem}
-"""
+def _template(name: str):
+    """A template of ``evalkit/report/templates/portfolio`` whose values are escaped as
+    report text is (:func:`evalkit.report.html.esc`; ``None`` prints nothing)."""
+    import jinja2
+    from markupsafe import Markup
 
-_SORT_JS = """
-document.querySelectorAll('table.sortable th').forEach(function(th, col){
-  th.addEventListener('click', function(){
-    var tb = th.closest('table').tBodies[0], rows = Array.from(tb.rows);
-    var dir = th.dataset.dir === 'asc' ? -1 : 1; th.dataset.dir = dir === 1 ? 'asc' : 'desc';
-    rows.sort(function(a, b){
-      var x = a.cells[col].dataset.sort || a.cells[col].textContent;
-      var y = b.cells[col].dataset.sort || b.cells[col].textContent;
-      var nx = parseFloat(x), ny = parseFloat(y);
-      if (!isNaN(nx) && !isNaN(ny)) return dir * (nx - ny);
-      return dir * x.localeCompare(y);
-    });
-    rows.forEach(function(r){ tb.appendChild(r); });
-  });
-});
-"""
+    from evalkit.report.html import esc
+
+    def finalize(value: Any) -> Any:
+        return value if isinstance(value, Markup) else Markup(esc("" if value is None
+                                                                  else value))
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "report" / "templates"
+                                       / "portfolio"),
+        autoescape=True, undefined=jinja2.StrictUndefined, finalize=finalize)
+    return env.get_template(name)
 
 
 def index_html(
@@ -269,6 +277,8 @@ def index_html(
 ) -> str:
     """The portfolio page: a sortable table of every evaluation with a link to its report.
 
+    The page is the template ``evalkit/report/templates/portfolio/index.html.j2``.
+
     Parameters
     ----------
     docs
@@ -276,72 +286,31 @@ def index_html(
     runs
         Latest run status per slug (``{"status": "ok"|"failed", "finished_at": ...,
         "message": ...}``); evaluations that failed and have no report are listed too.
+    title
+        The page's title and heading.
+
+    Returns
+    -------
+    str
+        The HTML page, self-contained (inline style, script and figure).
     """
+    from markupsafe import Markup
+
     runs = dict(runs or {})
     by_slug = {d["slug"]: d for d in docs}
     eff = standardized(docs)
     pools = _pool(eff)
-    extra = ("<h2>Standardized effects</h2>" + _forest_html(eff, pools) + _pooled_html(pools)
-             if not eff.empty else "")
     slugs = sorted(set(by_slug) | set(runs))
-    body = []
-    for slug in slugs:
-        d = by_slug.get(slug)
-        run = runs.get(slug, {})
-        failed = run.get("status") == "failed"
-        if d is None:
-            status = "<span class='failed'>failed — no report yet</span>"
-            cells = [f"<td>{_esc(slug)}</td>"] + ["<td>—</td>"] * 5
-        else:
-            h = d.get("headline", {})
-            es = h.get("effect_size") or {}
-            if failed:
-                status = ("<span class='failed'>latest run failed — showing the report of "
-                          f"{_esc(d.get('generated_at', '')[:10])}</span>")
-            else:
-                status = "<span class='ok'>ok</span>"
-            est = h.get("estimate")
-            dg = headline_digits(h)
-            effect = (f"{_fmt(est, dg)} {_esc(h.get('units', ''))} "
-                      f"({_fmt(h.get('ci_low'), dg)} to {_fmt(h.get('ci_high'), dg)})"
-                      if est is not None else
-                      ("not estimated" if h.get("not_estimated") else "suppressed"))
-            pc = h.get("percent_change") or {}
-            if est is not None and pc.get("estimate") is not None:
-                effect += "<br><span class='note'>" + _esc(_percent(pc)) + "</span>"
-            short = _EFFECT_NAMES.get(es.get("name"), es.get("name") or "")
-            std = (f"{short} = {_fmt(es.get('estimate'))} ({_fmt(es.get('ci_low'))} to "
-                   f"{_fmt(es.get('ci_high'))})" if es.get("estimate") is not None else "")
-            link = f"<a href='{_esc(slug)}/report.html'>{_esc(d.get('title', slug))}</a>"
-            cells = [
-                f"<td>{link}<br><span class='note'>{_esc(d.get('program', ''))}</span></td>",
-                f"<td>{_esc(d.get('outcome', {}).get('label', ''))}</td>",
-                f"<td>{_esc(d.get('design', {}).get('label', ''))}</td>",
-                f"<td>{_esc(d.get('evidence', {}).get('label', ''))}</td>",
-                f"<td class='num' data-sort='{_esc(est if est is not None else '')}'>"
-                f"{effect}<br><span class='note'>{std}</span></td>",
-                f"<td class='num'>{_esc(h.get('n') if h.get('n') is not None else '—')}</td>",
-            ]
-        body.append("<tr>" + "".join(cells) + f"<td>{status}</td></tr>")
+    rows = [_index_row(slug, by_slug.get(slug), runs.get(slug, {})) for slug in slugs]
     stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     n_failed = sum(1 for r in runs.values() if r.get("status") == "failed")
     summary = f"{len(slugs)} evaluation(s)" + (f", {n_failed} failed in the latest run"
                                                if n_failed else "")
-    return (
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-        f"<title>{_esc(title)}</title><style>{_CSS}</style></head><body>"
-        f"<h1>{_esc(title)}</h1><p class='sub'>{summary}; updated {stamp}. "
-        "Click a column heading to sort.</p>"
-        "<table class='sortable'><thead><tr><th>Program and report</th><th>Outcome</th>"
-        "<th>Design</th><th>Evidence rating</th><th>Effect (CI); standardized</th><th>n</th>"
-        f"<th>Status</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
-        f"{extra}"
-        "<p class='note'>Effects are shown with their 95% confidence intervals unless a "
-        "report states otherwise; g is Hedges' standardized effect size, HR a hazard ratio. "
-        "Counts below each evaluation's privacy threshold are suppressed.</p>"
-        f"<script>{_SORT_JS}</script></body></html>"
-    )
+    return _template("index.html.j2").render(
+        title=title, summary=summary, stamp=stamp, rows=rows,
+        standardized=not eff.empty,
+        forest=Markup(_forest_html(eff, pools)) if not eff.empty else "",
+        pools=_pool_rows(pools))
 
 
 def config_exists(path: str | None, reports_dir: str | Path) -> bool | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -68,3 +69,22 @@ def test_programs_sharing_a_domain_and_design_are_pooled(tmp_path):
     assert pools[0]["result"].estimate == pytest.approx(direct.estimate)
     html = portfolio.index_html(docs)
     assert "Programs pooled by outcome domain" in html and "data:image/png;base64" in html
+
+
+def test_the_index_escapes_text_as_reports_do():
+    d = _doc("x'y", -0.5)
+    d["title"] = "A <b>'new'</b> & \"tested\" program"
+    page = portfolio.index_html([d], {"x'y": {"status": "ok"}})
+    assert "<b>" not in page
+    assert "A &lt;b&gt;&#x27;new&#x27;&lt;/b&gt; &amp; &quot;tested&quot; program" in page
+    assert "href='x&#x27;y/report.html'" in page
+
+
+def test_the_index_is_one_line_of_html_outside_its_style_and_script():
+    docs = [_doc("a", -0.5), _doc("b", None)]
+    docs[0]["headline"]["percent_change"] = {"estimate": -0.1, "ci_low": -0.2, "ci_high": 0.0}
+    page = portfolio.index_html(docs, {"a": {"status": "failed"}, "c": {"status": "failed"}})
+    outside = re.sub(r"<style>.*?</style>|<script>.*?</script>", "", page, flags=re.S)
+    assert "\n" not in outside and outside.startswith("<!DOCTYPE html>")
+    assert "−10% change (−20% to 0%)" in page
+    assert outside.split("</table>")[0].count("<tr>") == 4  # heading, three evaluations

@@ -5,6 +5,7 @@ comes from :mod:`evalkit.methods`. Nothing here runs notebooks.
 """
 
 from evalkit.report import resultsdoc
+from evalkit.report.base import SECTIONS, Report
 from evalkit.report.common import (
     appendix_block,
     bullets_block,
@@ -29,6 +30,8 @@ __all__ = [
     "PrePostReport",
     "RATINGS",
     "RefusedReport",
+    "Report",
+    "SECTIONS",
     "SurvivalReport",
     "appendix_block",
     "bullets_block",

@@ -7,8 +7,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import pandas as pd
+
 from evalkit.files import sha256_file  # re-exported: the runner imported it from here
-from evalkit.report.html import Block, esc, key_values, paragraphs
+from evalkit.report.html import Block, esc, key_values, paragraphs, table
 
 __all__ = [
     "glance_block",
@@ -138,20 +140,12 @@ def appendix_block(
         # a wide table would run off the page (and off a printed PDF): the standard columns
         # come first, the estimator's extra columns in a second table keyed by term
         for k, cols in enumerate(_column_groups(list(frame.columns))):
-            head = "".join(f"<th scope='col'>{esc(c)}</th>" for c in cols)
-            rows = []
-            for _, row in frame.iterrows():
-                cells = []
-                for c in cols:
-                    v = row[c]
-                    txt = v if c == "term" else (fmt_p(v) if c == "p_value" else fmt_num(v))
-                    cells.append(f"<td>{esc(txt)}</td>")
-                rows.append("<tr>" + "".join(cells) + "</tr>")
+            cells = [[row[c] if c == "term" else (fmt_p(row[c]) if c == "p_value" else
+                                                   fmt_num(row[c])) for c in cols]
+                     for _, row in frame.iterrows()]
             caption = title if k == 0 else f"{title} (continued)"
-            parts.append(
-                f"<table class='ek-table'><caption>{esc(caption)}</caption><thead><tr>{head}"
-                f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
-            )
+            parts.append(table(pd.DataFrame(cells, columns=cols), caption=caption,
+                               index=False, total_rows=()))
     parts.append("<h3>Options</h3>" + key_values({k: v for k, v in options.items()}))
     if data_path is not None:
         p = Path(data_path)

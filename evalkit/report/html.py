@@ -52,7 +52,29 @@ def table(
     total_rows: Iterable[object] = ("Total",),
     note: str | None = None,
 ) -> str:
-    """An accessible HTML table; cells reading ``"suppressed"`` are styled as such."""
+    """An accessible HTML table: the one renderer of every table in a report.
+
+    Parameters
+    ----------
+    frame
+        The cells, already worded for readers (numbers formatted, small counts replaced by
+        ``"suppressed"``, which is styled as such).
+    caption
+        The table's caption.
+    index
+        Whether the frame's index is the first column (row headings).
+    index_label
+        Heading of the index column.
+    total_rows
+        Index values of rows styled as totals.
+    note
+        A note printed under the table.
+
+    Returns
+    -------
+    str
+        The table's HTML (and the note's).
+    """
     totals = set(total_rows)
     cols = list(frame.columns)
     head = (f"<th scope='col'>{esc(index_label)}</th>" if index else "") + "".join(
