@@ -3,6 +3,12 @@
 :class:`PrePostReport` holds what the sections share (the results, the outcome's labels, the
 privacy threshold); each method returns one section as a :class:`~evalkit.report.html.Block`.
 All numbers come from :mod:`evalkit.methods`; this module only words and draws them.
+
+This module is longer than the house's ~600 lines because it holds one report: every section of
+the one-group, comparison-group and randomized pre-post designs reads the same results and the
+same privacy rules (what may be shown), and splitting the sections apart would scatter those
+rules. Figures are drawn in :mod:`evalkit.report.figures`, tables by
+:func:`evalkit.report.html.table`.
 """
 
 from __future__ import annotations
