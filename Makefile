@@ -25,17 +25,17 @@ $(BIN)/python:
 	$(STEP) "updating pip in $(VENV)"
 	@$(PIP) install --upgrade pip
 
-$(STAMP): pyproject.toml setup.py | $(BIN)/python
+$(STAMP): pyproject.toml | $(BIN)/python
 	$(STEP) "installing evalkit and its dependencies into $(VENV) (about a minute the first time)"
 	@$(PIP) install -e .
 	@touch $@
 
-$(DEV_STAMP): pyproject.toml setup.py | $(BIN)/python
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(STEP) "installing evalkit with its test tools into $(VENV) (about a minute the first time)"
 	@$(PIP) install -e '.[dev]'
 	@touch $@ $(STAMP)
 
-$(LAB_STAMP): pyproject.toml setup.py | $(BIN)/python
+$(LAB_STAMP): pyproject.toml | $(BIN)/python
 	$(STEP) "installing evalkit with JupyterLab into $(VENV) (a minute or two the first time)"
 	@$(PIP) install -e '.[lab]'
 	@touch $@ $(STAMP)
