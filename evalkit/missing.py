@@ -376,13 +376,13 @@ def attrition_weights(data: pd.DataFrame, observed: str | pd.Series,
         what = "every youth is observed" if y[0] == 1 else "no youth is observed"
         raise EvalDataError([DataProblem(name, what, "some youth observed and some not")],
                             source=source)
-    X, names = model_matrix(data, covariates, source)
+    Xi, names = model_matrix(data, covariates, source, intercept=True)
+    X, names = Xi[:, 1:], names[1:]
     const = [n for j, n in enumerate(names) if np.ptp(X[:, j]) == 0]
     if const:
         raise EvalDataError([DataProblem(n, "the covariate has the same value for every youth",
                                          "a covariate that varies") for n in const],
                             source=source)
-    Xi = np.column_stack([np.ones(len(y)), X])
     beta, p, cov, converged = fit_logit(y, Xi)
     cautions: list[Caution] = separation_check(beta, p, converged, Xi, names, source, y)
     w = np.where(y == 1, 1.0 / np.maximum(p, PS_EPS), 0.0)

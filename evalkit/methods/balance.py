@@ -39,6 +39,23 @@ def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str], source: str 
     EvalDataError
         Covariates not found, or with missing values (naming the rows).
     """
+    X, names, ref = design(data, covariates, source)
+    if full_dummies or not any(ref):
+        return X, names
+    keep = [j for j, r in enumerate(ref) if not r]
+    return X[:, keep], [names[j] for j in keep]
+
+
+def design(data: pd.DataFrame, covariates: Sequence[str], source: str | None = None, *,
+           lead: Sequence[tuple[str, np.ndarray]] = (), rows: np.ndarray | None = None
+           ) -> tuple[np.ndarray, list[str], list[bool]]:
+    """A column-major design matrix: the ``lead`` columns (an intercept, the treatment), then
+    the covariates with every level of a categorical one as a ``column[level]`` indicator.
+
+    Returns the matrix (rows selected by the boolean ``rows`` if given), its column names,
+    and for each column whether it is a reference level (the first level of a categorical
+    covariate, left out of a regression). See :func:`covariate_matrix` for the errors.
+    """
     covariates = list(covariates)
     if not covariates:
         raise EvalDataError([DataProblem(None, "no covariates given",
@@ -49,31 +66,60 @@ def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str], source: str 
         raise EvalDataError(problems, source=source)
     for c in covariates:
         na = data[c].isna().to_numpy()
+        if rows is not None:
+            na = na & rows
         if na.any():
-            rows = tuple(int(i) + 1 for i in np.flatnonzero(na)[:8])
+            where = tuple(int(i) + 1 for i in np.flatnonzero(na)[:8])
             problems.append(DataProblem(c, "missing values", "a value for every youth (drop "
                                         "incomplete rows, or impute with "
-                                        "evalkit.missing.impute)", rows=rows,
+                                        "evalkit.missing.impute)", rows=where,
                                         n_rows=int(na.sum())))
     if problems:
         raise EvalDataError(problems, source=source)
     cols: list[np.ndarray] = []
     names: list[str] = []
+    ref: list[bool] = []
+    for name, col in lead:
+        cols.append(np.asarray(col, float))
+        names.append(name)
+        ref.append(False)
     for c in covariates:
         s = data[c]
         if _is_categorical(s):
             if isinstance(s.dtype, pd.CategoricalDtype):
                 levels = [lv for lv in s.cat.categories if (s == lv).any()]
             else:
-                levels = sorted(s.astype(str).unique())
                 s = s.astype(str)
-            for lv in (levels if full_dummies else levels[1:]):
-                cols.append((s == lv).to_numpy(float))
+                levels = sorted(s.unique())
+            for i, lv in enumerate(levels):
+                v = (s == lv).to_numpy(float)
+                cols.append(v if rows is None else v[rows])
                 names.append(f"{c}[{lv}]")
+                ref.append(i == 0)
         else:
-            cols.append(s.to_numpy(float))
+            v = s.to_numpy(float)
+            cols.append(v if rows is None else v[rows])
             names.append(str(c))
-    return np.column_stack(cols), names
+            ref.append(False)
+    n = len(cols[0]) if lead else len(cols[0])
+    X = np.empty((n, len(cols)), order="F")
+    for j, v in enumerate(cols):
+        X[:, j] = v
+    return X, names, ref
+
+
+def _binary_columns(X: np.ndarray) -> np.ndarray:
+    """Which columns take exactly two values (one pass per column, no sorting)."""
+    out = np.zeros(X.shape[1], bool)
+    for j in range(X.shape[1]):
+        x = X[:, j]
+        a = x[0]
+        other = x != a
+        if not other.any():
+            continue
+        b = x[int(np.argmax(other))]
+        out[j] = bool(((x == a) | (x == b)).all())
+    return out
 
 
 def _wvar(x: np.ndarray, w: np.ndarray, binary: np.ndarray) -> np.ndarray:
@@ -88,14 +134,20 @@ def _wvar(x: np.ndarray, w: np.ndarray, binary: np.ndarray) -> np.ndarray:
 
 def balance_frame(data: pd.DataFrame, t: np.ndarray, covariates: Sequence[str],
                   weights: np.ndarray | None, estimand: str,
-                  source: str | None = None) -> pd.DataFrame:
+                  source: str | None = None, *,
+                  full: tuple[np.ndarray, list[str]] | None = None) -> pd.DataFrame:
     """The balance table for a treatment vector ``t`` already checked (see
-    :func:`balance_table`)."""
-    X, names = covariate_matrix(data, covariates, source, full_dummies=True)
-    binary = np.array([len(np.unique(X[:, j])) == 2 for j in range(X.shape[1])])
+    :func:`balance_table`); ``full`` passes the covariate matrix with every level when the
+    caller has built it."""
+    X, names = full if full is not None else covariate_matrix(data, covariates, source,
+                                                              full_dummies=True)
+    binary = _binary_columns(X)
+    if binary.any():
+        X = X.copy(order="F")
     for j in np.flatnonzero(binary):  # cobalt: 0 stays 0, else the lower value becomes 0
-        u = np.unique(X[:, j])
-        X[:, j] = (X[:, j] != (0.0 if 0.0 in u else u[0])).astype(float)
+        lo, hi = X[:, j].min(), X[:, j].max()
+        zero = 0.0 if (lo == 0.0 or hi == 0.0) else lo
+        X[:, j] = (X[:, j] != zero).astype(float)
     w = np.ones(len(t)) if weights is None else np.asarray(weights, float)
     ones = np.ones(len(t))
     t1, t0 = t == 1, t == 0

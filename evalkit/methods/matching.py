@@ -259,9 +259,9 @@ def match(
         raise ValueError(f"caliper must be a positive number of SDs, not {caliper!r}")
     source = "data frame"
     t = treatment_vector(data, treatment, source)
-    X, names = model_matrix(data, covariates, source)
-    cautions: list[Caution] = _check_constant(X, names, t, source)
-    Xi = np.column_stack([np.ones(len(t)), X])
+    Xi, names = model_matrix(data, covariates, source, intercept=True)
+    names = names[1:]
+    cautions: list[Caution] = _check_constant(Xi[:, 1:], names, t, source)
     beta, ps, _, converged = fit_logit(t, Xi)
     cautions += separation_check(beta, ps, converged, Xi, names, source, t)
     # youth with the same covariates get bit-for-bit the same distance (a matrix product may

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import special, stats
 
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.methods.balance import balance_frame, covariate_matrix, max_abs_smd
+from evalkit.methods.balance import balance_frame, covariate_matrix, design, max_abs_smd
 from evalkit.methods.inference import join_names
 from evalkit.privacy import DEFAULT_THRESHOLD
 from evalkit.results import Caution, Result, check_option
@@ -56,11 +56,25 @@ def treatment_vector(data: pd.DataFrame, treatment: str, source: str | None = No
 
 
 def model_matrix(data: pd.DataFrame, covariates: Sequence[str], source: str | None = None,
-                 *, full_dummies: bool = False) -> tuple[np.ndarray, list[str]]:
-    """Covariates as a float matrix; categorical columns expanded to ``column[level]``
-    indicators (every level but the first, as R's treatment contrasts, unless
-    ``full_dummies``)."""
-    return covariate_matrix(data, covariates, source, full_dummies=full_dummies)
+                 *, intercept: bool = False) -> tuple[np.ndarray, list[str]]:
+    """Covariates as a column-major float matrix, led by an ``(Intercept)`` column if asked;
+    categorical columns expanded to ``column[level]`` indicators (every level but the first,
+    as R's treatment contrasts)."""
+    if not intercept:
+        return covariate_matrix(data, covariates, source)
+    X, names, ref = model_design(data, covariates, source)
+    if any(ref):
+        keep = [j for j, r in enumerate(ref) if not r]
+        X, names = X[:, keep], [names[j] for j in keep]
+    return X, names
+
+
+def model_design(data: pd.DataFrame, covariates: Sequence[str], source: str | None = None
+                 ) -> tuple[np.ndarray, list[str], list[bool]]:
+    """The intercept and every covariate column (all levels of categorical ones), column-major,
+    with the names and which columns are reference levels (see
+    :func:`evalkit.methods.balance.design`)."""
+    return design(data, covariates, source, lead=[("(Intercept)", np.ones(len(data)))])
 
 
 def fit_logit(y: np.ndarray, X: np.ndarray, *, weights: np.ndarray | None = None,
@@ -76,37 +90,43 @@ def fit_logit(y: np.ndarray, X: np.ndarray, *, weights: np.ndarray | None = None
     -------
     (coefficients, fitted probabilities, covariance ``(X'WX)⁻¹``, converged)
     """
-    w = np.ones(len(y)) if weights is None else np.asarray(weights, float)
-    mu = (w * y + 0.5) / (w + 1.0)
+    w = None if weights is None else np.asarray(weights, float)
+    mu = (y + 0.5) / 2.0 if w is None else (w * y + 0.5) / (w + 1.0)
     eta = np.log(mu / (1.0 - mu))
+    is1 = y == 1
+    Xt = X.T  # row-major view of a column-major design: contiguous rows for the products
     beta = np.zeros(X.shape[1])
     dev_old = math.inf
     converged = False
     for _ in range(maxit):
-        v = mu * (1.0 - mu) * w
-        z = eta + (y - mu) / np.maximum(mu * (1.0 - mu), 1e-300)
-        XtW = X.T * v
+        v = mu * (1.0 - mu)
+        z = eta + (y - mu) / np.maximum(v, 1e-300)
+        if w is not None:
+            v = v * w
+        XtW = Xt * v
         H = XtW @ X
         try:
             beta_new = np.linalg.solve(H, XtW @ z)
         except np.linalg.LinAlgError:
             beta_new = np.linalg.lstsq(H, XtW @ z, rcond=None)[0]
+        del XtW
         eta = X @ beta_new
         mu = special.expit(eta)
         mu = np.clip(mu, 1e-300, 1.0 - 2.220446e-16)
-        dev = -2.0 * float(np.sum(w * (special.xlogy(y, mu) + special.xlog1py(1.0 - y, -mu))))
+        ll = np.log(np.where(is1, mu, 1.0 - mu))
+        dev = -2.0 * float(ll.sum() if w is None else w @ ll)
         beta = beta_new
         if abs(dev - dev_old) / (abs(dev) + 0.1) < tol:
             converged = True
             break
         dev_old = dev
-    v = mu * (1.0 - mu) * w
-    H = (X.T * v) @ X
+    v = mu * (1.0 - mu)
+    H = (Xt * (v if w is None else v * w)) @ X
     try:
         cov = np.linalg.inv(H)
     except np.linalg.LinAlgError:
         cov = np.full_like(H, np.nan)
-    return beta, special.expit(X @ beta), cov, converged
+    return beta, special.expit(eta), cov, converged
 
 
 def ess(w: np.ndarray) -> float:
@@ -275,15 +295,15 @@ def overlap_cautions(ps: np.ndarray, t: np.ndarray, estimand: str,
 
 def _check_constant(X: np.ndarray, names: list[str], t: np.ndarray,
                     source: str | None) -> list[Caution]:
-    const_all = [n for j, n in enumerate(names) if np.ptp(X[:, j]) == 0]
+    const_all = [n for j, n in enumerate(names) if X[:, j].min() == X[:, j].max()]
     if const_all:
         raise EvalDataError([DataProblem(n, "the covariate has the same value for every youth",
                                          "a covariate that varies") for n in const_all],
                             source=source)
     out = []
     for g, who in ((1, "program"), (0, "comparison")):
-        Xg = X[t == g]
-        bad = [n for j, n in enumerate(names) if np.ptp(Xg[:, j]) == 0]
+        idx = np.flatnonzero(t == g)
+        bad = [n for j, n in enumerate(names) if np.ptp(X[:, j].take(idx)) == 0]
         if bad:
             out.append(Caution(f"{join_names(bad)} {'is' if len(bad) == 1 else 'are'} the same "
                                f"for every {who} youth: the groups cannot be compared on "
@@ -299,9 +319,11 @@ def separation_check(beta: np.ndarray, ps: np.ndarray, converged: bool, X: np.nd
     outcomes ``y`` completely (perfect separation); caution on fitted probabilities
     numerically 0 or 1. Messages name the covariates with the largest standardized
     coefficients."""
+    extreme = int(((ps < PS_EPS) | (ps > 1 - PS_EPS)).sum())
+    if converged and not extreme:
+        return []
     scaled = np.abs(beta[1:]) * X[:, 1:].std(axis=0)
     order = [names[i] for i in np.argsort(-scaled)[:3]]
-    extreme = int(((ps < PS_EPS) | (ps > 1 - PS_EPS)).sum())
     split = (y is not None and extreme > 0
              and ps[y == 1].min() >= ps[y == 0].max())
     if not converged or split:
@@ -406,9 +428,14 @@ def propensity(
         raise ValueError(f"trim must lie between 0.5 and 1 (a quantile), not {trim!r}")
     source = "data frame"
     t = treatment_vector(data, treatment, source)
-    X, names = model_matrix(data, covariates, source)
+    Xi, names, is_ref = model_design(data, covariates, source)
+    full = (Xi[:, 1:], names[1:])
+    if any(is_ref):
+        keep = [j for j, r in enumerate(is_ref) if not r]
+        Xi, names = Xi[:, keep], [names[j] for j in keep]
+    names = names[1:]
+    X = Xi[:, 1:]
     cautions: list[Caution] = _check_constant(X, names, t, source)
-    Xi = np.column_stack([np.ones(len(t)), X])
     beta, ps, cov, converged = fit_logit(t, Xi)
     cautions += separation_check(beta, ps, converged, Xi, names, source, t)
     cautions += overlap_cautions(ps, t, estimand, source)
@@ -430,7 +457,7 @@ def propensity(
     index = data.index
     ess_ = {"treated": ess(w[t == 1]), "control": ess(w[t == 0])}
     cautions += ess_cautions(ess_, threshold)
-    bal = balance_frame(data, t, covariates, w, estimand, source)
+    bal = balance_frame(data, t, covariates, w, estimand, source, full=full)
     terms = ["(Intercept)", *names]
     return Weights(
         weights=pd.Series(w, index=index, name="weights"),

@@ -14,7 +14,7 @@ import pandas as pd
 from scipy import special, stats
 
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.methods.balance import covariate_matrix, weights_vector
+from evalkit.methods.balance import design, weights_vector
 from evalkit.methods.inference import cluster_cautions, crv1_vcov, hc1_vcov, join_names
 from evalkit.methods.propensity import fit_logit, treatment_vector
 from evalkit.results import Caution, Result, check_alpha, check_option
@@ -145,15 +145,20 @@ def weighted_fit(y: np.ndarray, X: np.ndarray, w: np.ndarray, codes: np.ndarray 
     if logistic:
         beta, mu, _, _ = fit_logit(y, X, weights=w)
         info_w = w * mu * (1.0 - mu)
+        H = (X.T * info_w) @ X
+        D = 1.0 / np.sqrt(np.diag(H))
         resid = y - mu
     else:
-        sw = np.sqrt(w)
-        Xs = X * sw[:, None]
-        beta = np.linalg.lstsq(Xs, y * sw, rcond=None)[0]
+        XtW = X.T * w
+        H = XtW @ X
+        # normal equations, equilibrated (unit diagonal) before solving
+        D = 1.0 / np.sqrt(np.diag(H))
+        beta = D * np.linalg.solve(H * np.outer(D, D), D * (XtW @ y))
         resid = y - X @ beta
-        info_w = w
-    H = (X.T * info_w) @ X
-    bread = np.linalg.inv(H)
+        # one step of iterative refinement recovers the accuracy of a QR solve
+        beta = beta + D * np.linalg.solve(H * np.outer(D, D), D * (XtW @ resid))
+        resid = y - X @ beta
+    bread = np.outer(D, D) * np.linalg.inv(H * np.outer(D, D))
     sw = np.sqrt(w)
     Xs, rs = X * sw[:, None], resid * sw
     if codes is None:
@@ -279,14 +284,21 @@ def effect(
             raise EvalDataError([DataProblem(outcome, f"no {who} youth with a positive weight "
                                              "and an outcome", "youth in both groups")],
                                 source=source)
-    cols, names = [np.ones(len(t)), t], ["(Intercept)", treatment]
+    lead = [("(Intercept)", np.ones(len(t))), (treatment, t)]
     if covariates:
-        Xc, cn = covariate_matrix(data.loc[keep], covariates, source)
-        cols += [Xc[:, j] for j in range(Xc.shape[1])]
-        names += cn
-    X = np.column_stack(cols)
-    rank = np.linalg.matrix_rank(X * np.sqrt(w)[:, None])
-    if rank < X.shape[1]:
+        X, names, ref = design(data, covariates, source, lead=lead,
+                               rows=None if keep.all() else keep)
+        if any(ref):
+            cols = [j for j, r in enumerate(ref) if not r]
+            X, names = X[:, cols], [names[j] for j in cols]
+    else:
+        X = np.empty((len(t), 2), order="F")
+        X[:, 0], X[:, 1] = 1.0, t
+        names = ["(Intercept)", treatment]
+    H = (X.T * w) @ X
+    D = 1.0 / np.sqrt(np.maximum(np.diag(H), 1e-300))
+    ev = np.linalg.eigvalsh(H * np.outer(D, D))
+    if ev.min() < 1e-10 * ev.max():
         raise EvalDataError([DataProblem(None, "the covariates are collinear with each other "
                                          f"or with '{treatment}' ({join_names(names[2:])})",
                                          "covariates that are not combinations of each other")],
@@ -313,7 +325,7 @@ def effect(
             cautions.append(Caution(f"'{outcome}' does not vary within either group: the odds "
                                     "ratio cannot be estimated.", limits=True))
         else:
-            Xb = np.column_stack([np.ones(len(t)), t])
+            Xb = np.asfortranarray(X[:, :2])
             b2, V2, _ = weighted_fit(y, Xb, w, codes, vcov, logistic=True)
             lse = float(np.sqrt(V2[1, 1]))
             extra = {"odds_ratio": float(np.exp(b2[1])),
