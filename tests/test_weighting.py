@@ -243,6 +243,9 @@ def test_binary_outcome_risk_difference_and_odds_ratio(lalonde, weights, ref):
     assert res.outcome_type == "binary"
     _check(res, R["att_rd"])
     _check(res, R["att_logor"], logor=True)
+    dr = weighting.effect(lalonde, "employed78", "treat", weights=weights["ATT"].weights,
+                          covariates=COVS)
+    _check(dr, R["att_rd_dr"])
     res = weighting.effect(lalonde, "employed78", "treat", weights=weights["ATE"].weights,
                            cluster="site")
     _check(res, R["ate_logor_site"], logor=True, rtol=1e-5)
@@ -268,6 +271,11 @@ def test_effect_on_matchit_own_pairs(lalonde, ref):
     _check(res, o["effect"]["diff"], rtol=1e-9)
     _check(weighting.effect(d, "re78", "treat", weights="mw", cluster="sc", vcov="vcovCL",
                             covariates=COVS), o["effect"]["dr"], rtol=1e-9)
+
+
+def test_effect_carries_the_weights_cautions(lalonde, weights):
+    res = weighting.effect(lalonde, "re78", "treat", weights=weights["ATO"])
+    assert set(weights["ATO"].cautions) <= set(res.cautions) and res.cautions
 
 
 def test_effect_missing_outcome_is_cautioned(lalonde, weights):

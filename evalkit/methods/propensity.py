@@ -386,7 +386,9 @@ def propensity(
         sample's means). The logit's scores are reported either way.
     trim
         With a number between 0.5 and 1, weights above that quantile (among the comparison
-        weights for the ATT, all weights otherwise) are set to it (WeightIt's ``trim``).
+        weights for the ATT, all weights otherwise) are set to it, as WeightIt's ``trim()``
+        does at a quantile (the quantile here is R's type 7, numpy's default; not checked
+        against WeightIt, which is not installed here).
     threshold
         Privacy threshold: an effective sample size below it draws a caution.
 

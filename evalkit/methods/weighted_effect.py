@@ -248,7 +248,9 @@ def effect(
     alpha = check_alpha(alpha)
     source = "data frame"
     matched = False
+    cautions: list[Caution] = []
     if hasattr(weights, "weights") and hasattr(weights, "cautions"):
+        cautions += list(weights.cautions)  # what limits the weights limits the effect
         matched = hasattr(weights, "subclass")
         if matched and cluster is None and not getattr(weights, "replace", False):
             cluster = weights.subclass
@@ -271,7 +273,6 @@ def effect(
     pos = w_all > 0
     keep = pos & np.isfinite(y_all)
     n_dropped = int((pos & ~np.isfinite(y_all)).sum())
-    cautions: list[Caution] = []
     if n_dropped:
         cautions.append(Caution(f"{n_dropped} youth with a positive weight have no "
                                 f"'{outcome}' and are left out (complete cases): if follow-up "

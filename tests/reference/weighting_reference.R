@@ -82,6 +82,8 @@ out$effect <- list(
   att_diff_site = eff(re78 ~ treat, w$ATT, ids = ~site),
   att_rd = eff(employed78 ~ treat, w$ATT),
   att_logor = eff(employed78 ~ treat, w$ATT, family = quasibinomial()),
+  att_rd_dr = eff(employed78 ~ treat + age + educ + race + married + nodegree + re74 + re75,
+                  w$ATT),
   ate_logor_site = eff(employed78 ~ treat, w$ATE, ids = ~site, family = quasibinomial()))
 
 ## MatchIt nearest-neighbour matching (distance = "glm", m.order = "largest")
