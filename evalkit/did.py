@@ -8,6 +8,7 @@ from evalkit.methods.did import (
     EventStudy,
     Staggered,
     TwoByTwo,
+    WildBootstrap,
     bacon_decomposition,
     demean,
     event_study,
@@ -19,7 +20,7 @@ from evalkit.methods.did import (
 )
 
 __all__ = [
-    "Aggregate", "Bacon", "EventStudy", "Staggered", "TWFE", "TwoByTwo",
+    "Aggregate", "Bacon", "EventStudy", "Staggered", "TWFE", "TwoByTwo", "WildBootstrap",
     "bacon_decomposition", "demean", "event_study", "multiplier_bootstrap", "staggered",
     "twfe", "two_by_two", "wild_cluster_bootstrap",
 ]

@@ -225,7 +225,7 @@ class Result:
         """Tidy table: one row per term, starting ``term, estimate, se, ci_low, ci_high,
         p_value`` (:data:`FRAME_COLUMNS`; a column a result does not have is NaN), then any
         columns the estimator adds."""
-        return pd.DataFrame(self._terms())
+        return tidy_frame(self._terms())
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as JSON-ready Python values (NaN becomes ``None``)."""

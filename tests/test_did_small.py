@@ -129,11 +129,11 @@ def test_wild_bootstrap_with_two_clusters_has_p_one_half():
     # ±(1, −1), which share one |t*|; ties count, so p is 0.5 or 1 (the issue saw p = 0.0)
     X, y, g = _ols_design("ols_G2")
     out = wild_cluster_bootstrap(X, y, g, 1, draws=999, seed=1)
-    assert out["enumerated"] and out["draws"] == 4 and out["clusters"] == 2
-    assert out["p_value"] == 0.5 and out["min_p_value"] == 0.5
-    assert out["p_value_strict"] == 0.0  # boottest / fwildclusterboot count only |t*| > |t|
-    assert out["ci_low"] == -np.inf and out["ci_high"] == np.inf
-    assert "never fall below 0.5" in out["cautions"][0]
+    assert out.enumerated and out.draws == 4 and out.clusters == 2
+    assert out.p_value == 0.5 and out.min_p_value == 0.5
+    assert out.p_value_strict == 0.0  # boottest / fwildclusterboot count only |t*| > |t|
+    assert out.ci_low == -np.inf and out.ci_high == np.inf
+    assert "never fall below 0.5" in out.cautions[0]
     # by hand: refit the four bootstrap samples
     from evalkit.methods.groups import robust_ols
 
@@ -163,33 +163,33 @@ def test_wild_bootstrap_enumeration_equals_r_hand_enumeration(design):
         out = res.wild
         assert any("never fall below 0.0625" in c for c in res.cautions)
     G = int(ref["G"])
-    assert out["enumerated"] and out["draws"] == 2**G and out["clusters"] == G
-    assert out["p_value"] == ref["p_value"]
-    assert out["p_value_strict"] == ref["p_value_strict"]
+    assert out.enumerated and out.draws == 2**G and out.clusters == G
+    assert out.p_value == ref["p_value"]
+    assert out.p_value_strict == ref["p_value_strict"]
     for end in ("ci_low", "ci_high"):
         if np.isinf(ref[end]):
-            assert out[end] == ref[end]
+            assert getattr(out, end) == ref[end]
         else:
-            assert out[end] == pytest.approx(ref[end], rel=1e-8)
+            assert getattr(out, end) == pytest.approx(ref[end], rel=1e-8)
     # ties come in pairs (v and −v give the same |t*|), and the floor is 2 / 2^G
-    assert (out["p_value"] * 2**G) % 2 == 0 and out["p_value"] >= 2 / 2**G
+    assert (out.p_value * 2**G) % 2 == 0 and out.p_value >= 2 / 2**G
 
 
 def test_wild_enumeration_does_not_depend_on_the_seed_and_cautions_on_coarse_p_values():
     X, y, g = _ols_design("ols_G6")
     a = wild_cluster_bootstrap(X, y, g, 1, draws=999, seed=1)
     b = wild_cluster_bootstrap(X, y, g, 1, draws=5000, seed=2)
-    assert a == b
-    assert "32 distinct values" in a["cautions"][0] and "0.0313" in a["cautions"][0]
+    assert a.to_dict() == b.to_dict()
+    assert "32 distinct values" in a.cautions[0] and "0.0313" in a.cautions[0]
     # 2^G > draws: random Rademacher draws, as fwildclusterboot (2^G <= B enumerates)
     X8, y8, g8 = _ols_design("ols_G8")
     rnd = wild_cluster_bootstrap(X8, y8, g8, 1, draws=199, seed=1)
-    assert not rnd["enumerated"] and rnd["draws"] == 199
+    assert not rnd.enumerated and rnd.draws == 199
     # Webb weights are drawn, never enumerated; with 2 clusters they cannot reach 0.05 either
     X2, y2, g2 = _ols_design("ols_G2")
     webb = wild_cluster_bootstrap(X2, y2, g2, 1, draws=999, weights="webb", seed=1)
-    assert not webb["enumerated"] and webb["min_p_value"] == pytest.approx(2 / 36)
-    assert "never fall below 0.0556" in webb["cautions"][0]
+    assert not webb.enumerated and webb.min_p_value == pytest.approx(2 / 36)
+    assert "never fall below 0.0556" in webb.cautions[0]
 
 
 def test_wild_bootstrap_refuses_one_cluster_and_an_undefined_t():
@@ -200,7 +200,7 @@ def test_wild_bootstrap_refuses_one_cluster_and_an_undefined_t():
     d = _panel(6, [1, 2, 3, 4], {3: 3, 4: 3, 5: 3}, seed=1)
     d["c"] = (d["u"] >= 3).astype(int)
     res = twfe(d, "y", "u", "t", "D", cluster="c", wild_bootstrap=999)
-    assert np.isnan(res.se[0]) and np.isnan(res.wild["p_value"])
+    assert np.isnan(res.se[0]) and np.isnan(res.wild.p_value)
     assert any("bootstrap cannot test" in c for c in res.cautions)
 
 
@@ -236,8 +236,8 @@ def test_two_by_two_few_clusters_cautions_and_enumerates_the_wild_bootstrap():
     res = two_by_two(d, "y", "treated", "post", cluster="c", wild_bootstrap=999)
     assert np.isfinite(res.se) and res.se > 0
     assert any("Only 6 clusters" in c for c in res.cautions)
-    assert res.wild["enumerated"] and res.wild["draws"] == 64
-    assert res.wild["p_value"] >= 2 / 64
+    assert res.wild.enumerated and res.wild.draws == 64
+    assert res.wild.p_value >= 2 / 64
     many = two_by_two(_two_by_two_data(40, seed=3), "y", "treated", "post", cluster="c")
     assert not any("clusters" in c for c in many.cautions)
 
@@ -266,12 +266,12 @@ def test_event_study_pretest_with_fewer_clusters_than_pre_periods_is_explained(m
     d = mpdta.assign(region=mpdta["countyreal"] % 3)
     es = event_study(d, "lemp", "countyreal", "year", "first.treat", window=(-4, 3),
                      cluster="region")
-    assert np.isnan(es.pretest["p_value"]) and es.pretest["df"] == 3
+    assert np.isnan(es.pretest.p_value) and es.pretest.df == 3
     assert any("pre-adoption trends cannot be computed" in c and "rank" in c
                for c in es.cautions)
     assert any("Only 3 clusters" in c for c in es.cautions)
     ok = event_study(mpdta, "lemp", "countyreal", "year", "first.treat", window=(-4, 3))
-    assert 0 < ok.pretest["p_value"] < 1 and not ok.cautions
+    assert 0 < ok.pretest.p_value < 1 and not ok.cautions
 
 
 # -- 6. tiny panels: a result or an EvalDataError, never another exception -----------------------

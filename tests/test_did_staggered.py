@@ -130,7 +130,7 @@ def test_biennial_periods_use_the_previous_observed_period_as_base():
     dyn = res.aggregate("dynamic")
     keys = set(dyn.table["key"])
     assert {0, 1, 2, 3, 4, 5, 6} <= keys and -1 in keys
-    e1 = dyn.table.set_index("key").loc[1, "att"]
+    e1 = dyn.table.set_index("key").loc[1, "estimate"]
     assert e1 == pytest.approx(cell(res, 2005, 2006)["att"])
     for kind in ("group", "calendar"):
         assert np.isfinite(res.aggregate(kind).se)
@@ -168,8 +168,8 @@ def test_anticipation_keeps_the_varying_base_for_pre_cells(mpdta, wide, cohort, 
     assert any("cohort(s) 2004 (20 units)" in c for c in res.cautions)
     # the pre-trend test uses exactly the cells with g > t
     pre = res.att_gt[res.att_gt["group"] > res.att_gt["time"]]
-    assert res.pretest["df"] == len(pre) == 5
-    assert 0 <= res.pretest["p_value"] <= 1
+    assert res.pretest.df == len(pre) == 5
+    assert 0 <= res.pretest.p_value <= 1
 
 
 # -- 4. universal base period -------------------------------------------------------------------
@@ -195,10 +195,10 @@ def test_universal_base_keeps_the_first_period_and_the_reference_row(mpdta, wide
     dyn = res.aggregate("dynamic")
     t = dyn.table.set_index("key")
     assert list(t.index) == [-4, -3, -2, -1, 0, 1, 2, 3]
-    assert t.loc[-4, "att"] == pytest.approx(expected, rel=1e-12)
-    assert t.loc[-1, "att"] == 0 and math.isnan(t.loc[-1, "se"])
-    assert np.isfinite(dyn.se) and np.isfinite(dyn.pretest["statistic"])
-    assert dyn.pretest["df"] == 3  # e = -4, -3, -2; the reference e = -1 has no variance
+    assert t.loc[-4, "estimate"] == pytest.approx(expected, rel=1e-12)
+    assert t.loc[-1, "estimate"] == 0 and math.isnan(t.loc[-1, "se"])
+    assert np.isfinite(dyn.se) and np.isfinite(dyn.pretest.statistic)
+    assert dyn.pretest.df == 3  # e = -4, -3, -2; the reference e = -1 has no variance
     ref = [c for c in dyn.cautions if "reference period" in c]
     assert len(ref) == 1 and "-1" in ref[0] and not limiting(ref)
 
@@ -285,7 +285,7 @@ def test_cluster_without_bootstrap_gives_cluster_robust_ses(mpdta, wide, cohort,
     assert cell(res, 2006, 2006)["se"] == pytest.approx(se, rel=1e-10)
     assert se == pytest.approx(rref["cluster_se_2006_2006"], rel=1e-8)
     assert not np.allclose(res.att_gt["se"], staggered(mpdta, *ARGS).att_gt["se"])
-    assert np.isfinite(res.pretest["statistic"])
+    assert np.isfinite(res.pretest.statistic)
     assert np.isfinite(res.aggregate("dynamic").se)
     # one cluster per unit is the unit-level SE; clustering on the unit is the default
     own = staggered(d.assign(c=d["countyreal"] * 7), *ARGS, cluster="c")
@@ -295,7 +295,7 @@ def test_cluster_without_bootstrap_gives_cluster_robust_ses(mpdta, wide, cohort,
     few = res.cautions
     assert any("clusters" in c for c in few)
     boot = staggered(d, *ARGS, cluster="state", bootstrap=199, seed=1)
-    assert math.isnan(boot.pretest["statistic"])
+    assert math.isnan(boot.pretest.statistic)
     assert any("bootstrap bands" in c for c in boot.cautions)
 
 
@@ -335,7 +335,7 @@ def test_constant_outcome_gives_nan_ses_and_pretest_with_reasons(mpdta):
     flat = mpdta.assign(lemp=5.0)
     res = staggered(flat, *ARGS)
     assert (res.att_gt["att"] == 0).all() and res.att_gt["se"].isna().all()
-    assert math.isnan(res.pretest["p_value"])
+    assert math.isnan(res.pretest.p_value)
     assert any("pre-trend test cannot be computed" in c and "does not change" in c
                for c in res.cautions)
     assert any("sampling variance of zero" in c for c in res.cautions)
@@ -343,7 +343,7 @@ def test_constant_outcome_gives_nan_ses_and_pretest_with_reasons(mpdta):
     assert simple.estimate == 0 and math.isnan(simple.se) and math.isnan(simple.ci_low)
     assert any("overall simple effect has no standard error" in c for c in simple.cautions)
     dyn = res.aggregate("dynamic")
-    assert math.isnan(dyn.pretest["p_value"])
+    assert math.isnan(dyn.pretest.p_value)
 
 
 def test_no_result_shows_a_zero_se_beside_a_finite_estimate(mpdta):

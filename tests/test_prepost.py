@@ -144,7 +144,8 @@ def test_result_conventions(sleep):
     with pytest.raises(dataclasses.FrozenInstanceError):
         res.n = 3  # type: ignore[misc]
     frame = res.to_frame()
-    assert list(frame.columns[:6]) == ["term", "estimate", "se", "ci_low", "ci_high", "statistic"]
+    assert list(frame.columns[:7]) == ["term", "estimate", "se", "ci_low", "ci_high", "p_value",
+                                      "statistic"]
     assert frame.loc[0, "term"] == "mean change" and frame.loc[0, "estimate"] == res.estimate
     text = res.summary()
     assert "Paired change" in text and "-1.58" in text and "alpha=0.05" in text

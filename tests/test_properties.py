@@ -30,7 +30,7 @@ import evalkit.prepost as prepost
 import evalkit.survival as surv
 from evalkit.exceptions import EvalDataError
 from evalkit.methods.meta import meta_analysis
-from evalkit.results import Result
+from evalkit.results import FRAME_COLUMNS, Result
 
 settings.register_profile(
     "ci", max_examples=25, derandomize=True, deadline=None, database=None,
@@ -57,7 +57,7 @@ HEADLINE = {
     "PHTest": (),
     "KaplanMeier": (),
     "CumulativeIncidence": (),
-    "Aggregate": ("estimate", "se", "ci_low", "ci_high"),
+    "Aggregate": ("estimate", "se", "ci_low", "ci_high", "p_value"),
     "Staggered": (),
     "TWFE": ("coef", "se"),
     "TwoByTwo": ("estimate", "se", "ci_low", "ci_high", "p_value"),
@@ -78,7 +78,7 @@ SE_PAIRS = {
 }
 #: Tables of estimates whose standard-error column is checked the same way.
 SE_TABLES = {"Staggered": ("att_gt", "att", "se"), "EventStudy": ("table", "estimate", "se"),
-             "Aggregate": ("table", "att", "se")}
+             "Aggregate": ("table", "estimate", "se")}
 
 
 def _as_array(v: Any) -> np.ndarray:
@@ -112,7 +112,7 @@ def check_result(res: Any) -> None:
             if np.isnan(se[np.isfinite(est)]).any() or np.isnan(est).any():
                 assert res.cautions, f"{name}.{attr} has NaN entries and no caution says why"
     frame = res.to_frame()
-    assert list(frame.columns[:2]) == ["term", "estimate"]
+    assert tuple(frame.columns[:6]) == FRAME_COLUMNS, f"{name}.to_frame() columns"
     text = res.summary()
     assert isinstance(text, str) and text
 

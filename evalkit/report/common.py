@@ -110,6 +110,35 @@ def _column_groups(columns: list[str]) -> list[list[str]]:
     return [["term", *rest[i:i + size]] for i in range(0, len(rest), size)]
 
 
+def shown_frame(res: Any) -> pd.DataFrame:
+    """``res.to_frame()`` with the columns reports have always shown, in their order.
+
+    Every estimator's frame starts ``term, estimate, se, ci_low, ci_high, p_value``; reports
+    and ``results.json`` keep the layout they were first published with: no p-value column
+    for the DiD aggregations, group-time effects and Bacon decomposition, the two-way fixed
+    effects' ``t`` before its p-value and interval, and a test's p-value after its statistic
+    and degrees of freedom.
+    """
+    from evalkit.methods.binary import McNemar
+    from evalkit.methods.cox import PHTest
+    from evalkit.methods.did import TWFE, Aggregate, Bacon, Staggered
+    from evalkit.methods.groups import GroupComparison
+    from evalkit.methods.prepost import PairedChange
+    from evalkit.methods.signed_rank import SignedRank
+    from evalkit.methods.survival import LogRank
+
+    frame = res.to_frame()
+    if isinstance(res, TWFE):
+        return frame[["term", "estimate", "se", "t", "p_value", "ci_low", "ci_high"]]
+    if isinstance(res, (Aggregate, Staggered, Bacon)):
+        return frame.drop(columns="p_value")
+    if isinstance(res, (PairedChange, SignedRank, McNemar, GroupComparison, LogRank, PHTest)):
+        cols = [c for c in frame.columns if c != "p_value"]
+        at = cols.index("df" if "df" in cols else "statistic") + 1
+        return frame[cols[:at] + ["p_value"] + cols[at:]]
+    return frame
+
+
 def appendix_block(
     *,
     results: Any,
@@ -136,7 +165,7 @@ def appendix_block(
     items = results if isinstance(results, (list, tuple)) else [results]
     parts = ["<h3>Estimates</h3>"] if items else []
     for res in items:
-        title, frame = res if isinstance(res, tuple) else (res._title, res.to_frame())
+        title, frame = res if isinstance(res, tuple) else (res._title, shown_frame(res))
         # a wide table would run off the page (and off a printed PDF): the standard columns
         # come first, the estimator's extra columns in a second table keyed by term
         for k, cols in enumerate(_column_groups(list(frame.columns))):

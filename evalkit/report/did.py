@@ -14,13 +14,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from evalkit.exceptions import DesignRefused
 from evalkit.methods.did import TWFE, Aggregate, Bacon, Staggered
 from evalkit.report import resultsdoc, words
 from evalkit.report.base import Report
-from evalkit.report.common import cautions_html, collect_cautions
+from evalkit.report.common import cautions_html, collect_cautions, shown_frame
 from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate
@@ -172,7 +171,8 @@ class DiDReport(Report):
         """The pre-trend test over every period before adoption (or, without ``all_leads``,
         over the figure's window)."""
         agg = self.all_leads if self.all_leads is not None else self.dynamic
-        return dict(agg.pretest or {})
+        t = agg.pretest
+        return {} if t is None else {"statistic": t.statistic, "df": t.df, "p_value": t.p_value}
 
     def leads(self, agg: Aggregate | None = None) -> list[int]:
         """Event times before adoption that an aggregation's pre-trend test covers."""
@@ -359,7 +359,7 @@ class DiDReport(Report):
         fig = self.event_study_figure()
         alt = ("Event-study estimates by years since adoption: " + "; ".join(
             f"{int(k)}: {_num(a)} ({_num(lo)} to {_num(hi)})"
-            for k, a, lo, hi in zip(dyn["key"], dyn["att"], dyn["ci_low"], dyn["ci_high"])))
+            for k, a, lo, hi in zip(dyn["key"], dyn["estimate"], dyn["ci_low"], dyn["ci_high"])))
         html += figure_block(fig, alt=alt, caption=(
             "Callaway–Sant'Anna effects by years since adoption (pre-adoption points should "
             "sit near zero).")).html
@@ -459,7 +459,7 @@ class DiDReport(Report):
         left_out = [k for k in self.leads() if k not in shown]
         if not left_out:
             return ""
-        win = (self.dynamic.pretest or {}).get("p_value")
+        win = self.dynamic.pretest.p_value if self.dynamic.pretest is not None else None
         few = self.all_leads.table.set_index("key")
         shown_txt = (f"{-shown[0]} to {-shown[-1]} years before adoption" if shown else
                      "no year before adoption")
@@ -527,7 +527,7 @@ class DiDReport(Report):
             "estimand": f"average effect of {self.policy_label} on {self.outcome_label} after "
                         "adoption (Callaway–Sant'Anna, cohort-size weights)",
             "estimate": s.estimate, "ci_low": s.ci_low, "ci_high": s.ci_high,
-            "alpha": s.alpha, "p_value": float(2 * special.ndtr(-abs(s.estimate / s.se))),
+            "alpha": s.alpha, "p_value": s.p_value,
             "n": int(self.cohorts.sum()), "units": self.units,
             "effect_size": None, "suppressed": False, "digits": 2,
             "scale": self.outcome_scale,
@@ -537,8 +537,9 @@ class DiDReport(Report):
                 "estimate": words.percent_change(s.estimate),
                 "ci_low": words.percent_change(s.ci_low) if np.isfinite(s.ci_low) else None,
                 "ci_high": words.percent_change(s.ci_high) if np.isfinite(s.ci_high) else None}
-        estimates = (s.to_frame().to_dict("records") + self.dynamic.to_frame().to_dict("records")
-                     + self.twfe.to_frame().to_dict("records"))
+        estimates = (shown_frame(s).to_dict("records")
+                     + shown_frame(self.dynamic).to_dict("records")
+                     + shown_frame(self.twfe).to_dict("records"))
         doc = resultsdoc.build(
             design=self.design(),
             outcome={"name": self.outcome, "label": self.outcome_label, "units": self.units,

@@ -402,7 +402,7 @@ def event_study_figure(table, *, confidence: float, outcome_label: str, units: s
     Parameters
     ----------
     table
-        Rows ``key`` (years since adoption), ``att``, ``ci_low``, ``ci_high``: the table of a
+        Rows ``key`` (years since adoption), ``estimate``, ``ci_low``, ``ci_high``: the table of a
         ``"dynamic"`` :class:`~evalkit.methods.did.Aggregate`.
     confidence
         Confidence level of the intervals (for the title).
@@ -416,8 +416,8 @@ def event_study_figure(table, *, confidence: float, outcome_label: str, units: s
     for mask, colour, label in ((pre, PALETTE["grey"], "Before adoption"),
                                 (~pre, PALETTE["blue"], "After adoption")):
         sub = dyn[mask]
-        ax.errorbar(sub["key"], sub["att"], yerr=[sub["att"] - sub["ci_low"],
-                                                  sub["ci_high"] - sub["att"]],
+        ax.errorbar(sub["key"], sub["estimate"], yerr=[sub["estimate"] - sub["ci_low"],
+                                                       sub["ci_high"] - sub["estimate"]],
                     fmt="o", color=colour, capsize=3, label=label)
     ax.axhline(0, color=PALETTE["black"], lw=0.8)
     ax.axvline(-0.5, color=PALETTE["grey"], ls="--", lw=0.8)

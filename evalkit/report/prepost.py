@@ -29,7 +29,7 @@ from evalkit.methods.reliable_change import CATEGORIES, ReliableChange
 from evalkit.report import resultsdoc
 from evalkit.report.base import Report
 from evalkit.report.common import cautions_html, collect_cautions
-from evalkit.report.common import interval, num, p_text
+from evalkit.report.common import interval, num, p_text, shown_frame
 from evalkit.report.evidence import rate, withheld_rating
 from evalkit.report.figures import (
     attrition_figure,
@@ -869,7 +869,7 @@ class PrePostReport(Report):
         if shown:
             for res in (k, c, self.signed):
                 if res is not None:
-                    estimates += res.to_frame().to_dict("records")
+                    estimates += shown_frame(res).to_dict("records")
             for label, m in self.binary_groups.items():
                 if self.binary_group_shown(m):
                     for row in m.to_frame().to_dict("records"):
@@ -879,7 +879,7 @@ class PrePostReport(Report):
                     hidden.append(f"{label} (program vs comparison)")
             for label, m in self.binary.items():
                 if self.binary_shown(m):
-                    for row in m.to_frame().to_dict("records"):
+                    for row in shown_frame(m).to_dict("records"):
                         estimates.append({**row, "term": f"{label}: {row['term']}"})
                 elif not isinstance(m, Exception):
                     hidden.append(f"{label} (change)")

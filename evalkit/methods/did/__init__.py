@@ -21,7 +21,11 @@ One module per estimator or layer, as pyfixest's ``did/`` and R did's files are 
 
 from evalkit.methods.did.aggregate import Aggregate
 from evalkit.methods.did.bacon import Bacon, bacon_decomposition
-from evalkit.methods.did.bootstrap import multiplier_bootstrap, wild_cluster_bootstrap
+from evalkit.methods.did.bootstrap import (
+    WildBootstrap,
+    multiplier_bootstrap,
+    wild_cluster_bootstrap,
+)
 from evalkit.methods.did.demeaning import demean
 from evalkit.methods.did.event_study import EventStudy, event_study
 from evalkit.methods.did.staggered import Staggered, staggered
@@ -30,4 +34,5 @@ from evalkit.methods.did.two_by_two import TwoByTwo, two_by_two
 
 __all__ = ["twfe", "TWFE", "demean", "staggered", "Staggered", "Aggregate", "event_study",
            "multiplier_bootstrap", "wild_cluster_bootstrap", "VCOV_TYPES",
-           "EventStudy", "two_by_two", "TwoByTwo", "bacon_decomposition", "Bacon"]
+           "EventStudy", "two_by_two", "TwoByTwo", "bacon_decomposition", "Bacon",
+           "WildBootstrap"]

@@ -50,16 +50,18 @@ class Aggregate(Result):
     ----------
     kind
         ``"simple"``, ``"group"``, ``"dynamic"`` or ``"calendar"``.
-    estimate, se, ci_low, ci_high
-        The overall average effect (``se`` and the interval are NaN, with a caution, when the
-        standard error is numerically zero).
+    estimate, se, ci_low, ci_high, p_value
+        The overall average effect (``se``, the interval and the p-value are NaN, with a
+        caution, when the standard error is numerically zero). The p-value is two-sided, from
+        the normal distribution: ``2 Φ(−|estimate / se|)``.
     table
-        The per-group, per-event-time or per-period effects (``key, att, se, ci_low,
-        ci_high``); empty for ``"simple"``.
+        The per-group, per-event-time or per-period effects (``key, estimate, se, ci_low,
+        ci_high, p_value``, and ``band_low, band_high`` with the bootstrap); empty for
+        ``"simple"``.
     pretest
-        For ``"dynamic"``: Wald test that every pre-adoption event-time effect is zero
-        (``None`` when the window holds no pre-adoption event time; NaN, with a caution, when
-        it cannot be computed).
+        For ``"dynamic"``: Wald test (:class:`~evalkit.results.TestResult`) that every
+        pre-adoption event-time effect is zero (``None`` when the window holds no
+        pre-adoption event time; NaN, with a caution, when it cannot be computed).
     """
 
     _title: ClassVar[str] = "Aggregated treatment effect"
@@ -71,17 +73,26 @@ class Aggregate(Result):
     ci_low: float
     ci_high: float
     table: pd.DataFrame
+    p_value: float = float("nan")
     alpha: float = 0.05
-    pretest: dict[str, float] | None = None
+    pretest: TestResult | None = None
     crit_value: float | None = None
 
     def _terms(self) -> list[dict[str, Any]]:
         rows = [{"term": f"overall ({self.kind})", "estimate": self.estimate, "se": self.se,
-                 "ci_low": self.ci_low, "ci_high": self.ci_high}]
-        rows += [{"term": f"{self.kind} {_fmt(r['key'])}", "estimate": r["att"], "se": r["se"],
-                  "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
+                 "ci_low": self.ci_low, "ci_high": self.ci_high, "p_value": self.p_value}]
+        rows += [{"term": f"{self.kind} {_fmt(r['key'])}", "estimate": r["estimate"],
+                  "se": r["se"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                  "p_value": r["p_value"]}
                  for _, r in self.table.iterrows()]
         return rows
+
+
+def normal_p_value(estimate: Any, se: Any) -> Any:
+    """Two-sided p-value of ``estimate / se`` against the standard normal, ``2 Φ(−|z|)``
+    (NaN where the standard error is NaN)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return 2 * special.ndtr(-np.abs(np.asarray(estimate, float) / np.asarray(se, float)))
 
 
 def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
@@ -174,7 +185,7 @@ def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
         return float(att[idx] @ wts), inf[:, idx] @ wts + wif(idx) @ att[idx]
 
     def finish(est: float, this: np.ndarray, rows: list[dict[str, Any]],
-               pieces_inf: np.ndarray | None, pretest: dict[str, float] | None,
+               pieces_inf: np.ndarray | None, pretest: TestResult | None,
                fixed: list[bool] | None = None) -> Aggregate:
         crit = None
         if pieces_inf is not None and pieces_inf.shape[1]:
@@ -182,10 +193,12 @@ def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
             if not res.bootstrap:
                 crit = None
             for row, s in zip(rows, ses):
-                row.update(se=s, ci_low=row["att"] - z * s, ci_high=row["att"] + z * s)
+                row.update(se=s, ci_low=row["estimate"] - z * s,
+                           ci_high=row["estimate"] + z * s,
+                           p_value=float(normal_p_value(row["estimate"], s)))
                 if crit is not None:
-                    row.update(band_low=row["att"] - crit * s,
-                               band_high=row["att"] + crit * s)
+                    row.update(band_low=row["estimate"] - crit * s,
+                               band_high=row["estimate"] + crit * s)
             # reference rows: made only of a universal base period's reference cells
             fixed = fixed or [False] * len(rows)
             bad = [_fmt(r["key"]) for r, f in zip(rows, fixed)
@@ -210,6 +223,7 @@ def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
                 "interval or test is shown and its uncertainty cannot be judged.",
                 limits=True))
         return Aggregate(kind, est, se, est - z * se, est + z * se, pd.DataFrame(rows),
+                         p_value=float(normal_p_value(est, se)),
                          alpha=res.alpha, pretest=pretest, crit_value=crit,
                          cautions=merge_cautions(cautions))
 
@@ -267,7 +281,7 @@ def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
                 pieces.append((positions[int(tt) - 1], est, this))
         overall = float(np.mean([p[1] for p in pieces]))
         overall_inf = np.column_stack([p[2] for p in pieces]).mean(axis=1)
-    rows = [{"key": key, "att": est} for key, est, _ in pieces]
+    rows = [{"key": key, "estimate": est} for key, est, _ in pieces]
     pieces_inf = np.column_stack([p[2] for p in pieces])
     fixed = None
     if kind == "dynamic":
@@ -277,13 +291,13 @@ def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
 
 
 def _event_pretest(res: Staggered, pieces: list[tuple[float, float, np.ndarray]],
-                   cautions: list[str]) -> dict[str, float] | None:
+                   cautions: list[str]) -> TestResult | None:
     """Wald test of the pre-adoption event-time effects (None when the window has none)."""
     pre = [p for p in pieces if p[0] < 0]
     if not pre:
         return None
     if res._clusters is not None and res.bootstrap:
-        return {"statistic": float("nan"), "df": 0.0, "p_value": float("nan")}
+        return pretest_result(float("nan"), 0.0, float("nan"), "event-time")
     b = np.array([p[1] for p in pre])
     F = np.column_stack([p[2] for p in pre])
     return _wald(b, F, res._clusters, "event-time", cautions)
@@ -300,16 +314,16 @@ def _variance(F: np.ndarray, clusters: np.ndarray | None) -> np.ndarray:
 
 
 def _wald(b: np.ndarray, F: np.ndarray, clusters: np.ndarray | None, what: str,
-          cautions: list[str], *, limits: bool = True) -> dict[str, float]:
+          cautions: list[str], *, limits: bool = True) -> TestResult:
     """R's pre-test: drop cells with NA or zero variance, refuse a singular covariance.
 
     ``limits`` marks the cautions of a test that cannot be computed as limiting the
     conclusion; the group-time test's are informative only, because reports rely on the
     event-time test of the dynamic aggregation (which carries its own)."""
-    nan = {"statistic": float("nan"), "df": 0.0, "p_value": float("nan")}
+    nan = pretest_result(float("nan"), 0.0, float("nan"), what)
     test = f"The {what} pre-trend test" if what else "The pre-trend test"
 
-    def refuse(why: str) -> dict[str, float]:
+    def refuse(why: str) -> TestResult:
         cautions.append(Caution(f"{test} cannot be computed: {why}", limits=limits))
         return nan
 
@@ -333,4 +347,22 @@ def _wald(b: np.ndarray, F: np.ndarray, clusters: np.ndarray | None, what: str,
     bu = b[usable]
     stat = float(bu @ np.linalg.solve(V, bu))
     q = int(usable.sum())
-    return {"statistic": stat, "df": float(q), "p_value": float(special.chdtrc(q, stat))}
+    return pretest_result(stat, float(q), float(special.chdtrc(q, stat)), what)
+
+
+def pretest_result(statistic: float, df: float, p_value: float, what: str = "") -> TestResult:
+    """The pre-trend test as a :class:`~evalkit.results.TestResult`.
+
+    Parameters
+    ----------
+    statistic, df, p_value
+        Wald chi-squared statistic, its degrees of freedom (the pre-treatment effects
+        tested) and p-value; NaN (and 0 df) when the test cannot be computed.
+    what
+        ``"event-time"`` for the test of the dynamic aggregation, ``""`` for the test of
+        the group-time effects.
+    """
+    cells = "event-time effect" if what == "event-time" else "group-time effect ATT(g, t)"
+    return TestResult(statistic=float(statistic), df=float(df), p_value=float(p_value),
+                      method="Wald test (chi-squared) of parallel pre-trends",
+                      null=f"every pre-adoption {cells} is zero")

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
 from evalkit.methods.inference import zero_se
-from evalkit.results import Caution, check_option
+from evalkit.results import Caution, TestResult, check_option
 
 #: Relative tolerance within which a bootstrap t statistic ties the data's (``|t*| = |t|``).
 TIE_RTOL = 1e-9
@@ -20,13 +21,58 @@ BootstrapWeights = Literal["rademacher", "webb"]
 
 # -- wild cluster bootstrap -------------------------------------------------------------------
 
+
+@dataclass(frozen=True)
+class WildBootstrap(TestResult):
+    """Result of :func:`wild_cluster_bootstrap`: a test of ``β_j = 0`` and the interval of
+    every ``β_j`` it does not reject.
+
+    Attributes
+    ----------
+    statistic, df, p_value, method
+        The data's cluster-robust t statistic (NaN when its standard error is zero up to
+        rounding), no degrees of freedom (NaN: the reference distribution is the bootstrap's),
+        the p-value with ties counted, and the method in words.
+    p_value_strict
+        The p-value with ties not counted (the convention of boottest and fwildclusterboot,
+        which with full enumeration can fall to 0 with two clusters).
+    ci_low, ci_high
+        The confidence interval (``±inf`` where it is unbounded).
+    draws, weights, clusters, enumerated
+        Draws used (``2**G`` under full enumeration), the weights, the number of clusters and
+        whether every sign pattern was enumerated.
+    min_p_value
+        The smallest p-value the weights allow with these clusters.
+    alpha
+        1 − confidence level of the interval.
+    """
+
+    _title: ClassVar[str] = "Wild cluster bootstrap test"
+    _options: ClassVar[tuple[str, ...]] = ("weights", "draws", "alpha")
+
+    p_value_strict: float = float("nan")
+    ci_low: float = float("nan")
+    ci_high: float = float("nan")
+    draws: int = 0
+    weights: str = "rademacher"
+    clusters: int = 0
+    enumerated: bool = False
+    min_p_value: float = float("nan")
+    alpha: float = 0.05
+
+    def _terms(self) -> list[dict[str, Any]]:
+        nan = float("nan")
+        return [{"term": self.method, "estimate": nan, "se": nan, "ci_low": self.ci_low,
+                 "ci_high": self.ci_high, "p_value": self.p_value,
+                 "statistic": self.statistic, "p_value_strict": self.p_value_strict}]
+
 _WEBB = np.array([-np.sqrt(1.5), -1.0, -np.sqrt(0.5), np.sqrt(0.5), 1.0, np.sqrt(1.5)])
 
 
 def wild_cluster_bootstrap(
     X: np.ndarray, y: np.ndarray, clusters: np.ndarray, j: int, *, draws: int,
     weights: BootstrapWeights = "rademacher", seed: int | None = None, alpha: float = 0.05,
-) -> dict[str, Any]:
+) -> WildBootstrap:
     """Restricted wild cluster bootstrap (WCR) p-value and CI for coefficient ``j``.
 
     Under the null ``β_j = r`` the restricted model's fitted values and residuals are formed;
@@ -48,15 +94,16 @@ def wild_cluster_bootstrap(
 
     Returns
     -------
-    dict
+    WildBootstrap
         ``p_value`` (ties counted), ``p_value_strict`` (ties not counted: the convention of
         boottest and fwildclusterboot, which with full enumeration can fall to 0 with two
         clusters), ``ci_low``, ``ci_high`` (``±inf`` where the interval is unbounded),
-        ``draws`` (the number used: ``2**G`` under full enumeration), ``weights``,
-        ``clusters``, ``enumerated``, ``min_p_value`` (the smallest p-value the weights
-        allow with these clusters) and ``cautions`` (plain-language notes). When the data's
-        cluster-robust standard error is zero up to rounding the t statistics are undefined
-        and the p-value and CI are NaN, with a caution.
+        ``statistic`` (the data's t), ``draws`` (the number used: ``2**G`` under full
+        enumeration), ``weights``, ``clusters``, ``enumerated``, ``min_p_value`` (the
+        smallest p-value the weights allow with these clusters) and ``cautions``
+        (plain-language notes). When the data's cluster-robust standard error is zero up to
+        rounding the t statistics are undefined and the p-value and CI are NaN, with a
+        caution.
 
     Raises
     ------
@@ -113,10 +160,14 @@ def wild_cluster_bootstrap(
     beta = W @ Xy.sum(axis=0)
     s_obs = q @ (Xy - H @ beta).T  # q' X_g' û_g
     se = float(np.sqrt(s_obs @ s_obs))
-    out: dict[str, Any] = {"p_value": float("nan"), "p_value_strict": float("nan"),
+    method = ("wild cluster bootstrap (WCR, " + weights + " weights"
+              + (", every sign pattern)" if enumerated else ")"))
+    out: dict[str, Any] = {"statistic": float("nan"), "df": float("nan"),
+                           "p_value": float("nan"), "method": method,
+                           "p_value_strict": float("nan"),
                            "ci_low": float("nan"), "ci_high": float("nan"), "draws": B,
                            "weights": weights, "clusters": G, "enumerated": bool(enumerated),
-                           "min_p_value": min_p}
+                           "min_p_value": min_p, "alpha": alpha}
     cautions: list[str] = []
     scale = float(np.linalg.norm(y)) / float(np.linalg.norm(X[:, j]))
     if zero_se(np.array([se]), beta[j:j + 1], np.array([scale]))[0]:
@@ -125,8 +176,7 @@ def wild_cluster_bootstrap(
             "cluster-robust standard error is zero up to rounding (the other terms of the "
             "model absorb all the variation between clusters), so its p-value and confidence "
             "interval cannot be computed and are not reported.", limits=True))
-        out["cautions"] = tuple(cautions)
-        return out
+        return WildBootstrap(**out, cautions=tuple(cautions))
 
     def t_stats(r: float) -> tuple[float, np.ndarray]:
         # restricted fit: regress y − r·x_j on the other columns (all from cluster sums)
@@ -200,8 +250,8 @@ def wild_cluster_bootstrap(
             f"{side}: no value of the effect on that side, however far from the estimate, can "
             f"be ruled out at the {alpha:g} level, as can happen with few clusters.",
             limits=True))
-    out["cautions"] = tuple(cautions)
-    return out
+    out["statistic"] = float(beta[j] / se)
+    return WildBootstrap(**out, cautions=tuple(cautions))
 
 
 def multiplier_bootstrap(inf: np.ndarray, draws: int, *, seed: int | None, alpha: float = 0.05,

@@ -12,7 +12,7 @@ from scipy import special
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.did.twfe import twfe
-from evalkit.results import Caution, Result, merge_cautions
+from evalkit.results import Caution, Result, TestResult, merge_cautions
 
 # -- event study -------------------------------------------------------------------------------
 
@@ -23,25 +23,33 @@ class EventStudy(Result):
     Attributes
     ----------
     table
-        ``rel_time, estimate, se, ci_low, ci_high, n_units`` (the reference period has
-        estimate 0 and no SE); ``n_units`` counts treated units observed at that relative time.
+        ``rel_time, estimate, se, ci_low, ci_high, p_value, n_units`` (the reference period
+        has estimate 0 and no SE); ``n_units`` counts treated units observed at that relative
+        time.
     pretest
-        Wald test that every pre-period coefficient is zero: ``statistic, df, p_value``.
+        Wald test (:class:`~evalkit.results.TestResult`) that every pre-period coefficient is
+        zero: ``statistic, df, p_value``.
     """
 
     _title: ClassVar[str] = "Event study (two-way fixed effects)"
     _options: ClassVar[tuple[str, ...]] = ("window", "reference", "alpha")
 
     table: pd.DataFrame
-    pretest: dict[str, float]
+    pretest: TestResult
     window: tuple[int, int] = (-5, 5)
     reference: int = -1
     alpha: float = 0.05
 
     def _terms(self) -> list[dict[str, Any]]:
         return [{"term": f"rel {int(r['rel_time'])}", "estimate": r["estimate"], "se": r["se"],
-                 "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
+                 "ci_low": r["ci_low"], "ci_high": r["ci_high"], "p_value": r["p_value"]}
                 for _, r in self.table.iterrows()]
+
+
+def _pretest(statistic: float, df: float, p_value: float) -> TestResult:
+    return TestResult(statistic=statistic, df=df, p_value=p_value,
+                      method="Wald test (chi-squared, cluster-robust) of parallel pre-trends",
+                      null="every pre-adoption event-time coefficient is zero")
 
 
 def event_study(
@@ -125,14 +133,14 @@ def event_study(
     z_rows = fit.to_frame()
     table = pd.DataFrame({"rel_time": rels, "estimate": fit.coef, "se": fit.se,
                           "ci_low": z_rows["ci_low"], "ci_high": z_rows["ci_high"],
-                          "n_units": counts})
+                          "p_value": z_rows["p_value"], "n_units": counts})
     ref_row = pd.DataFrame([{"rel_time": reference, "estimate": 0.0, "se": float("nan"),
                              "ci_low": float("nan"), "ci_high": float("nan"),
-                             "n_units": int(pd.unique(units[treated & (rel == reference)]).size)}])
+                             "p_value": float("nan"), "n_units": int(pd.unique(units[treated & (rel == reference)]).size)}])
     table = pd.concat([table, ref_row]).sort_values("rel_time").reset_index(drop=True)
     pre = [i for i, k in enumerate(rels) if k < 0]
     nan = float("nan")
-    pretest = {"statistic": nan, "df": 0.0, "p_value": nan}
+    pretest = _pretest(nan, 0.0, nan)
     if pre:
         b = fit.coef[pre]
         V = fit.cov[np.ix_(pre, pre)]
@@ -142,10 +150,9 @@ def event_study(
             rank = int((ev > 1e-10 * max(float(ev.max()), 0.0)).sum()) if ev.max() > 0 else 0
         if rank == len(pre):
             stat = float(b @ np.linalg.solve(V, b))
-            pretest = {"statistic": stat, "df": float(len(pre)),
-                       "p_value": float(special.chdtrc(len(pre), stat))}
+            pretest = _pretest(stat, float(len(pre)), float(special.chdtrc(len(pre), stat)))
         else:
-            pretest = {"statistic": nan, "df": float(len(pre)), "p_value": nan}
+            pretest = _pretest(nan, float(len(pre)), nan)
             why = ("some pre-adoption standard errors cannot be estimated"
                    if not np.isfinite(V).all() else
                    f"the {len(pre)} pre-adoption coefficients have a singular cluster-robust "

@@ -32,11 +32,13 @@ from evalkit.methods.did.aggregate import (
     _fmt,
     _names,
     _wald,
+    normal_p_value,
+    pretest_result,
 )
 from evalkit.methods.did.aggregate import aggregate as _aggregate
 from evalkit.methods.did.bootstrap import multiplier_bootstrap
 from evalkit.methods.did.drdid import _CellFailed, _did_2x2
-from evalkit.results import Caution, Result, check_alpha, check_option
+from evalkit.results import Caution, Result, TestResult, check_alpha, check_option
 
 #: Fewest treated units (summed over the cohorts that can be estimated) for which
 #: :func:`staggered` reports intervals. Chosen by a seeded simulation of 95% interval coverage
@@ -75,8 +77,9 @@ class Staggered(Result):
         effect is 0 by construction and has no standard error). A cell that could not be
         estimated has ``att`` NaN and a caution naming it.
     pretest
-        Wald test that every pre-treatment ATT(g, t) (cells with ``group > time``) is zero:
-        ``statistic, df, p_value`` (NaN, with a caution, when it cannot be computed).
+        Wald test (:class:`~evalkit.results.TestResult`) that every pre-treatment ATT(g, t)
+        (cells with ``group > time``) is zero: ``statistic, df, p_value`` (NaN, with a
+        caution, when it cannot be computed).
     n_units
         Units used (after any dropped as already treated in the first period).
     n_treated
@@ -88,7 +91,7 @@ class Staggered(Result):
                                            "est_method", "cluster", "alpha")
 
     att_gt: pd.DataFrame
-    pretest: dict[str, float]
+    pretest: TestResult | None
     n_units: int
     n_treated: int = 0
     control_group: ControlGroup = "nevertreated"
@@ -109,15 +112,17 @@ class Staggered(Result):
     _reference: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def _terms(self) -> list[dict[str, Any]]:
+        p = normal_p_value(self.att_gt["att"], self.att_gt["se"])
         return [{"term": f"ATT({_fmt(r['group'])}, {_fmt(r['time'])})", "estimate": r["att"],
-                 "se": r["se"], "ci_low": r["ci_low"], "ci_high": r["ci_high"]}
-                for _, r in self.att_gt.iterrows()]
+                 "se": r["se"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
+                 "p_value": float(pv)}
+                for (_, r), pv in zip(self.att_gt.iterrows(), p)]
 
     def _details(self) -> list[str]:
         p = self.pretest
-        if np.isfinite(p["statistic"]):
-            test = (f"Pre-trend test: chi-squared {p['statistic']:.3f} on {p['df']:g} df, "
-                    f"p = {p['p_value']:.3g}.")
+        if p is not None and np.isfinite(p.statistic):
+            test = (f"Pre-trend test: chi-squared {p.statistic:.3f} on {p.df:g} df, "
+                    f"p = {p.p_value:.3g}.")
         else:
             test = "Pre-trend test: not available (see cautions)."
         return [f"{self.n_units} units ({self.n_treated} treated). {test}"]
@@ -597,7 +602,7 @@ def staggered(
     inf_mat = np.column_stack(infs)
     pre_cells = (table["group"] > table["time"]).to_numpy()
     reference = np.array(ref_flags, dtype=bool)
-    result = Staggered(att_gt=table, pretest={}, n_units=n, n_treated=n_treated,
+    result = Staggered(att_gt=table, pretest=None, n_units=n, n_treated=n_treated,
                        control_group=control_group, base_period=base_period,
                        anticipation=int(anticipation), est_method=est_method, cluster=cluster,
                        alpha=alpha, bootstrap=bootstrap, seed=seed, _inf=inf_mat,
@@ -624,7 +629,7 @@ def staggered(
             "two periods compared; no standard error or interval is shown for them.",
             limits=False))
     if clusters is not None and bootstrap is not None:
-        pretest = {"statistic": float("nan"), "df": 0.0, "p_value": float("nan")}
+        pretest = pretest_result(float("nan"), 0.0, float("nan"))
         cautions.append(Caution(
             "The pre-trend tests are not reported with a cluster variable and the bootstrap "
             "(as in R's did): their variance would ignore the clustering, so whether trends "

@@ -12,7 +12,11 @@ from scipy import special
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.methods.did.bootstrap import BootstrapWeights, wild_cluster_bootstrap
+from evalkit.methods.did.bootstrap import (
+    BootstrapWeights,
+    WildBootstrap,
+    wild_cluster_bootstrap,
+)
 from evalkit.methods.did.demeaning import demean
 from evalkit.methods.inference import (
     FEW_CLUSTERS,
@@ -75,7 +79,7 @@ class TWFE(Result):
     n_clusters: int | None = None
     alpha: float = 0.05
     cov: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-    wild: dict[str, float] | None = None
+    wild: WildBootstrap | None = None
 
     @property
     def estimate(self) -> float:
@@ -83,13 +87,14 @@ class TWFE(Result):
         return float(self.coef[0])
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per regressor: ``term, estimate, se, t, p_value, ci_low, ci_high``."""
+        """One row per regressor: ``term, estimate, se, ci_low, ci_high, p_value, t``
+        (t-based, with :attr:`df` degrees of freedom)."""
         t = self.coef / self.se
         q = float(special.stdtrit(self.df, 1 - self.alpha / 2))
         return pd.DataFrame({
-            "term": list(self.terms), "estimate": self.coef, "se": self.se, "t": t,
-            "p_value": 2 * special.stdtr(self.df, -np.abs(t)),
+            "term": list(self.terms), "estimate": self.coef, "se": self.se,
             "ci_low": self.coef - q * self.se, "ci_high": self.coef + q * self.se,
+            "p_value": 2 * special.stdtr(self.df, -np.abs(t)), "t": t,
         })
 
     def _terms(self) -> list[dict[str, Any]]:
@@ -355,9 +360,9 @@ def twfe(
         cautions += cluster_cautions(gc, cl, treated=treated_rows, remedy=remedy)
     wild = None
     if wild_bootstrap is not None:
-        wild = dict(wild_cluster_bootstrap(Xw, yw, clean[cl].to_numpy(), 0, draws=wild_bootstrap,
-                                           weights=bootstrap_weights, seed=seed, alpha=alpha))
-        cautions += list(wild.pop("cautions", ()))
+        wild = wild_cluster_bootstrap(Xw, yw, clean[cl].to_numpy(), 0, draws=wild_bootstrap,
+                                      weights=bootstrap_weights, seed=seed, alpha=alpha)
+        cautions += list(wild.cautions)
     return TWFE(terms=tuple(regs), coef=beta, se=se, df=float(df), n_obs=n,
                 n_units=n_units, r2_within=float(r2), vcov=vcov, n_clusters=n_clusters,
                 alpha=alpha, cov=V, wild=wild, cautions=merge_cautions(cautions))

@@ -10,7 +10,11 @@ import pandas as pd
 
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.methods.did.bootstrap import BootstrapWeights, wild_cluster_bootstrap
+from evalkit.methods.did.bootstrap import (
+    BootstrapWeights,
+    WildBootstrap,
+    wild_cluster_bootstrap,
+)
 from evalkit.methods.inference import (
     FEW_CLUSTERS,
     cluster_cautions,
@@ -47,7 +51,7 @@ class TwoByTwo(Result):
     means: pd.DataFrame
     vcov: str = "HC2"
     alpha: float = 0.05
-    wild: dict[str, float] | None = None
+    wild: WildBootstrap | None = None
 
     def _terms(self) -> list[dict[str, Any]]:
         return [{"term": "treated × post", "estimate": self.estimate, "se": self.se,
@@ -177,9 +181,9 @@ def two_by_two(
         cautions += ours
     wild = None
     if wild_bootstrap is not None:
-        wild = dict(wild_cluster_bootstrap(X, y, groups, 3, draws=wild_bootstrap,
-                                           weights=bootstrap_weights, seed=seed, alpha=alpha))
-        cautions += list(wild.pop("cautions", ()))
+        wild = wild_cluster_bootstrap(X, y, groups, 3, draws=wild_bootstrap,
+                                      weights=bootstrap_weights, seed=seed, alpha=alpha)
+        cautions += list(wild.cautions)
     return TwoByTwo(estimate=float(row["estimate"]), se=float(row["se"]),
                     ci_low=float(row["ci_low"]), ci_high=float(row["ci_high"]),
                     p_value=float(row["p_value"]), n=n, means=means, vcov=vcov, alpha=alpha,
