@@ -129,7 +129,7 @@ def test_cox_rossi_efron_published_and_r(rossi):
     fit = cox(rossi, "week", "arrest", COVS)
     tab = fit.to_frame().set_index("term")
     for term, (b, se) in published.items():
-        assert tab.loc[term, "coef"] == pytest.approx(b, abs=5e-8)
+        assert tab.loc[term, "estimate"] == pytest.approx(b, abs=5e-8)
         assert tab.loc[term, "se"] == pytest.approx(se, abs=5e-8)
     assert fit.loglik_null == pytest.approx(-675.380632, abs=5e-7)
     assert fit.loglik == pytest.approx(-658.747659, abs=5e-7)
@@ -139,7 +139,7 @@ def test_cox_rossi_efron_published_and_r(rossi):
     r = ref("cox_rossi_efron")
     assert fit.wald == pytest.approx(r["wald_stat"], rel=1e-8)
     for term in COVS:
-        assert tab.loc[term, "coef"] == pytest.approx(r[f"{term}_coef"], rel=1e-8)
+        assert tab.loc[term, "estimate"] == pytest.approx(r[f"{term}_coef"], rel=1e-8)
         assert tab.loc[term, "p_value"] == pytest.approx(r[f"{term}_p"], rel=1e-6)
     assert fit.iterations == r["iter"]
 
@@ -147,9 +147,9 @@ def test_cox_rossi_efron_published_and_r(rossi):
 def test_cox_rossi_breslow(rossi):
     fit = cox(rossi, "week", "arrest", COVS, ties="breslow")
     tab = fit.to_frame().set_index("term")
-    assert tab.loc["fin", "coef"] == pytest.approx(-0.37902190, abs=5e-8)
+    assert tab.loc["fin", "estimate"] == pytest.approx(-0.37902190, abs=5e-8)
     assert tab.loc["fin", "se"] == pytest.approx(0.19136440, abs=5e-8)
-    assert tab.loc["prio", "coef"] == pytest.approx(0.09111154, abs=5e-8)
+    assert tab.loc["prio", "estimate"] == pytest.approx(0.09111154, abs=5e-8)
     assert tab.loc["prio", "se"] == pytest.approx(0.02863125, abs=5e-8)
     assert fit.lr == pytest.approx(33.125567, abs=5e-7)
     r = ref("cox_rossi_breslow")
@@ -171,7 +171,7 @@ def test_cox_with_many_ties_equals_r(ties, ties_method):
     fit = cox(ties, "time", "status", ["x1", "x2", "x3"], ties=ties_method)
     tab = fit.to_frame().set_index("term")
     for term in ("x1", "x2", "x3"):
-        assert tab.loc[term, "coef"] == pytest.approx(r[f"{term}_coef"], rel=1e-8)
+        assert tab.loc[term, "estimate"] == pytest.approx(r[f"{term}_coef"], rel=1e-8)
         assert tab.loc[term, "se"] == pytest.approx(r[f"{term}_se"], rel=1e-8)
     assert fit.loglik == pytest.approx(r["loglik"], rel=1e-10)
     assert fit.score == pytest.approx(r["score_stat"], rel=1e-8)
@@ -189,14 +189,14 @@ def test_cox_clustered_stratified_and_weighted_equal_r(ties):
     assert fit.loglik == pytest.approx(r["loglik"], rel=1e-10)
     assert fit.concordance == pytest.approx(r["concordance"], rel=1e-10)
     for term, row in fit.to_frame().set_index("term").iterrows():
-        assert row["coef"] == pytest.approx(r[f"{term}_coef"], rel=1e-8)
+        assert row["estimate"] == pytest.approx(r[f"{term}_coef"], rel=1e-8)
         assert row["se"] == pytest.approx(r[f"{term}_se"], rel=1e-8)
     r = ref("cox_ties_efron_weights")
     fit = cox(ties, "time", "status", covs, weights="w")
     assert fit.loglik == pytest.approx(r["loglik"], rel=1e-10)
     assert fit.concordance == pytest.approx(r["concordance"], rel=1e-10)
     for term, row in fit.to_frame().set_index("term").iterrows():
-        assert row["coef"] == pytest.approx(r[f"{term}_coef"], rel=1e-8)
+        assert row["estimate"] == pytest.approx(r[f"{term}_coef"], rel=1e-8)
         assert row["se"] == pytest.approx(r[f"{term}_se"], rel=1e-8)
     r = ref("cox_ties_efron_weights_robust")
     tab = cox(ties, "time", "status", covs, weights="w", robust=True).to_frame().set_index("term")

@@ -82,8 +82,8 @@ def plateau() -> pd.DataFrame:
 def assert_equals_r(fit, r: dict[str, float], terms, rel: float = 1e-8) -> None:
     tab = fit.to_frame().set_index("term")
     for term in terms:
-        assert tab.loc[term, "coef"] == pytest.approx(r[f"{term}_coef"], rel=rel, abs=1e-6)
-        assert tab.loc[term, "coef"] == pytest.approx(r[f"{term}_coef"], rel=rel)
+        assert tab.loc[term, "estimate"] == pytest.approx(r[f"{term}_coef"], rel=rel, abs=1e-6)
+        assert tab.loc[term, "estimate"] == pytest.approx(r[f"{term}_coef"], rel=rel)
         assert tab.loc[term, "se"] == pytest.approx(r[f"{term}_se"], rel=rel)
     assert fit.loglik == pytest.approx(r["loglik"], rel=1e-12)
     assert fit.loglik_null == pytest.approx(r["loglik_null"], rel=1e-12)

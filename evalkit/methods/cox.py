@@ -112,8 +112,9 @@ class CoxResult(Result):
     def to_frame(self) -> pd.DataFrame:
         """One row per covariate: ``term, estimate, se, ci_low, ci_high, p_value`` on the log
         hazard-ratio scale (``estimate`` is the coefficient; ``se`` is the robust SE when it
-        was asked for, else the model-based one), then ``coef, hazard_ratio, hr_ci_low,
-        hr_ci_high, z, model_se`` and ``robust_se`` when robust.
+        was asked for, else the model-based one), then the same on the hazard-ratio scale
+        (``hazard_ratio, hr_ci_low, hr_ci_high``), ``z``, ``model_se`` and ``robust_se`` when
+        robust. The coefficients themselves are :attr:`coef`.
 
         A robust SE that cannot be estimated (it came out as zero) is NaN, and so are the
         interval and p-value that would rest on it; a caution says why.
@@ -125,7 +126,7 @@ class CoxResult(Result):
             lo, hi = self.coef - q * se, self.coef + q * se
         out = pd.DataFrame({"term": list(self.terms), "estimate": self.coef, "se": se,
                             "ci_low": lo, "ci_high": hi,
-                            "p_value": 2 * special.ndtr(-np.abs(z)), "coef": self.coef,
+                            "p_value": 2 * special.ndtr(-np.abs(z)),
                             "hazard_ratio": np.exp(self.coef), "hr_ci_low": np.exp(lo),
                             "hr_ci_high": np.exp(hi), "z": z, "model_se": self.se})
         if self.robust_se is not None:

@@ -117,10 +117,10 @@ def shown_frame(res: Any) -> pd.DataFrame:
     and ``results.json`` keep the layout they were first published with: no p-value column
     for the DiD aggregations, group-time effects and Bacon decomposition, the two-way fixed
     effects' ``t`` before its p-value and interval, and a test's p-value after its statistic
-    and degrees of freedom.
+    and degrees of freedom, and a Cox model's ``coef`` beside its ``estimate``.
     """
     from evalkit.methods.binary import McNemar
-    from evalkit.methods.cox import PHTest
+    from evalkit.methods.cox import CoxResult, PHTest
     from evalkit.methods.did import TWFE, Aggregate, Bacon, Staggered
     from evalkit.methods.groups import GroupComparison
     from evalkit.methods.prepost import PairedChange
@@ -132,6 +132,9 @@ def shown_frame(res: Any) -> pd.DataFrame:
         return frame[["term", "estimate", "se", "t", "p_value", "ci_low", "ci_high"]]
     if isinstance(res, (Aggregate, Staggered, Bacon)):
         return frame.drop(columns="p_value")
+    if isinstance(res, CoxResult):
+        return frame.assign(coef=frame["estimate"])[[*frame.columns[:6], "coef",
+                                                     *frame.columns[6:]]]
     if isinstance(res, (PairedChange, SignedRank, McNemar, GroupComparison, LogRank, PHTest)):
         cols = [c for c in frame.columns if c != "p_value"]
         at = cols.index("df" if "df" in cols else "statistic") + 1

@@ -21,7 +21,7 @@ from evalkit.methods.cox import CoxResult, PHTest
 from evalkit.methods.survival import RMST, CumulativeIncidence, KaplanMeier, LogRank
 from evalkit.report import resultsdoc
 from evalkit.report.base import Report
-from evalkit.report.common import cautions_html, collect_cautions
+from evalkit.report.common import cautions_html, collect_cautions, shown_frame
 from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate, withheld_rating
@@ -678,7 +678,7 @@ class SurvivalReport(Report):
         estimates = []
         if shown:
             for res in (self.cox, self.rmst):
-                estimates += res.to_frame().to_dict("records")
+                estimates += shown_frame(res).to_dict("records")
             for _, row in self.km.at(self.times).iterrows():
                 if not self.share_shown(row["group"], row["time"]):
                     continue
