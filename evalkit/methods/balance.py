@@ -122,13 +122,17 @@ def _binary_columns(X: np.ndarray) -> np.ndarray:
     return out
 
 
-def _wvar(x: np.ndarray, w: np.ndarray, binary: np.ndarray) -> np.ndarray:
+def _wvar(x: np.ndarray, w: np.ndarray | None, binary: np.ndarray) -> np.ndarray:
     """cobalt's ``col.w.v``: weighted variance ``Σw(x−m)²/(1 − Σw²)`` with normalised
-    weights (the usual ``n − 1`` variance when the weights are equal); ``p(1 − p)`` for
-    binary columns."""
-    w = w / w.sum()
-    m = w @ x
-    v = (w @ (x - m) ** 2) / (1.0 - np.dot(w, w))
+    weights (the usual ``n − 1`` variance when ``w`` is ``None``); ``p(1 − p)`` for binary
+    columns."""
+    if w is None:
+        m = x.mean(axis=0)
+        v = x.var(axis=0, ddof=1) if len(x) > 1 else np.full(x.shape[1], np.nan)
+    else:
+        w = w / w.sum()
+        m = w @ x
+        v = (w @ (x - m) ** 2) / (1.0 - np.dot(w, w))
     return np.maximum(np.where(binary, m * (1.0 - m), v), 0.0)
 
 
@@ -148,11 +152,18 @@ def balance_frame(data: pd.DataFrame, t: np.ndarray, covariates: Sequence[str],
         lo, hi = X[:, j].min(), X[:, j].max()
         zero = 0.0 if (lo == 0.0 or hi == 0.0) else lo
         X[:, j] = (X[:, j] != zero).astype(float)
-    w = np.ones(len(t)) if weights is None else np.asarray(weights, float)
-    ones = np.ones(len(t))
     t1, t0 = t == 1, t == 0
-    v1 = _wvar(X[t1], ones[t1], binary)
-    v0 = _wvar(X[t0], ones[t0], binary)
+    X1, X0 = X[t1], X[t0]
+    v1, v0 = _wvar(X1, None, binary), _wvar(X0, None, binary)
+    raw1, raw0 = X1.mean(axis=0), X0.mean(axis=0)
+    if weights is None:
+        w = None
+        m1, m0, a1, a0 = raw1, raw0, v1, v0
+    else:
+        w = np.asarray(weights, float)
+        w1, w0 = w[t1], w[t0]
+        m1, m0 = w1 @ X1 / w1.sum(), w0 @ X0 / w0.sum()
+        a1, a0 = _wvar(X1, w1, binary), _wvar(X0, w0, binary)
     if estimand == "ATT":
         denom = np.sqrt(v1)
     elif estimand == "ATC":
@@ -160,14 +171,11 @@ def balance_frame(data: pd.DataFrame, t: np.ndarray, covariates: Sequence[str],
     elif estimand == "ATE":
         denom = np.sqrt((v1 + v0) / 2.0)
     else:  # ATO: cobalt's "weighted", the SD of the whole sample under the weights
-        denom = np.sqrt(_wvar(X, w, binary))
-    raw1, raw0 = X[t1].mean(axis=0), X[t0].mean(axis=0)
-    m1 = w[t1] @ X[t1] / w[t1].sum()
-    m0 = w[t0] @ X[t0] / w[t0].sum()
+        denom = np.sqrt(_wvar(X, w if w is not None else np.ones(len(t)), binary))
     with np.errstate(divide="ignore", invalid="ignore"):
         smd_raw = np.where(denom > 0, (raw1 - raw0) / denom, np.nan)
         smd_adj = np.where(denom > 0, (m1 - m0) / denom, np.nan)
-        vr = np.where(binary, np.nan, _wvar(X[t1], w[t1], binary) / _wvar(X[t0], w[t0], binary))
+        vr = np.where(binary, np.nan, a1 / a0)
     return pd.DataFrame({"covariate": names, "mean_treated": m1, "mean_control": m0,
                          "smd_raw": smd_raw, "smd_adjusted": smd_adj, "variance_ratio": vr,
                          "type": np.where(binary, "binary", "continuous"),

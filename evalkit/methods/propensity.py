@@ -78,13 +78,15 @@ def model_design(data: pd.DataFrame, covariates: Sequence[str], source: str | No
 
 
 def fit_logit(y: np.ndarray, X: np.ndarray, *, weights: np.ndarray | None = None,
-              maxit: int = LOGIT_MAXIT, tol: float = 1e-10
+              maxit: int = LOGIT_MAXIT, tol: float = 1e-8
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
-    """Logistic regression by Newton's method (iteratively reweighted least squares).
+    """Logistic regression by iteratively reweighted least squares, as R's ``glm.fit``.
 
-    ``X`` includes the intercept column. Starts where R's ``glm`` starts (``mustart =
-    (w y + 0.5) / (w + 1)``) and stops when the deviance changes by less than ``tol``
-    relative, as ``glm.control(epsilon = tol)``.
+    ``X`` includes the intercept column. Starts where ``glm`` starts (``mustart =
+    (w y + 0.5) / (w + 1)``), takes the same Newton steps, and stops when the deviance
+    changes by less than ``tol`` relative (``glm.control(epsilon = 1e-8)``), so it stops at
+    the iterate ``glm`` stops at. The covariance is ``(X'WX)⁻¹`` with the working weights of
+    the last iteration, as ``summary.glm``.
 
     Returns
     -------
@@ -94,8 +96,8 @@ def fit_logit(y: np.ndarray, X: np.ndarray, *, weights: np.ndarray | None = None
     mu = (y + 0.5) / 2.0 if w is None else (w * y + 0.5) / (w + 1.0)
     eta = np.log(mu / (1.0 - mu))
     is1 = y == 1
-    Xt = X.T  # row-major view of a column-major design: contiguous rows for the products
     beta = np.zeros(X.shape[1])
+    H = np.eye(X.shape[1])
     dev_old = math.inf
     converged = False
     for _ in range(maxit):
@@ -103,13 +105,15 @@ def fit_logit(y: np.ndarray, X: np.ndarray, *, weights: np.ndarray | None = None
         z = eta + (y - mu) / np.maximum(v, 1e-300)
         if w is not None:
             v = v * w
-        XtW = Xt * v
-        H = XtW @ X
+        sv = np.sqrt(v)
+        Xs = X * sv[:, None]
+        H = Xs.T @ Xs  # a symmetric rank-k product
+        rhs = Xs.T @ (z * sv)
+        del Xs
         try:
-            beta_new = np.linalg.solve(H, XtW @ z)
+            beta_new = np.linalg.solve(H, rhs)
         except np.linalg.LinAlgError:
-            beta_new = np.linalg.lstsq(H, XtW @ z, rcond=None)[0]
-        del XtW
+            beta_new = np.linalg.lstsq(H, rhs, rcond=None)[0]
         eta = X @ beta_new
         mu = special.expit(eta)
         mu = np.clip(mu, 1e-300, 1.0 - 2.220446e-16)
@@ -120,8 +124,6 @@ def fit_logit(y: np.ndarray, X: np.ndarray, *, weights: np.ndarray | None = None
             converged = True
             break
         dev_old = dev
-    v = mu * (1.0 - mu)
-    H = (Xt * (v if w is None else v * w)) @ X
     try:
         cov = np.linalg.inv(H)
     except np.linalg.LinAlgError:
