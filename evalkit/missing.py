@@ -33,7 +33,13 @@ import pandas as pd
 from scipy import stats
 
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.methods.propensity import PS_EPS, ess, fit_logit, model_matrix, separation_check
+from evalkit.methods.propensity import (
+    PS_EPS,
+    ess,
+    fit_logit,
+    model_matrix,
+    separation_check,
+)
 from evalkit.privacy import DEFAULT_THRESHOLD
 from evalkit.results import Caution, Result, check_alpha
 

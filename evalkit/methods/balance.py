@@ -101,7 +101,7 @@ def design(data: pd.DataFrame, covariates: Sequence[str], source: str | None = N
             cols.append(v if rows is None else v[rows])
             names.append(str(c))
             ref.append(False)
-    n = len(cols[0]) if lead else len(cols[0])
+    n = len(cols[0])
     X = np.empty((n, len(cols)), order="F")
     for j, v in enumerate(cols):
         X[:, j] = v

@@ -13,12 +13,17 @@ from scipy import special
 
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.balance import balance_frame, max_abs_smd
-from evalkit.methods.propensity import (_check_constant, fit_logit, model_matrix,
-                                        separation_check, treatment_vector)
+from evalkit.methods.propensity import (
+    _check_constant,
+    fit_logit,
+    model_matrix,
+    separation_check,
+    treatment_vector,
+)
 from evalkit.privacy import DEFAULT_THRESHOLD
 from evalkit.results import Caution, Result, check_option
 
-__all__ = ["Matched", "match", "nearest_neighbour", "matching_weights"]
+__all__ = ["Matched", "match", "matching_weights", "nearest_neighbour"]
 
 
 def nearest_neighbour(distance: np.ndarray, t: np.ndarray, *, ratio: int = 1,

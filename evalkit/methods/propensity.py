@@ -19,8 +19,15 @@ from evalkit.methods.inference import join_names
 from evalkit.privacy import DEFAULT_THRESHOLD
 from evalkit.results import Caution, Result, check_option
 
-__all__ = ["Weights", "propensity", "fit_logit", "treatment_vector", "model_matrix",
-           "ess", "overlap_cautions"]
+__all__ = [
+    "Weights",
+    "ess",
+    "fit_logit",
+    "model_matrix",
+    "overlap_cautions",
+    "propensity",
+    "treatment_vector",
+]
 
 Estimand = Literal["ATT", "ATE", "ATO"]
 

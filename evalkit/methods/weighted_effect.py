@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
+from scipy import stats
 
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.balance import design, weights_vector
@@ -341,7 +341,7 @@ def effect(
     return WeightedEffect(
         estimate=float(beta[1]), se=float(se[1]), ci_low=float(beta[1] - q * se[1]),
         ci_high=float(beta[1] + q * se[1]), t=float(tt[1]), df=df, p_value=float(p[1]),
-        outcome_type="binary" if binary else "continuous", vcov=vcov, n=int(len(t)),
+        outcome_type="binary" if binary else "continuous", vcov=vcov, n=len(t),
         n_treated=int((t == 1).sum()), n_control=int((t == 0).sum()),
         n_clusters=None if codes is None else int(codes.max()) + 1, n_dropped=n_dropped,
         terms=terms, covariates=tuple(covariates), alpha=alpha, cautions=tuple(cautions),
