@@ -28,7 +28,19 @@ from evalkit.exceptions import (
 )
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
-    from evalkit import data, did, portfolio, prepost, privacy, report, results, survival  # noqa: F401
+    from evalkit import (  # noqa: F401
+        data,
+        did,
+        files,
+        missing,
+        portfolio,
+        prepost,
+        privacy,
+        report,
+        results,
+        survival,
+        weighting,
+    )
 
 try:
     __version__ = _metadata.version("evalkit-programs")
@@ -36,8 +48,8 @@ except _metadata.PackageNotFoundError:  # running from a source tree that is not
     __version__ = "0.0.0+unknown"
 
 _SUBMODULES = (
-    "data", "did", "methods", "portfolio", "prepost", "privacy", "report", "results", "run",
-    "survival",
+    "data", "did", "files", "methods", "missing", "portfolio", "prepost", "privacy", "report",
+    "results", "run", "survival", "weighting",
 )
 
 __all__ = [

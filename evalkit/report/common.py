@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from evalkit.files import sha256_file  # re-exported: the runner imported it from here
+from evalkit.files import sha256_file
 from evalkit.report.html import Block, esc, key_values, paragraphs, table
 
 __all__ = [

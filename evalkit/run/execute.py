@@ -591,7 +591,8 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
 
     from evalkit.data import write_frame
     from evalkit.report import resultsdoc
-    from evalkit.report.common import package_versions, sha256_file
+    from evalkit.files import sha256_file
+    from evalkit.report.common import package_versions
     from evalkit.run import checks
     from evalkit.run.engine import ENGINE_NAME, prestart
     from evalkit.run.render import to_html
