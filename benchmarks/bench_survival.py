@@ -42,7 +42,7 @@ DAYS = 730
 
 
 def make_data(n: int, daily: bool, seed: int = 9) -> pd.DataFrame:
-    """n subjects, five normal covariates; times in whole days 1..730 when ``daily``."""
+    """N subjects, five normal covariates; times in whole days 1..730 when ``daily``."""
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(n, 5))
     t = rng.exponential(1 / (0.003 * np.exp(X @ BETA)))

@@ -40,9 +40,9 @@ import sys
 import time
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -52,8 +52,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from evalkit import EvalDataError  # noqa: E402
-from evalkit import did, prepost, survival  # noqa: E402
+from evalkit import (  # noqa: E402
+    EvalDataError,  # noqa: E402
+    did,
+    prepost,
+    survival,
+)
 
 BAND = (0.93, 0.97)
 ALPHA = 0.05
@@ -701,7 +705,7 @@ def html_page(rows: list[Row], args: argparse.Namespace, seconds: float) -> str:
         "Checks": f"{len(rows)} ({n_pass} pass, {len(refused)} of them refused by the estimator)",
         "Required coverage": f"{BAND[0]:.0%}–{BAND[1]:.0%} of nominal 95% intervals",
         "Run time": f"{seconds / 60:.1f} minutes",
-        "Generated": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "Generated": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "Source": _source_state(),
         "Python": platform.python_version(),
     }

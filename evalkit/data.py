@@ -19,9 +19,10 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -601,7 +602,8 @@ def _check_column(
 
 def _arrow_text(values: pd.Series) -> Any:
     """The Arrow text array behind a text column (no copy when it is Arrow-backed), or
-    ``None`` when the column cannot be seen as Arrow text."""
+    ``None`` when the column cannot be seen as Arrow text.
+    """
     import pyarrow as pa
 
     if not len(values) or not pd.api.types.is_string_dtype(values.dtype):
@@ -615,7 +617,8 @@ def _arrow_text(values: pd.Series) -> Any:
 
 def _has_outer_blanks(values: pd.Series) -> bool:
     """Whether any value of a text column starts or ends with white space (as
-    ``str.strip`` sees it), checked without copying the values."""
+    ``str.strip`` sees it), checked without copying the values.
+    """
     arr = _arrow_text(values)
     if arr is None:
         text = values.dropna().astype(str)
@@ -626,7 +629,8 @@ def _has_outer_blanks(values: pd.Series) -> bool:
 def outer_blanks(arr: Any) -> bool:
     """Whether any value of an Arrow text array starts or ends with white space, by Arrow's
     Unicode rules (those of ``utf8_trim_whitespace``). Only the first and last characters
-    are looked at, so millions of values are not copied to find out."""
+    are looked at, so millions of values are not copied to find out.
+    """
     import pyarrow.compute as pc
 
     if len(arr) == 0:

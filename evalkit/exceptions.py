@@ -7,8 +7,8 @@ column or key, and the rows at fault.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 __all__ = [
     "EvalkitError",

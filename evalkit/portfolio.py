@@ -11,9 +11,10 @@ Build the same view from any folder of report folders::
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -52,7 +53,8 @@ def _fmt(x: Any, digits: int = 2) -> str:
 
 def headline_digits(headline: Mapping[str, Any]) -> int:
     """Decimals to show a headline with: the report's own (``digits`` in results.json), else
-    enough for the interval's width to show (at least two significant digits of it)."""
+    enough for the interval's width to show (at least two significant digits of it).
+    """
     d = headline.get("digits")
     if isinstance(d, int) and not isinstance(d, bool):
         return d
@@ -111,7 +113,8 @@ POOLABLE = ("hedges_g_av", "hedges_g_wwc")
 
 def standardized(docs: Sequence[Mapping[str, Any]], alpha: float = 0.05) -> pd.DataFrame:
     """Every program's standardized effect size: ``slug, title, domain, design, name,
-    estimate, ci_low, ci_high, se`` (``se`` recovered from the symmetric CI)."""
+    estimate, ci_low, ci_high, se`` (``se`` recovered from the symmetric CI).
+    """
     from scipy import special
 
     z = float(special.ndtri(1 - alpha / 2))
@@ -133,7 +136,8 @@ def standardized(docs: Sequence[Mapping[str, Any]], alpha: float = 0.05) -> pd.D
 
 def pooled(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Random-effects meta-analyses (REML, Hartung–Knapp) wherever two or more programs share
-    an outcome domain, an effect-size scale and a design."""
+    an outcome domain, an effect-size scale and a design.
+    """
     return _pool(standardized(docs))
 
 
@@ -174,7 +178,7 @@ def _forest_html(eff: pd.DataFrame, pools: list[dict[str, Any]]) -> str:
                 colours.append(PALETTE["vermillion"])
     fig = forest_plot(labels, est, lo, hi, colours)
     alt = "Forest plot of standardized effects: " + "; ".join(
-        f"{lab} {e:.2f} ({a:.2f} to {b:.2f})" for lab, e, a, b in zip(labels, est, lo, hi))
+        f"{lab} {e:.2f} ({a:.2f} to {b:.2f})" for lab, e, a, b in zip(labels, est, lo, hi, strict=True))
     return figure_block(fig, alt=alt, caption=(
         "Hedges' g of each program (blue) and, where programs share a domain and design, the "
         "random-effects pooled estimate (red). Pre-post changes are not program effects.")).html
@@ -252,7 +256,8 @@ def _index_row(slug: str, d: Mapping[str, Any] | None, run: Mapping[str, Any]
 
 def _template(name: str):
     """A template of ``evalkit/report/templates/portfolio`` whose values are escaped as
-    report text is (:func:`evalkit.report.html.esc`; ``None`` prints nothing)."""
+    report text is (:func:`evalkit.report.html.esc`; ``None`` prints nothing).
+    """
     import jinja2
     from markupsafe import Markup
 
@@ -302,7 +307,7 @@ def index_html(
     pools = _pool(eff)
     slugs = sorted(set(by_slug) | set(runs))
     rows = [_index_row(slug, by_slug.get(slug), runs.get(slug, {})) for slug in slugs]
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     n_failed = sum(1 for r in runs.values() if r.get("status") == "failed")
     summary = f"{len(slugs)} evaluation(s)" + (f", {n_failed} failed in the latest run"
                                                if n_failed else "")

@@ -17,8 +17,9 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from evalkit.exceptions import PrivacyError
 
@@ -85,8 +86,8 @@ class Suppressed:
         The threshold applied.
     """
 
-    counts: "pd.DataFrame"
-    mask: "pd.DataFrame"
+    counts: pd.DataFrame
+    mask: pd.DataFrame
     threshold: int
 
     @property
@@ -94,7 +95,7 @@ class Suppressed:
         """How many cells are hidden."""
         return int(self.mask.to_numpy().sum())
 
-    def display(self, *, percent_of: str | None = None) -> "pd.DataFrame":
+    def display(self, *, percent_of: str | None = None) -> pd.DataFrame:
         """The table as text with suppressed cells replaced by ``"suppressed"``.
 
         Parameters
@@ -124,13 +125,13 @@ class Suppressed:
                 out.iat[i, j] = text
         return out
 
-    def values(self) -> "pd.DataFrame":
+    def values(self) -> pd.DataFrame:
         """The counts as floats with suppressed cells set to NaN (for figures)."""
         return self.counts.astype(float).mask(self.mask)
 
 
 def suppress(
-    counts: "pd.Series | pd.DataFrame | Sequence[int]",
+    counts: pd.Series | pd.DataFrame | Sequence[int],
     threshold: int = DEFAULT_THRESHOLD,
     *,
     margins: bool = True,
@@ -246,7 +247,8 @@ MIN_NUMERIC_ID_LENGTH = 5
 
 def _as_text(ids: Iterable[object]):
     """The values as stripped text in an Arrow array (missing values dropped), so that the
-    string operations run in C over millions of ids."""
+    string operations run in C over millions of ids.
+    """
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -279,7 +281,8 @@ def _as_text(ids: Iterable[object]):
 
 def _too_short(arr):
     """Which values (an Arrow text array) are too short to search: shorter than three
-    characters, or purely numeric and shorter than ``MIN_NUMERIC_ID_LENGTH`` digits."""
+    characters, or purely numeric and shorter than ``MIN_NUMERIC_ID_LENGTH`` digits.
+    """
     import pyarrow.compute as pc
 
     length = pc.utf8_length(arr)
@@ -289,11 +292,11 @@ def _too_short(arr):
 
 def unique_text(values: Iterable[object]):
     """The distinct values as stripped text (an Arrow array, missing and empty values dropped):
-    the form in which the leak check takes millions of identifiers without copying them."""
-    import pyarrow.compute as pc
-
+    the form in which the leak check takes millions of identifiers without copying them.
+    """
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     from evalkit.data import text_ranks
 
@@ -318,7 +321,8 @@ def unique_text(values: Iterable[object]):
 
 def count_searchable(values: Iterable[object]) -> dict[str, int]:
     """How many distinct values the leak check searches, and how many are too short to search
-    (purely numeric and shorter than five digits, or shorter than three characters)."""
+    (purely numeric and shorter than five digits, or shorter than three characters).
+    """
     import pyarrow.compute as pc
 
     arr = unique_text(values)
@@ -448,7 +452,7 @@ def redact_small_counts(text: str, threshold: int = DEFAULT_THRESHOLD, *,
     thr = check_threshold(threshold)
     named = {w.lower() for w in people}
 
-    def repl(m: "re.Match[str]") -> str:
+    def repl(m: re.Match[str]) -> str:
         n = int(m.group(1))
         word = (m.group(3) or "").lower()
         if not 1 <= n < thr or (word in _NOT_PEOPLE and word not in named):

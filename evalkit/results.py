@@ -23,7 +23,8 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
-from typing import Any, ClassVar, Sequence, TypeVar
+from collections.abc import Sequence
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -58,7 +59,7 @@ class Caution(str):
 
     limits: bool
 
-    def __new__(cls, text: str, *, limits: bool = True) -> "Caution":
+    def __new__(cls, text: str, *, limits: bool = True) -> Caution:
         obj = super().__new__(cls, str(text).strip())
         obj.limits = bool(limits)
         return obj
@@ -71,7 +72,8 @@ def limiting(cautions: Any) -> tuple[str, ...]:
 
 def merge_cautions(*groups: Any) -> tuple[str, ...]:
     """Join cautions (strings, :class:`Caution` or iterables of them) into one tuple, in order,
-    once each. A text given both as limiting and not is kept once, as limiting."""
+    once each. A text given both as limiting and not is kept once, as limiting.
+    """
     out: list[str] = []
     for g in groups:
         if not g:
@@ -224,7 +226,8 @@ class Result:
     def to_frame(self) -> pd.DataFrame:
         """Tidy table: one row per term, starting ``term, estimate, se, ci_low, ci_high,
         p_value`` (:data:`FRAME_COLUMNS`; a column a result does not have is NaN), then any
-        columns the estimator adds."""
+        columns the estimator adds.
+        """
         return tidy_frame(self._terms())
 
     def to_dict(self) -> dict[str, Any]:

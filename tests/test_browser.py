@@ -11,11 +11,10 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import EVALUATIONS
 
 from evalkit.run import run_all
 from evalkit.run.browser import find_chromium, open_page
-
-from conftest import EVALUATIONS
 
 pytestmark = pytest.mark.skipif(
     find_chromium() is None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE, SAMPLE
 
 from evalkit import prepost as pp
 from evalkit.did import bacon_decomposition, staggered, twfe
@@ -20,8 +21,6 @@ from evalkit.methods.did.staggered import MIN_TREATED_UNITS
 from evalkit.methods.meta import meta_analysis
 from evalkit.privacy import redact_small_counts
 from evalkit.results import Caution, limiting
-
-from conftest import REFERENCE, SAMPLE
 
 ARGS = ("lemp", "countyreal", "year", "first.treat")
 

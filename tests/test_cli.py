@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import re
-
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from conftest import SAMPLE
 
 from evalkit.cli import main, new_config_text
 from evalkit.run.templates import TEMPLATES
-
-from conftest import SAMPLE
 
 
 def evalkit(*args: str, cwd: Path) -> subprocess.CompletedProcess:

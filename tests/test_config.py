@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import EVALUATIONS, SAMPLE, write_config
 
 from evalkit.exceptions import ConfigError
 from evalkit.run.config import find_configs, load_config
-
-from conftest import EVALUATIONS, SAMPLE, write_config
 
 
 def test_sample_configs_are_valid():

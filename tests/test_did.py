@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE
 
 import evalkit
 from evalkit.did import staggered, twfe
 from evalkit.exceptions import EvalDataError
-
-from conftest import REFERENCE
 
 
 @pytest.fixture(scope="module")
@@ -192,7 +191,7 @@ def test_event_study_equals_twfe_on_event_time_dummies(mpdta):
         names.append(f"r{k}")
     direct = twfe(d, "lemp", "countyreal", "year", names)
     est = es.table.set_index("rel_time")
-    for k, b, se in zip((-4, -3, -2, 0, 1, 2, 3), direct.coef, direct.se):
+    for k, b, se in zip((-4, -3, -2, 0, 1, 2, 3), direct.coef, direct.se, strict=True):
         assert est.loc[k, "estimate"] == pytest.approx(b, rel=1e-10)
         assert est.loc[k, "se"] == pytest.approx(se, rel=1e-10)
     assert est.loc[-1, "estimate"] == 0 and np.isnan(est.loc[-1, "se"])

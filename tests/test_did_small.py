@@ -13,12 +13,16 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-
-from evalkit.did import (bacon_decomposition, event_study, twfe, two_by_two,
-                         wild_cluster_bootstrap)
-from evalkit.exceptions import EvalDataError
-
 from conftest import REFERENCE
+
+from evalkit.did import (
+    bacon_decomposition,
+    event_study,
+    twfe,
+    two_by_two,
+    wild_cluster_bootstrap,
+)
+from evalkit.exceptions import EvalDataError
 
 
 def _panel(n_units: int, periods, first: dict, *, y=None, seed: int = 0) -> pd.DataFrame:

@@ -13,13 +13,12 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE, SAMPLE
 
 from evalkit.did import staggered
 from evalkit.exceptions import EvalDataError
 from evalkit.methods.did.staggered import MIN_TREATED_UNITS
 from evalkit.results import limiting
-
-from conftest import REFERENCE, SAMPLE
 
 ARGS = ("lemp", "countyreal", "year", "first.treat")
 
@@ -143,7 +142,7 @@ def test_uneven_periods_max_e_counts_positions_in_simple_as_r_does():
     s = res.aggregate("simple", max_e=1)
     keep = {(2004, 2004), (2005, 2006), (2008, 2008), (2008, 2010)}
     sizes = {2004: 12, 2005: 11, 2008: 10}
-    rows = a[[(g, t) in keep for g, t in zip(a["group"], a["time"])]]
+    rows = a[[(g, t) in keep for g, t in zip(a["group"], a["time"], strict=True)]]
     w = rows["group"].map(sizes)
     assert s.estimate == pytest.approx((rows["att"] * w).sum() / w.sum())
 

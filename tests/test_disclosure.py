@@ -29,11 +29,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import EVALUATIONS
 
 from evalkit.report import resultsdoc
 from evalkit.run import run_all
-
-from conftest import EVALUATIONS
 
 THRESHOLD = 11
 PEOPLE = ["mentoring-site-a", "mentoring-site-b", "lifeskills-waitlist", "placement-runaway"]

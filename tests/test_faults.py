@@ -23,12 +23,11 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from conftest import ROOT, SAMPLE, write_config
 
 from evalkit.exceptions import EvalDataError
 from evalkit.run import run_all, run_evaluation
 from evalkit.run.execute import _describe_execution_error, _keep_failed, clean_stale
-
-from conftest import ROOT, SAMPLE, write_config
 
 EVALKIT = Path(sys.executable).with_name("evalkit")
 
@@ -234,7 +233,7 @@ def test_library_warnings_go_to_the_evaluations_log_not_the_terminal(
     from evalkit.run.config import EvaluationConfig
 
     def noisy(self):
-        warnings.warn("Glyph 8722 missing from current font.", UserWarning)
+        warnings.warn("Glyph 8722 missing from current font.", UserWarning, stacklevel=2)
         logging.getLogger("matplotlib.font_manager").warning("findfont: Font family not found")
         print("a library's own line on stderr", file=sys.stderr)
         raise EvalDataError("no usable rows", source=str(self.data_path))

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import r_reference
 
 from evalkit.methods.meta import meta_analysis
-
-from conftest import r_reference
 
 YI = [-0.63, -0.21, -0.48, -0.35, -0.10]
 VI = [0.0070, 0.0115, 0.0234, 0.0150, 0.0300]

@@ -87,7 +87,7 @@ def test_impute_fills_only_missing_values_reproducibly():
     again = missing.impute(d, ["y", "k"], m=3, seed=5, predictors=["x"], burn_in=3, between=1)
     assert len(frames) == 3
     miss = d["y"].isna()
-    for f, g in zip(frames, again):
+    for f, g in zip(frames, again, strict=True):
         pd.testing.assert_frame_equal(f, g)
         assert not f[["y", "k"]].isna().any().any()
         assert f.index.equals(d.index)

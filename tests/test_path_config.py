@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import ROOT, SAMPLE, sample_config, write_config
 
 from evalkit.cli import main, new_config_text
 from evalkit.data import Column, load
@@ -21,12 +22,6 @@ from evalkit.exceptions import ConfigError
 from evalkit.run.checks import identifier_columns, preflight, redact, resolve_parameters
 from evalkit.run.config import load_config
 from evalkit.run.templates import TEMPLATES
-
-from conftest import ROOT, SAMPLE, sample_config, write_config
-
-
-
-
 
 # -- id_column is optional ------------------------------------------------------------------------
 
@@ -216,8 +211,8 @@ def test_validate_warns_of_too_few_adopting_units_and_small_cohorts(tmp_path):
     assert "the report will carry no estimate" in found[0].message
     assert "1 adoption cohort(s) have fewer than 5 states: 2004 (3)" in found[1].message
     # and the run indeed refuses the design (it renders a report without an estimate)
-    from evalkit.exceptions import DesignRefused
     from evalkit.did import staggered
+    from evalkit.exceptions import DesignRefused
 
     with pytest.raises(DesignRefused):
         staggered(pd.read_csv(data), "arrests_per_100k", "state", "year", "first_law_year")

@@ -9,10 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE
 
 from evalkit.did import staggered
-
-from conftest import REFERENCE
 
 
 @pytest.fixture(scope="module")

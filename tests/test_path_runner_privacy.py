@@ -15,11 +15,10 @@ from pathlib import Path
 
 import nbformat
 import pandas as pd
+from conftest import SAMPLE, custom_template, write_config
 
 from evalkit.run import run_evaluation
 from evalkit.run.execute import clean_stale
-
-from conftest import SAMPLE, custom_template, write_config
 
 FIRST_ID = pd.read_csv(SAMPLE / "mentoring_site_a.csv")["case_id"].iloc[0]
 

@@ -10,13 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-
-from evalkit.run import run_all
-
 from conftest import SAMPLE, sample_config
 
-
-
+from evalkit.run import run_all
 
 
 @pytest.fixture(scope="module")

@@ -8,12 +8,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE, r_reference
 
 import evalkit
 from evalkit.exceptions import EvalDataError
 from evalkit.methods.prepost import describe, hedges_j, paired_change
-
-from conftest import REFERENCE, r_reference
 
 
 def _r_values(section: str | None = None) -> dict[str, float]:

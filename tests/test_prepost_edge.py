@@ -14,14 +14,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import r_reference
 
 from evalkit import prepost as pp
 from evalkit.exceptions import DesignRefused, EvalDataError
 from evalkit.methods.groups import FEW_CLUSTERS, robust_ols
 from evalkit.methods.meta import meta_analysis
 from evalkit.results import Result
-
-from conftest import r_reference
 
 
 def ref(section: str) -> dict[str, float]:
@@ -73,7 +72,7 @@ def test_exact_signed_rank_states_the_achieved_level_as_r(n):
 def test_signed_rank_levels_with_two_to_five_changes():
     # 1 − 2 / 2^n: 50%, 75%, 87.5%, 93.75% (closed form: the only achievable interval drops the
     # smallest and largest Walsh averages)
-    for n, level in zip(range(2, 6), (0.5, 0.75, 0.875, 0.9375)):
+    for n, level in zip(range(2, 6), (0.5, 0.75, 0.875, 0.9375), strict=True):
         df = pd.DataFrame({"pre": [0.0] * n, "post": D_ALL[:n]})
         assert pp.signed_rank(df, "pre", "post").achieved_confidence == level
 

@@ -7,14 +7,13 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE, r_reference
 
 import evalkit
 from evalkit.exceptions import EvalDataError
 from evalkit.methods.binary import mcnemar, newcombe_paired_interval
 from evalkit.methods.prepost import signed_rank
 from evalkit.methods.reliable_change import reliable_change
-
-from conftest import REFERENCE, r_reference
 
 
 def ref(section: str) -> dict[str, float]:

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -404,5 +405,5 @@ def test_outer_blanks_seen_as_arrow_trims_them(values):
     arr = pa.array(values, type=pa.large_string())
     trimmed = pc.utf8_trim_whitespace(arr)
     expected = any(a is not None and a != b for a, b in zip(arr.to_pylist(),
-                                                           trimmed.to_pylist()))
+                                                           trimmed.to_pylist(), strict=True))
     assert outer_blanks(arr) == expected

@@ -8,13 +8,12 @@ import pickle
 import pandas as pd
 import pytest
 import yaml
+from conftest import EVALUATIONS, SAMPLE
 
 import evalkit
 from evalkit.exceptions import DesignRefused, EvalDataError
 from evalkit.report import resultsdoc
 from evalkit.run import run_all
-
-from conftest import EVALUATIONS, SAMPLE
 
 
 def _few_adopters(folder, n_adopting: int):

@@ -17,12 +17,11 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
+from test_disclosure import scan_outputs
 
 from evalkit.run import run_all
 from evalkit.run.config import find_configs
-
-from conftest import ROOT
-from test_disclosure import scan_outputs
 
 CONFIGS = ROOT / "tests" / "configs"
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SAMPLE
 
 import evalkit.report as report_pkg
 from evalkit import did, portfolio
@@ -20,8 +21,6 @@ from evalkit.report.did import DiDReport
 from evalkit.report.html import esc
 from evalkit.report.survival import SurvivalReport
 from evalkit.survival import cox, kaplan_meier, logrank, ph_test, rmst
-
-from conftest import SAMPLE
 
 PANEL = SAMPLE / "safe_harbor_panel.csv"
 

@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE, SAMPLE
 
 from evalkit import portfolio
 from evalkit.report import figures
@@ -16,8 +17,6 @@ from evalkit.report.evidence import rate
 from evalkit.report.survival import SurvivalReport
 from evalkit.results import Caution
 from evalkit.survival import cox, kaplan_meier, logrank, ph_test, rmst
-
-from conftest import REFERENCE, SAMPLE
 
 LONG = ("number of homicides, robberies and aggravated assaults reported to the police per "
         "100,000 residents")

@@ -8,7 +8,14 @@ import pandas as pd
 from evalkit.privacy import SUPPRESSED
 from evalkit.report import resultsdoc
 from evalkit.report.survival import SurvivalReport
-from evalkit.survival import cox, cumulative_incidence, kaplan_meier, logrank, ph_test, rmst
+from evalkit.survival import (
+    cox,
+    cumulative_incidence,
+    kaplan_meier,
+    logrank,
+    ph_test,
+    rmst,
+)
 
 
 def _data(n: int, seed: int = 0) -> pd.DataFrame:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -21,7 +22,7 @@ from evalkit.methods import meta
 from evalkit.results import FRAME_COLUMNS, Result, TestResult
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def data(name: str) -> pd.DataFrame:
     """Sample data (read once)."""
     if name == "mpdta":
@@ -31,7 +32,7 @@ def data(name: str) -> pd.DataFrame:
     return load(SAMPLE / f"{name}.csv")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def build(name: str) -> Result:
     """The result of one public estimator on small data."""
     site, waitlist = data("mentoring_site_a"), data("lifeskills_waitlist")

@@ -11,12 +11,10 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
+from conftest import ROOT, SAMPLE, custom_template, write_config
 
 from evalkit.report import resultsdoc
 from evalkit.run import run_all, run_evaluation
-
-from conftest import ROOT, SAMPLE, custom_template, write_config
-
 
 SLUGS = ["lifeskills-waitlist", "mentoring-site-a", "mentoring-site-b", "placement-runaway",
          "safe-harbor-arrests", "safe-harbor-reports"]

@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import REFERENCE, r_reference
 
 from evalkit.exceptions import EvalDataError
 from evalkit.survival import concordance, cox, kaplan_meier, logrank, rmst
-
-from conftest import REFERENCE, r_reference
 
 COVS = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
 

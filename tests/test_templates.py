@@ -14,13 +14,17 @@ import nbformat
 import papermill
 import pytest
 import yaml
+from conftest import ROOT
 
 from evalkit import privacy
 from evalkit.run.config import DEFAULT_POPULATION, _check_param, load_config
-from evalkit.run.templates import (COMMON_PARAMS, TEMPLATES, columns, notebook_parameters,
-                                   templates_dir)
-
-from conftest import ROOT
+from evalkit.run.templates import (
+    COMMON_PARAMS,
+    TEMPLATES,
+    columns,
+    notebook_parameters,
+    templates_dir,
+)
 
 NOTEBOOKS = sorted((ROOT / "templates").glob("*.ipynb"))
 NAMES = [p.stem for p in NOTEBOOKS]

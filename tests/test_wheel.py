@@ -25,7 +25,6 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
 from conftest import ROOT, SAMPLE
 
 #: What a source distribution is built from (MANIFEST.in and pyproject.toml choose within it).

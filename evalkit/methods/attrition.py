@@ -199,7 +199,7 @@ def attrition(
             f"No youth has both '{pre}' and '{post}': every youth enrolled was lost, so no "
             "change can be measured.", limits=True))
     if group is not None:
-        for lev, (m_all, m_both) in n_by_group.items():
+        for lev, (_m_all, m_both) in n_by_group.items():
             if m_both == 0:
                 cautions.append(Caution(
                     f"Everyone in group '{lev}' of '{group}' was lost, so that group cannot be "

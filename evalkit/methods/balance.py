@@ -1,10 +1,11 @@
 """Covariate balance before and after weighting or matching, with cobalt's default
 standardized mean differences and variance ratios; the covariate matrix every comparison-group
-method builds (categorical covariates as ``column[level]`` indicators)."""
+method builds (categorical covariates as ``column[level]`` indicators).
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -123,9 +124,10 @@ def _binary_columns(X: np.ndarray) -> np.ndarray:
 
 
 def _wvar(x: np.ndarray, w: np.ndarray | None, binary: np.ndarray) -> np.ndarray:
-    """cobalt's ``col.w.v``: weighted variance ``Σw(x−m)²/(1 − Σw²)`` with normalised
+    """Cobalt's ``col.w.v``: weighted variance ``Σw(x−m)²/(1 − Σw²)`` with normalised
     weights (the usual ``n − 1`` variance when ``w`` is ``None``); ``p(1 − p)`` for binary
-    columns."""
+    columns.
+    """
     if w is None:
         m = x.mean(axis=0)
         v = x.var(axis=0, ddof=1) if len(x) > 1 else np.full(x.shape[1], np.nan)
@@ -142,7 +144,8 @@ def balance_frame(data: pd.DataFrame, t: np.ndarray, covariates: Sequence[str],
                   full: tuple[np.ndarray, list[str]] | None = None) -> pd.DataFrame:
     """The balance table for a treatment vector ``t`` already checked (see
     :func:`balance_table`); ``full`` passes the covariate matrix with every level when the
-    caller has built it."""
+    caller has built it.
+    """
     X, names = full if full is not None else covariate_matrix(data, covariates, source,
                                                               full_dummies=True)
     binary = _binary_columns(X)
@@ -244,7 +247,8 @@ def balance_table(data: pd.DataFrame, treatment: str, covariates: Sequence[str],
 def weights_vector(data: pd.DataFrame, weights: str | pd.Series | np.ndarray,
                    source: str | None = None, name: str = "weights") -> np.ndarray:
     """Weights given as a column name, a Series aligned with the data's index, or an array,
-    checked to be finite and non-negative with some positive."""
+    checked to be finite and non-negative with some positive.
+    """
     if isinstance(weights, str):
         if weights not in data.columns:
             raise EvalDataError([DataProblem(weights, "column not found", "weights")],

@@ -1,5 +1,6 @@
 """Paired binary outcomes (e.g. enrolled in school at intake and at follow-up): McNemar's test
-and the Newcombe interval for the change in the proportion."""
+and the Newcombe interval for the change in the proportion.
+"""
 
 from __future__ import annotations
 

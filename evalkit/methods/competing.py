@@ -1,10 +1,12 @@
 """Competing risks: cumulative incidence of each cause and Gray's test, as R's
-``cmprsk::cuminc``."""
+``cmprsk::cuminc``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -25,7 +27,8 @@ __all__ = ["CumulativeIncidence", "cumulative_incidence"]
 
 def _cuminc_one(time: np.ndarray, status: np.ndarray, cause: Any, censor: Any):
     """Aalen–Johansen cumulative incidence of ``cause`` and its variance (Gray's estimator,
-    as cmprsk::cuminc), at each distinct time where that cause occurs."""
+    as cmprsk::cuminc), at each distinct time where that cause occurs.
+    """
     order = np.argsort(time, kind="stable")
     t, st = time[order], status[order]
     ut, inv = np.unique(t, return_inverse=True)
@@ -165,7 +168,8 @@ class CumulativeIncidence(Result):
 
     def to_frame(self) -> pd.DataFrame:
         """Gray's test per cause (no rows without groups): ``term, estimate`` (the
-        statistic), ``se, ci_low, ci_high`` (empty), ``p_value, df``."""
+        statistic), ``se, ci_low, ci_high`` (empty), ``p_value, df``.
+        """
         return pd.DataFrame(self._terms(), columns=_FRAME_COLUMNS + ["df"])
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Sequence, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -322,7 +323,7 @@ def cox(
     if robust or cluster is not None:
         _, _, _, R = _fit_terms(parts, beta, efron, need_info=False, need_resid=True)
         resid = np.zeros((n, p))
-        for s, r in zip(parts, R):
+        for s, r in zip(parts, R, strict=True):
             resid[s.rows] = r
         D = (w[:, None] * resid) @ var
         if cluster is not None:
@@ -387,7 +388,8 @@ def _monotone_text(name: str, x: np.ndarray, ev: np.ndarray, b: float) -> str:
 
 def _fit_cautions(covariates: Sequence[str], X: np.ndarray, ev: np.ndarray) -> list:
     """Cautions on how much information the events carry: events per covariate, and events
-    in each group of a 0/1 covariate."""
+    in each group of a 0/1 covariate.
+    """
     cautions = []
     n_ev = int((ev > 0).sum())
     p = len(covariates)

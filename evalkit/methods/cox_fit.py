@@ -1,7 +1,8 @@
 """The Cox partial-likelihood engine: risk-set sums per stratum (Breslow and Efron ties),
 Newton–Raphson with step halving, singular-column detection and Harrell's concordance, as R's
 ``survival`` (``coxph.fit``, ``agreg``, ``concordance``). :func:`evalkit.methods.cox.cox`
-builds on it."""
+builds on it.
+"""
 
 from __future__ import annotations
 
@@ -130,7 +131,8 @@ def _time_sums(s: _Stratum, beta: np.ndarray, efron: bool) -> _TimeSums:
     """Risk-set sums per distinct time: ``S`` over everyone at risk (summed backwards from
     the last time, as R's C code, so small late risk sets are not swamped), ``D`` over the
     events at that time. Covariates are centred, as R centres them, which keeps the sums of
-    ``r·x`` from cancelling."""
+    ``r·x`` from cancelling.
+    """
     w = s.w
     eta = beta @ s.XT
     ex = np.exp(eta)

@@ -54,7 +54,8 @@ def pooled_sd(sd1: float, n1: int, sd2: float, n2: int) -> float:
     """Pooled within-group standard deviation of two groups (NaN with fewer than 3 people).
 
     A group of one person contributes nothing to the pooled variance (its SD, NaN, is not
-    used)."""
+    used).
+    """
     if n1 + n2 - 2 <= 0:
         return float("nan")
     ss = sum((n - 1) * sd**2 for sd, n in ((sd1, n1), (sd2, n2)) if n > 1)

@@ -1,11 +1,13 @@
 """Pre-post designs with a comparison group: ANCOVA program effect, WWC effect size, baseline
-equivalence."""
+equivalence.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd

@@ -10,7 +10,7 @@ comparison-group ANCOVA, the comparison of proportions and the 2×2 difference-i
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -164,7 +164,7 @@ def robust_ols(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarra
             scale = np.abs(influence).max(axis=1)
             affected = (np.abs(influence[:, lev1]) > 1e-8 * scale[:, None]).any(axis=1)
             m = int(lev1.sum())
-            hit = [t for t, a in zip(names, affected) if a]
+            hit = [t for t, a in zip(names, affected, strict=True) if a]
             cautions.append(Caution(
                 f"The model leaves no residual for {m} observation(s): they are fitted exactly "
                 "(for example a group or cell with a single youth), so the spread of their "
@@ -203,7 +203,7 @@ def robust_ols(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarra
             "standard error, interval or p-value can be estimated and none is given.",
             limits=True))
     elif (zero & ~affected).any():
-        hit = [t for t, z, a in zip(names, zero, affected) if z and not a]
+        hit = [t for t, z, a in zip(names, zero, affected, strict=True) if z and not a]
         cautions.append(Caution(
             f"The standard error of {', '.join(repr(t) for t in hit)} is zero up to "
             "rounding, which would mean the number is known exactly; no real data support "

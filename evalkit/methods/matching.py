@@ -1,11 +1,13 @@
 """Nearest-neighbour matching on the propensity score with R MatchIt 4.x's defaults
 (``method = "nearest"``, ``distance = "glm"``, ``m.order = "largest"``); the public entry
-point is :func:`evalkit.weighting.match`."""
+point is :func:`evalkit.weighting.match`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -114,7 +116,8 @@ def nearest_neighbour(distance: np.ndarray, t: np.ndarray, *, ratio: int = 1,
 def matching_weights(mm: np.ndarray, t: np.ndarray) -> np.ndarray:
     """MatchIt's matching weights for the ATT: 1 for matched treated units; each control
     ``Σ 1/k`` over the treated units it is matched to (k: that unit's controls), scaled so
-    the control weights sum to the number of matched controls."""
+    the control weights sum to the number of matched controls.
+    """
     w = np.zeros(len(t))
     t_idx = np.flatnonzero(t == 1)
     k = (mm >= 0).sum(axis=1)

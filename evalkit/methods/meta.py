@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Sequence, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 from scipy import special

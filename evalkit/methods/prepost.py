@@ -11,8 +11,9 @@ the two measurements. Reports built on these functions say so.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -385,9 +386,10 @@ def describe(data: pd.DataFrame, pre: str, post: str, *, alpha: float = 0.05) ->
 
 def mean_ci_cautions(frame: pd.DataFrame, names: Sequence[str]) -> tuple[str, ...]:
     """Cautions for rows of a :func:`mean_ci` table (named ``names``) whose mean or interval
-    is missing or has no width."""
+    is missing or has no width.
+    """
     out = []
-    for name, (_, row) in zip(names, frame.iterrows()):
+    for name, (_, row) in zip(names, frame.iterrows(), strict=True):
         if row["n"] == 0:
             out.append(Caution(f"No youth in {name} have this score, so its mean is not "
                                "given.", limits=True))

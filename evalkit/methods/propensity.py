@@ -1,13 +1,15 @@
 """Propensity scores and balancing weights: the logit model (as R's ``glm``), inverse
 probability weights for the ATT, ATE and overlap (ATO) estimands (WeightIt's formulas), and
 entropy balancing (Hainmueller 2012). The public entry point is :func:`evalkit.weighting.
-propensity`; the shared design-matrix and checking helpers live here too."""
+propensity`; the shared design-matrix and checking helpers live here too.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, ClassVar, Literal, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
@@ -66,7 +68,8 @@ def model_matrix(data: pd.DataFrame, covariates: Sequence[str], source: str | No
                  *, intercept: bool = False) -> tuple[np.ndarray, list[str]]:
     """Covariates as a column-major float matrix, led by an ``(Intercept)`` column if asked;
     categorical columns expanded to ``column[level]`` indicators (every level but the first,
-    as R's treatment contrasts)."""
+    as R's treatment contrasts).
+    """
     if not intercept:
         return covariate_matrix(data, covariates, source)
     X, names, ref = model_design(data, covariates, source)
@@ -80,7 +83,8 @@ def model_design(data: pd.DataFrame, covariates: Sequence[str], source: str | No
                  ) -> tuple[np.ndarray, list[str], list[bool]]:
     """The intercept and every covariate column (all levels of categorical ones), column-major,
     with the names and which columns are reference levels (see
-    :func:`evalkit.methods.balance.design`)."""
+    :func:`evalkit.methods.balance.design`).
+    """
     return design(data, covariates, source, lead=[("(Intercept)", np.ones(len(data)))])
 
 
@@ -327,7 +331,8 @@ def separation_check(beta: np.ndarray, ps: np.ndarray, converged: bool, X: np.nd
     """Refuse a logit that did not converge or whose fitted probabilities split the two
     outcomes ``y`` completely (perfect separation); caution on fitted probabilities
     numerically 0 or 1. Messages name the covariates with the largest standardized
-    coefficients."""
+    coefficients.
+    """
     extreme = int(((ps < PS_EPS) | (ps > 1 - PS_EPS)).sum())
     if converged and not extreme:
         return []

@@ -1,11 +1,13 @@
 """Restricted mean survival time: the area under the Kaplan–Meier curve up to ``tau``, and the
-difference and ratio between two groups, as R's ``survRM2::rmst2``."""
+difference and ratio between two groups, as R's ``survRM2::rmst2``.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -185,7 +187,7 @@ def rmst(
             "error of the difference is zero: no confidence interval or p-value can be given."))
     if a["rmst"] > 0 and b["rmst"] > 0:
         lr = math.log(b["rmst"] / a["rmst"])
-        lse = math.sqrt(sum(v / r["rmst"] ** 2 for v, r in zip(variances, rows)))
+        lse = math.sqrt(sum(v / r["rmst"] ** 2 for v, r in zip(variances, rows, strict=True)))
         if lse <= 1e-10 * max(1.0, abs(lr)):
             lse = nan
         ratio = math.exp(lr)

@@ -168,7 +168,8 @@ class SignedRank(Result):
     @property
     def confidence(self) -> float:
         """Confidence level of the interval: the achieved level where it falls short of the
-        requested ``1 − alpha``, else the requested level."""
+        requested ``1 − alpha``, else the requested level.
+        """
         asked = 1.0 - self.alpha
         if math.isnan(self.achieved_confidence):
             return asked
@@ -350,7 +351,8 @@ def signed_rank(
 
 def _approx_ci(x, alpha, correct, alternative, brentq):
     """R's asymptotic CI, estimate of the pseudo-median and the CI's confidence level
-    (``wilcox.test``, ``conf.int = TRUE``)."""
+    (``wilcox.test``, ``conf.int = TRUE``).
+    """
     mumin, mumax = float(x.min()), float(x.max())
     values, counts = np.unique(x, return_counts=True)
 

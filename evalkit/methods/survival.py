@@ -11,8 +11,9 @@ regression in :mod:`evalkit.methods.cox`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Sequence, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -110,14 +111,15 @@ def _groups(data: pd.DataFrame, group: str) -> tuple[np.ndarray, list[str]]:
 def _step_at(table: pd.DataFrame, keys: list[str], times: Sequence[float],
              columns: list[str], start: dict[str, float]) -> pd.DataFrame:
     """Values of right-continuous step functions at ``times``, one function per ``keys``
-    group of ``table`` (which has a sorted ``time`` column); ``start`` before the first step."""
+    group of ``table`` (which has a sorted ``time`` column); ``start`` before the first step.
+    """
     rows = []
     for key, tab in table.groupby(keys, sort=False):
         key = key if isinstance(key, tuple) else (key,)
         idx = np.searchsorted(tab["time"].to_numpy(), times, side="right") - 1
-        for t, i in zip(times, idx):
+        for t, i in zip(times, idx, strict=True):
             vals = start if i < 0 else {c: tab[c].iloc[i] for c in columns}
-            rows.append({**dict(zip(keys, key)), "time": t, **vals})
+            rows.append({**dict(zip(keys, key, strict=True)), "time": t, **vals})
     return pd.DataFrame(rows)
 
 
@@ -159,7 +161,8 @@ def _confint(surv: np.ndarray, se: np.ndarray, conf_type: str, z: float):
 
 def _quantile(time: np.ndarray, curve: np.ndarray, p: float) -> float:
     """First time the curve reaches ``p``; the midpoint to the next drop when it sits exactly on
-    ``p`` (R survival's quantile.survfit rule)."""
+    ``p`` (R survival's quantile.survfit rule).
+    """
     ok = ~np.isnan(curve)
     x, y = time[ok], curve[ok]
     if y.size == 0:
@@ -207,7 +210,7 @@ class KaplanMeier(Result):
         out = _step_at(self.table, ["group"], times, ["surv", "std_err", "ci_low", "ci_high"],
                        {"surv": 1.0, "std_err": 0.0, "ci_low": 1.0, "ci_high": 1.0})
         n_risk = []
-        for g, t in zip(out["group"], out["time"]):
+        for g, t in zip(out["group"], out["time"], strict=True):
             tab = self.table[self.table["group"] == g]
             later = tab[tab["time"] >= t]
             n_risk.append(float(later["n_risk"].iloc[0]) if len(later) else 0.0)
@@ -452,7 +455,7 @@ def logrank(
             f"The comparison has {df} degrees of freedom instead of {k - 1}: some groups never "
             "overlap in time with the others at an event, so they add nothing to the test."))
     d_per = np.bincount(gidx, weights=clean[event].to_numpy(dtype=float), minlength=k)
-    for g, d in zip(levels, d_per):
+    for g, d in zip(levels, d_per, strict=True):
         if d == 0:
             cautions.append(Caution(
                 f"No events in group {group} = {g}: the test compares the other groups' events "

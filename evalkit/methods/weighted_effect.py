@@ -2,12 +2,14 @@
 robust weighted regression with covariates, and for binary outcomes the risk difference and
 odds ratio, with the standard errors of R ``survey::svyglm`` or, for matched data,
 ``lm(weights = )`` with ``sandwich::vcovCL``. The public entry point is
-:func:`evalkit.weighting.effect`."""
+:func:`evalkit.weighting.effect`.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd

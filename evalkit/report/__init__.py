@@ -14,10 +14,10 @@ from evalkit.report.common import (
     sha256_file,
     title_block,
 )
+from evalkit.report.did import DiDReport
 from evalkit.report.evidence import RATINGS, not_estimated, rate
 from evalkit.report.figures import PALETTE, figure_block, new_figure
 from evalkit.report.html import Block
-from evalkit.report.did import DiDReport
 from evalkit.report.prepost import Outcome, PrePostReport
 from evalkit.report.refused import RefusedReport
 from evalkit.report.survival import SurvivalReport

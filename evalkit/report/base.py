@@ -13,10 +13,16 @@ limitations; and the technical appendix from the results a report may show.
 from __future__ import annotations
 
 import abc
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar
 
-from evalkit.report.common import appendix_block, bullets_block, glance_block, program_block
+from evalkit.report.common import (
+    appendix_block,
+    bullets_block,
+    glance_block,
+    program_block,
+)
 from evalkit.report.html import Block
 from evalkit.report.words import spoken
 

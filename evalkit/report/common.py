@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Mapping, Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -102,7 +103,8 @@ APPENDIX_COLUMNS = 8
 
 def _column_groups(columns: list[str]) -> list[list[str]]:
     """Split a tidy table's columns into groups of at most :data:`APPENDIX_COLUMNS`, each
-    starting with ``term``."""
+    starting with ``term``.
+    """
     if len(columns) <= APPENDIX_COLUMNS or "term" not in columns:
         return [columns]
     rest = [c for c in columns if c != "term"]

@@ -23,7 +23,11 @@ from evalkit.report.common import cautions_html, collect_cautions, shown_frame
 from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate
-from evalkit.report.figures import adoption_trends_figure, event_study_figure, figure_block
+from evalkit.report.figures import (
+    adoption_trends_figure,
+    event_study_figure,
+    figure_block,
+)
 from evalkit.report.html import Block, paragraphs, table
 from evalkit.report.refused import RefusedReport
 from evalkit.results import jsonable, limiting
@@ -45,7 +49,8 @@ def refused_did_report(refusal: DesignRefused, data: pd.DataFrame, *, unit: str,
                        never_treated: float = 0) -> RefusedReport:
     """The report of a policy evaluation whose staggered estimator refused the panel (too few
     adopting units): the panel is described, and the reader is told why there is no estimate
-    and which design fits instead."""
+    and which design fits instead.
+    """
     first = data.groupby(unit)[first_treated].first()
     return RefusedReport(
         refusal,
@@ -169,7 +174,8 @@ class DiDReport(Report):
     @property
     def pretest(self) -> dict[str, float]:
         """The pre-trend test over every period before adoption (or, without ``all_leads``,
-        over the figure's window)."""
+        over the figure's window).
+        """
         agg = self.all_leads if self.all_leads is not None else self.dynamic
         t = agg.pretest
         return {} if t is None else {"statistic": t.statistic, "df": t.df, "p_value": t.p_value}
@@ -189,7 +195,8 @@ class DiDReport(Report):
     @property
     def parallel_trends_ok(self) -> bool:
         """Whether the pre-trend test does not reject (also when it could not be run; the
-        cautions and the Checks section then say so)."""
+        cautions and the Checks section then say so).
+        """
         return not (self.pretest_p < 0.05)
 
     def design(self) -> dict[str, str]:
@@ -204,7 +211,8 @@ class DiDReport(Report):
 
     def cautions(self) -> tuple[str, ...]:
         """Every result's cautions, the headline (simple aggregation) first. The data are
-        aggregate rates by unit, so counts of units are shown in full."""
+        aggregate rates by unit, so counts of units are shown in full.
+        """
         rename = None
         if self.all_leads is not None and np.isfinite(self.pretest_p):
             # the estimator's test of every cohort-by-year cell is not the test the Checks
@@ -359,7 +367,7 @@ class DiDReport(Report):
         fig = self.event_study_figure()
         alt = ("Event-study estimates by years since adoption: " + "; ".join(
             f"{int(k)}: {_num(a)} ({_num(lo)} to {_num(hi)})"
-            for k, a, lo, hi in zip(dyn["key"], dyn["estimate"], dyn["ci_low"], dyn["ci_high"])))
+            for k, a, lo, hi in zip(dyn["key"], dyn["estimate"], dyn["ci_low"], dyn["ci_high"], strict=True)))
         html += figure_block(fig, alt=alt, caption=(
             "Callaway–Sant'Anna effects by years since adoption (pre-adoption points should "
             "sit near zero).")).html

@@ -57,7 +57,8 @@ rating, with the cautions added to its reasons. Cautions that only inform
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from evalkit.results import limiting
 
@@ -111,7 +112,8 @@ def rate(design: str, checks: Mapping[str, Any],
 
 def withheld_rating(threshold: int) -> dict[str, Any]:
     """The rating of a report whose results are withheld for privacy: nothing computed from
-    the data is quoted, so no design check can be reported either."""
+    the data is quoted, so no design check can be reported either.
+    """
     return _rated("withheld", [f"Results are withheld to protect privacy: a group had fewer "
                                f"than {threshold} youth to analyse, so neither the estimates "
                                "nor the design checks can be shown."])
@@ -120,7 +122,8 @@ def withheld_rating(threshold: int) -> dict[str, Any]:
 def not_estimated(reason: str, alternative: str = "") -> dict[str, Any]:
     """The rating of an evaluation whose estimator refused the data
     (:class:`~evalkit.exceptions.DesignRefused`): no estimate, the reason, and the design that
-    fits instead."""
+    fits instead.
+    """
     reasons = [reason]
     if alternative:
         reasons.append(f"A design that fits these data: {alternative}.")

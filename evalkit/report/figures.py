@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -50,7 +50,8 @@ _RC = {
 
 def wrap_label(text: str, width: int = 40) -> str:
     """A long axis or row label broken into lines of at most ``width`` characters (at spaces),
-    so it fits beside or under its axis instead of being cut off."""
+    so it fits beside or under its axis instead of being cut off.
+    """
     import textwrap
 
     return "\n".join(textwrap.wrap(str(text), width=width, break_long_words=False,
@@ -60,7 +61,8 @@ def wrap_label(text: str, width: int = 40) -> str:
 def clipped_texts(fig, tolerance: float = 1.0) -> list[str]:
     """The texts of ``fig`` (titles, axis and tick labels, legends, annotations) that reach
     outside the figure as it is saved, i.e. that a reader would see cut off. Empty when every
-    text fits."""
+    text fits.
+    """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.text import Text
 
@@ -214,8 +216,8 @@ def prepost_figure(
                               "better)", 48))
     ax2.set_title(wrap_label(f"Change per {pop.singular}: 10th to 90th percentile", 34))
     handles, labels = ax2.get_legend_handles_labels()
-    keep = [(h, lab) for h, lab in zip(handles, labels) if lab and not lab.startswith("_")]
-    ax2.legend(*zip(*keep), loc="upper left", fontsize=8, bbox_to_anchor=(0, 1.0))
+    keep = [(h, lab) for h, lab in zip(handles, labels, strict=True) if lab and not lab.startswith("_")]
+    ax2.legend(*zip(*keep, strict=True), loc="upper left", fontsize=8, bbox_to_anchor=(0, 1.0))
     return fig
 
 
@@ -233,7 +235,7 @@ def categories_figure(shares: dict[str, float | None], *, title: str, alt_note: 
     fig, (ax,) = new_figure(1, width=8.0, height=2.2)
     left = 0.0
     hidden = 1.0 - sum(v for v in shares.values() if v is not None)
-    for (name, v), colour in zip(shares.items(), colours):
+    for (name, v), colour in zip(shares.items(), colours, strict=False):
         if v is None or v <= 0:
             continue
         ax.barh(0, v, left=left, color=colour, label=f"{name} ({v:.0%})", height=0.6)
@@ -346,7 +348,7 @@ def km_figure(table, *, groups: dict, time_unit: str, ticks,
         gs = fig.add_gridspec(2, 1, height_ratios=[4, 1.1])
         ax = fig.add_subplot(gs[0])
         tab_ax = fig.add_subplot(gs[1], sharex=ax)
-    for (g, label), colour in zip(groups.items(), colours):
+    for (g, label), colour in zip(groups.items(), colours, strict=False):
         t = table[table["group"].astype(str) == str(g)]
         t = t[t["n_risk"] >= threshold]
         x = np.concatenate([[0.0], t["time"].to_numpy()])
@@ -367,7 +369,7 @@ def km_figure(table, *, groups: dict, time_unit: str, ticks,
     for spine in ("left", "top", "right"):
         tab_ax.spines[spine].set_visible(False)
     for row, g in enumerate(list(groups)[::-1]):
-        for x, n in zip(ticks, at_risk[g]):
+        for x, n in zip(ticks, at_risk[g], strict=True):
             txt = f"{int(n)}" if n >= threshold or n == 0 else f"<{threshold}"
             tab_ax.text(x, row, txt, ha="left" if x == 0 else "center", va="center", fontsize=8)
     tab_ax.set_ylim(-0.6, len(groups) - 0.4)
@@ -490,7 +492,7 @@ def index_forest_figure(labels: Sequence[str], est: Sequence[float], lo: Sequenc
     lines = sum(w.count("\n") + 1 for w in wrapped)
     fig, (ax,) = new_figure(1, width=9.0, height=0.3 * lines + 0.25 * len(labels) + 1.5)
     y = np.arange(len(labels))[::-1]
-    for yy, e, a, b, c in zip(y, est, lo, hi, colours):
+    for yy, e, a, b, c in zip(y, est, lo, hi, colours, strict=True):
         ax.errorbar([e], [yy], xerr=[[e - a], [b - e]], fmt="D" if c != PALETTE["blue"] else "o",
                     color=c, capsize=3)
     ax.axvline(0, color=PALETTE["grey"], ls="--", lw=1)

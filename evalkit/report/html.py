@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import html
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
@@ -30,7 +30,7 @@ class Block:
     def _repr_html_(self) -> str:
         return self.html
 
-    def __add__(self, other: "Block") -> "Block":
+    def __add__(self, other: Block) -> Block:
         return Block(self.html + other.html, text="\n".join(t for t in (self.text, other.text) if t))
 
     def __repr__(self) -> str:  # plain-text fallback, e.g. in a terminal

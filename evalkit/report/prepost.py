@@ -13,8 +13,9 @@ rules. Figures are drawn in :mod:`evalkit.report.figures`, tables by
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,10 +27,16 @@ from evalkit.methods.binary import McNemar, ProportionComparison
 from evalkit.methods.groups import GroupComparison, describe_groups
 from evalkit.methods.prepost import PairedChange, SignedRank, describe
 from evalkit.methods.reliable_change import CATEGORIES, ReliableChange
-from evalkit.report import resultsdoc
+from evalkit.report import resultsdoc, words
 from evalkit.report.base import Report
-from evalkit.report.common import cautions_html, collect_cautions
-from evalkit.report.common import interval, num, p_text, shown_frame
+from evalkit.report.common import (
+    cautions_html,
+    collect_cautions,
+    interval,
+    num,
+    p_text,
+    shown_frame,
+)
 from evalkit.report.evidence import rate, withheld_rating
 from evalkit.report.figures import (
     attrition_figure,
@@ -39,7 +46,6 @@ from evalkit.report.figures import (
     prepost_figure,
 )
 from evalkit.report.html import Block, paragraphs, table
-from evalkit.report import words
 from evalkit.report.refused import RefusedReport
 from evalkit.report.words import Population, spoken
 from evalkit.results import jsonable, limiting
@@ -206,7 +212,8 @@ class PrePostReport(Report):
     def lost_hidden(self) -> bool:
         """Whether a count of youth lost to follow-up is suppressed (in any group or in all):
         then nothing computed from those youth is shown (their share, their intake mean, how
-        they differed from those who stayed)."""
+        they differed from those who stayed).
+        """
         return bool(self.counts.mask.iloc[1].any()) or bool(self.counts.mask.iloc[-1].any())
 
     def attrition_words(self) -> str:
@@ -218,7 +225,8 @@ class PrePostReport(Report):
     def _cells_shown(self, *counts: int) -> bool:
         """Whether a result computed from these cell counts may be shown: each is zero or at
         least the threshold (a share, a difference of shares, a test statistic or an odds
-        ratio computed from a smaller cell would give that cell away)."""
+        ratio computed from a smaller cell would give that cell away).
+        """
         return all(privacy.is_reportable(int(n), self.threshold) for n in counts)
 
     def binary_shown(self, m: McNemar | Exception) -> bool:
@@ -242,7 +250,7 @@ class PrePostReport(Report):
         if r is None:
             return {}
         sup = self._reliable_table()
-        return {k: not bool(m) for k, m in zip(sup.counts.index[:-1], sup.mask.iloc[:-1, 0])}
+        return {k: not bool(m) for k, m in zip(sup.counts.index[:-1], sup.mask.iloc[:-1, 0], strict=True)}
 
     def _reliable_table(self) -> privacy.Suppressed:
         r = self.reliable
@@ -272,7 +280,8 @@ class PrePostReport(Report):
 
     def _amount(self, est: float, lo: float, hi: float, conf: str) -> str:
         """A change's size for a headline: "2.1 points (95% CI ...)" or, on the log scale,
-        "about 12% (95% CI 3% to 21%)"."""
+        "about 12% (95% CI 3% to 21%)".
+        """
         o = self.outcome
         if self.outcome_scale == "log":
             return words.percent_words(est, lo, hi, self.headline_result().confidence)
@@ -671,7 +680,8 @@ class PrePostReport(Report):
         Nothing computed from youth in a suppressed cell is shown: when the number lost to
         follow-up is suppressed, their share, their intake average and how they differed from
         those who stayed are not given; when results are withheld, neither is the baseline
-        comparison."""
+        comparison.
+        """
         o, a = self.outcome, self.attrition
         parts: list[str] = []
         s = self.summary.set_index("sample")
@@ -757,7 +767,8 @@ class PrePostReport(Report):
         """Every result's cautions, headline first, with small counts of youth redacted.
 
         None when results are withheld: an estimator's caution would describe the group too
-        small to report (its missing values, its cells)."""
+        small to report (its missing values, its cells).
+        """
         if not self.reportable:
             return ()
         return collect_cautions(
@@ -813,7 +824,8 @@ class PrePostReport(Report):
         """Evidence rating and its reasons (see :mod:`evalkit.report.evidence`).
 
         When results are withheld for privacy, no design check computed from the data is
-        quoted (a baseline difference would describe the group too small to report)."""
+        quoted (a baseline difference would describe the group too small to report).
+        """
         if not self.reportable:
             return withheld_rating(self.threshold)
         checks: dict[str, Any] = {
@@ -960,7 +972,7 @@ class PrePostReport(Report):
         sample: dict[str, int | None] = {}
         hidden: list[str] = []
         for prefix, col in cols:
-            for name, row in zip(names, counts.index):
+            for name, row in zip(names, counts.index, strict=True):
                 key = name if prefix is None else f"{prefix}_{name}"
                 if mask.loc[row, col]:
                     sample[key] = None
@@ -975,7 +987,8 @@ def refused_comparison_report(refusal: DesignRefused, outcome: Outcome, *,
                               cluster_label: str = "site") -> RefusedReport:
     """The report of a comparison-group evaluation whose estimator refused the design (the
     program ran at too few sites for its effect to be told apart from the sites'): why there is
-    no estimate, and which design fits instead. No count or score of the youth is shown."""
+    no estimate, and which design fits instead. No count or score of the youth is shown.
+    """
     return RefusedReport(
         refusal,
         design={"code": "comparison_group_prepost",

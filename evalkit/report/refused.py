@@ -12,7 +12,8 @@ the program with the reason instead of a number.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from evalkit.exceptions import DesignRefused
 from evalkit.report import resultsdoc

@@ -10,8 +10,9 @@ shown); splitting the sections apart would scatter those rules.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ import pandas as pd
 from evalkit import privacy
 from evalkit.methods.cox import CoxResult, PHTest
 from evalkit.methods.survival import RMST, CumulativeIncidence, KaplanMeier, LogRank
-from evalkit.report import resultsdoc
+from evalkit.report import resultsdoc, words
 from evalkit.report.base import Report
 from evalkit.report.common import cautions_html, collect_cautions, shown_frame
 from evalkit.report.common import num as _num
@@ -27,7 +28,6 @@ from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate, withheld_rating
 from evalkit.report.figures import figure_block, forest_figure, km_figure
 from evalkit.report.html import Block, paragraphs, table
-from evalkit.report import words
 from evalkit.report.words import Population, spoken
 from evalkit.results import limiting
 
@@ -40,7 +40,8 @@ def _pct(x: float) -> str:
 
 def _tick_step(horizon: float, time_unit: str) -> float:
     """A step for the time axis that suits the unit (30 days, 13 weeks, 3 months...), giving
-    at most 8 steps up to ``horizon``."""
+    at most 8 steps up to ``horizon``.
+    """
     unit = time_unit.lower()
     steps = ((7, 14, 30, 60, 90, 180, 365) if unit.startswith("day") else
              (1, 2, 4, 13, 26, 52) if unit.startswith("week") else
@@ -168,7 +169,8 @@ class SurvivalReport(Report):
     @property
     def ph_failing(self) -> list[str]:
         """Terms (other than the global test) whose own proportional-hazards test rejects
-        at 0.05."""
+        at 0.05.
+        """
         t = self.ph.table
         t = t[(t["term"] != "GLOBAL") & (t["p_value"] < 0.05)]
         return t["term"].tolist()
@@ -176,13 +178,15 @@ class SurvivalReport(Report):
     @property
     def ph_holds(self) -> bool:
         """Whether the program's single hazard ratio is a fair headline: neither the program
-        term's own proportional-hazards test nor the global test rejects at 0.05."""
+        term's own proportional-hazards test nor the global test rejects at 0.05.
+        """
         prog = self.ph_program_p
         return self.ph.global_p >= 0.05 and not (prog < 0.05)
 
     def _renames(self) -> dict[str, str]:
         """Words of the estimators' cautions to replace before they are shown: groups named
-        by their column and value, and columns named by their labels."""
+        by their column and value, and columns named by their labels.
+        """
         out = {}
         for v, name in ((1, self.program_label), (0, self.comparison_label)):
             for txt in (f"{v}", f"{v}.0"):
@@ -217,7 +221,8 @@ class SurvivalReport(Report):
     def share_shown(self, g: Any, t: float) -> bool:
         """Whether a group's share who had the event by ``t`` may be shown: the number who had
         it by then and the number who had not must each be zero or at least the threshold
-        (with little censoring, the share times the group's size gives the count back)."""
+        (with little censoring, the share times the group's size gives the count back).
+        """
         d = self.data
         grp = d[self.group].astype(float) == float(g)
         time = d[self.duration].astype(float)
@@ -319,13 +324,15 @@ class SurvivalReport(Report):
 
     def headline_result(self) -> Any:
         """The result behind the headline: the Cox model, or RMST when hazards are not
-        proportional."""
+        proportional.
+        """
         return self.cox if self.ph_holds else self.rmst
 
     @spoken
     def cautions(self) -> tuple[str, ...]:
         """Every result's cautions, headline first, with small counts of youth redacted (none
-        when results are withheld: they would describe the group too small to report)."""
+        when results are withheld: they would describe the group too small to report).
+        """
         if not self.reportable:
             return ()
         return collect_cautions([self.headline_result(), self.cox, self.ph, self.rmst, self.km,
@@ -521,7 +528,7 @@ class SurvivalReport(Report):
         cox_rows = pd.DataFrame({
             "Hazard ratio": [_num(v) for v in cf["hazard_ratio"]],
             f"{conf} CI": [f"{_num(a)} to {_num(b)}" for a, b in zip(cf["hr_ci_low"],
-                                                                    cf["hr_ci_high"])],
+                                                                    cf["hr_ci_high"], strict=True)],
             "p": [_p(v) for v in cf["p_value"]],
         }, index=cf["term"])
         html += table(cox_rows, caption="Cox regression", total_rows=(),
@@ -532,7 +539,7 @@ class SurvivalReport(Report):
             title=f"Hazard ratios with {conf} CI", xlabel="Hazard ratio (log scale)")
         html += figure_block(forest, alt="Forest plot of hazard ratios: " + "; ".join(
             f"{t} {_num(h)} ({_num(a)} to {_num(b)})" for t, h, a, b in
-            zip(cf["term"], cf["hazard_ratio"], cf["hr_ci_low"], cf["hr_ci_high"]))).html
+            zip(cf["term"], cf["hazard_ratio"], cf["hr_ci_low"], cf["hr_ci_high"], strict=True))).html
         r = self.rmst
         rm = r.table.set_index("group")
         rrows = pd.DataFrame({
@@ -579,7 +586,8 @@ class SurvivalReport(Report):
 
     def ph_verdict(self) -> str:
         """What the proportional-hazards tests say, naming every term whose own test fails
-        (its effect changes over time), and what the headline does about it."""
+        (its effect changes over time), and what the headline does about it.
+        """
         t = self.ph.table.set_index("term")
         failing = self.ph_failing
         named = [f"{self.term_label(x).lower() if x == self.group else self.term_label(x)} "
@@ -696,8 +704,8 @@ class SurvivalReport(Report):
                                       "ci_high": row["ci_high"]})
         counts, mask = self.counts.counts, self.counts.mask
         sample, hidden = {}, []
-        for col, prefix in zip(counts.columns, ("program", "comparison", "all")):
-            for row, name in zip(counts.index, ("events", "censored", "followed")):
+        for col, prefix in zip(counts.columns, ("program", "comparison", "all"), strict=True):
+            for row, name in zip(counts.index, ("events", "censored", "followed"), strict=True):
                 key = f"{prefix}_{name}"
                 if mask.loc[row, col]:
                     sample[key] = None

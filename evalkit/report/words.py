@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = [
     "Population", "DESIGNS", "is_plural", "agree", "clause", "speak", "label", "direction",
@@ -38,9 +39,10 @@ class Population:
     plural: str = "youth"
 
     @classmethod
-    def of(cls, value: Any) -> "Population":
+    def of(cls, value: Any) -> Population:
         """A population from a config value: ``None`` (youth), one word, a
-        ``{singular, plural}`` mapping, a ``(singular, plural)`` pair or a Population."""
+        ``{singular, plural}`` mapping, a ``(singular, plural)`` pair or a Population.
+        """
         if value is None:
             return cls()
         if isinstance(value, Population):
@@ -69,7 +71,8 @@ def capitalize(text: str) -> str:
 def is_plural(subject: str) -> bool:
     """Whether a noun phrase is plural, read from its head noun (the last word before a
     preposition): "castle-doctrine laws" and "men" are plural; "financial aid", "the number of
-    laws" are singular."""
+    laws" are singular.
+    """
     head = _HEAD_BREAK.split(subject.strip())[0].strip()
     if " and " in f" {head.lower()} ":
         return True
@@ -82,7 +85,8 @@ def is_plural(subject: str) -> bool:
 
 def agree(subject: str, verb: str, *, plural: bool | None = None) -> str:
     """``verb`` (given as for one: "was", "has", "changes") in the form that agrees with
-    ``subject``; ``plural`` overrides the reading of the subject."""
+    ``subject``; ``plural`` overrides the reading of the subject.
+    """
     many = is_plural(subject) if plural is None else plural
     if not many:
         return verb
@@ -100,7 +104,8 @@ def agree(subject: str, verb: str, *, plural: bool | None = None) -> str:
 def clause(subject: str, verb: str, rest: str = "", *, plural: bool | None = None,
            capital: bool = True) -> str:
     """"Subject verb rest" with the verb agreeing: ``clause("castle-doctrine laws", "was",
-    "not assigned at random")`` → "Castle-doctrine laws were not assigned at random"."""
+    "not assigned at random")`` → "Castle-doctrine laws were not assigned at random".
+    """
     subj = capitalize(subject) if capital else subject
     out = f"{subj} {agree(subject, verb, plural=plural)}"
     return f"{out} {rest}" if rest else out
@@ -115,7 +120,8 @@ _ONE = re.compile(r"\b(a|an|each|every|one|per|any|single|no|average|A|An|Each|E
 def speak(text: str, population: Population | Any = None) -> str:
     """The report's own text with "youth" replaced by the configured population: "each
     youth" by the singular ("each man"), "youth" by the plural ("men"). Embedded images are
-    left alone; the default population leaves the text unchanged."""
+    left alone; the default population leaves the text unchanged.
+    """
     pop = Population.of(population)
     if pop.is_default or not text:
         return text
@@ -128,7 +134,7 @@ def _possessive(word: str) -> str:
 
 
 def _speak(text: str, pop: Population) -> str:
-    def one(m: "re.Match[str]") -> str:
+    def one(m: re.Match[str]) -> str:
         det = m.group(1)
         if det.lower() in ("a", "an"):
             an = pop.singular[:1].lower() in "aeiou"
@@ -152,7 +158,8 @@ def direction(estimate: float, lower_is_better: bool, *, ci_low: float | None = 
               ci_high: float | None = None, null: float = 0.0) -> str:
     """Whether a change went the desired way: "a desired change", "an unwanted change", or
     "no clear change in either direction" when the interval holds ``null`` (0 for a
-    difference, 1 for a ratio)."""
+    difference, 1 for a ratio).
+    """
     if ci_low is not None and ci_high is not None and not (
             math.isfinite(ci_low) and math.isfinite(ci_high)):
         return "a change whose direction cannot be judged without an interval"
@@ -174,7 +181,8 @@ def _pct(x: float, digits: int) -> str:
 def percent_parts(b: float, lo: float, hi: float, confidence: float) -> tuple[str, str]:
     """The size of a log-scale change as a percentage ("12%", unsigned: the verb carries the
     direction) and its interval ("95% CI 4% to 20%"), from exp(b) − 1. Whole percentages, or one
-    decimal when the change and both bounds are within ±1%."""
+    decimal when the change and both bounds are within ±1%.
+    """
     vals = [percent_change(v) for v in (b, lo, hi)]
     digits = 0 if any(abs(v) >= 0.01 for v in vals) else 1
     p, a, z = vals
@@ -183,14 +191,16 @@ def percent_parts(b: float, lo: float, hi: float, confidence: float) -> tuple[st
 
 def percent_words(b: float, lo: float, hi: float, confidence: float) -> str:
     """"about 12% (95% CI 4% to 20%)": a log-scale change and its interval as percentages
-    (see :func:`percent_parts`)."""
+    (see :func:`percent_parts`).
+    """
     size, ci = percent_parts(b, lo, hi, confidence)
     return f"about {size} ({ci})"
 
 
 def design_of(value: str | None, *, has_group: bool = True, template: str = "") -> str:
     """The design a report states: the config's ``design``, or today's default (policy
-    adoption for did, comparison group with a group, one group without)."""
+    adoption for did, comparison group with a group, one group without).
+    """
     if value:
         if value not in DESIGNS:
             raise ValueError(f"design must be one of {', '.join(DESIGNS)}, not {value!r}")
@@ -202,14 +212,16 @@ def design_of(value: str | None, *, has_group: bool = True, template: str = "") 
 
 def not_random(subject: str, assigned_to: str, *, randomized: bool) -> str:
     """"Men were assigned to financial aid at random" or "... were not assigned ... at
-    random", with the verb agreeing with ``subject``."""
+    random", with the verb agreeing with ``subject``.
+    """
     neg = "" if randomized else "not "
     return clause(subject, "was", f"{neg}assigned to {assigned_to} at random")
 
 
 def speak_any(value: Any, population: Population | Any = None) -> Any:
     """:func:`speak` applied to a string, a :class:`~evalkit.report.html.Block`, a caution
-    (keeping whether it limits the conclusion), or the values of lists and mappings."""
+    (keeping whether it limits the conclusion), or the values of lists and mappings.
+    """
     from evalkit.report.html import Block
     from evalkit.results import Caution
 
@@ -233,7 +245,8 @@ def speak_any(value: Any, population: Population | Any = None) -> Any:
 
 def spoken(method):
     """Decorate a report method so that what it returns names the report's population
-    (``self.population``) instead of "youth"."""
+    (``self.population``) instead of "youth".
+    """
     import functools
 
     @functools.wraps(method)

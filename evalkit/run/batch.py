@@ -8,9 +8,10 @@ import multiprocessing
 import os
 import signal
 from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 from evalkit.run.execute import RunOutcome, _now, _os_error, run_evaluation
 
@@ -93,7 +94,8 @@ def _save_runs(reports_dir: Path, outcomes: Iterable[RunOutcome]) -> dict:
 
 class BatchOutcomes(list):
     """The outcomes of a batch, in the order they finished; ``index_error`` says why the
-    portfolio index could not be written (``None`` when it was)."""
+    portfolio index could not be written (``None`` when it was).
+    """
 
     index_error: str | None = None
 
@@ -221,7 +223,6 @@ def run_all(
         In the order the evaluations finished.
     """
     from evalkit.portfolio import write_index
-
     from evalkit.run.execute import clean_stale
 
     reports_dir = Path(reports_dir)

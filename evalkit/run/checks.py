@@ -13,8 +13,9 @@ people (see :func:`identifier_columns`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,14 +55,14 @@ def _group_name(value: Any, params: Mapping[str, Any]) -> str:
     return f"group {value}"
 
 
-def follow_up(cfg: "EvaluationConfig", data: "pd.DataFrame") -> dict[Any, float]:
+def follow_up(cfg: EvaluationConfig, data: pd.DataFrame) -> dict[Any, float]:
     """Longest observed time in each group of a survival evaluation."""
     p = cfg.parameters
     d = data[[p["duration"], p["group"]]].dropna()
     return {g: float(t) for g, t in d.groupby(p["group"])[p["duration"]].max().items()}
 
 
-def resolve_parameters(cfg: "EvaluationConfig", data: "pd.DataFrame") -> "EvaluationConfig":
+def resolve_parameters(cfg: EvaluationConfig, data: pd.DataFrame) -> EvaluationConfig:
     """The config with defaults that depend on the data filled in.
 
     * survival ``tau`` left empty: the longest time every group is followed (the minimum over
@@ -75,7 +76,7 @@ def resolve_parameters(cfg: "EvaluationConfig", data: "pd.DataFrame") -> "Evalua
     return cfg
 
 
-def preflight(cfg: "EvaluationConfig", data: "pd.DataFrame") -> list[Finding]:
+def preflight(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:
     """Everything about ``cfg`` and its (validated) ``data`` that the run would trip over.
 
     Returns
@@ -91,16 +92,17 @@ def preflight(cfg: "EvaluationConfig", data: "pd.DataFrame") -> list[Finding]:
     return sorted(found, key=lambda f: f.level != "error")
 
 
-def _labels(cfg: "EvaluationConfig") -> list[Finding]:
+def _labels(cfg: EvaluationConfig) -> list[Finding]:
     """A label for a column the evaluation does not use is never shown: say so (a typo in a
-    column name would otherwise leave the raw name in the report)."""
+    column name would otherwise leave the raw name in the report).
+    """
     used = {c.name for c in cfg.template.columns(cfg.parameters, cfg.id_column or "")}
     return [Finding("warning", f"labels.{k}", (
         f"'{k}' is not a column this evaluation uses ({', '.join(sorted(used))}), so its "
         "label is never shown")) for k in cfg.labels if k not in used]
 
 
-def _survival(cfg: "EvaluationConfig", data: "pd.DataFrame") -> list[Finding]:
+def _survival(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:
     p = cfg.parameters
     out: list[Finding] = []
     fu = follow_up(cfg, data)
@@ -127,7 +129,7 @@ def _survival(cfg: "EvaluationConfig", data: "pd.DataFrame") -> list[Finding]:
     return out
 
 
-def _did(cfg: "EvaluationConfig", data: "pd.DataFrame") -> list[Finding]:
+def _did(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:
     import numpy as np
 
     from evalkit.methods.did.staggered import MIN_TREATED_UNITS, SMALL_GROUP_BASE
@@ -202,7 +204,7 @@ def _did(cfg: "EvaluationConfig", data: "pd.DataFrame") -> list[Finding]:
 
 
 def identifier_columns(
-    data: "pd.DataFrame", id_column: str | None, threshold: int, *, known_text: str = ""
+    data: pd.DataFrame, id_column: str | None, threshold: int, *, known_text: str = ""
 ) -> dict[str, list[str]]:
     """Values no output may show, by column.
 
@@ -263,7 +265,8 @@ def _is_number(v: str) -> bool:
 
 def leaks(text: str, columns: Mapping[str, Iterable[object]]) -> dict[str, list[str]]:
     """The identifier values of each column that occur in ``text`` (see
-    :func:`evalkit.privacy.find_identifiers`)."""
+    :func:`evalkit.privacy.find_identifiers`).
+    """
     from evalkit.privacy import find_identifiers
 
     out = {}
@@ -276,7 +279,8 @@ def leaks(text: str, columns: Mapping[str, Iterable[object]]) -> dict[str, list[
 
 def check(text: str, columns: Mapping[str, Iterable[object]], *, what: str) -> None:
     """Raise :class:`~evalkit.exceptions.PrivacyError` if any value of ``columns`` is in
-    ``text`` (naming the column and how many values, never the values)."""
+    ``text`` (naming the column and how many values, never the values).
+    """
     from evalkit.privacy import check_no_identifiers
 
     for col, values in columns.items():

@@ -25,15 +25,22 @@ from __future__ import annotations
 import copy
 import math
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
 from evalkit import privacy
 from evalkit.exceptions import ConfigError
-from evalkit.run.templates import TEMPLATES, Param, TemplateSpec, get_template, templates_dir
+from evalkit.run.templates import (
+    TEMPLATES,
+    Param,
+    TemplateSpec,
+    get_template,
+    templates_dir,
+)
 
 __all__ = ["EvaluationConfig", "load_config", "find_configs", "TOP_LEVEL_KEYS", "SLUG_PATTERN"]
 
@@ -86,7 +93,8 @@ _SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".xlsx", ".xlsm", ".xls")
 class _StrictLoader(yaml.SafeLoader):
     """A YAML loader that refuses a key given twice (PyYAML silently keeps the last one) and
     aliases (``*name``): a config needs none, and nested aliases expand to billions of values
-    (a "billion laughs" file exhausts memory)."""
+    (a "billion laughs" file exhausts memory).
+    """
 
     def compose_node(self, parent, index):  # noqa: D102 - PyYAML's hook
         if self.check_event(yaml.events.AliasEvent):
@@ -181,7 +189,7 @@ class EvaluationConfig:
         cols = self.template.columns(self.parameters, self.id_column)
         return load(self.data_path, cols, sheet=self.data_sheet)
 
-    def with_parameters(self, **changes: Any) -> "EvaluationConfig":
+    def with_parameters(self, **changes: Any) -> EvaluationConfig:
         """A copy with some parameters replaced (defaults resolved from the data)."""
         import dataclasses
 
@@ -206,7 +214,8 @@ def _short(value: Any) -> str:
 
 def _finite(value: Any) -> bool:
     """A number that converts to a finite float of sensible size (a 5,000-digit integer does
-    not convert at all)."""
+    not convert at all).
+    """
     try:
         v = float(value)
     except (OverflowError, ValueError):

@@ -29,7 +29,7 @@ import time
 import traceback
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ class RunOutcome:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 def _git_commit(where: Path) -> dict[str, Any]:
@@ -276,7 +276,8 @@ def clean_stale(reports_dir: str | Path) -> list[Path]:
 @contextlib.contextmanager
 def _terminate_as_exit():
     """Turn SIGTERM into SystemExit while a notebook runs, so ``finally`` blocks remove the
-    working folder (the default action ends the process without running them)."""
+    working folder (the default action ends the process without running them).
+    """
     if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
         yield
@@ -590,8 +591,8 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
     import papermill
 
     from evalkit.data import write_frame
-    from evalkit.report import resultsdoc
     from evalkit.files import sha256_file
+    from evalkit.report import resultsdoc
     from evalkit.report.common import package_versions
     from evalkit.run import checks
     from evalkit.run.engine import ENGINE_NAME, prestart

@@ -17,9 +17,10 @@ from __future__ import annotations
 import ast
 import json
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from evalkit.data import Column
@@ -58,7 +59,7 @@ class TemplateSpec:
     design: str
     description: str
     params: tuple[Param, ...]
-    columns: Callable[[Mapping[str, Any], str], list["Column"]]
+    columns: Callable[[Mapping[str, Any], str], list[Column]]
 
     @property
     def notebook(self) -> str:
@@ -78,7 +79,7 @@ COMMON_PARAMS = (
 )
 
 
-def _prepost_columns(p: Mapping[str, Any], id_column: str | None) -> list["Column"]:
+def _prepost_columns(p: Mapping[str, Any], id_column: str | None) -> list[Column]:
     from evalkit.methods.prepost import columns
 
     return columns(p["pre"], p["post"], id=id_column, min=p.get("score_min"),
@@ -127,7 +128,7 @@ PREPOST = TemplateSpec(
     columns=_prepost_columns,
 )
 
-def _survival_columns(p: Mapping[str, Any], id_column: str | None) -> list["Column"]:
+def _survival_columns(p: Mapping[str, Any], id_column: str | None) -> list[Column]:
     from evalkit.data import Column
     from evalkit.methods.survival import survival_columns
 
@@ -183,7 +184,7 @@ SURVIVAL = TemplateSpec(
     columns=_survival_columns,
 )
 
-def _did_columns(p: Mapping[str, Any], id_column: str | None) -> list["Column"]:
+def _did_columns(p: Mapping[str, Any], id_column: str | None) -> list[Column]:
     from evalkit.data import Column
 
     return [Column(id_column or "", kind="string", allow_missing=False, label="panel unit",
@@ -289,7 +290,7 @@ def templates_dir(near: Path | None = None) -> Path:
 
 
 def columns(template: str, parameters: Mapping[str, Any],
-            id_column: str | None) -> list["Column"]:
+            id_column: str | None) -> list[Column]:
     """The columns template ``template`` reads, as :func:`evalkit.data.load` checks them.
 
     The runner validates a config's data with this list before the notebook runs, and the

@@ -30,7 +30,7 @@ for control in ("nevertreated", "notyettreated"):
                             tname="year", data=data, control_group=control,
                             xformla=xformla).fit(est_method=method, bstrap=False)
             r = fit.results
-            for g, t, att, se in zip(r["group"], r["year"], r["att"], r["se"]):
+            for g, t, att, se in zip(r["group"], r["year"], r["att"], r["se"], strict=True):
                 rows.append({"control_group": control, "covariates": label,
                              "est_method": method, "group": int(g), "time": int(t),
                              "att": att, "se": se})

@@ -9,7 +9,7 @@ for G in (2, 3, 4, 6, 8):
     for g in range(G):
         m = 3 + g % 3
         shock = rng.normal()
-        for i in range(m):
+        for _ in range(m):
             x = rng.normal() + 0.5 * shock
             y = 0.3 * x + shock + rng.normal()
             rows.append({"design": f"ols_G{G}", "cluster": f"c{g}", "unit": "", "period": 0,

@@ -9,8 +9,9 @@ pre-trend tests of the pre-adoption effects.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Sequence, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -90,7 +91,8 @@ class Aggregate(Result):
 
 def normal_p_value(estimate: Any, se: Any) -> Any:
     """Two-sided p-value of ``estimate / se`` against the standard normal, ``2 Φ(−|z|)``
-    (NaN where the standard error is NaN)."""
+    (NaN where the standard error is NaN).
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
         return 2 * special.ndtr(-np.abs(np.asarray(estimate, float) / np.asarray(se, float)))
 
@@ -130,7 +132,7 @@ def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
                 else np.asarray(res._reference, dtype=bool))
     missing = np.isnan(att)
     if missing.any():
-        cells = [f"ATT({_fmt(a)}, {_fmt(b)})" for a, b in zip(g[missing], t[missing])]
+        cells = [f"ATT({_fmt(a)}, {_fmt(b)})" for a, b in zip(g[missing], t[missing], strict=True)]
         if not na_rm:
             raise EvalDataError([DataProblem(None, f"{int(missing.sum())} group-time "
                                              f"effect(s) could not be estimated "
@@ -192,7 +194,7 @@ def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
             ses, crit = res._ses(pieces_inf)
             if not res.bootstrap:
                 crit = None
-            for row, s in zip(rows, ses):
+            for row, s in zip(rows, ses, strict=True):
                 row.update(se=s, ci_low=row["estimate"] - z * s,
                            ci_high=row["estimate"] + z * s,
                            p_value=float(normal_p_value(row["estimate"], s)))
@@ -201,9 +203,9 @@ def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
                                band_high=row["estimate"] + crit * s)
             # reference rows: made only of a universal base period's reference cells
             fixed = fixed or [False] * len(rows)
-            bad = [_fmt(r["key"]) for r, f in zip(rows, fixed)
+            bad = [_fmt(r["key"]) for r, f in zip(rows, fixed, strict=True)
                    if not np.isfinite(r["se"]) and not f]
-            ref = [_fmt(r["key"]) for r, f in zip(rows, fixed)
+            ref = [_fmt(r["key"]) for r, f in zip(rows, fixed, strict=True)
                    if not np.isfinite(r["se"]) and f]
             if ref:
                 cautions.append(Caution(f"The {kind} effect for {_names(ref)} is the "
@@ -245,7 +247,7 @@ def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
         infs = np.column_stack([p[2] for p in pieces])
         wts = pg_group / pg_group.sum()
         centered = np.column_stack([(cohort == gg).astype(float) - pgv
-                                    for gg, pgv in zip(groups, pg_group)])
+                                    for gg, pgv in zip(groups, pg_group, strict=True)])
         w_inf = (centered / pg_group.sum()
                  - np.outer(centered.sum(axis=1), pg_group / pg_group.sum() ** 2))
         overall_inf = infs @ wts + w_inf @ ests
@@ -319,7 +321,8 @@ def _wald(b: np.ndarray, F: np.ndarray, clusters: np.ndarray | None, what: str,
 
     ``limits`` marks the cautions of a test that cannot be computed as limiting the
     conclusion; the group-time test's are informative only, because reports rely on the
-    event-time test of the dynamic aggregation (which carries its own)."""
+    event-time test of the dynamic aggregation (which carries its own).
+    """
     nan = pretest_result(float("nan"), 0.0, float("nan"), what)
     test = f"The {what} pre-trend test" if what else "The pre-trend test"
 

@@ -16,8 +16,9 @@ can be checked against R's code in the order R applies it.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Sequence, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -116,7 +117,7 @@ class Staggered(Result):
         return [{"term": f"ATT({_fmt(r['group'])}, {_fmt(r['time'])})", "estimate": r["att"],
                  "se": r["se"], "ci_low": r["ci_low"], "ci_high": r["ci_high"],
                  "p_value": float(pv)}
-                for (_, r), pv in zip(self.att_gt.iterrows(), p)]
+                for (_, r), pv in zip(self.att_gt.iterrows(), p, strict=True)]
 
     def _details(self) -> list[str]:
         p = self.pretest
@@ -139,7 +140,8 @@ class Staggered(Result):
 
     def _ses(self, infs: np.ndarray) -> tuple[np.ndarray, float | None]:
         """SEs of the columns of ``infs`` (bootstrap or analytic), zero SEs set to NaN, and the
-        simultaneous critical value when bootstrapping."""
+        simultaneous critical value when bootstrapping.
+        """
         analytic = np.array([self._analytic_se(infs[:, k]) for k in range(infs.shape[1])])
         ses, crit = analytic.copy(), None
         if self.bootstrap:
@@ -180,7 +182,8 @@ class Staggered(Result):
 def _bootstrap(infs: np.ndarray, analytic: np.ndarray, draws: int, seed: int | None,
                alpha: float, clusters: np.ndarray | None) -> tuple[np.ndarray, float | None]:
     """Multiplier-bootstrap SEs for the columns with a finite, non-zero analytic SE (R's
-    ``mboot`` leaves the others out); the others keep their analytic value."""
+    ``mboot`` leaves the others out); the others keep their analytic value.
+    """
     ses = analytic.copy()
     ok = np.isfinite(analytic) & (analytic > _SE_ZERO)
     if not ok.any():
@@ -622,7 +625,7 @@ def staggered(
                                 "construction and has no standard error.", limits=False))
     if zero_se.any():
         cells = [f"ATT({_fmt(a)}, {_fmt(b)})" for a, b in
-                 zip(table["group"][zero_se], table["time"][zero_se])]
+                 zip(table["group"][zero_se], table["time"][zero_se], strict=True)]
         cautions.append(Caution(
             f"{len(cells)} group-time effect(s) have a sampling variance of zero "
             f"({_names(cells)}), for example because the outcome does not change between the "

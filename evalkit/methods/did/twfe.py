@@ -1,10 +1,12 @@
 """Two-way fixed-effects regression (its variances live in :mod:`evalkit.methods.inference`,
-its demeaning in :mod:`.demeaning`)."""
+its demeaning in :mod:`.demeaning`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Sequence, get_args
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -88,7 +90,8 @@ class TWFE(Result):
 
     def to_frame(self) -> pd.DataFrame:
         """One row per regressor: ``term, estimate, se, ci_low, ci_high, p_value, t``
-        (t-based, with :attr:`df` degrees of freedom)."""
+        (t-based, with :attr:`df` degrees of freedom).
+        """
         t = self.coef / self.se
         q = float(special.stdtrit(self.df, 1 - self.alpha / 2))
         return pd.DataFrame({
@@ -253,7 +256,7 @@ def twfe(
     raw_norm = np.linalg.norm(X * sw[:, None], axis=0)
     flat = ~(x_norm > 1e-11 * raw_norm)
     if flat.any() or np.linalg.matrix_rank(Xw / x_norm) < k:
-        which = [r for r, f in zip(regs, flat) if f] or regs
+        which = [r for r, f in zip(regs, flat, strict=True) if f] or regs
         raise EvalDataError([DataProblem(None, "the regressor" + ("s " if len(which) > 1 else " ")
                                          + ", ".join(which) + (" are" if len(which) > 1 else
                                                                " is") + " collinear with the "
