@@ -601,8 +601,10 @@ def _check_column(
 
 
 def _arrow_text(values: pd.Series) -> Any:
-    """The Arrow text array behind a text column (no copy when it is Arrow-backed), or
-    ``None`` when the column cannot be seen as Arrow text.
+    """The Arrow text array behind a text column, or ``None`` when there is none.
+
+    No copy is made when the column is Arrow-backed; ``None`` is returned when the column
+    cannot be seen as Arrow text.
     """
     import pyarrow as pa
 
@@ -616,8 +618,10 @@ def _arrow_text(values: pd.Series) -> Any:
 
 
 def _has_outer_blanks(values: pd.Series) -> bool:
-    """Whether any value of a text column starts or ends with white space (as
-    ``str.strip`` sees it), checked without copying the values.
+    """Whether any value of a text column starts or ends with white space.
+
+    White space is what ``str.strip`` sees as such; the values are checked without copying
+    them.
     """
     arr = _arrow_text(values)
     if arr is None:
@@ -627,9 +631,10 @@ def _has_outer_blanks(values: pd.Series) -> bool:
 
 
 def outer_blanks(arr: Any) -> bool:
-    """Whether any value of an Arrow text array starts or ends with white space, by Arrow's
-    Unicode rules (those of ``utf8_trim_whitespace``). Only the first and last characters
-    are looked at, so millions of values are not copied to find out.
+    """Whether any value of an Arrow text array starts or ends with white space.
+
+    White space follows Arrow's Unicode rules (those of ``utf8_trim_whitespace``). Only the
+    first and last characters are looked at, so millions of values are not copied to find out.
     """
     import pyarrow.compute as pc
 
@@ -654,8 +659,10 @@ def text_ranks(arr: Any) -> np.ndarray:
 
 
 def _duplicated(values: pd.Series) -> np.ndarray:
-    """Which entries share their value with another entry (all of them, as
-    ``duplicated(keep=False)``); missing entries are left to the caller.
+    """Which entries share their value with another entry.
+
+    All of them are marked, as by ``duplicated(keep=False)``; missing entries are left to the
+    caller.
 
     Text is ranked (:func:`text_ranks`) and a rank held twice is a duplicate, so millions of
     identifiers are checked in about a second and in little memory.

@@ -1,5 +1,6 @@
-"""Difference-in-differences under one short name: ``evalkit.did`` (see
-:mod:`evalkit.methods.did`).
+"""Difference-in-differences under one short name: ``evalkit.did``.
+
+The estimators themselves are documented in :mod:`evalkit.methods.did`.
 """
 
 from evalkit.methods.did import (

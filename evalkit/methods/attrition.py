@@ -1,4 +1,4 @@
-"""Attrition: who was lost between the two measurements, and does it threaten the comparison?
+"""Attrition: who was lost between the two measurements, and whether it threatens the comparison.
 
 Overall and differential attrition are judged against the What Works Clearinghouse attrition
 boundaries (the table ships with evalkit as ``methods/wwc_attrition_boundary.csv``), and those

@@ -1,6 +1,8 @@
-"""Covariate balance before and after weighting or matching, with cobalt's default
-standardized mean differences and variance ratios; the covariate matrix every comparison-group
-method builds (categorical covariates as ``column[level]`` indicators).
+"""Covariate balance before and after weighting or matching, and the shared covariate matrix.
+
+Balance is measured with cobalt's default standardized mean differences and variance ratios.
+The covariate matrix is the one every comparison-group method builds (categorical covariates
+as ``column[level]`` indicators).
 """
 
 from __future__ import annotations
@@ -50,8 +52,10 @@ def covariate_matrix(data: pd.DataFrame, covariates: Sequence[str], source: str 
 def design(data: pd.DataFrame, covariates: Sequence[str], source: str | None = None, *,
            lead: Sequence[tuple[str, np.ndarray]] = (), rows: np.ndarray | None = None
            ) -> tuple[np.ndarray, list[str], list[bool]]:
-    """A column-major design matrix: the ``lead`` columns (an intercept, the treatment), then
-    the covariates with every level of a categorical one as a ``column[level]`` indicator.
+    """A column-major design matrix: the ``lead`` columns, then the covariates.
+
+    The ``lead`` columns are an intercept and the treatment; every level of a categorical
+    covariate becomes a ``column[level]`` indicator.
 
     Returns the matrix (rows selected by the boolean ``rows`` if given), its column names,
     and for each column whether it is a reference level (the first level of a categorical
@@ -124,9 +128,10 @@ def _binary_columns(X: np.ndarray) -> np.ndarray:
 
 
 def _wvar(x: np.ndarray, w: np.ndarray | None, binary: np.ndarray) -> np.ndarray:
-    """Cobalt's ``col.w.v``: weighted variance ``Σw(x−m)²/(1 − Σw²)`` with normalised
-    weights (the usual ``n − 1`` variance when ``w`` is ``None``); ``p(1 − p)`` for binary
-    columns.
+    """Cobalt's ``col.w.v``: the weighted variance of each column.
+
+    The variance is ``Σw(x−m)²/(1 − Σw²)`` with normalised weights (the usual ``n − 1``
+    variance when ``w`` is ``None``), and ``p(1 − p)`` for binary columns.
     """
     if w is None:
         m = x.mean(axis=0)
@@ -142,8 +147,9 @@ def balance_frame(data: pd.DataFrame, t: np.ndarray, covariates: Sequence[str],
                   weights: np.ndarray | None, estimand: str,
                   source: str | None = None, *,
                   full: tuple[np.ndarray, list[str]] | None = None) -> pd.DataFrame:
-    """The balance table for a treatment vector ``t`` already checked (see
-    :func:`balance_table`); ``full`` passes the covariate matrix with every level when the
+    """The balance table for a treatment vector ``t`` already checked.
+
+    See :func:`balance_table`; ``full`` passes the covariate matrix with every level when the
     caller has built it.
     """
     X, names = full if full is not None else covariate_matrix(data, covariates, source,
@@ -246,8 +252,9 @@ def balance_table(data: pd.DataFrame, treatment: str, covariates: Sequence[str],
 
 def weights_vector(data: pd.DataFrame, weights: str | pd.Series | np.ndarray,
                    source: str | None = None, name: str = "weights") -> np.ndarray:
-    """Weights given as a column name, a Series aligned with the data's index, or an array,
-    checked to be finite and non-negative with some positive.
+    """Weights checked to be finite and non-negative, with some positive.
+
+    They may be given as a column name, a Series aligned with the data's index, or an array.
     """
     if isinstance(weights, str):
         if weights not in data.columns:

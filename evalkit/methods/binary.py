@@ -1,5 +1,7 @@
-"""Paired binary outcomes (e.g. enrolled in school at intake and at follow-up): McNemar's test
-and the Newcombe interval for the change in the proportion.
+"""Paired binary outcomes: McNemar's test and the Newcombe interval for the change.
+
+The outcomes are yes/no answers measured twice (e.g. enrolled in school at intake and at
+follow-up); the interval is for the change in the proportion.
 """
 
 from __future__ import annotations
@@ -290,6 +292,13 @@ class ProportionComparison(Result):
 
     @property
     def estimate(self) -> float:
+        """The headline estimate: the difference in proportion, program − comparison.
+
+        Returns
+        -------
+        float
+            :attr:`diff`.
+        """
         return self.diff
 
     def _terms(self) -> list[dict[str, Any]]:

@@ -1,5 +1,6 @@
-"""Competing risks: cumulative incidence of each cause and Gray's test, as R's
-``cmprsk::cuminc``.
+"""Competing risks: cumulative incidence of each cause and Gray's test.
+
+Both are computed as R's ``cmprsk::cuminc`` computes them.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ __all__ = ["CumulativeIncidence", "cumulative_incidence"]
 
 
 def _cuminc_one(time: np.ndarray, status: np.ndarray, cause: Any, censor: Any):
-    """Aalen–Johansen cumulative incidence of ``cause`` and its variance (Gray's estimator,
-    as cmprsk::cuminc), at each distinct time where that cause occurs.
+    """Aalen–Johansen cumulative incidence of ``cause`` and its variance.
+
+    Both are given at each distinct time where that cause occurs; the variance is Gray's
+    estimator, as in cmprsk::cuminc.
     """
     order = np.argsort(time, kind="stable")
     t, st = time[order], status[order]
@@ -167,8 +170,10 @@ class CumulativeIncidence(Result):
                  "p_value": r["p_value"]} for _, r in self.gray.iterrows()]
 
     def to_frame(self) -> pd.DataFrame:
-        """Gray's test per cause (no rows without groups): ``term, estimate`` (the
-        statistic), ``se, ci_low, ci_high`` (empty), ``p_value, df``.
+        """Gray's test per cause (no rows without groups).
+
+        Columns: ``term, estimate`` (the statistic), ``se, ci_low, ci_high`` (empty),
+        ``p_value, df``.
         """
         return pd.DataFrame(self._terms(), columns=_FRAME_COLUMNS + ["df"])
 

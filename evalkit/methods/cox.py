@@ -98,24 +98,48 @@ class CoxResult(Result):
         return num / den if den else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
+        """All fields as JSON-ready Python values, with Harrell's concordance added.
+
+        Returns
+        -------
+        dict
+            The fields of :meth:`Result.to_dict <evalkit.results.Result.to_dict>` and
+            ``concordance`` (:attr:`concordance`).
+        """
         out = super().to_dict()
         out["concordance"] = self.concordance
         return out
 
     @property
     def lr_df(self) -> int:
+        """Degrees of freedom of the likelihood-ratio test: one per covariate term.
+
+        Returns
+        -------
+        int
+            The number of :attr:`terms`.
+        """
         return len(self.terms)
 
     @property
     def hazard_ratio(self) -> np.ndarray:
+        """Hazard ratio of each term, ``exp(coef)``, in the order of :attr:`terms`.
+
+        Returns
+        -------
+        numpy.ndarray
+            One hazard ratio per term.
+        """
         return np.exp(self.coef)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per covariate: ``term, estimate, se, ci_low, ci_high, p_value`` on the log
-        hazard-ratio scale (``estimate`` is the coefficient; ``se`` is the robust SE when it
-        was asked for, else the model-based one), then the same on the hazard-ratio scale
-        (``hazard_ratio, hr_ci_low, hr_ci_high``), ``z``, ``model_se`` and ``robust_se`` when
-        robust. The coefficients themselves are :attr:`coef`.
+        """One row per covariate, on the log hazard-ratio scale and the hazard-ratio scale.
+
+        Columns: ``term, estimate, se, ci_low, ci_high, p_value`` on the log hazard-ratio
+        scale (``estimate`` is the coefficient; ``se`` is the robust SE when it was asked for,
+        else the model-based one), then the same on the hazard-ratio scale (``hazard_ratio,
+        hr_ci_low, hr_ci_high``), ``z``, ``model_se`` and ``robust_se`` when robust. The
+        coefficients themselves are :attr:`coef`.
 
         A robust SE that cannot be estimated (it came out as zero) is NaN, and so are the
         interval and p-value that would rest on it; a caution says why.
@@ -289,13 +313,13 @@ def cox(
     beta, ll, U, I = fit.beta, fit.loglik, fit.score_vec, fit.info
     singular = _singular_columns(I)
     if fit.singular or singular:
-        bad = fit.singular or singular
+        not_estimable = fit.singular or singular
         raise EvalDataError([DataProblem(
             covariates[j], "does not vary among the people still at risk at the event times, "
             "or there only repeats a combination of the covariates listed before it, so its "
             "effect cannot be estimated (R's coxph reports NA)",
             "a covariate that varies within the risk sets of the events")
-            for j in bad], source=source)
+            for j in not_estimable], source=source)
     var = np.linalg.inv(I)
     var = (var + var.T) / 2
     infinite = np.abs(U @ var)
@@ -327,6 +351,7 @@ def cox(
             resid[s.rows] = r
         D = (w[:, None] * resid) @ var
         if cluster is not None:
+            assert n_clusters is not None  # counted with the cluster codes above
             Dc = np.zeros((n_clusters, p))
             np.add.at(Dc, codes, D)
             D = Dc
@@ -339,7 +364,7 @@ def cox(
                 f"The robust standard error of {names} came out as zero, which is impossible "
                 "for a real estimate: the data leave no spread to measure it from. It is "
                 "shown as missing, and no confidence interval or p-value is given for it."))
-        if cluster is not None:
+        if cluster is not None and n_clusters is not None:
             cautions += _cluster_cautions(cluster, n_clusters, p)
     ll0 = fit.loglik_null
     lr = 2 * (ll - ll0)
@@ -387,8 +412,9 @@ def _monotone_text(name: str, x: np.ndarray, ev: np.ndarray, b: float) -> str:
 
 
 def _fit_cautions(covariates: Sequence[str], X: np.ndarray, ev: np.ndarray) -> list:
-    """Cautions on how much information the events carry: events per covariate, and events
-    in each group of a 0/1 covariate.
+    """Cautions on how much information the events carry.
+
+    They look at events per covariate, and at events in each group of a 0/1 covariate.
     """
     cautions = []
     n_ev = int((ev > 0).sum())
@@ -456,6 +482,13 @@ class PHTest(Result):
 
     @property
     def global_p(self) -> float:
+        """P-value of the global test that every hazard ratio is constant over time.
+
+        Returns
+        -------
+        float
+            The ``p_value`` of the table's final ``GLOBAL`` row.
+        """
         return float(self.table.iloc[-1]["p_value"])
 
     def _terms(self) -> list[dict[str, Any]]:
