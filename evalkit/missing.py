@@ -1,5 +1,6 @@
-"""Missing data: multiple imputation by chained equations, Rubin's rules, and weights for
-attrition at follow-up.
+"""Missing data: multiple imputation by chained equations, Rubin's rules and attrition weights.
+
+The weights correct for attrition at follow-up.
 
 Youth leave programs and follow-up surveys go unanswered. Three tools::
 

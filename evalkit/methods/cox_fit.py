@@ -1,7 +1,8 @@
-"""The Cox partial-likelihood engine: risk-set sums per stratum (Breslow and Efron ties),
-Newton–Raphson with step halving, singular-column detection and Harrell's concordance, as R's
-``survival`` (``coxph.fit``, ``agreg``, ``concordance``). :func:`evalkit.methods.cox.cox`
-builds on it.
+"""The Cox partial-likelihood engine that :func:`evalkit.methods.cox.cox` builds on.
+
+It computes risk-set sums per stratum (Breslow and Efron ties), Newton–Raphson with step
+halving, singular-column detection and Harrell's concordance, as R's ``survival``
+(``coxph.fit``, ``agreg``, ``concordance``).
 """
 
 from __future__ import annotations
@@ -128,10 +129,11 @@ class _TimeSums:
 
 
 def _time_sums(s: _Stratum, beta: np.ndarray, efron: bool) -> _TimeSums:
-    """Risk-set sums per distinct time: ``S`` over everyone at risk (summed backwards from
-    the last time, as R's C code, so small late risk sets are not swamped), ``D`` over the
-    events at that time. Covariates are centred, as R centres them, which keeps the sums of
-    ``r·x`` from cancelling.
+    """Risk-set sums per distinct time: ``S`` over everyone at risk, ``D`` over that time's events.
+
+    ``S`` is summed backwards from the last time, as R's C code does, so small late risk sets
+    are not swamped. Covariates are centred, as R centres them, which keeps the sums of ``r·x``
+    from cancelling.
     """
     w = s.w
     eta = beta @ s.XT

@@ -1,5 +1,6 @@
-"""Pre-post designs with a comparison group: ANCOVA program effect, WWC effect size, baseline
-equivalence.
+"""Pre-post designs with a comparison group.
+
+The module covers the ANCOVA program effect, the WWC effect size and baseline equivalence.
 """
 
 from __future__ import annotations
@@ -346,10 +347,10 @@ def compare_groups(
             "The standard error of the difference in mean change cannot be estimated ("
             + reason + "), so it and its interval are not given. This is a secondary figure: "
             "the adjusted program effect is not affected.", limits=False))
-    if groups is not None and n_clusters >= FEW_CLUSTERS:
-        with_prog = np.zeros(n_clusters, bool)
+    if groups is not None and n_clusters is not None and n_clusters >= FEW_CLUSTERS:
+        with_prog = np.zeros(n_clusters, dtype=np.bool_)
         with_prog[groups[g_arr == 1]] = True
-        with_comp = np.zeros(n_clusters, bool)
+        with_comp = np.zeros(n_clusters, dtype=np.bool_)
         with_comp[groups[g_arr == 0]] = True
         count, what = min((int(with_prog.sum()), "program"), (int(with_comp.sum()), "comparison"))
         if count < FEW_GROUP_CLUSTERS:
@@ -385,8 +386,9 @@ def compare_groups(
 def describe_groups(
     data: pd.DataFrame, pre: str, post: str, group: str, *, alpha: float = 0.05
 ) -> pd.DataFrame:
-    """Mean score with a t-based CI per group (1 program, 0 comparison) at both times, among
-    youth measured both times.
+    """Mean score with a t-based CI per group (1 program, 0 comparison) at both times.
+
+    Only youth measured both times are counted.
 
     Returns
     -------

@@ -1,5 +1,6 @@
-"""Shared inference for the regression estimators: variances, degenerate standard errors and
-the cautions about few clusters.
+"""Shared inference for the regression estimators.
+
+It covers variances, degenerate standard errors and the cautions about few clusters.
 
 One home for the sandwich variances used across :mod:`evalkit.methods`: classical (iid),
 HC1 and cluster-robust CRV1 for the two-way fixed-effects regression (:mod:`.did.twfe`), and
@@ -88,8 +89,9 @@ def hc1_vcov(bread: np.ndarray, X: np.ndarray, resid: np.ndarray, n: int,
 
 def crv1_vcov(bread: np.ndarray, X: np.ndarray, resid: np.ndarray, codes: np.ndarray, n: int,
               K: int) -> np.ndarray:
-    """Cluster-robust CRV1 variance with Stata's small-sample factor
-    ``G/(G−1) · (N−1)/(N−K)`` (``K``: the parameters that count towards it).
+    """Cluster-robust CRV1 variance with Stata's small-sample factor ``G/(G−1) · (N−1)/(N−K)``.
+
+    ``K`` is the number of parameters that count towards the factor.
 
     References
     ----------
@@ -104,9 +106,10 @@ def crv1_vcov(bread: np.ndarray, X: np.ndarray, resid: np.ndarray, codes: np.nda
 
 def robust_ols(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarray | None,
                alpha: float, *, cluster_name: str = "cluster") -> tuple[pd.DataFrame, float]:
-    """OLS with HC2 standard errors, or CR1 (Stata's small-sample factor, ``G − 1`` df) when
-    ``groups`` gives clusters; t-based inference. Returns the coefficient table and its df
-    (as R's ``estimatr::lm_robust``, ``se_type = "HC2"`` or ``"stata"``).
+    """OLS with HC2 standard errors, or CR1 when ``groups`` gives clusters; t-based inference.
+
+    CR1 uses Stata's small-sample factor and ``G − 1`` df. Returns the coefficient table and
+    its df (as R's ``estimatr::lm_robust``, ``se_type = "HC2"`` or ``"stata"``).
 
     The table's ``attrs["cautions"]`` holds plain-language cautions:
 
@@ -231,7 +234,7 @@ def join_names(names: Sequence[str]) -> str:
 
 
 def cluster_cautions(codes: np.ndarray, cluster: str, *, treated: np.ndarray | None = None,
-                     remedy: str = "") -> list[str]:
+                     remedy: str = "") -> list[Caution]:
     """Plain-language cautions on cluster-robust inference with few (treated) clusters.
 
     Parameters

@@ -1,6 +1,7 @@
-"""Nearest-neighbour matching on the propensity score with R MatchIt 4.x's defaults
-(``method = "nearest"``, ``distance = "glm"``, ``m.order = "largest"``); the public entry
-point is :func:`evalkit.weighting.match`.
+"""Nearest-neighbour matching on the propensity score with R MatchIt 4.x's defaults.
+
+The defaults are ``method = "nearest"``, ``distance = "glm"`` and ``m.order = "largest"``; the
+public entry point is :func:`evalkit.weighting.match`.
 """
 
 from __future__ import annotations
@@ -30,8 +31,10 @@ __all__ = ["Matched", "match", "matching_weights", "nearest_neighbour"]
 
 def nearest_neighbour(distance: np.ndarray, t: np.ndarray, *, ratio: int = 1,
                       replace: bool = False, caliper: float | None = None) -> np.ndarray:
-    """MatchIt's nearest-neighbour rule: the match matrix (one row per treated unit, in data
-    order; ``ratio`` columns of control row positions, -1 where unmatched).
+    """MatchIt's nearest-neighbour rule: the match matrix.
+
+    The matrix has one row per treated unit, in data order, and ``ratio`` columns of control
+    row positions, -1 where unmatched.
 
     Without replacement, treated units are matched in decreasing order of ``distance``
     (``m.order = "largest"``), in rounds: each takes its r-th control in round r, and a unit
@@ -101,7 +104,7 @@ def nearest_neighbour(distance: np.ndarray, t: np.ndarray, *, ratio: int = 1,
                     key = (dd, -2 * k - 1 if k < 0 else 2 * k)
                     if best_key is None or key < best_key:
                         best, best_key = c, key
-            if best < 0 or best_key[0] > cal:
+            if best < 0 or best_key is None or best_key[0] > cal:
                 if r == 0:
                     ok[i] = False
                 continue
@@ -114,9 +117,11 @@ def nearest_neighbour(distance: np.ndarray, t: np.ndarray, *, ratio: int = 1,
 
 
 def matching_weights(mm: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """MatchIt's matching weights for the ATT: 1 for matched treated units; each control
-    ``Σ 1/k`` over the treated units it is matched to (k: that unit's controls), scaled so
-    the control weights sum to the number of matched controls.
+    """MatchIt's matching weights for the ATT.
+
+    Matched treated units weigh 1; each control weighs ``Σ 1/k`` over the treated units it is
+    matched to (k: that unit's controls), scaled so the control weights sum to the number of
+    matched controls.
     """
     w = np.zeros(len(t))
     t_idx = np.flatnonzero(t == 1)
@@ -203,8 +208,9 @@ def match(
     distance: Literal["logit", "linear.logit"] = "logit",
     threshold: int = DEFAULT_THRESHOLD,
 ) -> Matched:
-    """Nearest-neighbour matching of comparison youth to program youth on the propensity
-    score (the ATT).
+    """Nearest-neighbour matching of comparison youth to program youth on the propensity score.
+
+    The estimand is the ATT.
 
     Parameters
     ----------

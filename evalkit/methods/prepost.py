@@ -385,8 +385,9 @@ def describe(data: pd.DataFrame, pre: str, post: str, *, alpha: float = 0.05) ->
 
 
 def mean_ci_cautions(frame: pd.DataFrame, names: Sequence[str]) -> tuple[str, ...]:
-    """Cautions for rows of a :func:`mean_ci` table (named ``names``) whose mean or interval
-    is missing or has no width.
+    """Cautions for the rows of a :func:`mean_ci` table, named ``names``.
+
+    A row gets a caution when its mean or interval is missing or has no width.
     """
     out = []
     for name, (_, row) in zip(names, frame.iterrows(), strict=True):

@@ -1,7 +1,9 @@
-"""Propensity scores and balancing weights: the logit model (as R's ``glm``), inverse
-probability weights for the ATT, ATE and overlap (ATO) estimands (WeightIt's formulas), and
-entropy balancing (Hainmueller 2012). The public entry point is :func:`evalkit.weighting.
-propensity`; the shared design-matrix and checking helpers live here too.
+"""Propensity scores and balancing weights.
+
+The module holds the logit model (as R's ``glm``), inverse probability weights for the ATT,
+ATE and overlap (ATO) estimands (WeightIt's formulas), and entropy balancing (Hainmueller
+2012). The public entry point is :func:`evalkit.weighting.propensity`; the shared
+design-matrix and checking helpers live here too.
 """
 
 from __future__ import annotations
@@ -66,9 +68,10 @@ def treatment_vector(data: pd.DataFrame, treatment: str, source: str | None = No
 
 def model_matrix(data: pd.DataFrame, covariates: Sequence[str], source: str | None = None,
                  *, intercept: bool = False) -> tuple[np.ndarray, list[str]]:
-    """Covariates as a column-major float matrix, led by an ``(Intercept)`` column if asked;
-    categorical columns expanded to ``column[level]`` indicators (every level but the first,
-    as R's treatment contrasts).
+    """Covariates as a column-major float matrix, led by an ``(Intercept)`` column if asked.
+
+    Categorical columns are expanded to ``column[level]`` indicators (every level but the
+    first, as R's treatment contrasts).
     """
     if not intercept:
         return covariate_matrix(data, covariates, source)
@@ -81,8 +84,9 @@ def model_matrix(data: pd.DataFrame, covariates: Sequence[str], source: str | No
 
 def model_design(data: pd.DataFrame, covariates: Sequence[str], source: str | None = None
                  ) -> tuple[np.ndarray, list[str], list[bool]]:
-    """The intercept and every covariate column (all levels of categorical ones), column-major,
-    with the names and which columns are reference levels (see
+    """The intercept and every covariate column (all levels of categorical ones), column-major.
+
+    Also returns the names and which columns are reference levels (see
     :func:`evalkit.methods.balance.design`).
     """
     return design(data, covariates, source, lead=[("(Intercept)", np.ones(len(data)))])
@@ -159,8 +163,10 @@ def _ipw(ps: np.ndarray, t: np.ndarray, estimand: str) -> np.ndarray:
 def entropy_weights(Z: np.ndarray, target: np.ndarray, names: Sequence[str], *,
                     base: np.ndarray | None = None, tol: float = 1e-12, maxit: int = 200,
                     source: str | None = None) -> np.ndarray:
-    """Entropy-balancing weights: the weights closest to ``base`` in Kullback–Leibler
-    divergence (maximum entropy) whose weighted means of ``Z`` equal ``target``.
+    """Entropy-balancing weights: weights whose weighted means of ``Z`` equal ``target``.
+
+    Of all such weights, these are the closest to ``base`` in Kullback–Leibler divergence
+    (maximum entropy).
 
     Solved through the convex dual ``min_λ log Σ q_i exp((z_i − target)'λ)`` by Newton's
     method with a backtracking line search; the weights are ``q_i exp(z_i'λ)``, normalised to
@@ -328,10 +334,11 @@ def _check_constant(X: np.ndarray, names: list[str], t: np.ndarray,
 def separation_check(beta: np.ndarray, ps: np.ndarray, converged: bool, X: np.ndarray,
                      names: list[str], source: str | None,
                      y: np.ndarray | None = None) -> list[Caution]:
-    """Refuse a logit that did not converge or whose fitted probabilities split the two
-    outcomes ``y`` completely (perfect separation); caution on fitted probabilities
-    numerically 0 or 1. Messages name the covariates with the largest standardized
-    coefficients.
+    """Refuse a logit that did not converge or that separates the two outcomes ``y`` perfectly.
+
+    Perfect separation: the fitted probabilities split the two outcomes ``y`` completely.
+    Fitted probabilities numerically 0 or 1 give a caution instead. Messages name the
+    covariates with the largest standardized coefficients.
     """
     extreme = int(((ps < PS_EPS) | (ps > 1 - PS_EPS)).sum())
     if converged and not extreme:

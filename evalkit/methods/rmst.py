@@ -1,5 +1,7 @@
-"""Restricted mean survival time: the area under the Kaplan–Meier curve up to ``tau``, and the
-difference and ratio between two groups, as R's ``survRM2::rmst2``.
+"""Restricted mean survival time: the area under the Kaplan–Meier curve up to ``tau``.
+
+The module also gives the difference and ratio between two groups, as R's
+``survRM2::rmst2``.
 """
 
 from __future__ import annotations
@@ -147,7 +149,8 @@ def rmst(
     if not (isinstance(tau, (int, float)) and tau > 0):
         raise ValueError(f"tau must be a positive number, not {tau!r}")
     z = float(special.ndtri(1 - alpha / 2))
-    rows, cautions = [], []
+    rows: list[dict[str, Any]] = []
+    cautions: list[Caution] = []
     t_all = timefix(clean[duration].to_numpy(dtype=float))
     for lev in levels:
         m = codes == present.index(lev)

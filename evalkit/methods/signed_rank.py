@@ -1,5 +1,7 @@
-"""Wilcoxon signed-rank test of a pre-post change with the Hodges–Lehmann pseudo-median and
-its confidence interval, as R's ``wilcox.test(paired = TRUE, conf.int = TRUE)``.
+"""Wilcoxon signed-rank test of a pre-post change with the Hodges–Lehmann pseudo-median.
+
+The pseudo-median comes with its confidence interval, as R's
+``wilcox.test(paired = TRUE, conf.int = TRUE)``.
 
 A robustness check of :func:`evalkit.methods.prepost.paired_change` that does not assume the
 changes are roughly normal.
@@ -66,8 +68,9 @@ def _qsignrank(p: float, n: int) -> int:
 
 
 def _signed_rank_sums(x: np.ndarray) -> tuple[float, np.ndarray]:
-    """R's signed-rank statistic V (the sum of the midranks of ``|x|`` over positive ``x``)
-    and the sizes of the groups of tied ``|x|``.
+    """R's signed-rank statistic V and the sizes of the groups of tied ``|x|``.
+
+    V is the sum of the midranks of ``|x|`` over positive ``x``.
 
     Computed on the distinct absolute changes: a midrank is the same for every change in a
     group of ties, so millions of whole-number changes with a few hundred distinct values
@@ -167,8 +170,10 @@ class SignedRank(Result):
 
     @property
     def confidence(self) -> float:
-        """Confidence level of the interval: the achieved level where it falls short of the
-        requested ``1 − alpha``, else the requested level.
+        """Confidence level of the interval, achieved or requested.
+
+        It is the achieved level where that falls short of the requested ``1 − alpha``, else
+        the requested level.
         """
         asked = 1.0 - self.alpha
         if math.isnan(self.achieved_confidence):
@@ -350,8 +355,9 @@ def signed_rank(
 
 
 def _approx_ci(x, alpha, correct, alternative, brentq):
-    """R's asymptotic CI, estimate of the pseudo-median and the CI's confidence level
-    (``wilcox.test``, ``conf.int = TRUE``).
+    """R's asymptotic CI, estimate of the pseudo-median and the CI's confidence level.
+
+    They are those of ``wilcox.test`` with ``conf.int = TRUE``.
     """
     mumin, mumax = float(x.min()), float(x.max())
     values, counts = np.unique(x, return_counts=True)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, get_args
+from typing import Any, ClassVar, Literal, cast, get_args
 
 import numpy as np
 import pandas as pd
@@ -110,8 +110,10 @@ def _groups(data: pd.DataFrame, group: str) -> tuple[np.ndarray, list[str]]:
 
 def _step_at(table: pd.DataFrame, keys: list[str], times: Sequence[float],
              columns: list[str], start: dict[str, float]) -> pd.DataFrame:
-    """Values of right-continuous step functions at ``times``, one function per ``keys``
-    group of ``table`` (which has a sorted ``time`` column); ``start`` before the first step.
+    """Values of right-continuous step functions at ``times``, one function per ``keys`` group.
+
+    The groups are those of ``table``, which has a sorted ``time`` column; the value before
+    the first step is ``start``.
     """
     rows = []
     for key, tab in table.groupby(keys, sort=False):
@@ -160,8 +162,9 @@ def _confint(surv: np.ndarray, se: np.ndarray, conf_type: str, z: float):
 
 
 def _quantile(time: np.ndarray, curve: np.ndarray, p: float) -> float:
-    """First time the curve reaches ``p``; the midpoint to the next drop when it sits exactly on
-    ``p`` (R survival's quantile.survfit rule).
+    """First time the curve reaches ``p`` (R survival's quantile.survfit rule).
+
+    When the curve sits exactly on ``p``, the midpoint to the next drop is returned.
     """
     ok = ~np.isnan(curve)
     x, y = time[ok], curve[ok]
@@ -275,10 +278,12 @@ def kaplan_meier(
     time_all = timefix(clean[duration].to_numpy(dtype=float))
     event_all = clean[event].to_numpy(dtype=float)
     if group is None:
-        codes, labels = np.zeros(len(clean), dtype=int), [None]
+        codes, labels = np.zeros(len(clean), dtype=int), [cast(Any, None)]
     else:
         codes, labels = _groups(data, group)
-    tables, medians, cautions = [], [], []
+    tables: list[pd.DataFrame] = []
+    medians: list[dict[str, Any]] = []
+    cautions: list[Caution] = []
     for k, g in enumerate(labels):
         m = codes == k
         t, e = time_all[m], event_all[m]

@@ -1,8 +1,9 @@
-"""Program effects on weighted or matched data: the weighted difference in means, the doubly
-robust weighted regression with covariates, and for binary outcomes the risk difference and
-odds ratio, with the standard errors of R ``survey::svyglm`` or, for matched data,
-``lm(weights = )`` with ``sandwich::vcovCL``. The public entry point is
-:func:`evalkit.weighting.effect`.
+"""Program effects on weighted or matched data.
+
+The effects are the weighted difference in means, the doubly robust weighted regression with
+covariates, and for binary outcomes the risk difference and odds ratio, with the standard
+errors of R ``survey::svyglm`` or, for matched data, ``lm(weights = )`` with
+``sandwich::vcovCL``. The public entry point is :func:`evalkit.weighting.effect`.
 """
 
 from __future__ import annotations
@@ -259,8 +260,8 @@ def effect(
         weights = weights.weights
     if isinstance(weights, pd.Series) and weights.attrs.get("kind") == "matching":
         matched = True
-    vcov = check_option("vcov", vcov if vcov is not None else
-                        ("vcovCL" if matched else "survey"), ("survey", "vcovCL"))
+    how: str = check_option("vcov", vcov if vcov is not None
+                            else "vcovCL" if matched else "survey", ("survey", "vcovCL"))
     t_all = treatment_vector(data, treatment, source)
     w_all = weights_vector(data, weights, source)
     if outcome not in data.columns:
@@ -309,7 +310,7 @@ def effect(
     codes, cname = (None, "") if cluster is None else _codes(data, cluster, keep, source)
     if codes is not None:
         cautions += cluster_cautions(codes, cname, treated=t == 1)
-    beta, V, df = weighted_fit(y, X, w, codes, vcov)
+    beta, V, df = weighted_fit(y, X, w, codes, how)
     if df <= 0:
         raise EvalDataError([DataProblem(None, f"no degrees of freedom left ({df:g}) for the "
                                          "standard error", "more youth (or clusters) than "
@@ -329,7 +330,7 @@ def effect(
                                     "ratio cannot be estimated.", limits=True))
         else:
             Xb = np.asfortranarray(X[:, :2])
-            b2, V2, _ = weighted_fit(y, Xb, w, codes, vcov, logistic=True)
+            b2, V2, _ = weighted_fit(y, Xb, w, codes, how, logistic=True)
             lse = float(np.sqrt(V2[1, 1]))
             extra = {"odds_ratio": float(np.exp(b2[1])),
                      "odds_ratio_ci_low": float(np.exp(b2[1] - q * lse)),
@@ -343,7 +344,7 @@ def effect(
     return WeightedEffect(
         estimate=float(beta[1]), se=float(se[1]), ci_low=float(beta[1] - q * se[1]),
         ci_high=float(beta[1] + q * se[1]), t=float(tt[1]), df=df, p_value=float(p[1]),
-        outcome_type="binary" if binary else "continuous", vcov=vcov, n=len(t),
+        outcome_type="binary" if binary else "continuous", vcov=how, n=len(t),
         n_treated=int((t == 1).sum()), n_control=int((t == 0).sum()),
         n_clusters=None if codes is None else int(codes.max()) + 1, n_dropped=n_dropped,
         terms=terms, covariates=tuple(covariates), alpha=alpha, cautions=tuple(cautions),

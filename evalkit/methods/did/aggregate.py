@@ -90,8 +90,9 @@ class Aggregate(Result):
 
 
 def normal_p_value(estimate: Any, se: Any) -> Any:
-    """Two-sided p-value of ``estimate / se`` against the standard normal, ``2 Φ(−|z|)``
-    (NaN where the standard error is NaN).
+    """Two-sided p-value of ``estimate / se`` against the standard normal, ``2 Φ(−|z|)``.
+
+    The p-value is NaN where the standard error is NaN.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         return 2 * special.ndtr(-np.abs(np.asarray(estimate, float) / np.asarray(se, float)))
@@ -100,8 +101,10 @@ def normal_p_value(estimate: Any, se: Any) -> Any:
 def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
               balance_e: int | None = None, min_e: float = -math.inf,
               max_e: float = math.inf, na_rm: bool = False) -> Aggregate:
-    """Average the ATT(g, t) of ``res`` into one effect, as R ``did::aggte``
-    (:meth:`Staggered.aggregate <evalkit.methods.did.staggered.Staggered.aggregate>`).
+    """Average the ATT(g, t) of ``res`` into one effect, as R ``did::aggte``.
+
+    This is the computation behind
+    :meth:`Staggered.aggregate <evalkit.methods.did.staggered.Staggered.aggregate>`.
 
     ``"simple"`` weights every post-treatment ATT(g, t) by its cohort's size;
     ``"group"`` averages each cohort's post-treatment effects, then across cohorts;

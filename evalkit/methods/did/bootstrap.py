@@ -24,8 +24,9 @@ BootstrapWeights = Literal["rademacher", "webb"]
 
 @dataclass(frozen=True)
 class WildBootstrap(TestResult):
-    """Result of :func:`wild_cluster_bootstrap`: a test of ``β_j = 0`` and the interval of
-    every ``β_j`` it does not reject.
+    """Result of :func:`wild_cluster_bootstrap`: a test of ``β_j = 0`` and its interval.
+
+    The interval holds every ``β_j`` the test does not reject.
 
     Attributes
     ----------

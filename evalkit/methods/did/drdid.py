@@ -1,7 +1,8 @@
-"""The 2×2 comparisons inside :func:`~evalkit.methods.did.staggered.staggered` when it
-conditions on covariates: doubly robust, outcome-regression and inverse-probability-weighted
-ATTs with their influence functions, as R's ``DRDID`` (``drdid_panel``, ``reg_did_panel``,
-``std_ipw_did_panel``).
+"""The 2×2 comparisons of :func:`~evalkit.methods.did.staggered.staggered` with covariates.
+
+When it conditions on covariates, each comparison is a doubly robust, outcome-regression or
+inverse-probability-weighted ATT with its influence function, as R's ``DRDID``
+(``drdid_panel``, ``reg_did_panel``, ``std_ipw_did_panel``).
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ def _overlap_fails(X: np.ndarray, d: np.ndarray) -> bool:
 
 def _did_2x2(dy: np.ndarray, d: np.ndarray, X: np.ndarray, method: str
              ) -> tuple[float, np.ndarray]:
-    """ATT of one 2×2 comparison with covariates and its influence function (per unit of the
-    comparison), as DRDID's ``drdid_panel``, ``reg_did_panel`` and ``std_ipw_did_panel``.
+    """ATT of one 2×2 comparison with covariates and its influence function.
+
+    The influence function has one value per unit of the comparison; the estimators are those
+    of DRDID's ``drdid_panel``, ``reg_did_panel`` and ``std_ipw_did_panel``.
     """
     n = dy.size
     ctrl = 1 - d

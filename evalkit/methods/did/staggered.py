@@ -104,10 +104,10 @@ class Staggered(Result):
     bootstrap: int | None = None
     seed: int | None = None
     crit_value: float | None = None
-    _inf: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
-    _cohort: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    _inf: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[arg-type]
+    _cohort: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[arg-type]
     _clusters: np.ndarray | None = field(default=None, repr=False, compare=False)
-    _periods: np.ndarray = field(default=None, repr=False,  # type: ignore[assignment]
+    _periods: np.ndarray = field(default=None, repr=False,  # type: ignore[arg-type]
                                  compare=False)
     #: which rows of ``att_gt`` are a universal base period's reference cells (0 by construction)
     _reference: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -139,8 +139,9 @@ class Staggered(Result):
         return float(np.sqrt(np.mean(inf**2) / n))
 
     def _ses(self, infs: np.ndarray) -> tuple[np.ndarray, float | None]:
-        """SEs of the columns of ``infs`` (bootstrap or analytic), zero SEs set to NaN, and the
-        simultaneous critical value when bootstrapping.
+        """SEs of the columns of ``infs`` (bootstrap or analytic), with zero SEs set to NaN.
+
+        Also returns the simultaneous critical value when bootstrapping (``None`` otherwise).
         """
         analytic = np.array([self._analytic_se(infs[:, k]) for k in range(infs.shape[1])])
         ses, crit = analytic.copy(), None
@@ -181,8 +182,9 @@ class Staggered(Result):
 
 def _bootstrap(infs: np.ndarray, analytic: np.ndarray, draws: int, seed: int | None,
                alpha: float, clusters: np.ndarray | None) -> tuple[np.ndarray, float | None]:
-    """Multiplier-bootstrap SEs for the columns with a finite, non-zero analytic SE (R's
-    ``mboot`` leaves the others out); the others keep their analytic value.
+    """Multiplier-bootstrap SEs for the columns with a finite, non-zero analytic SE.
+
+    R's ``mboot`` leaves the other columns out; here they keep their analytic value.
     """
     ses = analytic.copy()
     ok = np.isfinite(analytic) & (analytic > _SE_ZERO)
@@ -408,13 +410,13 @@ def staggered(
         cvals = raw.to_numpy(object)
         miss = pd.isna(raw).to_numpy()
         if miss.any():
-            rows = np.flatnonzero(miss)
-            bad_units = pd.unique(unit_values[uc[rows]])
+            miss_rows = np.flatnonzero(miss)
+            bad_units = pd.unique(unit_values[uc[miss_rows]])
             raise EvalDataError([DataProblem(cluster, "missing cluster identifiers for unit(s) "
                                              f"{_names([str(u) for u in bad_units])}",
                                              "a cluster identifier in every row",
-                                             rows=tuple(int(r) + 1 for r in rows[:8]),
-                                             n_rows=int(rows.size))], source=source)
+                                             rows=tuple(int(r) + 1 for r in miss_rows[:8]),
+                                             n_rows=int(miss_rows.size))], source=source)
         ccode_rows = pd.factorize(pd.Series(cvals).astype(str))[0]
         first_code = np.full(n, -1)
         first_code[uc[::-1]] = ccode_rows[::-1]
@@ -532,8 +534,8 @@ def staggered(
                                          "control_group='notyettreated'")], source=source)
     small = [(gg, int(np.sum(cohort == gg))) for gg in glist if np.sum(cohort == gg) < reqsize]
     if small:
-        parts = ", ".join(f"{_fmt(gg)} ({k} unit{'s' if k != 1 else ''})" for gg, k in small)
-        cautions.append(Caution(f"Cohort(s) {parts} have fewer than {reqsize} units: their "
+        small_text = ", ".join(f"{_fmt(gg)} ({k} unit{'s' if k != 1 else ''})" for gg, k in small)
+        cautions.append(Caution(f"Cohort(s) {small_text} have fewer than {reqsize} units: their "
                                 "own group-time effects and intervals rest on very few units "
                                 "and are unreliable (intervals too narrow); the pooled "
                                 "effects are better founded.", limits=False))

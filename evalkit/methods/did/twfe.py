@@ -1,5 +1,6 @@
-"""Two-way fixed-effects regression (its variances live in :mod:`evalkit.methods.inference`,
-its demeaning in :mod:`.demeaning`).
+"""Two-way fixed-effects regression.
+
+Its variances live in :mod:`evalkit.methods.inference`, its demeaning in :mod:`.demeaning`.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ class TWFE(Result):
     vcov: Vcov = "CRV1"
     n_clusters: int | None = None
     alpha: float = 0.05
-    cov: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    cov: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[arg-type]
     wild: WildBootstrap | None = None
 
     @property
@@ -89,8 +90,9 @@ class TWFE(Result):
         return float(self.coef[0])
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per regressor: ``term, estimate, se, ci_low, ci_high, p_value, t``
-        (t-based, with :attr:`df` degrees of freedom).
+        """One row per regressor: ``term, estimate, se, ci_low, ci_high, p_value, t``.
+
+        Inference is t-based, with :attr:`df` degrees of freedom.
         """
         t = self.coef / self.se
         q = float(special.stdtrit(self.df, 1 - self.alpha / 2))
@@ -303,6 +305,7 @@ def twfe(
             else:
                 V = hc1_vcov(XtX_inv, Xw, resid, n, df)
         else:
+            assert gc is not None  # the cluster codes are made for CRV1 above
             G = int(gc.max() + 1)
             # K counts the regressors, the constant and every fixed effect not nested in the
             # clusters (Stata's xtreg, fe vce(cluster)): unit effects drop out when units sit
@@ -356,7 +359,7 @@ def twfe(
         V[:, bad] = np.nan
     binary = all(np.isin(clean[t].to_numpy(float), (0.0, 1.0)).all() for t in treat)
     treated_rows = (clean[treat].to_numpy(float) != 0).any(axis=1) if binary else None
-    if vcov == "CRV1" and not bad.all():
+    if vcov == "CRV1" and gc is not None and not bad.all():
         remedy = ("Use the wild cluster bootstrap (wild_bootstrap=9999) for the p-value and "
                   "confidence interval of the treatment effect." if wild_bootstrap is None else
                   "Report the wild cluster bootstrap p-value and confidence interval instead.")
