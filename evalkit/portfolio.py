@@ -52,8 +52,10 @@ def _fmt(x: Any, digits: int = 2) -> str:
 
 
 def headline_digits(headline: Mapping[str, Any]) -> int:
-    """Decimals to show a headline with: the report's own (``digits`` in results.json), else
-    enough for the interval's width to show (at least two significant digits of it).
+    """Decimals to show a headline with.
+
+    They are the report's own (``digits`` in results.json), else enough for the interval's
+    width to show (at least two significant digits of it).
     """
     d = headline.get("digits")
     if isinstance(d, int) and not isinstance(d, bool):
@@ -112,8 +114,10 @@ POOLABLE = ("hedges_g_av", "hedges_g_wwc")
 
 
 def standardized(docs: Sequence[Mapping[str, Any]], alpha: float = 0.05) -> pd.DataFrame:
-    """Every program's standardized effect size: ``slug, title, domain, design, name,
-    estimate, ci_low, ci_high, se`` (``se`` recovered from the symmetric CI).
+    """Every program's standardized effect size.
+
+    Columns: ``slug, title, domain, design, name, estimate, ci_low, ci_high, se`` (``se``
+    recovered from the symmetric CI).
     """
     from scipy import special
 
@@ -135,8 +139,10 @@ def standardized(docs: Sequence[Mapping[str, Any]], alpha: float = 0.05) -> pd.D
 
 
 def pooled(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Random-effects meta-analyses (REML, Hartung–Knapp) wherever two or more programs share
-    an outcome domain, an effect-size scale and a design.
+    """Random-effects meta-analyses (REML, Hartung–Knapp) of programs that can be pooled.
+
+    One is run wherever two or more programs share an outcome domain, an effect-size scale
+    and a design.
     """
     return _pool(standardized(docs))
 
@@ -144,7 +150,7 @@ def pooled(docs: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
 def _pool(eff: pd.DataFrame) -> list[dict[str, Any]]:
     from evalkit.methods.meta import meta_analysis
 
-    out = []
+    out: list[dict[str, Any]] = []
     if eff.empty:
         return out
     eff = eff[eff["name"].isin(POOLABLE)]
@@ -237,7 +243,7 @@ def _index_row(slug: str, d: Mapping[str, Any] | None, run: Mapping[str, Any]
               if est is not None else
               ("not estimated" if h.get("not_estimated") else "suppressed"))
     pc = h.get("percent_change") or {}
-    short = _EFFECT_NAMES.get(es.get("name"), es.get("name") or "")
+    short = _EFFECT_NAMES.get(str(es.get("name")), es.get("name") or "")
     row.update(
         title=d.get("title", slug), program=d.get("program", ""),
         outcome=d.get("outcome", {}).get("label", ""),
@@ -255,8 +261,10 @@ def _index_row(slug: str, d: Mapping[str, Any] | None, run: Mapping[str, Any]
 
 
 def _template(name: str):
-    """A template of ``evalkit/report/templates/portfolio`` whose values are escaped as
-    report text is (:func:`evalkit.report.html.esc`; ``None`` prints nothing).
+    """A template of ``evalkit/report/templates/portfolio`` that escapes its values.
+
+    Values are escaped as report text is (:func:`evalkit.report.html.esc`); ``None`` prints
+    nothing.
     """
     import jinja2
     from markupsafe import Markup

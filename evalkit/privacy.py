@@ -19,7 +19,7 @@ import numbers
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from evalkit.exceptions import PrivacyError
 
@@ -171,7 +171,7 @@ def suppress(
 
     threshold = check_threshold(threshold)
     one_way = not isinstance(counts, pd.DataFrame)
-    frame = pd.DataFrame(pd.Series(counts)) if one_way else counts.copy()
+    frame = counts.copy() if isinstance(counts, pd.DataFrame) else pd.DataFrame(pd.Series(counts))
     arr = frame.to_numpy(dtype=float)
     if np.isnan(arr).any() or (arr < 0).any() or (np.floor(arr) != arr).any():
         raise ValueError("counts must be non-negative whole numbers")
@@ -198,7 +198,7 @@ def suppress(
     keep = np.zeros_like(mask)
     rows, cols = list(frame.index), list(frame.columns)
     for label in protect:
-        r, c = (label, cols[0]) if one_way else label
+        r, c = (label, cols[0]) if one_way else cast("tuple[object, object]", label)
         if r in rows and c in cols:
             keep[rows.index(r), cols.index(c)] = True
     _complement(values, mask, relations, threshold, keep)
@@ -246,8 +246,9 @@ MIN_NUMERIC_ID_LENGTH = 5
 
 
 def _as_text(ids: Iterable[object]):
-    """The values as stripped text in an Arrow array (missing values dropped), so that the
-    string operations run in C over millions of ids.
+    """The values as stripped text in an Arrow array (missing values dropped).
+
+    In that form the string operations run in C over millions of ids.
     """
     import pandas as pd
     import pyarrow as pa
@@ -280,8 +281,10 @@ def _as_text(ids: Iterable[object]):
 
 
 def _too_short(arr):
-    """Which values (an Arrow text array) are too short to search: shorter than three
-    characters, or purely numeric and shorter than ``MIN_NUMERIC_ID_LENGTH`` digits.
+    """Which values of an Arrow text array are too short to search.
+
+    A value is too short when it is shorter than three characters, or purely numeric and
+    shorter than ``MIN_NUMERIC_ID_LENGTH`` digits.
     """
     import pyarrow.compute as pc
 
@@ -291,8 +294,10 @@ def _too_short(arr):
 
 
 def unique_text(values: Iterable[object]):
-    """The distinct values as stripped text (an Arrow array, missing and empty values dropped):
-    the form in which the leak check takes millions of identifiers without copying them.
+    """The distinct values as stripped text (an Arrow array, missing and empty values dropped).
+
+    This is the form in which the leak check takes millions of identifiers without copying
+    them.
     """
     import numpy as np
     import pyarrow as pa
@@ -320,8 +325,10 @@ def unique_text(values: Iterable[object]):
 
 
 def count_searchable(values: Iterable[object]) -> dict[str, int]:
-    """How many distinct values the leak check searches, and how many are too short to search
-    (purely numeric and shorter than five digits, or shorter than three characters).
+    """How many distinct values the leak check searches, and how many are too short to search.
+
+    Too short means purely numeric and shorter than five digits, or shorter than three
+    characters.
     """
     import pyarrow.compute as pc
 

@@ -242,8 +242,9 @@ class Report(abc.ABC):
 
     def appendix(self, options: Mapping[str, Any], data_path: str | Path | None = None
                  ) -> Block:
-        """The technical appendix: the estimates a report may show, options, input hash and
-        package versions.
+        """The technical appendix of the report.
+
+        It shows the estimates a report may show, options, input hash and package versions.
 
         Parameters
         ----------

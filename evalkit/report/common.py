@@ -102,8 +102,9 @@ APPENDIX_COLUMNS = 8
 
 
 def _column_groups(columns: list[str]) -> list[list[str]]:
-    """Split a tidy table's columns into groups of at most :data:`APPENDIX_COLUMNS`, each
-    starting with ``term``.
+    """Split a tidy table's columns into groups of at most :data:`APPENDIX_COLUMNS`.
+
+    Each group starts with ``term``.
     """
     if len(columns) <= APPENDIX_COLUMNS or "term" not in columns:
         return [columns]

@@ -47,9 +47,10 @@ def refused_did_report(refusal: DesignRefused, data: pd.DataFrame, *, unit: str,
                        units: str = "", policy_label: str = "the policy",
                        unit_label: str = "state", lower_is_better: bool = False,
                        never_treated: float = 0) -> RefusedReport:
-    """The report of a policy evaluation whose staggered estimator refused the panel (too few
-    adopting units): the panel is described, and the reader is told why there is no estimate
-    and which design fits instead.
+    """The report of a policy evaluation whose staggered estimator refused the panel.
+
+    The panel had too few adopting units. The report describes the panel and tells the reader
+    why there is no estimate and which design fits instead.
     """
     first = data.groupby(unit)[first_treated].first()
     return RefusedReport(
@@ -173,8 +174,9 @@ class DiDReport(Report):
 
     @property
     def pretest(self) -> dict[str, float]:
-        """The pre-trend test over every period before adoption (or, without ``all_leads``,
-        over the figure's window).
+        """The pre-trend test over every period before adoption.
+
+        Without ``all_leads``, the test is over the figure's window instead.
         """
         agg = self.all_leads if self.all_leads is not None else self.dynamic
         t = agg.pretest
@@ -194,8 +196,10 @@ class DiDReport(Report):
 
     @property
     def parallel_trends_ok(self) -> bool:
-        """Whether the pre-trend test does not reject (also when it could not be run; the
-        cautions and the Checks section then say so).
+        """Whether the pre-trend test does not reject.
+
+        This is also true when the test could not be run; the cautions and the Checks section
+        then say so.
         """
         return not (self.pretest_p < 0.05)
 
@@ -210,8 +214,9 @@ class DiDReport(Report):
         return did_design(self.unit_label, self.policy_label)
 
     def cautions(self) -> tuple[str, ...]:
-        """Every result's cautions, the headline (simple aggregation) first. The data are
-        aggregate rates by unit, so counts of units are shown in full.
+        """Every result's cautions, the headline (simple aggregation) first.
+
+        The data are aggregate rates by unit, so counts of units are shown in full.
         """
         rename = None
         if self.all_leads is not None and np.isfinite(self.pretest_p):
@@ -225,8 +230,10 @@ class DiDReport(Report):
                                  self.bacon], rename=rename)
 
     def evidence(self) -> dict[str, Any]:
-        """Evidence rating and its reasons: the pre-trend test over every year before adoption
-        and the cautions of the headline aggregations.
+        """Evidence rating and its reasons.
+
+        The reasons come from the pre-trend test over every year before adoption and the
+        cautions of the headline aggregations.
 
         Returns
         -------
@@ -240,8 +247,9 @@ class DiDReport(Report):
                     collect_cautions([self.simple, self.dynamic]))
 
     def headline(self) -> str:
-        """The average effect after adoption, its direction and interval, in one sentence
-        (flagged when trends before adoption were not parallel).
+        """The average effect after adoption, its direction and interval, in one sentence.
+
+        The sentence is flagged when trends before adoption were not parallel.
 
         Returns
         -------
@@ -285,8 +293,10 @@ class DiDReport(Report):
 
     # -- sections ----------------------------------------------------------------------------
     def glance_items(self) -> dict[str, str]:
-        """Key facts of *At a glance*: the design, the average effect with its interval and the
-        two-way fixed-effects estimate beside it.
+        """Key facts of *At a glance*.
+
+        They are the design, the average effect with its interval and the two-way
+        fixed-effects estimate beside it.
 
         Returns
         -------
@@ -303,7 +313,9 @@ class DiDReport(Report):
         }
 
     def default_question(self) -> str:
-        """Did the outcome change in adopting units, compared with units that had not adopted?
+        """The question the report answers by default.
+
+        Did the outcome change in adopting units, compared with units that had not adopted?
 
         Returns
         -------
@@ -328,8 +340,10 @@ class DiDReport(Report):
                                 outcome_label=self.outcome_label, units=self.units)
 
     def method_section(self) -> Block:
-        """'How it was evaluated': group-time effects, the two-way fixed-effects regression
-        beside them, the Goodman-Bacon decomposition and the assumptions.
+        """The section 'How it was evaluated'.
+
+        It covers group-time effects, the two-way fixed-effects regression beside them, the
+        Goodman-Bacon decomposition and the assumptions.
 
         Returns
         -------
@@ -353,8 +367,10 @@ class DiDReport(Report):
         ), text="How it was evaluated")
 
     def findings(self) -> Block:
-        """'Findings': outcome trends by adoption cohort, the event study, the effect table
-        and what the two-way fixed-effects estimate averages.
+        """The section 'Findings'.
+
+        It shows outcome trends by adoption cohort, the event study, the effect table and what
+        the two-way fixed-effects estimate averages.
 
         Returns
         -------
@@ -428,7 +444,9 @@ class DiDReport(Report):
             "Earlier adopters: adoption year at or before the median adoption year.")).html
 
     def checks(self) -> Block:
-        """'Checks': the pre-trend test over the years before adoption (and what the figure's
+        """The section 'Checks'.
+
+        It gives the pre-trend test over the years before adoption (and what the figure's
         window leaves out), then what the estimators flagged.
 
         Returns
@@ -508,9 +526,11 @@ class DiDReport(Report):
         ] + [str(c) for c in limiting(self.cautions())]
 
     def appendix_results(self) -> list[Any]:
-        """The appendix's estimates: the simple and dynamic aggregations (in the figure's
-        window and over every event time), two-way fixed effects, the Goodman-Bacon
-        decomposition and the group-time effects.
+        """The appendix's estimates.
+
+        They are the simple and dynamic aggregations (in the figure's window and over every
+        event time), two-way fixed effects, the Goodman-Bacon decomposition and the
+        group-time effects.
 
         Returns
         -------
@@ -522,8 +542,10 @@ class DiDReport(Report):
                             self.staggered) if r is not None]
 
     def results_document(self) -> dict[str, Any]:
-        """The method part of ``results.json``: the headline aggregation, every estimate, the
-        sample of units and the parallel-trends and Bacon checks.
+        """The method part of ``results.json``.
+
+        It holds the headline aggregation, every estimate, the sample of units and the
+        parallel-trends and Bacon checks.
 
         Returns
         -------

@@ -111,8 +111,9 @@ def rate(design: str, checks: Mapping[str, Any],
 
 
 def withheld_rating(threshold: int) -> dict[str, Any]:
-    """The rating of a report whose results are withheld for privacy: nothing computed from
-    the data is quoted, so no design check can be reported either.
+    """The rating of a report whose results are withheld for privacy.
+
+    Nothing computed from the data is quoted, so no design check can be reported either.
     """
     return _rated("withheld", [f"Results are withheld to protect privacy: a group had fewer "
                                f"than {threshold} youth to analyse, so neither the estimates "
@@ -120,9 +121,10 @@ def withheld_rating(threshold: int) -> dict[str, Any]:
 
 
 def not_estimated(reason: str, alternative: str = "") -> dict[str, Any]:
-    """The rating of an evaluation whose estimator refused the data
-    (:class:`~evalkit.exceptions.DesignRefused`): no estimate, the reason, and the design that
-    fits instead.
+    """The rating of an evaluation whose estimator refused the data.
+
+    The refusal is a :class:`~evalkit.exceptions.DesignRefused`; the rating gives no estimate,
+    the reason, and the design that fits instead.
     """
     reasons = [reason]
     if alternative:

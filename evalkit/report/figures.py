@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +34,7 @@ PALETTE = {
     "grey": "#7F7F7F",
 }
 
-_RC = {
+_RC: dict[Any, Any] = {
     "font.size": 10,
     "axes.titlesize": 11,
     "axes.titleweight": "bold",
@@ -49,8 +50,9 @@ _RC = {
 
 
 def wrap_label(text: str, width: int = 40) -> str:
-    """A long axis or row label broken into lines of at most ``width`` characters (at spaces),
-    so it fits beside or under its axis instead of being cut off.
+    """A long axis or row label broken into lines of at most ``width`` characters (at spaces).
+
+    The label then fits beside or under its axis instead of being cut off.
     """
     import textwrap
 
@@ -59,9 +61,10 @@ def wrap_label(text: str, width: int = 40) -> str:
 
 
 def clipped_texts(fig, tolerance: float = 1.0) -> list[str]:
-    """The texts of ``fig`` (titles, axis and tick labels, legends, annotations) that reach
-    outside the figure as it is saved, i.e. that a reader would see cut off. Empty when every
-    text fits.
+    """The texts of ``fig`` that reach outside the figure as it is saved.
+
+    The texts are titles, axis and tick labels, legends and annotations; those listed are the
+    ones a reader would see cut off. Empty when every text fits.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.text import Text

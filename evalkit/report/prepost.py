@@ -210,8 +210,9 @@ class PrePostReport(Report):
 
     @property
     def lost_hidden(self) -> bool:
-        """Whether a count of youth lost to follow-up is suppressed (in any group or in all):
-        then nothing computed from those youth is shown (their share, their intake mean, how
+        """Whether a count of youth lost to follow-up is suppressed (in any group or in all).
+
+        If so, nothing computed from those youth is shown (their share, their intake mean, how
         they differed from those who stayed).
         """
         return bool(self.counts.mask.iloc[1].any()) or bool(self.counts.mask.iloc[-1].any())
@@ -223,9 +224,11 @@ class PrePostReport(Report):
         return f"{self.attrition_rate:.0%}"
 
     def _cells_shown(self, *counts: int) -> bool:
-        """Whether a result computed from these cell counts may be shown: each is zero or at
-        least the threshold (a share, a difference of shares, a test statistic or an odds
-        ratio computed from a smaller cell would give that cell away).
+        """Whether a result computed from these cell counts may be shown.
+
+        It may when each count is zero or at least the threshold (a share, a difference of
+        shares, a test statistic or an odds ratio computed from a smaller cell would give that
+        cell away).
         """
         return all(privacy.is_reportable(int(n), self.threshold) for n in counts)
 
@@ -279,7 +282,9 @@ class PrePostReport(Report):
         return self.population.plural
 
     def _amount(self, est: float, lo: float, hi: float, conf: str) -> str:
-        """A change's size for a headline: "2.1 points (95% CI ...)" or, on the log scale,
+        """A change's size for a headline, with its interval.
+
+        For example "2.1 points (95% CI ...)" or, on the log scale,
         "about 12% (95% CI 3% to 21%)".
         """
         o = self.outcome
@@ -372,8 +377,10 @@ class PrePostReport(Report):
 
     # -- sections ----------------------------------------------------------------------------
     def glance_items(self) -> dict[str, str]:
-        """Key facts of *At a glance*: the design, the effect or change with its interval, the
-        effect size and how many youth were analysed (only when results may be shown).
+        """Key facts of *At a glance*.
+
+        They are the design, the effect or change with its interval, the effect size and how
+        many youth were analysed (only when results may be shown).
 
         Returns
         -------
@@ -402,8 +409,10 @@ class PrePostReport(Report):
         return items
 
     def default_question(self) -> str:
-        """The question of a comparison (a better outcome than similar youth?) or of one group
-        (how did the outcome change?), naming the report's population.
+        """The question the report answers by default, naming the report's population.
+
+        It is the question of a comparison (a better outcome than similar youth?) or of one
+        group (how did the outcome change?).
 
         Returns
         -------
@@ -852,7 +861,7 @@ class PrePostReport(Report):
             return float(x) if shown else None
 
         if k is not None:
-            headline = {
+            headline: dict[str, Any] = {
                 "estimand": f"program effect on {o.label} at {o.post_label}, adjusted for "
                             f"{o.pre_label} (program − {self.comparison_label})",
                 "estimate": val(k.estimate), "ci_low": val(k.ci_low), "ci_high": val(k.ci_high),
@@ -883,15 +892,15 @@ class PrePostReport(Report):
                 if res is not None:
                     estimates += shown_frame(res).to_dict("records")
             for label, m in self.binary_groups.items():
-                if self.binary_group_shown(m):
+                if isinstance(m, ProportionComparison) and self.binary_group_shown(m):
                     for row in m.to_frame().to_dict("records"):
                         estimates.append({**row, "term": f"{label} (program vs comparison): "
                                                           f"{row['term']}"})
                 elif not isinstance(m, Exception):
                     hidden.append(f"{label} (program vs comparison)")
-            for label, m in self.binary.items():
-                if self.binary_shown(m):
-                    for row in shown_frame(m).to_dict("records"):
+            for label, mc in self.binary.items():
+                if self.binary_shown(mc):
+                    for row in shown_frame(mc).to_dict("records"):
                         estimates.append({**row, "term": f"{label}: {row['term']}"})
                 elif not isinstance(m, Exception):
                     hidden.append(f"{label} (change)")
@@ -942,8 +951,10 @@ class PrePostReport(Report):
         return rows
 
     def appendix_results(self) -> list[Any]:
-        """What the technical appendix may show: only what the body may, no estimate computed
-        from a group or cell below the threshold (see :meth:`results_document`).
+        """What the technical appendix may show: only what the body may.
+
+        No estimate computed from a group or cell below the threshold is included (see
+        :meth:`results_document`).
 
         Returns
         -------
@@ -985,9 +996,11 @@ class PrePostReport(Report):
 def refused_comparison_report(refusal: DesignRefused, outcome: Outcome, *,
                               comparison_label: str = "comparison group",
                               cluster_label: str = "site") -> RefusedReport:
-    """The report of a comparison-group evaluation whose estimator refused the design (the
-    program ran at too few sites for its effect to be told apart from the sites'): why there is
-    no estimate, and which design fits instead. No count or score of the youth is shown.
+    """The report of a comparison-group evaluation whose estimator refused the design.
+
+    The program ran at too few sites for its effect to be told apart from the sites'. The
+    report says why there is no estimate, and which design fits instead. No count or score of
+    the youth is shown.
     """
     return RefusedReport(
         refusal,
