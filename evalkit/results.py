@@ -60,6 +60,20 @@ class Caution(str):
     limits: bool
 
     def __new__(cls, text: str, *, limits: bool = True) -> Caution:
+        """A caution with the text stripped of outer white space.
+
+        Parameters
+        ----------
+        text
+            The plain-language text (converted with ``str``).
+        limits
+            Whether the caution limits what can be concluded.
+
+        Returns
+        -------
+        Caution
+            The caution, equal as a string to the stripped text.
+        """
         obj = super().__new__(cls, str(text).strip())
         obj.limits = bool(limits)
         return obj
@@ -71,8 +85,10 @@ def limiting(cautions: Any) -> tuple[str, ...]:
 
 
 def merge_cautions(*groups: Any) -> tuple[str, ...]:
-    """Join cautions (strings, :class:`Caution` or iterables of them) into one tuple, in order,
-    once each. A text given both as limiting and not is kept once, as limiting.
+    """Join cautions (strings, :class:`Caution` or iterables of them) into one tuple.
+
+    They are kept in order, once each. A text given both as limiting and not is kept once, as
+    limiting.
     """
     out: list[str] = []
     for g in groups:
@@ -224,9 +240,11 @@ class Result:
         return 1.0 - float(getattr(self, "alpha", 0.05))
 
     def to_frame(self) -> pd.DataFrame:
-        """Tidy table: one row per term, starting ``term, estimate, se, ci_low, ci_high,
-        p_value`` (:data:`FRAME_COLUMNS`; a column a result does not have is NaN), then any
-        columns the estimator adds.
+        """Tidy table: one row per term.
+
+        The columns start ``term, estimate, se, ci_low, ci_high, p_value``
+        (:data:`FRAME_COLUMNS`; a column a result does not have is NaN), then any columns the
+        estimator adds.
         """
         return tidy_frame(self._terms())
 

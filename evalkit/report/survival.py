@@ -39,8 +39,9 @@ def _pct(x: float) -> str:
 
 
 def _tick_step(horizon: float, time_unit: str) -> float:
-    """A step for the time axis that suits the unit (30 days, 13 weeks, 3 months...), giving
-    at most 8 steps up to ``horizon``.
+    """A step for the time axis that suits the unit (30 days, 13 weeks, 3 months...).
+
+    The step gives at most 8 steps up to ``horizon``.
     """
     unit = time_unit.lower()
     steps = ((7, 14, 30, 60, 90, 180, 365) if unit.startswith("day") else
@@ -168,8 +169,9 @@ class SurvivalReport(Report):
 
     @property
     def ph_failing(self) -> list[str]:
-        """Terms (other than the global test) whose own proportional-hazards test rejects
-        at 0.05.
+        """Terms whose own proportional-hazards test rejects at 0.05.
+
+        The global test is not counted as a term.
         """
         t = self.ph.table
         t = t[(t["term"] != "GLOBAL") & (t["p_value"] < 0.05)]
@@ -177,15 +179,18 @@ class SurvivalReport(Report):
 
     @property
     def ph_holds(self) -> bool:
-        """Whether the program's single hazard ratio is a fair headline: neither the program
-        term's own proportional-hazards test nor the global test rejects at 0.05.
+        """Whether the program's single hazard ratio is a fair headline.
+
+        It is when neither the program term's own proportional-hazards test nor the global
+        test rejects at 0.05.
         """
         prog = self.ph_program_p
         return self.ph.global_p >= 0.05 and not (prog < 0.05)
 
     def _renames(self) -> dict[str, str]:
-        """Words of the estimators' cautions to replace before they are shown: groups named
-        by their column and value, and columns named by their labels.
+        """Words of the estimators' cautions to replace before they are shown.
+
+        Groups are named by their column and value, and columns by their labels.
         """
         out = {}
         for v, name in ((1, self.program_label), (0, self.comparison_label)):
@@ -219,9 +224,11 @@ class SurvivalReport(Report):
                                   1 - float(r["ci_low"])) for _, r in at.iterrows()}
 
     def share_shown(self, g: Any, t: float) -> bool:
-        """Whether a group's share who had the event by ``t`` may be shown: the number who had
-        it by then and the number who had not must each be zero or at least the threshold
-        (with little censoring, the share times the group's size gives the count back).
+        """Whether a group's share who had the event by ``t`` may be shown.
+
+        The number who had it by then and the number who had not must each be zero or at least
+        the threshold (with little censoring, the share times the group's size gives the count
+        back).
         """
         d = self.data
         grp = d[self.group].astype(float) == float(g)
@@ -238,8 +245,10 @@ class SurvivalReport(Report):
         return {"followed": not bool(m.iloc[-1, -1]), "events": not bool(m.iloc[0, -1])}
 
     def appendix_results(self) -> list[Any]:
-        """What the technical appendix may show: only what the body may, nothing when a group
-        is below the threshold (its median and restricted mean are individual event times).
+        """What the technical appendix may show: only what the body may.
+
+        Nothing is included when a group is below the threshold (its median and restricted
+        mean are individual event times).
 
         Returns
         -------
@@ -258,8 +267,10 @@ class SurvivalReport(Report):
     # -- headline ----------------------------------------------------------------------------
     @spoken
     def headline(self) -> str:
-        """The share who had the event in each group and the hazard ratio (or, when hazards
-        are not proportional, the difference in restricted mean time), in two sentences.
+        """The share who had the event in each group and the hazard ratio, in two sentences.
+
+        When hazards are not proportional, the difference in restricted mean time takes the
+        hazard ratio's place.
 
         Returns
         -------
@@ -323,15 +334,18 @@ class SurvivalReport(Report):
                          "to event"}
 
     def headline_result(self) -> Any:
-        """The result behind the headline: the Cox model, or RMST when hazards are not
-        proportional.
+        """The result behind the headline.
+
+        It is the Cox model, or RMST when hazards are not proportional.
         """
         return self.cox if self.ph_holds else self.rmst
 
     @spoken
     def cautions(self) -> tuple[str, ...]:
-        """Every result's cautions, headline first, with small counts of youth redacted (none
-        when results are withheld: they would describe the group too small to report).
+        """Every result's cautions, headline first, with small counts of youth redacted.
+
+        There are none when results are withheld: they would describe the group too small to
+        report.
         """
         if not self.reportable:
             return ()
@@ -341,8 +355,10 @@ class SurvivalReport(Report):
 
     @spoken
     def evidence(self) -> dict[str, Any]:
-        """Evidence rating and its reasons: the design, whether hazards stay proportional and
-        the headline result's cautions (withheld results are not rated).
+        """Evidence rating and its reasons.
+
+        The reasons come from the design, whether hazards stay proportional and the headline
+        result's cautions (withheld results are not rated).
 
         Returns
         -------
@@ -360,8 +376,10 @@ class SurvivalReport(Report):
 
     # -- sections ----------------------------------------------------------------------------
     def glance_items(self) -> dict[str, str]:
-        """Key facts of *At a glance*: the design, the hazard ratio, the difference in time
-        without the event and how many youth were followed (only what may be shown).
+        """Key facts of *At a glance* (only what may be shown).
+
+        They are the design, the hazard ratio, the difference in time without the event and how
+        many youth were followed.
 
         Returns
         -------
@@ -385,7 +403,9 @@ class SurvivalReport(Report):
         return items
 
     def default_question(self) -> str:
-        """Did the program lower the share who had the event, or delay it?
+        """The question the report answers by default.
+
+        Did the program lower the share who had the event, or delay it?
 
         Returns
         -------
@@ -398,8 +418,10 @@ class SurvivalReport(Report):
 
     @spoken
     def data_section(self) -> Block:
-        """'The data': youth who had the event and youth followed without it, by group, with
-        small counts suppressed.
+        """The section 'The data'.
+
+        It counts youth who had the event and youth followed without it, by group, with small
+        counts suppressed.
 
         Returns
         -------
@@ -421,8 +443,10 @@ class SurvivalReport(Report):
 
     @spoken
     def method_section(self) -> Block:
-        """'How it was evaluated': Kaplan–Meier curves, the log-rank test, the Cox model and
-        the restricted mean survival time, with their assumptions.
+        """The section 'How it was evaluated'.
+
+        It covers Kaplan–Meier curves, the log-rank test, the Cox model and the restricted mean
+        survival time, with their assumptions.
 
         Returns
         -------
@@ -451,8 +475,10 @@ class SurvivalReport(Report):
 
     @spoken
     def findings(self) -> Block:
-        """'Findings': the curves, shares who had the event, medians, the Cox model with its
-        forest plot and the restricted mean time.
+        """The section 'Findings'.
+
+        It shows the curves, shares who had the event, medians, the Cox model with its forest
+        plot and the restricted mean time.
 
         Returns
         -------
@@ -585,8 +611,9 @@ class SurvivalReport(Report):
             + cautions_html(self.cautions()), text="Checks")
 
     def ph_verdict(self) -> str:
-        """What the proportional-hazards tests say, naming every term whose own test fails
-        (its effect changes over time), and what the headline does about it.
+        """What the proportional-hazards tests say, and what the headline does about it.
+
+        Every term whose own test fails (its effect changes over time) is named.
         """
         t = self.ph.table.set_index("term")
         failing = self.ph_failing
@@ -648,9 +675,10 @@ class SurvivalReport(Report):
 
     @spoken
     def results_document(self) -> dict[str, Any]:
-        """The method part of ``results.json``: the headline (hazard ratio or restricted mean
-        difference), every estimate that may be shown, counts and the proportional-hazards
-        check.
+        """The method part of ``results.json``.
+
+        It holds the headline (hazard ratio or restricted mean difference), every estimate that
+        may be shown, counts and the proportional-hazards check.
 
         Returns
         -------
@@ -665,7 +693,7 @@ class SurvivalReport(Report):
 
         r = self.rmst
         if self.ph_holds:
-            headline = {"estimand": f"hazard ratio (youth who {self.event_label}), "
+            headline: dict[str, Any] = {"estimand": f"hazard ratio (youth who {self.event_label}), "
                                     f"{self.program_label} vs {self.comparison_label}",
                         "estimate": val(hr["hazard_ratio"]), "ci_low": val(hr["hr_ci_low"]),
                         "ci_high": val(hr["hr_ci_high"]), "p_value": val(hr["p_value"]),
@@ -703,7 +731,8 @@ class SurvivalReport(Report):
                                       "estimate": row["estimate"], "ci_low": row["ci_low"],
                                       "ci_high": row["ci_high"]})
         counts, mask = self.counts.counts, self.counts.mask
-        sample, hidden = {}, []
+        sample: dict[str, int | None] = {}
+        hidden: list[str] = []
         for col, prefix in zip(counts.columns, ("program", "comparison", "all"), strict=True):
             for row, name in zip(counts.index, ("events", "censored", "followed"), strict=True):
                 key = f"{prefix}_{name}"

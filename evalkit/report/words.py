@@ -1,5 +1,7 @@
-"""Words every report uses: who the people are, verbs that agree with their subject, the
-design in plain words, the direction of a change and percentage changes of log outcomes.
+"""Words every report uses.
+
+They cover who the people are, verbs that agree with their subject, the design in plain
+words, the direction of a change and percentage changes of log outcomes.
 
 Every template words these through this module, so that a plural subject takes a plural verb
 ("Castle-doctrine laws were not assigned at random"), the people are called what the config
@@ -40,8 +42,10 @@ class Population:
 
     @classmethod
     def of(cls, value: Any) -> Population:
-        """A population from a config value: ``None`` (youth), one word, a
-        ``{singular, plural}`` mapping, a ``(singular, plural)`` pair or a Population.
+        """A population from a config value.
+
+        The value may be ``None`` (youth), one word, a ``{singular, plural}`` mapping, a
+        ``(singular, plural)`` pair or a Population.
         """
         if value is None:
             return cls()
@@ -56,6 +60,13 @@ class Population:
 
     @property
     def is_default(self) -> bool:
+        """Whether the people are called "youth", one and many, as reports call them by default.
+
+        Returns
+        -------
+        bool
+            True when both :attr:`singular` and :attr:`plural` are "youth".
+        """
         return (self.singular, self.plural) == ("youth", "youth")
 
     def words(self) -> tuple[str, ...]:
@@ -69,9 +80,10 @@ def capitalize(text: str) -> str:
 
 
 def is_plural(subject: str) -> bool:
-    """Whether a noun phrase is plural, read from its head noun (the last word before a
-    preposition): "castle-doctrine laws" and "men" are plural; "financial aid", "the number of
-    laws" are singular.
+    """Whether a noun phrase is plural, read from its head noun.
+
+    The head noun is the last word before a preposition: "castle-doctrine laws" and "men" are
+    plural; "financial aid", "the number of laws" are singular.
     """
     head = _HEAD_BREAK.split(subject.strip())[0].strip()
     if " and " in f" {head.lower()} ":
@@ -84,8 +96,10 @@ def is_plural(subject: str) -> bool:
 
 
 def agree(subject: str, verb: str, *, plural: bool | None = None) -> str:
-    """``verb`` (given as for one: "was", "has", "changes") in the form that agrees with
-    ``subject``; ``plural`` overrides the reading of the subject.
+    """``verb`` in the form that agrees with ``subject``.
+
+    ``verb`` is given as for one ("was", "has", "changes"); ``plural`` overrides the reading
+    of the subject.
     """
     many = is_plural(subject) if plural is None else plural
     if not many:
@@ -103,8 +117,10 @@ def agree(subject: str, verb: str, *, plural: bool | None = None) -> str:
 
 def clause(subject: str, verb: str, rest: str = "", *, plural: bool | None = None,
            capital: bool = True) -> str:
-    """"Subject verb rest" with the verb agreeing: ``clause("castle-doctrine laws", "was",
-    "not assigned at random")`` → "Castle-doctrine laws were not assigned at random".
+    """"Subject verb rest" with the verb agreeing with the subject.
+
+    ``clause("castle-doctrine laws", "was", "not assigned at random")`` → "Castle-doctrine laws
+    were not assigned at random".
     """
     subj = capitalize(subject) if capital else subject
     out = f"{subj} {agree(subject, verb, plural=plural)}"
@@ -118,9 +134,10 @@ _ONE = re.compile(r"\b(a|an|each|every|one|per|any|single|no|average|A|An|Each|E
 
 
 def speak(text: str, population: Population | Any = None) -> str:
-    """The report's own text with "youth" replaced by the configured population: "each
-    youth" by the singular ("each man"), "youth" by the plural ("men"). Embedded images are
-    left alone; the default population leaves the text unchanged.
+    """The report's own text with "youth" replaced by the configured population.
+
+    "each youth" is replaced by the singular ("each man"), "youth" by the plural ("men").
+    Embedded images are left alone; the default population leaves the text unchanged.
     """
     pop = Population.of(population)
     if pop.is_default or not text:
@@ -156,9 +173,10 @@ def label(name: str, labels: Mapping[str, str] | None) -> str:
 
 def direction(estimate: float, lower_is_better: bool, *, ci_low: float | None = None,
               ci_high: float | None = None, null: float = 0.0) -> str:
-    """Whether a change went the desired way: "a desired change", "an unwanted change", or
-    "no clear change in either direction" when the interval holds ``null`` (0 for a
-    difference, 1 for a ratio).
+    """Whether a change went the desired way, in words.
+
+    The words are "a desired change", "an unwanted change", or "no clear change in either
+    direction" when the interval holds ``null`` (0 for a difference, 1 for a ratio).
     """
     if ci_low is not None and ci_high is not None and not (
             math.isfinite(ci_low) and math.isfinite(ci_high)):
@@ -179,9 +197,11 @@ def _pct(x: float, digits: int) -> str:
 
 
 def percent_parts(b: float, lo: float, hi: float, confidence: float) -> tuple[str, str]:
-    """The size of a log-scale change as a percentage ("12%", unsigned: the verb carries the
-    direction) and its interval ("95% CI 4% to 20%"), from exp(b) − 1. Whole percentages, or one
-    decimal when the change and both bounds are within ±1%.
+    """The size of a log-scale change as a percentage and its interval, from exp(b) − 1.
+
+    The size is unsigned ("12%": the verb carries the direction); the interval reads
+    "95% CI 4% to 20%". Percentages are whole, or have one decimal when the change and both
+    bounds are within ±1%.
     """
     vals = [percent_change(v) for v in (b, lo, hi)]
     digits = 0 if any(abs(v) >= 0.01 for v in vals) else 1
@@ -190,16 +210,18 @@ def percent_parts(b: float, lo: float, hi: float, confidence: float) -> tuple[st
 
 
 def percent_words(b: float, lo: float, hi: float, confidence: float) -> str:
-    """"about 12% (95% CI 4% to 20%)": a log-scale change and its interval as percentages
-    (see :func:`percent_parts`).
+    """A log-scale change and its interval as percentages: "about 12% (95% CI 4% to 20%)".
+
+    See :func:`percent_parts`.
     """
     size, ci = percent_parts(b, lo, hi, confidence)
     return f"about {size} ({ci})"
 
 
 def design_of(value: str | None, *, has_group: bool = True, template: str = "") -> str:
-    """The design a report states: the config's ``design``, or today's default (policy
-    adoption for did, comparison group with a group, one group without).
+    """The design a report states: the config's ``design``, or today's default.
+
+    The default is policy adoption for did, comparison group with a group, one group without.
     """
     if value:
         if value not in DESIGNS:
@@ -211,16 +233,20 @@ def design_of(value: str | None, *, has_group: bool = True, template: str = "") 
 
 
 def not_random(subject: str, assigned_to: str, *, randomized: bool) -> str:
-    """"Men were assigned to financial aid at random" or "... were not assigned ... at
-    random", with the verb agreeing with ``subject``.
+    """Whether ``subject`` was assigned to ``assigned_to`` at random, as a sentence.
+
+    "Men were assigned to financial aid at random" or "... were not assigned ... at random",
+    with the verb agreeing with ``subject``.
     """
     neg = "" if randomized else "not "
     return clause(subject, "was", f"{neg}assigned to {assigned_to} at random")
 
 
 def speak_any(value: Any, population: Population | Any = None) -> Any:
-    """:func:`speak` applied to a string, a :class:`~evalkit.report.html.Block`, a caution
-    (keeping whether it limits the conclusion), or the values of lists and mappings.
+    """:func:`speak` applied to a value that is or holds report text.
+
+    The value may be a string, a :class:`~evalkit.report.html.Block`, a caution (keeping
+    whether it limits the conclusion), or a list or mapping, whose values are spoken.
     """
     from evalkit.report.html import Block
     from evalkit.results import Caution
@@ -244,8 +270,9 @@ def speak_any(value: Any, population: Population | Any = None) -> Any:
 
 
 def spoken(method):
-    """Decorate a report method so that what it returns names the report's population
-    (``self.population``) instead of "youth".
+    """Decorate a report method so that what it returns names the report's population.
+
+    The population is ``self.population``; it takes the place of "youth".
     """
     import functools
 

@@ -93,8 +93,9 @@ def _save_runs(reports_dir: Path, outcomes: Iterable[RunOutcome]) -> dict:
 
 
 class BatchOutcomes(list):
-    """The outcomes of a batch, in the order they finished; ``index_error`` says why the
-    portfolio index could not be written (``None`` when it was).
+    """The outcomes of a batch, in the order they finished.
+
+    ``index_error`` says why the portfolio index could not be written (``None`` when it was).
     """
 
     index_error: str | None = None
@@ -172,8 +173,9 @@ def _run_pool(configs: Sequence[Path], reports_dir: Path, workers: int, pdf: boo
                     why = _died(w.proc.exitcode)
                     pool.remove(w)
                     w.conn.close()
-                    i, w.task = w.task, None
-                    if i is not None:
+                    held, w.task = w.task, None
+                    if held is not None:
+                        i = held
                         c = Path(configs[i])
                         if tries[i] < ATTEMPTS:
                             pending.appendleft(i)

@@ -93,8 +93,10 @@ def preflight(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:
 
 
 def _labels(cfg: EvaluationConfig) -> list[Finding]:
-    """A label for a column the evaluation does not use is never shown: say so (a typo in a
-    column name would otherwise leave the raw name in the report).
+    """Say so when a label is given for a column the evaluation does not use.
+
+    Such a label is never shown; a typo in a column name would otherwise leave the raw name in
+    the report.
     """
     used = {c.name for c in cfg.template.columns(cfg.parameters, cfg.id_column or "")}
     return [Finding("warning", f"labels.{k}", (
@@ -264,8 +266,9 @@ def _is_number(v: str) -> bool:
 
 
 def leaks(text: str, columns: Mapping[str, Iterable[object]]) -> dict[str, list[str]]:
-    """The identifier values of each column that occur in ``text`` (see
-    :func:`evalkit.privacy.find_identifiers`).
+    """The identifier values of each column that occur in ``text``.
+
+    See :func:`evalkit.privacy.find_identifiers`.
     """
     from evalkit.privacy import find_identifiers
 
@@ -278,8 +281,9 @@ def leaks(text: str, columns: Mapping[str, Iterable[object]]) -> dict[str, list[
 
 
 def check(text: str, columns: Mapping[str, Iterable[object]], *, what: str) -> None:
-    """Raise :class:`~evalkit.exceptions.PrivacyError` if any value of ``columns`` is in
-    ``text`` (naming the column and how many values, never the values).
+    """Raise :class:`~evalkit.exceptions.PrivacyError` if any value of ``columns`` is in ``text``.
+
+    The message names the column and how many values, never the values.
     """
     from evalkit.privacy import check_no_identifiers
 

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 
@@ -91,9 +91,10 @@ _SUFFIXES = (".csv", ".tsv", ".parquet", ".pq", ".xlsx", ".xlsm", ".xls")
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """A YAML loader that refuses a key given twice (PyYAML silently keeps the last one) and
-    aliases (``*name``): a config needs none, and nested aliases expand to billions of values
-    (a "billion laughs" file exhausts memory).
+    """A YAML loader that refuses a key given twice and aliases (``*name``).
+
+    PyYAML silently keeps the last of a key given twice. A config needs no aliases, and nested
+    aliases expand to billions of values (a "billion laughs" file exhausts memory).
     """
 
     def compose_node(self, parent, index):  # noqa: D102 - PyYAML's hook
@@ -213,8 +214,9 @@ def _short(value: Any) -> str:
 
 
 def _finite(value: Any) -> bool:
-    """A number that converts to a finite float of sensible size (a 5,000-digit integer does
-    not convert at all).
+    """A number that converts to a finite float of sensible size.
+
+    A 5,000-digit integer does not convert at all.
     """
     try:
         v = float(value)
@@ -223,7 +225,8 @@ def _finite(value: Any) -> bool:
     return math.isfinite(v) and abs(v) <= MAX_NUMBER
 
 
-def _kind_ok(value: Any, kind: str) -> bool:
+def _kind_ok(value: Any, kind: str) -> TypeGuard[Any]:
+    """Whether ``value`` has the kind a parameter declares (a value that passes is used as such)."""
     if kind == "str":
         return isinstance(value, str)
     if kind in ("column", "choice"):
@@ -346,7 +349,7 @@ def load_config(path: str | Path) -> EvaluationConfig:
                       {k: v.strip() for k, v in population.items()})
     else:
         population = dict(DEFAULT_POPULATION)
-    labels = raw.get("labels") if _kind_ok(raw.get("labels"), "labels") else {}
+    labels: dict[Any, Any] = lab if _kind_ok(lab := raw.get("labels"), "labels") else {}
 
     threshold = raw.get("privacy_threshold", privacy.DEFAULT_THRESHOLD)
     if _kind_ok(threshold, "int"):

@@ -79,7 +79,7 @@ class IPCKernelManager(AsyncKernelManager):
         if not restart:
             shutil.rmtree(self._socket_dir, ignore_errors=True)
 
-    cleanup_resources = _async_cleanup_resources  # type: ignore[assignment]
+    cleanup_resources = _async_cleanup_resources
 
 
 KERNEL_MANAGER = IPCKernelManager if os.name == "posix" else AsyncKernelManager
@@ -193,6 +193,37 @@ class EvalkitEngine(NBClientEngine):
         kernel_log=None,
         **kwargs,
     ):
+        """Run a papermill-managed notebook, on a waiting spare kernel when there is one.
+
+        A waiting spare kernel (see :func:`prestart`) is moved to the working folder, runs the
+        notebook and is shut down after it; without one, a fresh kernel is started, with its
+        own output written to ``kernel_log`` if given.
+
+        Parameters
+        ----------
+        nb_man
+            papermill's notebook execution manager.
+        kernel_name
+            The kernel to run the notebook in.
+        log_output, stdout_file, stderr_file
+            Where the notebook's outputs are logged, as in papermill.
+        start_timeout
+            Seconds to wait for the kernel to start (or for a spare to be ready).
+        execution_timeout
+            Seconds each cell may run; when not given, papermill's ``timeout`` keyword (if
+            any) applies.
+        kernel_log
+            A binary file the fresh kernel process's stdout and stderr are written to; ``None``
+            for the default.
+        **kwargs
+            Passed on to papermill's notebook client (``input_path``, ``timeout`` and
+            ``startup_timeout`` are taken out first).
+
+        Returns
+        -------
+        nbformat.NotebookNode
+            The executed notebook, as the client returns it.
+        """
         kwargs = remove_args(["input_path"], **kwargs)
         safe_kwargs = remove_args(["timeout", "startup_timeout"], **kwargs)
         final_kwargs = merge_kwargs(

@@ -57,9 +57,24 @@ class RunOutcome:
 
     @property
     def ok(self) -> bool:
+        """Whether the evaluation ran to the end (``status`` is ``"ok"``).
+
+        Returns
+        -------
+        bool
+            True for a successful run, False for a failed one.
+        """
         return self.status == "ok"
 
     def to_dict(self) -> dict[str, Any]:
+        """The outcome as JSON-ready values, without the timings.
+
+        Returns
+        -------
+        dict
+            ``slug, config, status, seconds`` (rounded to milliseconds), ``stage, message``
+            and ``report``.
+        """
         return {
             "slug": self.slug, "config": self.config, "status": self.status,
             "seconds": round(self.seconds, 3), "stage": self.stage, "message": self.message,
@@ -275,8 +290,10 @@ def clean_stale(reports_dir: str | Path) -> list[Path]:
 
 @contextlib.contextmanager
 def _terminate_as_exit():
-    """Turn SIGTERM into SystemExit while a notebook runs, so ``finally`` blocks remove the
-    working folder (the default action ends the process without running them).
+    """Turn SIGTERM into SystemExit while a notebook runs.
+
+    Then ``finally`` blocks remove the working folder (the default action ends the process
+    without running them).
     """
     if (threading.current_thread() is not threading.main_thread()
             or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
@@ -300,8 +317,9 @@ _REPORT_FILES = ("report.html", "report.ipynb", "results.json", "manifest.json",
 
 def _keep_failed(slug: str, nb_path: Path, log_path: Path, failed_dir: Path,
                  ids: dict[str, list[str]]) -> str:
-    """Keep a failed run's notebook and kernel log for the evaluator, if safe; the sentence
-    to add to the failure message.
+    """Keep a failed run's notebook and kernel log for the evaluator, if safe.
+
+    Returns the sentence to add to the failure message.
 
     The notebook is kept with its outputs only if no identifier value occurs anywhere in it.
     Otherwise its outputs are removed; if the injected parameters still show one (a title
@@ -318,6 +336,7 @@ def _keep_failed(slug: str, nb_path: Path, log_path: Path, failed_dir: Path,
     kept, notes = [], []
     if nb_path.is_file() and nb_path.stat().st_size:
         text = nb_path.read_text(encoding="utf-8")
+        keep_text: str | None = text
         if checks.leaks(text, ids):
             nb = nbformat.reads(text, as_version=4)
             for cell in nb.cells:
@@ -335,14 +354,14 @@ def _keep_failed(slug: str, nb_path: Path, log_path: Path, failed_dir: Path,
                     papermill_meta["parameters"] = {}
                 what = ("its outputs and parameters, which showed identifier values, were "
                         "removed")
-            text = nbformat.writes(nb)
-            if checks.leaks(text, ids):
-                text = None
+            keep_text = nbformat.writes(nb)
+            if checks.leaks(keep_text, ids):
+                keep_text = None
                 notes.append("the notebook was not kept: it shows identifier values")
             else:
                 notes.append(what)
-        if text is not None:
-            _write_atomic(failed_dir / f"{slug}.ipynb", text)
+        if keep_text is not None:
+            _write_atomic(failed_dir / f"{slug}.ipynb", keep_text)
             kept.append(str(failed_dir / f"{slug}.ipynb"))
     if log_path.is_file() and log_path.stat().st_size:
         log = log_path.read_text(encoding="utf-8", errors="replace")
