@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make report   create .venv if missing, install evalkit, run every evaluation, print the index
-#   make test     create or refresh .venv, install evalkit with its dev extras, run all tests
+#   make test     create or refresh .venv, install evalkit with its dev extras, check style
+#                 and types (ruff, mypy), run all tests
 # and `make lab` to open the templates in JupyterLab.
 
 SHELL := /bin/bash
@@ -51,6 +52,9 @@ validate: $(STAMP)
 # Browser and PDF tests need Chromium: installed from Debian's packages when make runs as root
 # (as CI does); elsewhere those tests are skipped with the reason.
 test: $(DEV_STAMP) chromium
+	$(STEP) "checking style (ruff) and types (mypy)"
+	$(BIN)/ruff check evalkit tests benchmarks setup.py
+	$(BIN)/mypy
 	$(STEP) "running the tests"
 	$(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax tests templates
 

@@ -111,7 +111,7 @@ def _classify(pre: np.ndarray, post: np.ndarray, s_diff: float, z: float,
         else:
             crossed = (pre > cutoff) & (post <= cutoff)
         out = np.where(better & crossed, "recovered", out)
-    return np.where(np.isnan(rc), None, out)
+    return np.where(np.isnan(rc), np.array(None, dtype=object), out)
 
 
 class _NoSpread(Exception):
@@ -144,9 +144,12 @@ def _cutoff(
         if not ds > 0:
             raise _NoSpread(criterion)
     if criterion == "a":
+        assert dm is not None and ds is not None  # set above from the pre scores if not given
         return dm + toward * 2 * ds, "a"
+    assert fm is not None and fs is not None  # criteria b and c were refused without them
     if criterion == "b":
         return fm - toward * 2 * fs, "b"
+    assert dm is not None and ds is not None
     return (fs * dm + ds * fm) / (fs + ds), "c"
 
 

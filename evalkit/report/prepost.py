@@ -902,7 +902,7 @@ class PrePostReport(Report):
                 if self.binary_shown(mc):
                     for row in shown_frame(mc).to_dict("records"):
                         estimates.append({**row, "term": f"{label}: {row['term']}"})
-                elif not isinstance(m, Exception):
+                elif not isinstance(mc, Exception):
                     hidden.append(f"{label} (change)")
             if self.reliable is not None:
                 estimates += self._reliable_rows(hidden)

@@ -73,7 +73,7 @@ def build(
     design: Mapping[str, str],
     outcome: Mapping[str, Any],
     headline: Mapping[str, Any],
-    estimates: list[Mapping[str, Any]],
+    estimates: Sequence[Mapping[str, Any]],
     sample: Mapping[str, Any],
     suppressed: list[str],
     finding: str,

@@ -59,7 +59,7 @@ class TemplateSpec:
     design: str
     description: str
     params: tuple[Param, ...]
-    columns: Callable[[Mapping[str, Any], str], list[Column]]
+    columns: Callable[[Mapping[str, Any], str | None], list[Column]]
 
     @property
     def notebook(self) -> str:

@@ -140,9 +140,9 @@ def bacon_decomposition(data: pd.DataFrame, outcome: str, unit: str, time: str,
     cautions = []
     forbidden = float(table.loc[table["type"] == "later vs earlier treated", "weight"].sum())
     if forbidden > 0:
-        share = f"{forbidden:.0%}" if forbidden >= 0.005 else "less than 1%"
+        share_text = f"{forbidden:.0%}" if forbidden >= 0.005 else "less than 1%"
         cautions.append(Caution(
-            f"{share} of the two-way fixed-effects estimate comes from comparisons that use "
+            f"{share_text} of the two-way fixed-effects estimate comes from comparisons that use "
             "already-treated units as the comparison group ('later vs earlier treated'). If "
             "the effect changes in the years after adoption, these comparisons bias that "
             "estimate, possibly even reversing its sign (Goodman-Bacon 2021). The staggered "

@@ -172,7 +172,7 @@ def two_by_two(
                 "The standard error of the difference in differences is zero up to rounding "
                 "or undefined (the model fits the data exactly): it is not reported, nor its "
                 "p-value and confidence interval.", limits=True))
-    if groups is not None:
+    if groups is not None and cluster is not None:
         remedy = ("Use the wild cluster bootstrap (wild_bootstrap=9999) for the p-value and "
                   "confidence interval." if wild_bootstrap is None else
                   "Report the wild cluster bootstrap p-value and confidence interval instead.")
@@ -181,7 +181,7 @@ def two_by_two(
             ours = ours[1:]  # robust_ols already cautions about the few clusters
         cautions += ours
     wild = None
-    if wild_bootstrap is not None:
+    if wild_bootstrap is not None and groups is not None:  # a cluster is required above
         wild = wild_cluster_bootstrap(X, y, groups, 3, draws=wild_bootstrap,
                                       weights=bootstrap_weights, seed=seed, alpha=alpha)
         cautions += list(wild.cautions)
