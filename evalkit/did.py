@@ -12,6 +12,7 @@ from evalkit.methods.did import (
     TwoByTwo,
     WildBootstrap,
     bacon_decomposition,
+    columns,
     demean,
     event_study,
     multiplier_bootstrap,
@@ -23,6 +24,6 @@ from evalkit.methods.did import (
 
 __all__ = [
     "Aggregate", "Bacon", "EventStudy", "Staggered", "TWFE", "TwoByTwo", "WildBootstrap",
-    "bacon_decomposition", "demean", "event_study", "multiplier_bootstrap", "staggered",
+    "bacon_decomposition", "columns", "demean", "event_study", "multiplier_bootstrap", "staggered",
     "twfe", "two_by_two", "wild_cluster_bootstrap",
 ]

@@ -11,6 +11,7 @@ from evalkit.methods.rmst import RMST, rmst
 from evalkit.methods.survival import (
     KaplanMeier,
     LogRank,
+    columns,
     kaplan_meier,
     logrank,
     survival_columns,
@@ -24,6 +25,7 @@ __all__ = [
     "KaplanMeier",
     "LogRank",
     "RMST",
+    "columns",
     "concordance",
     "cox",
     "kaplan_meier",

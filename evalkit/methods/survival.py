@@ -83,6 +83,39 @@ def survival_columns(duration: str, event: str, *, extra: Sequence[str] = (),
     return cols
 
 
+def columns(duration: str, event: str, *, group: str, id: str | None = None,
+            covariates: Sequence[str] = (), event_type: str | None = None) -> list[Column]:
+    """The column specs of a two-group survival evaluation (for :func:`evalkit.data.load`).
+
+    Parameters
+    ----------
+    duration, event
+        Time from entry to the event or the end of follow-up, and 1 for the event, 0 for
+        censoring.
+    group
+        0/1 column: 1 for the program group, 0 for the comparison group.
+    id
+        Case-identifier column, checked for uniqueness.
+    covariates
+        Numeric baseline covariates of the Cox model.
+    event_type
+        Column naming how follow-up ended, for the cumulative incidence of competing exits.
+
+    Returns
+    -------
+    list of evalkit.data.Column
+        The specs ``evalkit run`` checks before the analysis and the template loads with.
+    """
+    cols = [*([Column(id, kind="id", label="case identifier")] if id else []),
+            *survival_columns(duration, event, extra=covariates),
+            Column(group, kind="binary", allow_missing=False,
+                   label="1 for the program group, 0 for the comparison group")]
+    if event_type:
+        cols.append(Column(event_type, kind="string", allow_missing=False,
+                           label="how follow-up ended"))
+    return cols
+
+
 def _group_text(values: pd.Series) -> pd.Series:
     """Group values as text; whole numbers lose their ``.0`` (1.0 and 1 are the same group)."""
     num = pd.to_numeric(values, errors="coerce")

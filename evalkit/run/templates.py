@@ -129,17 +129,10 @@ PREPOST = TemplateSpec(
 )
 
 def _survival_columns(p: Mapping[str, Any], id_column: str | None) -> list[Column]:
-    from evalkit.data import Column
-    from evalkit.methods.survival import survival_columns
+    from evalkit.methods.survival import columns
 
-    cols = [*([Column(id_column, kind="id", label="case identifier")] if id_column else []),
-            *survival_columns(p["duration"], p["event"], extra=p.get("covariates") or ()),
-            Column(p["group"], kind="binary", allow_missing=False,
-                   label="1 for the program group, 0 for the comparison group")]
-    if p.get("event_type"):
-        cols.append(Column(p["event_type"], kind="string", allow_missing=False,
-                           label="how follow-up ended"))
-    return cols
+    return columns(p["duration"], p["event"], group=p["group"], id=id_column,
+                   covariates=p.get("covariates") or (), event_type=p.get("event_type"))
 
 
 SURVIVAL = TemplateSpec(
@@ -185,19 +178,10 @@ SURVIVAL = TemplateSpec(
 )
 
 def _did_columns(p: Mapping[str, Any], id_column: str | None) -> list[Column]:
-    from evalkit.data import Column
+    from evalkit.methods.did.columns import columns
 
-    return [Column(id_column or "", kind="string", allow_missing=False, label="panel unit",
-                   text=True),
-            Column(p["time"], kind="integer", allow_missing=False, label="period"),
-            Column(p["first_treated"], kind="integer", allow_missing=True,
-                   label="first period with the policy (empty or the never-treated value "
-                         "for none)"),
-            Column(p["treatment"], kind="binary", allow_missing=False,
-                   label="1 in periods with the policy"),
-            Column(p["outcome"], allow_missing=False, label="outcome"),
-            *[Column(c, allow_missing=False, label="covariate") for c in
-              p.get("covariates") or []]]
+    return columns(p["outcome"], id_column or "", p["time"], p["first_treated"],
+                   p["treatment"], covariates=p.get("covariates") or ())
 
 
 DID = TemplateSpec(

@@ -16,7 +16,8 @@ One module per estimator or layer, as pyfixest's ``did/`` and R did's files are 
 * :mod:`.bootstrap` — wild cluster and multiplier bootstraps (R's ``mboot.R``);
 * :mod:`.bacon` — Goodman-Bacon decomposition;
 * :mod:`.event_study` — event-study regression;
-* :mod:`.two_by_two` — the canonical 2×2.
+* :mod:`.two_by_two` — the canonical 2×2;
+* :mod:`.columns` — the columns a panel evaluation reads.
 """
 
 from evalkit.methods.did.aggregate import Aggregate
@@ -26,6 +27,7 @@ from evalkit.methods.did.bootstrap import (
     multiplier_bootstrap,
     wild_cluster_bootstrap,
 )
+from evalkit.methods.did.columns import columns
 from evalkit.methods.did.demeaning import demean
 from evalkit.methods.did.event_study import EventStudy, event_study
 from evalkit.methods.did.staggered import Staggered, staggered
@@ -35,4 +37,4 @@ from evalkit.methods.did.two_by_two import TwoByTwo, two_by_two
 __all__ = ["twfe", "TWFE", "demean", "staggered", "Staggered", "Aggregate", "event_study",
            "multiplier_bootstrap", "wild_cluster_bootstrap", "VCOV_TYPES",
            "EventStudy", "two_by_two", "TwoByTwo", "bacon_decomposition", "Bacon",
-           "WildBootstrap"]
+           "WildBootstrap", "columns"]

@@ -1,0 +1,43 @@
+"""The columns a difference-in-differences evaluation of a panel reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from evalkit.data import Column
+
+
+def columns(outcome: str, unit: str, time: str, first_treated: str, treatment: str, *,
+            covariates: Sequence[str] = ()) -> list[Column]:
+    """The column specs of a staggered-adoption panel (for :func:`evalkit.data.load`).
+
+    Parameters
+    ----------
+    outcome
+        The outcome column.
+    unit
+        The panel unit (a state, county or agency), read as text.
+    time
+        The period, in whole numbers (e.g. years).
+    first_treated
+        The first period with the policy; empty (or the never-treated value) for units that
+        never adopt.
+    treatment
+        1 in periods with the policy, 0 before.
+    covariates
+        Numeric covariates.
+
+    Returns
+    -------
+    list of evalkit.data.Column
+        The specs ``evalkit run`` checks before the analysis and the template loads with.
+    """
+    return [Column(unit, kind="string", allow_missing=False, label="panel unit", text=True),
+            Column(time, kind="integer", allow_missing=False, label="period"),
+            Column(first_treated, kind="integer", allow_missing=True,
+                   label="first period with the policy (empty or the never-treated value "
+                         "for none)"),
+            Column(treatment, kind="binary", allow_missing=False,
+                   label="1 in periods with the policy"),
+            Column(outcome, allow_missing=False, label="outcome"),
+            *[Column(c, allow_missing=False, label="covariate") for c in covariates]]
