@@ -35,7 +35,7 @@ ENGINE_NAME = "evalkit"
 #: Modules a spare kernel imports before it is used (what every template imports).
 WARM_MODULES = (
     "numpy", "pandas", "scipy.special", "matplotlib", "matplotlib.figure",
-    "evalkit", "evalkit.data", "evalkit.methods", "evalkit.report", "evalkit.run.templates",
+    "evalkit", "evalkit.data", "evalkit.methods", "evalkit.report",
 )
 
 
