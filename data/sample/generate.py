@@ -320,6 +320,100 @@ def safe_harbor_truth(panel: pd.DataFrame) -> dict:
     return out
 
 
+#: Intensive advocacy program: caseworkers refer the youth they judge most at risk, so program
+#: youth differ from comparison youth at intake (selection on the observed covariates only).
+ADVOCACY = {"n": 520, "mu": 40.0, "effect": -6.0, "trend": -1.0, "prefix": "IAR",
+            "sites": ("North", "Central", "South", "Coast"),
+            # referral (log-odds): intercept and slopes on the covariates recorded at intake
+            "ps_intercept": -1.3, "ps_age": 0.25, "ps_prior_runaways": 0.45,
+            "ps_prior_placements": 0.15, "ps_justice": 0.9, "ps_intake": 0.04,
+            # latent severity and change: how the covariates shift them
+            "sev_prior_runaways": 1.5, "sev_prior_placements": 0.8,
+            "chg_prior_runaways": 1.2, "chg_justice": 2.5, "chg_age": 0.5,
+            # loss to follow-up (log-odds): intercept, per prior runaway, per SD of intake score
+            "drop_intercept": -1.6, "drop_prior_runaways": 0.3, "drop_intake": 0.3}
+#: The advocacy sample has its own seeded stream, so the other files are unchanged.
+ADVOCACY_SEED = SEED + 13
+
+
+def _advocacy_draw(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Covariates, referral, both potential six-month scores and dropout for ``n`` youth."""
+    s = ADVOCACY
+    site = rng.integers(0, len(s["sites"]), n)
+    age = rng.integers(12, 18, n)
+    prior_run = np.minimum(rng.poisson(1.3, n), 6)
+    prior_pl = np.minimum(rng.poisson(1.8, n), 8)
+    justice = (rng.random(n) < 0.25 + 0.05 * np.minimum(prior_run, 3)).astype(int)
+    latent = (s["mu"] + s["sev_prior_runaways"] * (prior_run - 1.3)
+              + s["sev_prior_placements"] * (prior_pl - 1.8) + rng.normal(0, LATENT_SD, n))
+    pre = _score(latent + rng.normal(0, ERROR_SD, n))
+    lp = (s["ps_intercept"] + s["ps_age"] * (age - 15) + s["ps_prior_runaways"] * prior_run
+          + s["ps_prior_placements"] * prior_pl + s["ps_justice"] * justice
+          + s["ps_intake"] * (pre - s["mu"]))
+    program = (rng.random(n) < 1 / (1 + np.exp(-lp))).astype(int)
+    change = (s["trend"] + s["chg_prior_runaways"] * prior_run + s["chg_justice"] * justice
+              + s["chg_age"] * (age - 15) + rng.normal(0, EFFECT_SD, n))
+    noise = rng.normal(0, ERROR_SD, n)
+    post0 = _score(latent + change + noise)
+    post1 = _score(latent + change + s["effect"] + noise)
+    z = (pre - s["mu"]) / np.sqrt(LATENT_SD**2 + ERROR_SD**2)
+    drop = rng.random(n) < 1 / (1 + np.exp(-(s["drop_intercept"] + s["drop_prior_runaways"]
+                                               * prior_run + s["drop_intake"] * z)))
+    return {"site": site, "age": age, "prior_run": prior_run, "prior_pl": prior_pl,
+            "justice": justice, "pre": pre, "program": program, "post0": post0,
+            "post1": post1, "drop": drop, "lp": lp}
+
+
+def advocacy() -> pd.DataFrame:
+    """The advocacy sample: one row per youth, program and comparison."""
+    s = ADVOCACY
+    rng = np.random.default_rng(ADVOCACY_SEED)
+    d = _advocacy_draw(rng, s["n"])
+    post = np.where(d["program"] == 1, d["post1"], d["post0"])
+    return pd.DataFrame(
+        {
+            "case_id": _case_ids(rng, s["prefix"], s["n"]),
+            "site": np.asarray(s["sites"])[d["site"]],
+            "group": np.where(d["program"] == 1, "advocacy", "comparison"),
+            "in_program": d["program"],
+            "age": d["age"],
+            "prior_runaways": d["prior_run"],
+            "prior_placements": d["prior_pl"],
+            "justice_involved": d["justice"],
+            "ts_intake": d["pre"].astype(int),
+            "ts_6mo": pd.array(np.where(d["drop"], np.nan, post), dtype="Int64"),
+        }
+    )
+
+
+def advocacy_truth(draws: int = 2_000_000) -> dict:
+    """True values: the ATT on the measured score, and what the naive comparison estimates."""
+    s = ADVOCACY
+    d = _advocacy_draw(np.random.default_rng(SEED + 113), draws)
+    t1, keep = d["program"] == 1, ~d["drop"]
+    post = np.where(t1, d["post1"], d["post0"])
+    eff = d["post1"] - d["post0"]
+    return {
+        "file": "advocacy_referrals.csv",
+        "n_enrolled": s["n"],
+        "true_effect": s["effect"],
+        "true_att": round(float(eff[t1].mean()), 3),
+        "true_att_completers": round(float(eff[t1 & keep].mean()), 3),
+        "true_ate": round(float(eff.mean()), 3),
+        "expected_naive_difference_completers": round(
+            float(post[t1 & keep].mean() - post[~t1 & keep].mean()), 3),
+        "expected_share_in_program": round(float(t1.mean()), 3),
+        "expected_attrition_program": round(float(d["drop"][t1].mean()), 3),
+        "expected_attrition_comparison": round(float(d["drop"][~t1].mean()), 3),
+        "propensity_model": {"(Intercept)": round(s["ps_intercept"] - s["ps_age"] * 15
+                                                  - s["ps_intake"] * s["mu"], 4),
+                             "age": s["ps_age"], "prior_runaways": s["ps_prior_runaways"],
+                             "prior_placements": s["ps_prior_placements"],
+                             "justice_involved": s["ps_justice"], "ts_intake": s["ps_intake"]},
+        "monte_carlo_draws": draws,
+    }
+
+
 def main() -> None:
     rng = np.random.default_rng(SEED)
     truth = {"seed": SEED, "mentoring": {}}
@@ -342,6 +436,13 @@ def main() -> None:
     sh = safe_harbor(rng)
     sh.to_csv(HERE / "safe_harbor_panel.csv", index=False)
     truth["safe_harbor"] = safe_harbor_truth(sh)
+    adv = advocacy()
+    adv.to_csv(HERE / "advocacy_referrals.csv", index=False)
+    t = advocacy_truth()
+    for grp, g in (("program", 1), ("comparison", 0)):
+        t[f"observed_attrition_{grp}"] = round(
+            float(adv.loc[adv["in_program"] == g, "ts_6mo"].isna().mean()), 3)
+    truth["advocacy"] = t
     (HERE / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     print(json.dumps(truth, indent=2))
 
