@@ -6,6 +6,9 @@ the follow-up ends before the event. Every function here agrees with R's ``survi
 dependency pins pandas. Restricted mean survival time lives in :mod:`evalkit.methods.rmst`,
 cumulative incidence with competing risks in :mod:`evalkit.methods.competing` and Cox
 regression in :mod:`evalkit.methods.cox`.
+
+The module runs past 600 lines because the case-weighted Kaplan–Meier (its robust variance
+and the checks of the weights) sits beside the unweighted one it must agree with.
 """
 
 from __future__ import annotations
@@ -13,15 +16,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, cast, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast, get_args
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
-from evalkit.data import Column, source_of, validate
+from evalkit.data import Column, _origin, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.results import Caution, Result, check_alpha, check_option
+
+if TYPE_CHECKING:
+    from evalkit.methods.matching import Matched
+    from evalkit.methods.propensity import Weights
 
 __all__ = [
     "kaplan_meier",
@@ -174,6 +181,100 @@ def _km_arrays(time: np.ndarray, event: np.ndarray) -> dict[str, np.ndarray]:
             "se_cumhaz": np.sqrt(green)}
 
 
+def _km_weighted(time: np.ndarray, event: np.ndarray, w: np.ndarray, robust: bool
+                 ) -> dict[str, np.ndarray]:
+    """Weighted KM at every distinct time, as R's ``survfitkm`` with case weights.
+
+    Counts are sums of weights. With ``robust`` the standard error of the survival is the
+    infinitesimal jackknife one (R's default for non-integer weights, one cluster per row),
+    else Greenwood's formula on the weighted counts. ``se_log`` is the standard error on the
+    log scale that the confidence intervals use, ``std_err`` that of the survival itself.
+    """
+    ut, inv = np.unique(time, return_inverse=True)
+    inv = inv.reshape(-1)
+    wt = np.bincount(inv, weights=w, minlength=ut.size)
+    d = np.bincount(inv, weights=w * event, minlength=ut.size)
+    n_risk = wt[::-1].cumsum()[::-1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        has = d > 0
+        surv = np.cumprod(np.where(has, 1.0 - d / n_risk, 1.0))
+        green = np.cumsum(np.where(has, d / (n_risk * (n_risk - d)), 0.0))
+        if not robust:
+            se_log = np.sqrt(green)
+            std_err = surv * se_log
+        else:
+            # Influence of row k on S(t), divided by S(t): w_k * (A(min(t, T_k)) - 1{event of
+            # k at T_k <= t} / (n(T_k) - d(T_k))), A the Greenwood sum; the variance sums its
+            # square over rows: rows still at risk share A(t), the others are fixed.
+            c = w * (green[inv] - event / (n_risk - d)[inv])
+            done = np.bincount(inv, weights=c * c, minlength=ut.size).cumsum()
+            w2 = np.bincount(inv, weights=w * w, minlength=ut.size)
+            later = w2[::-1].cumsum()[::-1] - w2
+            std_err = np.sqrt(surv**2 * (green**2 * later + done))
+            std_err[surv == 0] = 0.0  # as R: nobody left, no influence
+            se_log = np.where(std_err == 0, 0.0, std_err / surv)
+    return {"time": ut, "n_risk": n_risk, "n_event": d, "n_censor": wt - d, "surv": surv,
+            "std_err": std_err, "se_log": se_log}
+
+
+def _case_weights(data: pd.DataFrame, weights: Any) -> tuple[np.ndarray, str]:
+    """Case weights as an array in the data's row order, and their name for messages.
+
+    ``weights`` is a column name, a Series aligned with the data's index (by label), an
+    array of one weight per row, or a result with a ``weights`` attribute (such as
+    :class:`evalkit.weighting.Weights`). They must be finite, non-negative and not all zero.
+    """
+    origin = _origin(data, None)
+
+    def fail(problems: list[DataProblem]) -> EvalDataError:
+        return EvalDataError(problems, source=origin.source, row_word=origin.row_word)
+
+    def rows(mask: np.ndarray) -> dict[str, Any]:
+        idx = np.flatnonzero(mask)
+        return {"rows": tuple(int(i) + origin.offset for i in idx[:8]), "n_rows": int(idx.size)}
+
+    if not isinstance(weights, (str, pd.Series, np.ndarray, list, tuple)) and hasattr(
+            weights, "weights"):
+        weights = weights.weights
+    if isinstance(weights, str):
+        if weights not in data.columns:
+            raise fail([DataProblem(weights, "weights column is missing", "case weights")])
+        name, raw = weights, data[weights]
+    elif isinstance(weights, pd.Series):
+        name = str(weights.name) if weights.name is not None else "weights"
+        if weights.index.has_duplicates:
+            raise fail([DataProblem(name, "the weights' index has duplicate labels, so they "
+                                    "cannot be matched to the data's rows",
+                                    "a Series indexed like the data (one weight per row)")])
+        absent = ~data.index.isin(weights.index)
+        if absent.any():
+            raise fail([DataProblem(name, "no weight for these rows: the weights' index does "
+                                    "not contain their labels (are the weights aligned with "
+                                    "the data's index?)", "a weight for every row of the data",
+                                    **rows(absent))])
+        raw = weights.reindex(data.index)
+    else:
+        arr = np.asarray(weights)
+        name = "weights"
+        if arr.ndim != 1 or len(arr) != len(data):
+            raise fail([DataProblem(name, f"{arr.size} weights for {len(data)} rows",
+                                    "one weight per row of the data")])
+        raw = pd.Series(arr, index=data.index)
+    w = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    missing = raw.isna().to_numpy()
+    problems = [DataProblem(name, message, "finite weights of 0 or more", **rows(mask))
+                for message, mask in (
+                    ("weights are missing", missing),
+                    ("weights are not numbers", np.isnan(w) & ~missing),
+                    ("weights are infinite", np.isinf(w)),
+                    ("weights are negative", w < 0)) if mask.any()]
+    if problems:
+        raise fail(problems)
+    if not (w > 0).any():
+        raise fail([DataProblem(name, "every weight is zero", "some positive weights")])
+    return w, name
+
+
 def _confint(surv: np.ndarray, se: np.ndarray, conf_type: str, z: float):
     """R survival's survfit_confint (``se`` is the SE of the cumulative hazard)."""
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -223,9 +324,16 @@ class KaplanMeier(Result):
     table
         One row per group and distinct time (events and censorings): ``group, time, n_risk,
         n_event, n_censor, surv, std_err, ci_low, ci_high`` — ``std_err`` is the standard
-        error of the survival probability (Greenwood), as ``summary(survfit)`` prints it.
+        error of the survival probability (Greenwood, or the robust one), as
+        ``summary(survfit)`` prints it. With case weights the counts are sums of weights.
     median
-        Per group: ``group, n, events, median, ci_low, ci_high`` (R's rule for medians).
+        Per group: ``group, n, events, median, ci_low, ci_high`` (R's rule for medians); with
+        case weights ``n`` counts the rows with a positive weight, ``n_weighted`` sums their
+        weights and ``events`` is the weighted number of events.
+    weights
+        Name of the case weights (``None`` without them).
+    robust
+        Whether ``std_err`` is the robust (infinitesimal jackknife) standard error.
     """
 
     _title: ClassVar[str] = "Kaplan–Meier estimate"
@@ -236,6 +344,8 @@ class KaplanMeier(Result):
     group: str | None = None
     conf_type: ConfType = "log"
     alpha: float = 0.05
+    weights: str | None = None
+    robust: bool = False
 
     def at(self, times: Sequence[float]) -> pd.DataFrame:
         """Survival (with CI and number at risk) at the given times, per group.
@@ -260,9 +370,22 @@ class KaplanMeier(Result):
                 for g, r in self.median.set_index("group").iterrows()]
 
     def _details(self) -> list[str]:
+        if self.weights is not None:
+            return [f"{int(r['n'])} subjects (weighted {r['n_weighted']:.4g}), "
+                    f"{r['events']:.4g} weighted events"
+                    + (f" in group {g}" if self.group else "")
+                    for g, r in self.median.set_index("group").iterrows()]
         return [f"{int(r['n'])} subjects, {int(r['events'])} events"
                 + (f" in group {g}" if self.group else "")
                 for g, r in self.median.set_index("group").iterrows()]
+
+    def _options_text(self) -> str:
+        text = super()._options_text()
+        if self.weights is not None:
+            text += f", weights={self.weights!r}"
+        if self.robust:
+            text += ", robust=True"
+        return text
 
 
 def kaplan_meier(
@@ -273,8 +396,10 @@ def kaplan_meier(
     group: str | None = None,
     conf_type: ConfType = "log",
     alpha: float = 0.05,
+    weights: str | pd.Series | np.ndarray | Weights | Matched | None = None,
+    robust: bool | None = None,
 ) -> KaplanMeier:
-    """Kaplan–Meier survival curves with Greenwood standard errors.
+    """Kaplan–Meier survival curves with Greenwood (or robust) standard errors.
 
     Parameters
     ----------
@@ -290,11 +415,36 @@ def kaplan_meier(
         ``"log"`` (R's default), ``"log-log"`` or ``"plain"`` confidence intervals.
     alpha
         1 − confidence level.
+    weights
+        Case weights: a column name, a Series aligned with the data's index (such as
+        ``evalkit.weighting.propensity(...).weights``), an array of one weight per row, or a
+        :class:`~evalkit.weighting.Weights` or :class:`~evalkit.weighting.Matched` result (its
+        ``weights``). Finite and non-negative; rows with a weight of zero are left out. The curve, the numbers at risk, of events and of
+        censorings, the medians and :meth:`KaplanMeier.at` are then weighted.
+    robust
+        Robust (infinitesimal jackknife) standard errors, one cluster per row. ``None`` (the
+        default) follows R: robust when some weight is not a whole number, Greenwood's
+        formula on the weighted counts otherwise (whole-number weights count copies of a row).
+
+    Returns
+    -------
+    KaplanMeier
+        The curves (``table``), the medians (``median``) and the cautions.
+
+    Raises
+    ------
+    EvalDataError
+        Durations or events out of range; weights that are missing, not numbers, infinite,
+        negative, all zero, zero throughout a group, or a Series not aligned with the data's
+        index (the message names the rows).
 
     Notes
     -----
-    Equal to R's ``survfit(Surv(duration, event) ~ group, conf.type = conf_type)``; medians
-    and their CIs follow ``quantile.survfit``.
+    Equal to R's ``survfit(Surv(duration, event) ~ group, conf.type = conf_type,
+    weights = weights, robust = robust)``; medians and their CIs follow
+    ``quantile.survfit``. R keeps rows with a weight of zero, listing their times with zero
+    counts where nothing else happens; here those rows are dropped, which leaves every other
+    number as R's.
 
     References
     ----------
@@ -314,12 +464,23 @@ def kaplan_meier(
         codes, labels = np.zeros(len(clean), dtype=int), [cast(Any, None)]
     else:
         codes, labels = _groups(data, group)
+    w_all, w_name = (None, None) if weights is None else _case_weights(data, weights)
+    if robust is None:
+        robust = w_all is not None and bool((w_all != np.floor(w_all)).any())
+    robust = bool(robust)
     tables: list[pd.DataFrame] = []
     medians: list[dict[str, Any]] = []
     cautions: list[Caution] = []
     for k, g in enumerate(labels):
         m = codes == k
+        if w_all is not None:
+            if not (w_all[m] > 0).any():
+                raise EvalDataError([DataProblem(
+                    w_name, f"every weight is zero in {_group_name(g, group)}",
+                    "some positive weights in every group")], source=source_of(data))
+            m &= w_all > 0
         t, e = time_all[m], event_all[m]
+        w = w_all[m] if w_all is not None else np.ones(t.size) if robust else None
         if not (e > 0).any():
             cautions.append(Caution(
                 f"No events in {_group_name(g, group)}: its survival curve stays at 1 with a "
@@ -328,13 +489,21 @@ def kaplan_meier(
         elif e[t == t.max()].sum() == (t == t.max()).sum():
             cautions.append(Caution(
                 f"In {_group_name(g, group)} everyone still followed at the last time had the "
-                "event, so the curve drops to 0 there and its standard error and confidence "
-                "interval at that time are undefined (shown as missing, as R does).",
+                "event, so the curve drops to 0 there and its "
+                + ("confidence interval at that time is undefined (shown as missing, with a "
+                   "robust standard error of 0, as R does)." if robust else
+                   "standard error and confidence interval at that time are undefined (shown "
+                   "as missing, as R does)."),
                 limits=False))
-        km = _km_arrays(t, e)
-        lo, hi = _confint(km["surv"], km["se_cumhaz"], conf_type, z)
-        with np.errstate(invalid="ignore"):
-            std_err = km["surv"] * km["se_cumhaz"]
+        if w is not None:
+            km = _km_weighted(t, e, w, robust)
+            lo, hi = _confint(km["surv"], km["se_log"], conf_type, z)
+            std_err = km["std_err"]
+        else:
+            km = _km_arrays(t, e)
+            lo, hi = _confint(km["surv"], km["se_cumhaz"], conf_type, z)
+            with np.errstate(invalid="ignore"):
+                std_err = km["surv"] * km["se_cumhaz"]
         tab = pd.DataFrame({"group": g if g is not None else "all", "time": km["time"],
                             "n_risk": km["n_risk"], "n_event": km["n_event"],
                             "n_censor": km["n_censor"], "surv": km["surv"],
@@ -342,7 +511,9 @@ def kaplan_meier(
                             "ci_high": hi})
         tables.append(tab)
         medians.append({
-            "group": g if g is not None else "all", "n": int(t.size), "events": int(e.sum()),
+            "group": g if g is not None else "all", "n": int(t.size),
+            **({"n_weighted": float(w.sum()), "events": float(w @ e)}
+               if w is not None and w_all is not None else {"events": int(e.sum())}),
             "median": _quantile(km["time"], km["surv"], 0.5),
             "ci_low": _quantile(km["time"], lo, 0.5),
             "ci_high": _quantile(km["time"], hi, 0.5),
@@ -362,7 +533,7 @@ def kaplan_meier(
                 limits=False))
     return KaplanMeier(table=pd.concat(tables, ignore_index=True),
                        median=pd.DataFrame(medians), group=group, conf_type=conf_type,
-                       alpha=alpha, cautions=tuple(cautions))
+                       alpha=alpha, weights=w_name, robust=robust, cautions=tuple(cautions))
 
 
 # -- log-rank ----------------------------------------------------------------------------------
