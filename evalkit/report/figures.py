@@ -1,7 +1,8 @@
 """Standard report figures: one style, a colour-blind-safe palette, CIs always drawn, alt text.
 
 Figures are built on :class:`matplotlib.figure.Figure` directly (no pyplot state), rendered to
-PNG and embedded in the HTML, so a report is a single self-contained file.
+PNG and embedded in the HTML, so a report is a single self-contained file. Every figure the
+reports draw lives here (the only module that draws), which is why it runs past 600 lines.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from evalkit.report.html import Block, esc
 __all__ = [
     "PALETTE", "new_figure", "figure_block", "prepost_figure", "categories_figure",
     "attrition_figure", "groups_figure", "km_figure", "forest_figure", "event_study_figure",
-    "adoption_trends_figure", "index_forest_figure", "wrap_label", "clipped_texts",
+    "adoption_trends_figure", "index_forest_figure", "wrap_label", "clipped_texts", "love_plot",
+    "overlap_bins", "overlap_histogram",
 ]
 
 #: Okabe & Ito (2008) colour-blind-safe palette.
@@ -502,4 +504,208 @@ def index_forest_figure(labels: Sequence[str], est: Sequence[float], lo: Sequenc
     ax.set_yticks(y, wrapped, fontsize=8)
     ax.set_xlabel("Standardized effect (Hedges' g) with 95% CI")
     ax.set_title("Standardized effects by outcome domain")
+    return fig
+
+
+def love_plot(balance, *, adjusted_label: str = "After adjustment",
+              title: str = "Covariate balance before and after adjustment"):
+    """The balance table's absolute standardized mean differences as a love plot.
+
+    One row per covariate (top to bottom in the table's order): the |SMD| before adjustment
+    (hollow) and after (filled), joined by a line, with reference lines at 0.05 and 0.25, the
+    What Works Clearinghouse's baseline-equivalence thresholds (at most 0.05 satisfied; 0.05 to
+    0.25 satisfied only with regression adjustment on the covariate; above 0.25 not satisfied).
+
+    Parameters
+    ----------
+    balance
+        A balance table (:func:`evalkit.weighting.balance_table`, ``Weights.balance``,
+        ``Matched.balance``) with columns ``covariate``, ``smd_raw`` and ``smd_adjusted``.
+        A covariate whose SMD is not defined (NaN) keeps its row with no point drawn.
+    adjusted_label
+        Legend text of the adjusted SMDs (for example ``"After weighting"``).
+    title
+        Figure title.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The love plot.
+
+    Raises
+    ------
+    ValueError
+        A table without the columns above, or without rows.
+    """
+    missing = [c for c in ("covariate", "smd_raw", "smd_adjusted") if c not in balance.columns]
+    if missing or len(balance) == 0:
+        raise ValueError("a love plot needs a balance table with rows and the columns "
+                         f"covariate, smd_raw and smd_adjusted (missing: {missing or 'rows'})")
+    labels = [wrap_label(c, 30) for c in balance["covariate"].astype(str)]
+    raw = np.abs(balance["smd_raw"].to_numpy(float))
+    adj = np.abs(balance["smd_adjusted"].to_numpy(float))
+    lines = sum(lab.count("\n") + 1 for lab in labels)
+    fig, (ax,) = new_figure(1, width=7.5, height=0.28 * lines + 0.12 * len(labels) + 2.2)
+    y = np.arange(len(labels))[::-1]
+    for yy, a, b in zip(y, raw, adj, strict=True):
+        if np.isfinite(a) and np.isfinite(b):
+            ax.plot([a, b], [yy, yy], color=PALETTE["grey"], lw=1, alpha=0.6)
+    ax.plot(raw, y, "o", color=PALETTE["orange"], mfc="white", mew=1.6, ms=7,
+            label="Before adjustment")
+    ax.plot(adj, y, "o", color=PALETTE["blue"], ms=7, label=adjusted_label)
+    ax.axvline(0.05, color=PALETTE["green"], ls="--", lw=1.2,
+               label="0.05: equivalent (WWC)")
+    ax.axvline(0.25, color=PALETTE["vermillion"], ls="--", lw=1.2,
+               label="0.25: not equivalent above (WWC)")
+    finite = np.concatenate([raw[np.isfinite(raw)], adj[np.isfinite(adj)]])
+    ax.set_xlim(0, max(0.3, float(finite.max()) * 1.08 if finite.size else 0.3))
+    ax.set_ylim(-0.6, len(labels) - 0.4)
+    ax.set_yticks(y, labels)
+    ax.set_xlabel("Absolute standardized mean difference")
+    ax.set_title(wrap_label(title, 60))
+    fig.legend(loc="outside lower center", ncol=2, fontsize=8)
+    return fig
+
+
+def overlap_bins(ps, treated, threshold: int, *, bins: int = 20):
+    """Propensity-score bins in which no group's count is below the privacy threshold.
+
+    The scores are counted in ``bins`` equal-width bins on [0, 1] (edges on this fixed grid,
+    so no edge reveals one youth's score); empty bins at either end are dropped, then adjacent
+    bins are merged, left to right, until each group's count in every bin is zero or at least
+    ``threshold`` (the rule of :func:`evalkit.privacy.is_reportable`: zero discloses nobody,
+    and shows where the groups do not overlap). A remainder at the right end that is still too
+    small is merged into the bins before it.
+
+    Parameters
+    ----------
+    ps
+        Propensity scores in [0, 1] (for example ``Weights.ps``).
+    treated
+        1 for program youth, 0 for comparison youth, aligned with ``ps``.
+    threshold
+        The privacy threshold (:func:`evalkit.privacy.check_threshold`).
+    bins
+        Number of equal-width bins before merging.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per shown bin: ``left``, ``right``, ``n_treated``, ``n_control``.
+
+    Raises
+    ------
+    ValueError
+        Scores missing or outside [0, 1], a treatment that is not 0/1, lengths that differ, a
+        group with no youth.
+    evalkit.exceptions.PrivacyError
+        A group has from 1 to ``threshold − 1`` youth in all: no binning can show it.
+    """
+    import pandas as pd
+
+    from evalkit.exceptions import PrivacyError
+    from evalkit.privacy import check_threshold, is_reportable
+
+    threshold = check_threshold(threshold)
+    p = np.asarray(ps, dtype=float)
+    t = np.asarray(treated, dtype=float)
+    if p.shape != t.shape or p.ndim != 1:
+        raise ValueError(f"ps and treated must be 1-d and of equal length ({p.shape}, {t.shape})")
+    if not (np.isfinite(p) & (p >= 0) & (p <= 1)).all():
+        raise ValueError("propensity scores must be numbers from 0 to 1, with none missing")
+    if not np.isin(t, (0.0, 1.0)).all():
+        raise ValueError("treated must be 1 (program) or 0 (comparison) for every youth")
+    groups = ((int((t == 1).sum()), "program"), (int((t == 0).sum()), "comparison"))
+    for n, who in groups:
+        if n == 0:
+            raise ValueError(f"no {who} youth: the overlap histogram compares two groups")
+    for n, who in groups:
+        if not is_reportable(n, threshold):
+            raise PrivacyError(f"the overlap histogram cannot be shown: the {who} group has "
+                               f"fewer than {threshold} youth (the privacy threshold), so any "
+                               "bin would show a small count")
+    k = int(bins)
+    idx = np.minimum((p * k).astype(int), k - 1)
+    c1 = np.bincount(idx[t == 1], minlength=k)
+    c0 = np.bincount(idx[t == 0], minlength=k)
+    used = np.flatnonzero(c1 + c0)
+    first, last = int(used[0]), int(used[-1])
+
+    def ok(a: int, b: int) -> bool:
+        return is_reportable(a, threshold) and is_reportable(b, threshold)
+
+    out: list[list[int]] = []  # [first fine bin, last fine bin, n_treated, n_control]
+    start, a, b = first, 0, 0
+    for j in range(first, last + 1):
+        a, b = a + int(c1[j]), b + int(c0[j])
+        if ok(a, b):
+            out.append([start, j, a, b])
+            start, a, b = j + 1, 0, 0
+    while (a or b) and out:  # a remainder too small to show: merge it backwards
+        s, _, a0, b0 = out.pop()
+        start, a, b = s, a + a0, b + b0
+        if ok(a, b):
+            out.append([start, last, a, b])
+            a = b = 0
+    if a or b:
+        out.append([start, last, a, b])
+    return pd.DataFrame({"left": [r[0] / k for r in out], "right": [(r[1] + 1) / k for r in out],
+                         "n_treated": [r[2] for r in out], "n_control": [r[3] for r in out]})
+
+
+def overlap_histogram(ps, treated, threshold: int, *, bins: int = 20,
+                      program_label: str = "Program", comparison_label: str = "Comparison"):
+    """Propensity-score histograms of the two groups, program above and comparison below.
+
+    The bins are those of :func:`overlap_bins`, so no bin shows a count from 1 to
+    ``threshold − 1``. Bars show each group's share per 1/``bins`` of the score (merged bins
+    are wider and lower, so areas stay comparable); the number of youth per group is in the
+    legend below the axes.
+
+    Parameters
+    ----------
+    ps
+        Propensity scores in [0, 1] (for example ``Weights.ps``).
+    treated
+        1 for program youth, 0 for comparison youth, aligned with ``ps``.
+    threshold
+        The privacy threshold.
+    bins
+        Number of equal-width bins before merging.
+    program_label, comparison_label
+        Names of the groups in the legend.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The mirrored histogram.
+
+    Raises
+    ------
+    evalkit.exceptions.PrivacyError
+        A group too small to show (see :func:`overlap_bins`, which also lists the other
+        errors).
+    """
+    table = overlap_bins(ps, treated, threshold, bins=bins)
+    n1, n0 = int(table["n_treated"].sum()), int(table["n_control"].sum())
+    left = table["left"].to_numpy(float)
+    width = (table["right"] - table["left"]).to_numpy(float)
+    scale = 1.0 / (bins * width)
+    h1 = table["n_treated"].to_numpy(float) / n1 * scale
+    h0 = table["n_control"].to_numpy(float) / n0 * scale
+    fig, (ax,) = new_figure(1, width=7.5, height=4.0)
+    ax.bar(left, h1, width=width, align="edge", color=PALETTE["blue"], alpha=0.8,
+           edgecolor="white", label=wrap_label(f"{program_label} (n={n1:,})", 40))
+    ax.bar(left, -h0, width=width, align="edge", color=PALETTE["orange"], alpha=0.8,
+           edgecolor="white", label=wrap_label(f"{comparison_label} (n={n0:,})", 40))
+    ax.axhline(0, color=PALETTE["black"], lw=0.8)
+    top = float(max(h1.max(), h0.max())) * 1.15
+    ax.set_ylim(-top, top)
+    ax.yaxis.set_major_formatter(lambda v, _: f"{abs(v) * 100:.3g}%")
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("Propensity score (probability of being in the program)")
+    ax.set_ylabel(wrap_label(f"Share of the group per {1 / bins:g} of the score", 30))
+    ax.set_title(wrap_label("Overlap of propensity scores (bins merged so that no bin holds "
+                            f"fewer than {threshold} youth)", 60))
+    fig.legend(loc="outside lower center", ncol=2, fontsize=8)
     return fig
