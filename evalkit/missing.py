@@ -39,6 +39,7 @@ from evalkit.methods.propensity import (
     PS_EPS,
     ess,
     fit_logit,
+    logit_terms,
     model_matrix,
     separation_check,
 )
@@ -311,15 +312,7 @@ class AttritionWeights(Result):
     ess: float
 
     def _terms(self) -> list[dict[str, Any]]:
-        z = float(stats.norm.ppf(0.975))
-        rows = []
-        for term, b in self.coef.items():
-            se = float(self.coef_se[term])
-            rows.append({"term": f"logit P(observed): {term}", "estimate": float(b), "se": se,
-                         "ci_low": b - z * se, "ci_high": b + z * se,
-                         "p_value": float(2 * stats.norm.sf(abs(b / se))) if se > 0 else
-                         float("nan")})
-        return rows
+        return logit_terms(self.coef, self.coef_se, "logit P(observed)")
 
     def _details(self) -> list[str]:
         return [f"{self.n_observed} youth observed at follow-up, {self.n_missing} not; "

@@ -192,23 +192,7 @@ def _forest_html(eff: pd.DataFrame, pools: list[dict[str, Any]]) -> str:
 
 def forest_plot(labels: Sequence[str], est: Sequence[float], lo: Sequence[float],
                 hi: Sequence[float], colours: Sequence[str] | None = None):
-    """The index's forest plot (:func:`evalkit.report.figures.index_forest_figure`).
-
-    Parameters
-    ----------
-    labels
-        Row labels, top to bottom.
-    est, lo, hi
-        Hedges' g and its 95% interval per row.
-    colours
-        Colour per row: blue for programs (circles), any other for pooled estimates
-        (diamonds).
-
-    Returns
-    -------
-    matplotlib.figure.Figure
-        The figure.
-    """
+    """The index's forest plot, drawn by :func:`evalkit.report.figures.index_forest_figure`."""
     from evalkit.report.figures import index_forest_figure
 
     return index_forest_figure(labels, est, lo, hi, colours)

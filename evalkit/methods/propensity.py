@@ -227,6 +227,35 @@ def entropy_weights(Z: np.ndarray, target: np.ndarray, names: Sequence[str], *,
     return p * n
 
 
+
+def logit_terms(coef: pd.Series, coef_se: pd.Series, label: str,
+                alpha: float = 0.05) -> list[dict[str, Any]]:
+    """Rows of a logit's coefficients for ``to_frame()``: Wald intervals and p-values.
+
+    Parameters
+    ----------
+    coef, coef_se
+        The coefficients and their standard errors, indexed by term.
+    label
+        What the logit models, prefixed to each term (``"logit: age"``).
+    alpha
+        1 − confidence level of the intervals.
+
+    Returns
+    -------
+    list of dict
+        One row per term; the p-value is NaN where the standard error is not positive.
+    """
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    rows = []
+    for term, b in coef.items():
+        se = float(coef_se[term])
+        rows.append({"term": f"{label}: {term}", "estimate": float(b), "se": se,
+                     "ci_low": b - z * se, "ci_high": b + z * se,
+                     "p_value": float(2 * stats.norm.sf(abs(b / se))) if se > 0 else
+                     float("nan")})
+    return rows
+
 @dataclasses.dataclass(frozen=True)
 class Weights(Result):
     """Result of :func:`evalkit.weighting.propensity`.
@@ -269,15 +298,7 @@ class Weights(Result):
     alpha: float = 0.05
 
     def _terms(self) -> list[dict[str, Any]]:
-        z = stats.norm.ppf(1 - self.alpha / 2)
-        rows = []
-        for term, b in self.coef.items():
-            se = float(self.coef_se[term])
-            rows.append({"term": f"logit: {term}", "estimate": float(b), "se": se,
-                         "ci_low": b - z * se, "ci_high": b + z * se,
-                         "p_value": float(2 * stats.norm.sf(abs(b / se))) if se > 0 else
-                         float("nan")})
-        return rows
+        return logit_terms(self.coef, self.coef_se, "logit", self.alpha)
 
     def _details(self) -> list[str]:
         return [f"{self.n_treated} program and {self.n_control} comparison youth; effective "

@@ -104,24 +104,8 @@ def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
     """Average the ATT(g, t) of ``res`` into one effect, as R ``did::aggte``.
 
     This is the computation behind
-    :meth:`Staggered.aggregate <evalkit.methods.did.staggered.Staggered.aggregate>`.
-
-    ``"simple"`` weights every post-treatment ATT(g, t) by its cohort's size;
-    ``"group"`` averages each cohort's post-treatment effects, then across cohorts;
-    ``"dynamic"`` averages by time since adoption (an event study; ``balance_e`` keeps
-    only cohorts observed for that many periods after adoption; ``min_e`` and ``max_e``
-    bound the event times; its ``pretest`` is the joint Wald test that every
-    pre-adoption event-time effect is zero); ``"calendar"`` by period. Standard errors
-    include the estimation of the cohort-size weights.
-
-    Periods need not be evenly spaced. As in R, event times (``"dynamic"``, ``min_e``,
-    ``max_e``, ``balance_e`` there) are differences of period values, while the
-    ``max_e`` limit of ``"simple"`` and ``"group"`` counts positions in the ordered list of
-    periods and adoption dates.
-
-    A group-time effect that could not be estimated (NaN) stops the aggregation, as in
-    R's ``aggte(na.rm = FALSE)``; ``na_rm=True`` leaves such cells out (and, for
-    ``"group"``, cohorts left with no post-treatment effect), with a caution naming them.
+    :meth:`Staggered.aggregate <evalkit.methods.did.staggered.Staggered.aggregate>`, whose
+    docstring describes the kinds, the event-time rules and ``na_rm``.
     """
     check_option("kind", kind, get_args(AggregationKind))
     cautions: list[str] = list(res.cautions)
