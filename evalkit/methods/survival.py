@@ -206,7 +206,7 @@ def _km_weighted(time: np.ndarray, event: np.ndarray, w: np.ndarray, robust: boo
             # Influence of row k on S(t), divided by S(t): w_k * (A(min(t, T_k)) - 1{event of
             # k at T_k <= t} / (n(T_k) - d(T_k))), A the Greenwood sum; the variance sums its
             # square over rows: rows still at risk share A(t), the others are fixed.
-            c = w * (green[inv] - event / (n_risk - d)[inv])
+            c = np.where(w > 0, w * (green[inv] - event / (n_risk - d)[inv]), 0.0)
             done = np.bincount(inv, weights=c * c, minlength=ut.size).cumsum()
             w2 = np.bincount(inv, weights=w * w, minlength=ut.size)
             later = w2[::-1].cumsum()[::-1] - w2
@@ -419,7 +419,8 @@ def kaplan_meier(
         Case weights: a column name, a Series aligned with the data's index (such as
         ``evalkit.weighting.propensity(...).weights``), an array of one weight per row, or a
         :class:`~evalkit.weighting.Weights` or :class:`~evalkit.weighting.Matched` result (its
-        ``weights``). Finite and non-negative; rows with a weight of zero are left out. The curve, the numbers at risk, of events and of
+        ``weights``). Finite and non-negative; a row with a weight of zero counts for nothing
+        (its time is still listed, as in R). The curve, the numbers at risk, of events and of
         censorings, the medians and :meth:`KaplanMeier.at` are then weighted.
     robust
         Robust (infinitesimal jackknife) standard errors, one cluster per row. ``None`` (the
@@ -442,9 +443,9 @@ def kaplan_meier(
     -----
     Equal to R's ``survfit(Surv(duration, event) ~ group, conf.type = conf_type,
     weights = weights, robust = robust)``; medians and their CIs follow
-    ``quantile.survfit``. R keeps rows with a weight of zero, listing their times with zero
-    counts where nothing else happens; here those rows are dropped, which leaves every other
-    number as R's.
+    ``quantile.survfit``. Rows with a weight of zero are kept, as R keeps them: they add
+    nothing to the counts, and their times are listed (with zero counts where nothing else
+    happens then).
 
     References
     ----------
@@ -478,7 +479,6 @@ def kaplan_meier(
                 raise EvalDataError([DataProblem(
                     w_name, f"every weight is zero in {_group_name(g, group)}",
                     "some positive weights in every group")], source=source_of(data))
-            m &= w_all > 0
         t, e = time_all[m], event_all[m]
         w = w_all[m] if w_all is not None else np.ones(t.size) if robust else None
         if not (e > 0).any():
@@ -511,7 +511,8 @@ def kaplan_meier(
                             "ci_high": hi})
         tables.append(tab)
         medians.append({
-            "group": g if g is not None else "all", "n": int(t.size),
+            "group": g if g is not None else "all",
+            "n": int((w > 0).sum()) if w is not None and w_all is not None else int(t.size),
             **({"n_weighted": float(w.sum()), "events": float(w @ e)}
                if w is not None and w_all is not None else {"events": int(e.sum())}),
             "median": _quantile(km["time"], km["surv"], 0.5),
