@@ -9,6 +9,10 @@ Row numbers are the ones the user sees: for a CSV file the line number in the fi
 line 1), for an Excel sheet the sheet's row number, and for Parquet files or data frames the
 1-based position of the row.
 
+The module runs past 600 lines because reading (four file formats, their row numbering,
+repeated headers, identifiers kept as text) and checking belong together: every message names
+the rows of the file the user holds.
+
 Examples
 --------
 >>> import pandas as pd

@@ -12,6 +12,9 @@ error), never raised, so one bad evaluation cannot stop the others. The executed
 failed run is kept in ``reports/_failed/`` with its outputs only if it passes the same leak
 check; otherwise its outputs (and, if needed, its parameters) are removed and the message says
 so.
+
+The module runs past 600 lines because the stages of one run share its private folder and its
+one failure path: splitting them would pass that state between modules.
 """
 
 from __future__ import annotations
