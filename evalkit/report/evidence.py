@@ -46,6 +46,14 @@ its headline estimate limit it (below).
 A comparison group that was not formed at random can at best meet standards *with
 reservations* (WWC Handbook 4.1, §II.C); high attrition is named among the reasons.
 
+When the comparison is adjusted for baseline covariates (propensity weighting or matching,
+``checks["balance"]``: covariate → standardized mean difference after adjustment), baseline
+equivalence is judged on **every** covariate, as the WWC rule reads (:func:`balance_status`):
+an |SMD| up to 0.05 is satisfied; from 0.05 to 0.25 it is satisfied only because the estimate
+adjusts for that covariate (the doubly robust regression includes every adjustment covariate);
+above 0.25 it is not, and the rating is *flagged*, naming the covariates at fault. This takes
+the place of the intake-score check.
+
 Cautions lower a rating. When the headline estimate carries cautions that limit what can be
 concluded from it (:func:`evalkit.results.limiting`: an interval that may be too narrow, few
 clusters, cells that could not be estimated), a rating of *meets standards* (with or without
@@ -62,7 +70,8 @@ from typing import Any
 
 from evalkit.results import limiting
 
-__all__ = ["RATINGS", "LOWERED_BY_CAUTIONS", "rate", "not_estimated", "withheld_rating"]
+__all__ = ["RATINGS", "LOWERED_BY_CAUTIONS", "WWC_EQUIVALENT", "WWC_ADJUSTABLE", "rate",
+           "balance_status", "not_estimated", "withheld_rating"]
 
 #: Rating codes and their labels, strongest first.
 RATINGS = {
@@ -75,6 +84,11 @@ RATINGS = {
     "withheld": "Withheld — too few people to report without risk to their privacy",
     "descriptive": "Descriptive — cannot show a program effect",
 }
+
+#: WWC baseline equivalence: an |SMD| up to this is satisfied without adjustment ...
+WWC_EQUIVALENT = 0.05
+#: ... and up to this only with regression adjustment on the covariate; above, not satisfied.
+WWC_ADJUSTABLE = 0.25
 
 #: Ratings that a limiting caution on the headline estimate lowers to ``"limited"``.
 LOWERED_BY_CAUTIONS = ("meets_standards", "meets_with_reservations", "comparison_unverified")
@@ -108,6 +122,57 @@ def rate(design: str, checks: Mapping[str, Any],
         reasons.append(f"Without these cautions the design would rate: {out['label']}.")
         return _rated("limited", reasons + list(out["reasons"]))
     return {**out, "reasons": list(out["reasons"]) + reasons}
+
+
+def balance_status(smds: Mapping[str, float], method: str = "weighting"
+                   ) -> tuple[str, list[str]]:
+    """WWC baseline equivalence on every covariate after adjustment, with the reasons.
+
+    Parameters
+    ----------
+    smds
+        Covariate (display name) → standardized mean difference after adjustment.
+    method
+        ``"weighting"`` or ``"matching"``: how the groups were made alike (for the wording).
+
+    Returns
+    -------
+    (str, list of str)
+        ``"satisfied"`` (every |SMD| ≤ 0.05), ``"satisfied with adjustment"`` (some from 0.05
+        to 0.25, each adjusted for by the estimate's regression) or ``"not satisfied"`` (some
+        above 0.25, or not computed), and sentences naming the covariates in each band.
+    """
+    import math
+
+    done = "weighting" if method == "weighting" else "matching"
+    values = {str(k): float(v) for k, v in smds.items()}
+    bad = [k for k, v in values.items() if not math.isfinite(v) or abs(v) > WWC_ADJUSTABLE]
+    mid = [k for k, v in values.items() if math.isfinite(v)
+           and WWC_EQUIVALENT < abs(v) <= WWC_ADJUSTABLE]
+
+    def listed(names: list[str]) -> str:
+        return ", ".join(f"{k} ({_smd(values[k])})" for k in names)
+
+    reasons: list[str] = []
+    if bad:
+        reasons.append(f"After {done}, the groups still differed too much at intake on "
+                       f"{listed(bad)}: WWC baseline equivalence is not met (|SMD| above "
+                       f"{WWC_ADJUSTABLE}).")
+    if mid:
+        reasons.append(f"After {done}, the groups differed somewhat on {listed(mid)} (|SMD| "
+                       f"from {WWC_EQUIVALENT} to {WWC_ADJUSTABLE}); this satisfies WWC "
+                       "baseline equivalence only because the estimate's regression adjusts "
+                       "for each of them, as it does.")
+    if not bad and not mid:
+        reasons.append(f"After {done}, the groups were alike at intake on every "
+                       f"characteristic used ({len(values)}; every |SMD| at most "
+                       f"{WWC_EQUIVALENT}).")
+    status = ("not satisfied" if bad else "satisfied with adjustment" if mid else "satisfied")
+    return status, reasons
+
+
+def _smd(v: float) -> str:
+    return "SMD not computed" if v != v else f"SMD {v:.2f}"
 
 
 def withheld_rating(threshold: int) -> dict[str, Any]:
@@ -161,6 +226,12 @@ def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
         if low is not None:
             reasons.append(f"Attrition was {'low' if low else 'high'} under the WWC "
                            f"{checks.get('attrition_boundary', 'cautious')} boundary.")
+        if checks.get("balance") is not None:
+            status, why = balance_status(checks["balance"],
+                                         checks.get("balance_method", "weighting"))
+            if status == "not satisfied":
+                return _rated("flagged", why + reasons)
+            return _rated("meets_with_reservations", reasons + why)
         if status == "not satisfied":
             reasons.insert(0, f"The groups differed too much at intake{g_text} for the "
                               "comparison to be trusted (WWC baseline equivalence not met).")

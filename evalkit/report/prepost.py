@@ -47,6 +47,14 @@ from evalkit.report.figures import (
 )
 from evalkit.report.html import Block, paragraphs, table
 from evalkit.report.refused import RefusedReport
+from evalkit.report.weighting import (
+    Adjustment,
+    balance_rows,
+    balance_section,
+    covariate_balance,
+    effect_section,
+    estimand_words,
+)
 from evalkit.report.words import Population, spoken
 from evalkit.results import jsonable, limiting
 
@@ -129,6 +137,11 @@ class PrePostReport(Report):
     outcome_scale
         ``"linear"`` or ``"log"``: a log outcome's changes are also stated as percentages
         (exp(b) − 1).
+    adjusted
+        :func:`~evalkit.report.weighting.adjust_comparison` (the config's ``adjust`` block):
+        the headline becomes the effect adjusted by propensity weighting or matching, the
+        findings show it next to the unadjusted difference, the checks show covariate balance
+        before and after, and baseline equivalence is rated on every covariate.
     """
 
     data: pd.DataFrame
@@ -147,6 +160,7 @@ class PrePostReport(Report):
     population: Any = None
     labels: Mapping[str, str] = field(default_factory=dict)
     outcome_scale: str = "linear"
+    adjusted: Adjustment | None = None
     summary: pd.DataFrame = field(init=False)
     counts: privacy.Suppressed = field(init=False)
 
@@ -155,6 +169,8 @@ class PrePostReport(Report):
         if (self.comparison is None) != (self.group is None):
             raise ValueError("a comparison needs its group column, and a group column its "
                              "comparison")
+        if self.adjusted is not None and self.comparison is None:
+            raise ValueError("an adjusted comparison needs the comparison it adjusts")
         self.population = Population.of(self.population)
         self.labels = dict(self.labels or {})
         self.study_design = words.design_of(self.study_design,
@@ -303,6 +319,8 @@ class PrePostReport(Report):
                 f"{o.pre_label} and {o.post_label}, so results are withheld to protect their "
                 "privacy."
             )
+        if self.adjusted is not None:
+            return self._adjusted_headline()
         if self.comparison is not None:
             return self._comparison_headline()
         c = self.change
@@ -375,6 +393,31 @@ class PrePostReport(Report):
             "were alike at intake and lost similar shares of youth (see Checks)."
         )
 
+    def _adjusted_headline(self) -> str:
+        a, o = self.adjusted, self.outcome
+        assert a is not None
+        e = a.effect
+        conf = f"{1 - e.alpha:.0%}"
+        way = words.direction(e.estimate, o.lower_is_better, ci_low=e.ci_low,
+                              ci_high=e.ci_high)
+        done = "weighting" if a.method == "weighting" else "matching"
+        covs = ", ".join(words.label(c, self.labels) for c in a.covariates)
+        if e.ci_low <= 0 <= e.ci_high:
+            what = (f"At {o.post_label}, youth in the program and comparable youth in the "
+                    f"{self.comparison_label} had similar {o.label}s once the groups are made "
+                    f"alike by {done}: the difference was {_num(e.estimate)} {o.units} ({conf} "
+                    f"CI {_ci(e.ci_low, e.ci_high)}), too uncertain to show an effect either "
+                    f"way: {way}.")
+        else:
+            direction = "lower" if e.estimate < 0 else "higher"
+            what = (f"At {o.post_label}, youth in the program had a {o.label} "
+                    f"{_num(abs(e.estimate))} {o.units} {direction} than comparable youth in "
+                    f"the {self.comparison_label} ({conf} CI {_ci(e.ci_low, e.ci_high)}), "
+                    f"after {done} on {covs}: {way}.")
+        return (f"{what} The comparison supports a program effect only as far as the groups "
+                "were alike once adjusted and no characteristic left out made them differ "
+                "(see Checks).")
+
     # -- sections ----------------------------------------------------------------------------
     def glance_items(self) -> dict[str, str]:
         """Key facts of *At a glance*.
@@ -389,7 +432,22 @@ class PrePostReport(Report):
         """
         c, k, o = self.change, self.comparison, self.outcome
         items: dict[str, str] = {"Design": self.design()["label"]}
-        if self.reportable and k is not None:
+        a = self.adjusted
+        if self.reportable and a is not None:
+            e = a.effect
+            conf = f"{1 - e.alpha:.0%}"
+            items["Program effect"] = (f"{_num(e.estimate)} {o.units} ({conf} CI "
+                                       f"{_ci(e.ci_low, e.ci_high)}), adjusted by "
+                                       + ("weighting" if a.method == "weighting" else "matching"))
+            items["Unadjusted difference"] = (
+                f"{_num(a.unadjusted.estimate)} {o.units} ({conf} CI "
+                f"{_ci(a.unadjusted.ci_low, a.unadjusted.ci_high)})")
+            items["Effect size"] = (f"Hedges' g = {_num(a.g, 2)} ({conf} CI "
+                                    f"{_ci(a.g_ci_low, a.g_ci_high, 2)}); improvement index "
+                                    f"{_num(a.improvement_index, 0)}")
+            items["Youth analysed"] = (f"{e.n_treated:,} program, {e.n_control:,} "
+                                       f"{self.comparison_label}")
+        elif self.reportable and k is not None:
             conf = f"{k.confidence:.0%}"
             items["Program effect"] = (
                 f"{_num(k.estimate)} {o.units} ({conf} CI {_ci(k.ci_low, k.ci_high)})")
@@ -469,7 +527,10 @@ class PrePostReport(Report):
                       f"Youth in the program were compared with youth in the "
                       f"{self.comparison_label}, who were not assigned at random.")
             parts.append(
-                f"{formed} The program effect is the difference in {o.label} at "
+                f"{formed} The "
+                + ("program effect" if self.adjusted is None else
+                   "intake-adjusted comparison, shown beside the headline,")
+                + f" is the difference in {o.label} at "
                 f"{o.post_label} between the groups after adjusting for each youth's "
                 f"{o.pre_label} score"
                 + (f" and {', '.join(covs)}" if covs else "")
@@ -481,6 +542,17 @@ class PrePostReport(Report):
                 "percentile points the average youth in the comparison group would gain with the "
                 "program."
             )
+        if self.adjusted is not None:
+            a = self.adjusted
+            how = ("propensity-score weighting" if a.method == "weighting" else
+                   "nearest-neighbour matching on the propensity score")
+            parts.append(
+                "Because the groups were not formed at random and differed at intake, the "
+                f"headline effect adjusts for {len(a.covariates)} characteristics recorded at "
+                f"intake ({', '.join(words.label(c, self.labels) for c in a.covariates)}) by "
+                f"{how}, estimated for {estimand_words(a.estimand)}, followed by a weighted "
+                "regression on the same characteristics (a doubly robust estimate). Youth "
+                "missing any of them are left out (complete cases).")
         parts.append(
             f"Each youth's {o.label} {words.agree(o.label, 'was')} measured at {o.pre_label} "
             f"and again at {o.post_label}. "
@@ -514,6 +586,11 @@ class PrePostReport(Report):
         if not self.reportable:
             return Block(paragraphs(self.headline()), text=self.headline())
         html = ""
+        if self.adjusted is not None:
+            o = self.outcome
+            html += effect_section(self.adjusted, outcome_label=o.label, units=o.units,
+                                   post_label=o.post_label,
+                                   comparison_label=self.comparison_label, labels=self.labels)
         if self.comparison is not None:
             html += self._comparison_findings()
         html += self._change_findings()
@@ -566,7 +643,9 @@ class PrePostReport(Report):
                    "Effect size (Hedges' g, WWC)",
                    "Improvement index (percentile points)"],
         )
-        tab = table(rows, caption=f"Program vs {self.comparison_label}: {o.label}",
+        tab = table(rows, caption=f"Program vs {self.comparison_label}: {o.label}"
+                    + ("" if self.adjusted is None else
+                       f", adjusted for the {o.pre_label} score only"),
                     total_rows=(),
                     note=f"{k.vcov} standard errors, t = {k.t:.2f} with {k.df:g} degrees of "
                          f"freedom, {_p(k.p_value)}.")
@@ -749,7 +828,11 @@ class PrePostReport(Report):
                     f"low-attrition region of the {a.boundary} boundary."),
                     caption="WWC attrition standard").html)
         k = self.comparison
-        if k is not None and self.reportable:
+        if self.adjusted is not None and self.reportable:
+            parts.append(balance_section(
+                self.adjusted, threshold=self.threshold, labels=self.labels,
+                program_label=self.program_name, comparison_label=self.comparison_label))
+        elif k is not None and self.reportable:
             frame = pd.DataFrame(
                 {self.program_name: [_num(k.mean_pre_program)],
                  self.comparison_label.capitalize(): [_num(k.mean_pre_comparison)],
@@ -768,7 +851,13 @@ class PrePostReport(Report):
         return Block("".join(parts), text="Checks")
 
     def headline_result(self) -> Any:
-        """The result behind the headline: the comparison when there is one, else the change."""
+        """The result behind the headline.
+
+        It is the adjusted effect with an ``adjust`` block, else the comparison when there is
+        one, else the change.
+        """
+        if self.adjusted is not None:
+            return self.adjusted.effect
         return self.comparison if self.comparison is not None else self.change
 
     @spoken
@@ -781,7 +870,9 @@ class PrePostReport(Report):
         if not self.reportable:
             return ()
         return collect_cautions(
-            [self.headline_result(), self.change, self.signed, self.reliable, self.attrition,
+            [self.headline_result(),
+             self.comparison if self.adjusted is not None else None,
+             self.change, self.signed, self.reliable, self.attrition,
              *self.binary_groups.values(), *self.binary.values()], threshold=self.threshold,
             people=self.population.words(),
             rename={f"'{k}'": f"'{v}'" for k, v in self.labels.items()})
@@ -802,7 +893,11 @@ class PrePostReport(Report):
                 "so the groups differed at intake only by chance; youth lost after assignment "
                 "can still make them differ." if self.randomized else
                 f"Youth were compared with a {self.comparison_label}, not assigned at random "
-                "by the evaluation: differences the intake score does not capture may remain.",
+                "by the evaluation: differences the intake score does not capture may remain."
+                if self.adjusted is None else
+                f"Youth were compared with a {self.comparison_label}, not assigned at random "
+                "by the evaluation: the adjustment makes the groups alike only on the "
+                "characteristics it uses; differences in anything else may remain.",
             ]
         items += [
             f"Youth without a {o.post_label} score are left out; if they differed from those "
@@ -843,6 +938,10 @@ class PrePostReport(Report):
         if self.comparison is not None:
             checks["baseline_status"] = self.comparison.baseline_status
             checks["baseline_g"] = self.comparison.baseline_g
+        if self.adjusted is not None:
+            rows = balance_rows(self.adjusted, self.labels)
+            checks["balance"] = dict(zip(rows["covariate"], rows["smd_adjusted"], strict=True))
+            checks["balance_method"] = self.adjusted.method
         if self.attrition is not None and self.attrition.low is not None:
             checks["low_attrition"] = self.attrition.low
             checks["attrition_boundary"] = self.attrition.boundary
@@ -882,12 +981,32 @@ class PrePostReport(Report):
                                 "ci_low": val(c.g_av_ci_low), "ci_high": val(c.g_av_ci_high)},
                 "suppressed": not shown, "digits": 1, "scale": self.outcome_scale,
             }
+        adj = self.adjusted
+        if adj is not None:
+            e = adj.effect
+            done = "weighting" if adj.method == "weighting" else "matching"
+            headline = {
+                "estimand": f"program effect on {o.label} at {o.post_label}, adjusted by "
+                            f"{done} ({adj.estimand}) and regression for "
+                            f"{', '.join(adj.covariates)} (program − {self.comparison_label})",
+                "estimate": val(e.estimate), "ci_low": val(e.ci_low), "ci_high": val(e.ci_high),
+                "alpha": e.alpha, "p_value": val(e.p_value),
+                "n": e.n if shown else None, "units": o.units,
+                "effect_size": {"name": "hedges_g_wwc", "estimate": val(adj.g),
+                                "ci_low": val(adj.g_ci_low), "ci_high": val(adj.g_ci_high)},
+                "improvement_index": val(adj.improvement_index),
+                "suppressed": not shown, "digits": 1, "scale": self.outcome_scale,
+            }
         if self.outcome_scale == "log" and shown:
             headline["percent_change"] = {
                 key: words.percent_change(headline[key])
                 for key in ("estimate", "ci_low", "ci_high")}
         estimates: list[dict[str, Any]] = []
         if shown:
+            if adj is not None:
+                for label, fit in (("adjusted", adj.effect), ("unadjusted", adj.unadjusted)):
+                    for row in fit.to_frame().to_dict("records"):
+                        estimates.append({**row, "term": f"{label} effect: {row['term']}"})
             for res in (k, c, self.signed):
                 if res is not None:
                     estimates += shown_frame(res).to_dict("records")
@@ -918,6 +1037,8 @@ class PrePostReport(Report):
                 hidden.append("attrition rates (a group lost fewer youth than the threshold)")
         if k is not None and shown:
             checks["baseline_equivalence"] = {"g": k.baseline_g, "status": k.baseline_status}
+        if adj is not None and shown:
+            checks["covariate_balance"] = covariate_balance(adj)
         doc = resultsdoc.build(
             design=self.design(),
             outcome={"name": c.post, "label": o.label, "units": o.units,
@@ -964,6 +1085,10 @@ class PrePostReport(Report):
         """
         items: list[Any] = []
         if self.reportable:
+            if self.adjusted is not None:
+                items += [self.adjusted.effect,
+                          ("Covariate balance", self.adjusted.balance[
+                              ["covariate", "smd_raw", "smd_adjusted", "variance_ratio"]])]
             items += [r for r in (self.comparison, self.change, self.signed) if r is not None]
             if self.reliable is not None:
                 items.append((self.reliable._title,

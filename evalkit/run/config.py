@@ -35,6 +35,8 @@ import yaml
 from evalkit import privacy
 from evalkit.exceptions import ConfigError
 from evalkit.run.templates import (
+    ADJUST_CHOICES,
+    ADJUST_MISSING_PLANNED,
     TEMPLATES,
     Param,
     TemplateSpec,
@@ -247,7 +249,7 @@ def _kind_ok(value: Any, kind: str) -> TypeGuard[Any]:
     if kind in ("number", "alpha", "unit"):
         return (isinstance(value, (int, float)) and not isinstance(value, bool)
                 and _finite(value))
-    if kind == "mapping":
+    if kind in ("mapping", "adjust"):
         return isinstance(value, dict)
     if kind == "population":
         return (isinstance(value, str) and value.strip() != "") or (
@@ -266,6 +268,7 @@ _KIND_WORDS = {
     "columns": "a list of column names", "numbers": "a non-empty list of numbers",
     "binary_outcomes": "a list of {pre: column, post: column, label: text} mappings",
     "mapping": "a mapping of keys to values",
+    "adjust": "a mapping {covariates: [columns], method: ..., estimand: ..., missing: ...}",
     "population": "{singular: word, plural: word} or one word",
     "labels": "a mapping of column names to display names",
 }
@@ -468,6 +471,8 @@ def _check_template_rules(spec: TemplateSpec, raw: dict, params: dict[str, Any],
         elif window[1] < 0:
             problems.append(f"'parameters.event_window' {window!r} ends before adoption: the "
                             "last period must be 0 (the adoption period) or later")
+    if spec.name == "prepost":
+        _check_adjust(params, problems)
     if spec.name == "survival":
         times = params.get("times")
         if _kind_ok(times, "numbers") and any(t <= 0 for t in times):
@@ -475,6 +480,57 @@ def _check_template_rules(spec: TemplateSpec, raw: dict, params: dict[str, Any],
         tau = params.get("tau")
         if _kind_ok(tau, "number") and tau <= 0:
             problems.append(f"'parameters.tau' must be a positive time, not {tau!r}")
+
+
+def _check_adjust(params: dict[str, Any], problems: list[str]) -> None:
+    """The prepost ``adjust`` block: known keys, covariates, and allowed values.
+
+    Defaults are filled in for the keys left out (method ``weighting``, estimand ``ATT``,
+    missing ``complete-case``); whether the covariates exist is checked with the data.
+    """
+    adjust = params.get("adjust")
+    if not _kind_ok(adjust, "adjust"):
+        return
+    where = "parameters.adjust"
+    before = len(problems)
+    if not params.get("group"):
+        problems.append(f"'{where}' needs 'parameters.group' (it adjusts a comparison-group "
+                        "design)")
+    known = ("covariates", *ADJUST_CHOICES)
+    for key in adjust:
+        if key not in known:
+            problems.append(f"unknown key '{where}.{key}' (known: {', '.join(known)})"
+                            + _suggest(str(key), known))
+    covs = adjust.get("covariates")
+    if covs is None:
+        problems.append(f"missing required key '{where}.covariates' (the baseline "
+                        "characteristics to balance, a list of column names)")
+    elif not _kind_ok(covs, "columns") or not covs:
+        problems.append(f"'{where}.covariates' must be a non-empty list of column names, not "
+                        f"{_short(covs)}")
+    elif len(set(covs)) != len(covs):
+        twice = sorted({c for c in covs if covs.count(c) > 1})
+        problems.append(f"'{where}.covariates' names {', '.join(twice)} more than once")
+    elif params.get("group") in covs:
+        problems.append(f"'{where}.covariates' must not include the group column "
+                        f"'{params['group']}'")
+    for key, choices in ADJUST_CHOICES.items():
+        value = adjust.get(key)
+        if value is None or value in choices:
+            continue
+        if key == "missing" and value in ADJUST_MISSING_PLANNED:
+            problems.append(f"'{where}.missing': {value!r} (multiple imputation) is not "
+                            "available yet; use complete-case")
+        else:
+            problems.append(f"'{where}.{key}' must be one of {', '.join(choices)}, not "
+                            f"{_short(value)}")
+    if adjust.get("method") == "matching" and adjust.get("estimand") not in (None, "ATT"):
+        problems.append(f"'{where}.estimand': matching estimates the effect on program youth "
+                        f"(ATT), not {_short(adjust['estimand'])}; use weighting for "
+                        f"{adjust['estimand']}")
+    if len(problems) == before:
+        params["adjust"] = {"covariates": list(covs or []),
+                            **{k: adjust.get(k) or v[0] for k, v in ADJUST_CHOICES.items()}}
 
 
 def _suggest(key: str, known: Iterable[str]) -> str:

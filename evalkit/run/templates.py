@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from evalkit.data import Column
 
-__all__ = ["Param", "TemplateSpec", "TEMPLATES", "get_template", "templates_dir", "COMMON_PARAMS",
+__all__ = ["ADJUST_CHOICES", "Param", "TemplateSpec", "TEMPLATES", "get_template", "templates_dir", "COMMON_PARAMS",
            "columns", "notebook_parameters"]
 
 
@@ -36,7 +36,9 @@ class Param:
     ``kind`` is one of ``"str"``, ``"bool"``, ``"number"``, ``"int"``, ``"column"`` (a column
     name), ``"columns"`` (a list of column names), ``"alpha"`` (a number strictly between 0 and
     1), ``"unit"`` (a number strictly between 0 and 1, e.g. a reliability), ``"choice"`` (one of
-    ``choices``) or ``"binary_outcomes"`` (a list of ``{pre, post, label}`` mappings).
+    ``choices``), ``"binary_outcomes"`` (a list of ``{pre, post, label}`` mappings) or
+    ``"adjust"`` (the prepost ``adjust`` mapping, keys in :data:`ADJUST_CHOICES` and
+    ``covariates``).
     ``default`` is what a config that omits the parameter gets; the example ``evalkit new``
     writes for a required parameter is the notebook's own sample value
     (:func:`notebook_parameters`).
@@ -79,13 +81,27 @@ COMMON_PARAMS = (
 )
 
 
+#: The keys of the prepost ``adjust`` block and the values each may take (the first is the
+#: default; ``covariates`` is a list of columns and has none).
+ADJUST_CHOICES: dict[str, tuple[str, ...]] = {
+    "method": ("weighting", "matching"),
+    "estimand": ("ATT", "ATE", "ATO"),
+    "missing": ("complete-case",),
+}
+#: Values of ``adjust.missing`` that are planned but not available yet.
+ADJUST_MISSING_PLANNED = ("impute",)
+
+
 def _prepost_columns(p: Mapping[str, Any], id_column: str | None) -> list[Column]:
     from evalkit.methods.prepost import columns
+    from evalkit.report.weighting import adjust_columns
 
-    return columns(p["pre"], p["post"], id=id_column, min=p.get("score_min"),
-                   max=p.get("score_max"), binary=p.get("binary_outcomes") or (),
-                   group=p.get("group"), covariates=p.get("covariates") or (),
-                   cluster=p.get("cluster"))
+    return adjust_columns(
+        columns(p["pre"], p["post"], id=id_column, min=p.get("score_min"),
+                max=p.get("score_max"), binary=p.get("binary_outcomes") or (),
+                group=p.get("group"), covariates=p.get("covariates") or (),
+                cluster=p.get("cluster")),
+        p.get("adjust"))
 
 
 PREPOST = TemplateSpec(
@@ -124,6 +140,9 @@ PREPOST = TemplateSpec(
               "errors; empty for none", nullable=True),
         Param("attrition_boundary", "choice", "WWC attrition boundary", default="cautious",
               choices=("cautious", "optimistic")),
+        Param("adjust", "adjust", "adjustment of the comparison for baseline covariates, as "
+              "{covariates: [columns], method: weighting or matching, estimand: ATT, ATE or "
+              "ATO (default ATT), missing: complete-case}; empty for none", nullable=True),
     ),
     columns=_prepost_columns,
 )
