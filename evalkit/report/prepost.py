@@ -1004,9 +1004,10 @@ class PrePostReport(Report):
         estimates: list[dict[str, Any]] = []
         if shown:
             if adj is not None:
-                for label, fit in (("adjusted", adj.effect), ("unadjusted", adj.unadjusted)):
+                for label, fit in ((f"program effect adjusted by {done}", adj.effect),
+                                   ("program difference, unadjusted", adj.unadjusted)):
                     for row in fit.to_frame().to_dict("records"):
-                        estimates.append({**row, "term": f"{label} effect: {row['term']}"})
+                        estimates.append({**row, "term": f"{label}: {row['term']}"})
             for res in (k, c, self.signed):
                 if res is not None:
                     estimates += shown_frame(res).to_dict("records")

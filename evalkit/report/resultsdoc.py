@@ -36,6 +36,13 @@ Shape (``schema_version`` 1; fields marked * may be ``null``)::
       "checks": {...}                           # optional: design checks (attrition, baseline
                                                 # equivalence, parallel trends, ...)
     }
+
+A prepost comparison adjusted by its ``adjust`` block leads with the adjusted effect
+(``headline.estimand`` names the method and covariates), lists the adjusted and unadjusted
+effects first in ``estimates``, and adds ``checks.covariate_balance``: ``method``,
+``estimand``, ``missing``, ``covariates`` (rows of covariate, smd_raw, smd_adjusted,
+variance_ratio), ``max_abs_smd_raw``, ``max_abs_smd_adjusted``, ``ess`` (treated, control) and
+``n_incomplete`` (:func:`evalkit.report.weighting.covariate_balance`).
 """
 
 from __future__ import annotations
