@@ -13,12 +13,14 @@ from evalkit.run.config import find_configs, load_config
 
 def test_sample_configs_are_valid():
     paths = find_configs([EVALUATIONS])
-    assert [p.stem for p in paths] == ["lifeskills-waitlist", "mentoring-site-a",
-                                       "mentoring-site-b", "placement-runaway",
-                                       "safe-harbor-arrests", "safe-harbor-reports"]
-    assert load_config(paths[3]).template.name == "survival"
-    assert load_config(paths[0]).parameters["group"] == "in_program"
-    cfg = load_config(paths[1])
+    assert [p.stem for p in paths] == ["advocacy-referrals", "lifeskills-waitlist",
+                                       "mentoring-site-a", "mentoring-site-b",
+                                       "placement-runaway", "safe-harbor-arrests",
+                                       "safe-harbor-reports"]
+    assert load_config(paths[4]).template.name == "survival"
+    assert load_config(paths[1]).parameters["group"] == "in_program"
+    assert load_config(paths[0]).parameters["adjust"]["method"] == "weighting"
+    cfg = load_config(paths[2])
     assert cfg.slug == "mentoring-site-a" and cfg.template.name == "prepost"
     assert cfg.data_path.is_absolute() and cfg.data_path.is_file()
     assert cfg.parameters["pre"] == "ts_intake" and cfg.privacy_threshold == 11

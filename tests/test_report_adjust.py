@@ -241,14 +241,11 @@ def test_matching_adjustment_equals_weighting_effect_on_the_matched_sample():
 # -- the sample evaluation -------------------------------------------------------------------
 def test_the_advocacy_evaluation_renders_the_weighted_effect_and_covers_the_truth(
         tmp_path, truth):
-    from conftest import EVALUATIONS, ROOT
+    from conftest import EVALUATIONS
 
     from evalkit.run import run_evaluation
 
-    path = EVALUATIONS / "advocacy-referrals.yaml"
-    if not path.is_file():
-        path = ROOT / "tests" / "configs_adjust" / "advocacy-referrals.yaml"
-    cfg = load_config(path)
+    cfg = load_config(EVALUATIONS / "advocacy-referrals.yaml")
     outcome = run_evaluation(cfg.path, tmp_path)
     assert outcome.ok, outcome.message
     doc = resultsdoc.read(tmp_path / "advocacy-referrals" / "results.json")

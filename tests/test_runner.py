@@ -16,8 +16,8 @@ from conftest import ROOT, SAMPLE, custom_template, write_config
 from evalkit.report import resultsdoc
 from evalkit.run import run_all, run_evaluation
 
-SLUGS = ["lifeskills-waitlist", "mentoring-site-a", "mentoring-site-b", "placement-runaway",
-         "safe-harbor-arrests", "safe-harbor-reports"]
+SLUGS = ["advocacy-referrals", "lifeskills-waitlist", "mentoring-site-a", "mentoring-site-b",
+         "placement-runaway", "safe-harbor-arrests", "safe-harbor-reports"]
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_every_sample_evaluation_renders(sample_run):
     for slug in SLUGS:
         assert {p.name for p in (reports / slug).iterdir()} == {
             "report.html", "report.ipynb", "results.json", "manifest.json"}
-    assert len(lines) == 6 and all(re.match(r"\[\d/6\] ok\s", line) for line in lines)
+    assert len(lines) == 7 and all(re.match(r"\[\d/7\] ok\s", line) for line in lines)
     assert not list(reports.glob(".tmp-*"))
 
 

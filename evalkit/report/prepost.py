@@ -25,6 +25,7 @@ from evalkit.exceptions import DesignRefused
 from evalkit.methods.attrition import Attrition, wwc_boundary
 from evalkit.methods.binary import McNemar, ProportionComparison
 from evalkit.methods.groups import GroupComparison, describe_groups
+from evalkit.methods.inference import join_names
 from evalkit.methods.prepost import PairedChange, SignedRank, describe
 from evalkit.methods.reliable_change import CATEGORIES, ReliableChange
 from evalkit.report import resultsdoc, words
@@ -401,7 +402,7 @@ class PrePostReport(Report):
         way = words.direction(e.estimate, o.lower_is_better, ci_low=e.ci_low,
                               ci_high=e.ci_high)
         done = "weighting" if a.method == "weighting" else "matching"
-        covs = ", ".join(words.label(c, self.labels) for c in a.covariates)
+        covs = join_names([words.label(c, self.labels) for c in a.covariates])
         if e.ci_low <= 0 <= e.ci_high:
             what = (f"At {o.post_label}, youth in the program and comparable youth in the "
                     f"{self.comparison_label} had similar {o.label}s once the groups are made "
@@ -895,8 +896,9 @@ class PrePostReport(Report):
                 f"Youth were compared with a {self.comparison_label}, not assigned at random "
                 "by the evaluation: differences the intake score does not capture may remain."
                 if self.adjusted is None else
-                f"Youth were compared with a {self.comparison_label}, not assigned at random "
-                "by the evaluation: the adjustment makes the groups alike only on the "
+                f"Program youth were compared with youth in the {self.comparison_label}, who "
+                "were not assigned at random by the evaluation: the adjustment makes the "
+                "groups alike only on the "
                 "characteristics it uses; differences in anything else may remain.",
             ]
         items += [

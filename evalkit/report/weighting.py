@@ -25,6 +25,7 @@ from evalkit.data import Column
 from evalkit.exceptions import PrivacyError
 from evalkit.methods.balance import max_abs_smd
 from evalkit.methods.effect_sizes import g_variance, hedges_g_wwc, improvement_index
+from evalkit.methods.inference import join_names
 from evalkit.methods.propensity import ess
 from evalkit.report import words
 from evalkit.report.common import interval, num, p_text
@@ -275,7 +276,7 @@ def effect_section(adj: Adjustment, *, outcome_label: str, units: str, post_labe
     """
     e, u = adj.effect, adj.unadjusted
     conf = f"{1 - e.alpha:.0%}"
-    covs = ", ".join(words.label(c, labels) for c in adj.covariates)
+    covs = join_names([words.label(c, labels) for c in adj.covariates])
     rows = pd.DataFrame(
         {"Estimate": [num(u.estimate, 1), num(e.estimate, 1), num(adj.g, 2)],
          f"{conf} CI": [interval(u.ci_low, u.ci_high, 1), interval(e.ci_low, e.ci_high, 1),
