@@ -200,3 +200,43 @@ def test_hostile_values_are_config_errors_naming_the_file(tmp_path, change, mess
         load_config(path)
     assert message in str(info.value) and "hostile.yaml" in str(info.value)
     assert len(str(info.value)) < 600  # a 400-digit value is not printed whole
+
+
+def _survival_adjust(folder: Path, adjust, **params) -> Path:
+    import yaml
+
+    raw = yaml.safe_load((EVALUATIONS / "placement-runaway.yaml").read_text())
+    raw["data"] = str((SAMPLE / "placement_runaway.csv").resolve())
+    raw["parameters"].update(adjust=adjust, **params)
+    path = folder / "placement.yaml"
+    path.write_text(yaml.safe_dump(raw, sort_keys=False))
+    return path
+
+
+def test_survival_adjust_block_gets_its_defaults_and_its_columns(tmp_path):
+    cfg = load_config(_survival_adjust(tmp_path, {"covariates": ["age", "placement"]},
+                                       covariates=["age"]))
+    assert cfg.parameters["adjust"] == {"covariates": ["age", "placement"],
+                                        "method": "weighting", "estimand": "ATT",
+                                        "missing": "complete-case"}
+    names = [c.name for c in cfg.template.columns(cfg.parameters, cfg.id_column)]
+    assert names.count("age") == 1 and "placement" in names
+    assert load_config(_survival_adjust(tmp_path, None)).parameters["adjust"] is None
+
+
+@pytest.mark.parametrize(("adjust", "message"), [
+    ({"covariates": ["age"], "metod": "weighting"}, "unknown key 'parameters.adjust.metod'"),
+    ({"method": "weighting"}, "missing required key 'parameters.adjust.covariates'"),
+    ({"covariates": []}, "'parameters.adjust.covariates' must be a non-empty list"),
+    ({"covariates": ["age", "age"]}, "names age more than once"),
+    ({"covariates": ["specialized"]}, "must not include the group column 'specialized'"),
+    ({"covariates": ["age"], "estimand": "ATC"}, "'parameters.adjust.estimand' must be one of "
+                                                 "ATT, ATE, ATO"),
+    ({"covariates": ["age"], "method": "matching", "estimand": "ATE"},
+     "matching estimates the effect on program youth (ATT)"),
+    ({"covariates": ["age"], "missing": "impute"}, "is not available yet; use complete-case"),
+    (["age"], "parameters.adjust: must be a mapping {covariates"),
+])
+def test_survival_adjust_block_errors_name_the_key(tmp_path, adjust, message):
+    problems = _problems(_survival_adjust(tmp_path, adjust))
+    assert any(message in p for p in problems), problems

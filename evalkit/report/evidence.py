@@ -52,7 +52,9 @@ equivalence is judged on **every** covariate, as the WWC rule reads (:func:`bala
 an |SMD| up to 0.05 is satisfied; from 0.05 to 0.25 it is satisfied only because the estimate
 adjusts for that covariate (the doubly robust regression includes every adjustment covariate);
 above 0.25 it is not, and the rating is *flagged*, naming the covariates at fault. This takes
-the place of the intake-score check.
+the place of the intake-score check. A time-to-event comparison with an ``adjust`` block is
+rated by the same bands, but its weighted hazard ratio adjusts for no covariate by regression,
+so an |SMD| from 0.05 to 0.25 does not satisfy the rule there.
 
 Cautions lower a rating. When the headline estimate carries cautions that limit what can be
 concluded from it (:func:`evalkit.results.limiting`: an interval that may be too narrow, few
@@ -124,8 +126,8 @@ def rate(design: str, checks: Mapping[str, Any],
     return {**out, "reasons": list(out["reasons"]) + reasons}
 
 
-def balance_status(smds: Mapping[str, float], method: str = "weighting"
-                   ) -> tuple[str, list[str]]:
+def balance_status(smds: Mapping[str, float], method: str = "weighting", *,
+                   regression: bool = True) -> tuple[str, list[str]]:
     """WWC baseline equivalence on every covariate after adjustment, with the reasons.
 
     Parameters
@@ -134,6 +136,10 @@ def balance_status(smds: Mapping[str, float], method: str = "weighting"
         Covariate (display name) → standardized mean difference after adjustment.
     method
         ``"weighting"`` or ``"matching"``: how the groups were made alike (for the wording).
+    regression
+        Whether the estimate's regression adjusts for every covariate (the doubly robust
+        pre-post effect does; the weighted hazard ratio of the group alone does not, so an
+        |SMD| from 0.05 to 0.25 then does not satisfy the rule).
 
     Returns
     -------
@@ -158,7 +164,13 @@ def balance_status(smds: Mapping[str, float], method: str = "weighting"
         reasons.append(f"After {done}, the groups still differed too much at intake on "
                        f"{listed(bad)}: WWC baseline equivalence is not met (|SMD| above "
                        f"{WWC_ADJUSTABLE}).")
-    if mid:
+    if mid and not regression:
+        reasons.append(f"After {done}, the groups still differed on {listed(mid)} (|SMD| "
+                       f"from {WWC_EQUIVALENT} to {WWC_ADJUSTABLE}); WWC accepts this only when "
+                       "the estimate adjusts for each of them by regression, and the weighted "
+                       "hazard ratio does not, so baseline equivalence is not met.")
+        bad, mid = bad + mid, []
+    elif mid:
         reasons.append(f"After {done}, the groups differed somewhat on {listed(mid)} (|SMD| "
                        f"from {WWC_EQUIVALENT} to {WWC_ADJUSTABLE}); this satisfies WWC "
                        "baseline equivalence only because the estimate's regression adjusts "
@@ -299,6 +311,19 @@ def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
             reasons.append(f"No sign of diverging trends before adoption (pre-trend test over "
                            f"every year before adoption, p = {p:.2f}).")
         return _rated("meets_with_reservations", reasons)
+    if design == "time_to_event_comparison" and checks.get("balance") is not None:
+        status, why = balance_status(checks["balance"], checks.get("balance_method", "weighting"),
+                                     regression=False)
+        reasons = ["Youth in the program were compared with youth who were not, without random "
+                   "assignment, and the groups were made alike on the recorded characteristics "
+                   "before the hazard ratio was estimated, so the best possible rating is "
+                   "'with reservations'."]
+        if checks.get("ph_holds") is False:
+            reasons.append("The hazard ratio changed over time, so the weighted hazard ratio "
+                           "averages over an effect that is not constant.")
+        if status == "not satisfied":
+            return _rated("flagged", why + reasons)
+        return _rated("meets_with_reservations", reasons + why)
     if design == "time_to_event_comparison":
         reasons = ["Youth in the program were compared with youth who were not, without "
                    "random assignment; the analysis adjusts for the recorded characteristics, "

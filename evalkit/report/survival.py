@@ -28,6 +28,12 @@ from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate, withheld_rating
 from evalkit.report.figures import figure_block, forest_figure, km_figure
 from evalkit.report.html import Block, paragraphs, table
+from evalkit.report.weighting import (
+    SurvivalAdjustment,
+    balance_rows,
+    balance_section,
+    covariate_balance,
+)
 from evalkit.report.words import Population, spoken
 from evalkit.results import limiting
 
@@ -50,6 +56,19 @@ def _tick_step(horizon: float, time_unit: str) -> float:
              (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
     return float(next((s for s in steps if horizon / s <= 8), steps[-1] * np.ceil(
         horizon / (8 * steps[-1]))))
+
+
+def _youth_at_risk(weighted: pd.DataFrame, unweighted: pd.DataFrame) -> pd.DataFrame:
+    """The weighted curve's table with its numbers at risk replaced by the youth at risk.
+
+    The figure stops a curve where fewer than the threshold of youth remain; weighted sums
+    are not youth, so the unweighted counts of the same times decide.
+    """
+    keys = ["group", "time"]
+    youth = unweighted[keys + ["n_risk"]].astype({"group": str})
+    out = weighted.drop(columns="n_risk").astype({"group": str}).merge(youth, on=keys,
+                                                                      how="left")
+    return out.astype({"group": weighted["group"].dtype})
 
 
 def _join(items: Sequence[str]) -> str:
@@ -100,6 +119,10 @@ class SurvivalReport(Report):
     lower_is_better
         Whether fewer and later events are better (re-arrest, runaway): the headline says
         whether the difference goes the desired way.
+    adjusted
+        :func:`~evalkit.report.weighting.adjust_survival` (the config's ``adjust`` block): the
+        headline becomes the weighted hazard ratio beside the unadjusted one, the curves and
+        the shares are weighted, and the checks show covariate balance.
     """
 
     data: pd.DataFrame
@@ -124,6 +147,7 @@ class SurvivalReport(Report):
     population: Any = None
     labels: Mapping[str, str] = field(default_factory=dict)
     lower_is_better: bool = True
+    adjusted: SurvivalAdjustment | None = None
     counts: privacy.Suppressed = field(init=False)
 
     def __post_init__(self) -> None:
@@ -214,14 +238,19 @@ class SurvivalReport(Report):
 
     def _share(self, t: float) -> dict[str, tuple[float, float, float]]:
         """Share who had the event by ``t`` per group: (estimate, CI low, CI high)."""
-        if self.incidence is not None:
+        if self.incidence is not None and self.adjusted is None:
             at = self.incidence.at([t])
             at = at[at["cause"].astype(str) == str(self.cause)]
             return {str(r["group"]): (float(r["estimate"]), float(r["ci_low"]),
                                       float(r["ci_high"])) for _, r in at.iterrows()}
-        at = self.km.at([t])
+        at = self.curves.at([t])
         return {str(r["group"]): (1 - float(r["surv"]), 1 - float(r["ci_high"]),
                                   1 - float(r["ci_low"])) for _, r in at.iterrows()}
+
+    @property
+    def curves(self) -> KaplanMeier:
+        """The Kaplan–Meier curves the report shows: weighted with an ``adjust`` block."""
+        return self.adjusted.km if self.adjusted is not None else self.km
 
     def share_shown(self, g: Any, t: float) -> bool:
         """Whether a group's share who had the event by ``t`` may be shown.
@@ -259,6 +288,13 @@ class SurvivalReport(Report):
         if self.reportable:
             items = [r for r in (self.cox, self.ph, self.rmst, self.logrank, self.incidence,
                                  self.km) if r is not None]
+            if self.adjusted is not None:
+                a = self.adjusted
+                items = [("Weighted Cox regression (robust standard errors)", a.cox.to_frame()),
+                         ("Unadjusted Cox regression", a.unadjusted.to_frame()),
+                         ("Covariate balance", a.balance[
+                             ["covariate", "smd_raw", "smd_adjusted", "variance_ratio"]]),
+                         *items]
         return items
 
     def _label(self, g: str) -> str:
@@ -280,6 +316,8 @@ class SurvivalReport(Report):
         if not self.reportable:
             return (f"Fewer than {self.threshold} youth were in a group, so results are "
                     "withheld to protect their privacy.")
+        if self.adjusted is not None:
+            return self._adjusted_headline()
         t = self.times[min(1, len(self.times) - 1)]
         s = self._share(t)
         prog, comp = s["1"][0], s["0"][0]
@@ -317,6 +355,54 @@ class SurvivalReport(Report):
                       f"{_num(r.diff_ci_high, 1)}): {way}.")
         return f"{first} {second}"
 
+    def _made_alike(self) -> str:
+        """How the groups were made alike, as a clause ("once ... are weighted to ...")."""
+        a = self.adjusted
+        assert a is not None
+        covs = _join([words.label(c, self.labels) for c in a.covariates])
+        if a.method == "matching":
+            return (f"among youth in {self.comparison_label} matched to youth in "
+                    f"{self.program_label} on {covs}")
+        whom = {"ATT": f"youth in {self.comparison_label} are weighted to resemble youth in "
+                       f"{self.program_label}",
+                "ATE": "both groups are weighted to resemble all youth in the evaluation",
+                "ATO": "both groups are weighted toward the youth who could as well have been "
+                       "in either"}[a.estimand]
+        return f"once {whom} on {covs}"
+
+    def _adjusted_headline(self) -> str:
+        """The headline with an ``adjust`` block: weighted shares and hazard ratio."""
+        a = self.adjusted
+        assert a is not None
+        t = self.times[min(1, len(self.times) - 1)]
+        s = self._share(t)
+        hr = a.cox.to_frame().iloc[0]
+        raw = a.unadjusted.to_frame().iloc[0]
+        conf = f"{a.cox.confidence:.0%}"
+        alike = self._made_alike()
+        if self.share_shown(1, t) and self.share_shown(0, t):
+            first = (f"Within {t:g} {self.time_unit}, {_pct(s['1'][0])} of youth in "
+                     f"{self.program_label} {self.event_label}, compared with "
+                     f"{_pct(s['0'][0])} in {self.comparison_label}, {alike}.")
+        else:
+            first = (f"The shares of youth who {self.event_label} within {t:g} "
+                     f"{self.time_unit} are withheld: fewer than {self.threshold} youth in a "
+                     "group had (or had not) had the event by then.")
+        way = words.direction(float(hr["hazard_ratio"]), self.lower_is_better,
+                              ci_low=float(hr["hr_ci_low"]), ci_high=float(hr["hr_ci_high"]),
+                              null=1.0)
+        second = (f"So adjusted, their risk at any given time was {_num(hr['hazard_ratio'])} "
+                  f"times that of {self.comparison_label} ("
+                  + ("weighted hazard ratio" if a.method == "weighting" else
+                     "hazard ratio of the matched youth") + f", {conf} CI "
+                  f"{_num(hr['hr_ci_low'])} to {_num(hr['hr_ci_high'])}): {way}; unadjusted, "
+                  f"it was {_num(raw['hazard_ratio'])} ({conf} CI {_num(raw['hr_ci_low'])} to "
+                  f"{_num(raw['hr_ci_high'])}).")
+        if not self.ph_holds:
+            second += (" The hazard ratio changed over time (see Checks), so this one averages "
+                       "over an effect that is not constant.")
+        return f"{first} {second}"
+
     def design(self) -> dict[str, str]:
         """Design code and label (results.json ``design``).
 
@@ -336,8 +422,11 @@ class SurvivalReport(Report):
     def headline_result(self) -> Any:
         """The result behind the headline.
 
-        It is the Cox model, or RMST when hazards are not proportional.
+        It is the Cox model, or RMST when hazards are not proportional; with an ``adjust``
+        block, the weighted Cox model.
         """
+        if self.adjusted is not None:
+            return self.adjusted.cox
         return self.cox if self.ph_holds else self.rmst
 
     @spoken
@@ -349,8 +438,9 @@ class SurvivalReport(Report):
         """
         if not self.reportable:
             return ()
-        return collect_cautions([self.headline_result(), self.cox, self.ph, self.rmst, self.km,
-                                 self.logrank, self.incidence], threshold=self.threshold,
+        extra = [] if self.adjusted is None else [self.adjusted.fit, self.adjusted.km]
+        return collect_cautions([self.headline_result(), *extra, self.cox, self.ph, self.rmst,
+                                 self.km, self.logrank, self.incidence], threshold=self.threshold,
                                 people=self.population.words(), rename=self._renames())
 
     @spoken
@@ -369,10 +459,14 @@ class SurvivalReport(Report):
             return withheld_rating(self.threshold)
         head = collect_cautions([self.headline_result()], threshold=self.threshold,
                                 people=self.population.words(), rename=self._renames())
-        return rate(self.design()["code"], {"ph_holds": self.ph_holds,
-                                             "arms": f"{self.program_label} or "
-                                                     f"{self.comparison_label}",
-                                             "ph_global_p": self.ph.global_p}, head)
+        checks: dict[str, Any] = {"ph_holds": self.ph_holds,
+                                  "arms": f"{self.program_label} or {self.comparison_label}",
+                                  "ph_global_p": self.ph.global_p}
+        if self.adjusted is not None:
+            rows = balance_rows(self.adjusted, self.labels)
+            checks["balance"] = dict(zip(rows["covariate"], rows["smd_adjusted"], strict=True))
+            checks["balance_method"] = self.adjusted.method
+        return rate(self.design()["code"], checks, head)
 
     # -- sections ----------------------------------------------------------------------------
     def glance_items(self) -> dict[str, str]:
@@ -390,8 +484,15 @@ class SurvivalReport(Report):
         conf = f"{self.cox.confidence:.0%}"
         items = {"Design": self.design()["label"]}
         if self.reportable:
-            items["Hazard ratio"] = (f"{_num(hr['hazard_ratio'])} ({conf} CI "
-                                     f"{_num(hr['hr_ci_low'])} to {_num(hr['hr_ci_high'])})")
+            if self.adjusted is None:
+                items["Hazard ratio"] = (f"{_num(hr['hazard_ratio'])} ({conf} CI "
+                                         f"{_num(hr['hr_ci_low'])} to {_num(hr['hr_ci_high'])})")
+            for key, res in ((("Hazard ratio, weighted", self.adjusted.cox),
+                              ("Hazard ratio, unadjusted", self.adjusted.unadjusted))
+                             if self.adjusted is not None else ()):
+                row = res.to_frame().iloc[0]
+                items[key] = (f"{_num(row['hazard_ratio'])} ({conf} CI "
+                              f"{_num(row['hr_ci_low'])} to {_num(row['hr_ci_high'])})")
             r = self.rmst
             items[f"Time without the event, first {r.tau:g} {self.time_unit}"] = (
                 f"{_num(r.diff, 1)} {self.time_unit} difference ({conf} CI "
@@ -454,6 +555,23 @@ class SurvivalReport(Report):
             The section's HTML.
         """
         conf = f"{self.cox.confidence:.0%}"
+        extra: list[str] = []
+        if self.adjusted is not None:
+            a = self.adjusted
+            how = ("propensity-score weighting" if a.method == "weighting" else
+                   "nearest-neighbour matching on the propensity score (matched youth weighted "
+                   "as the matching counts them)")
+            extra.append(
+                f"Because the groups differed at entry, they are first made alike by {how}, "
+                f"{self._made_alike()}. The headline hazard ratio is then a Cox regression of "
+                "the group alone on the weighted youth, with robust standard errors (as R "
+                "coxph with weights and robust = TRUE), shown beside the unadjusted hazard "
+                "ratio of the same youth; the Kaplan–Meier curves and the shares who had the "
+                "event are weighted too. The Cox regression below, unweighted, adjusts for the "
+                "characteristics in its model instead, and the restricted mean time is "
+                "unweighted."
+                + (f" {a.n_incomplete:,} youth with a characteristic missing are left out of "
+                   "the weighted analysis (complete cases)." if a.n_incomplete else ""))
         formed = (f"Youth were assigned at random to {self.program_label} or to "
                   f"{self.comparison_label}. " if self.randomized else
                   f"Youth were not assigned to {self.program_label} at random. ")
@@ -471,6 +589,7 @@ class SurvivalReport(Report):
             f"The restricted mean survival time is the average time without the event over the "
             f"first {self.rmst.tau:g} {self.time_unit}; its difference between the groups needs "
             "no proportional-hazards assumption.",
+            *extra,
         ), text="How it was evaluated")
 
     @spoken
@@ -492,13 +611,17 @@ class SurvivalReport(Report):
         horizon = max(max(self.times), self.rmst.tau)
         step = _tick_step(horizon, self.time_unit)
         ticks = list(np.arange(0, horizon + step / 2, step))
-        at = self.km.at(ticks)
+        a = self.adjusted
+        youth_km = self.km if a is None else a.km_unweighted  # numbers at risk are youth
+        at = youth_km.at(ticks)
         at_risk = {g: at[at["group"].astype(float) == g]["n_risk"].tolist() for g in groups}
-        fig = km_figure(self.km.table, groups=groups, time_unit=self.time_unit,
+        curve = self.km.table if a is None else _youth_at_risk(a.km.table,
+                                                               a.km_unweighted.table)
+        fig = km_figure(curve, groups=groups, time_unit=self.time_unit,
                         ticks=ticks,
                         at_risk=at_risk, confidence=self.km.confidence,
                         threshold=self.threshold)
-        shares = self.km.at(self.times)
+        shares = self.curves.at(self.times)
         alt = "Kaplan–Meier curves. " + " ".join(
             f"At {t:g} {self.time_unit}: " + ", ".join(
                 f"{groups[int(float(r['group']))]} "
@@ -506,11 +629,19 @@ class SurvivalReport(Report):
                    if self.share_shown(r["group"], t) else "share withheld")
                 for _, r in shares[shares["time"] == t].iterrows()) + "."
             for t in self.times)
-        html = figure_block(fig, alt=alt, caption=(
-            f"Share of youth still without the event (youth who {self.event_label}); curves stop "
-            f"where fewer than {self.threshold} youth remain at risk.")).html
+        caption = (f"Share of youth still without the event (youth who {self.event_label}); "
+                   f"curves stop where fewer than {self.threshold} youth remain at risk.")
+        html = ""
+        if a is not None:
+            alt = "Weighted " + alt[0].lower() + alt[1:]
+            caption = (f"Share of youth still without the event (youth who {self.event_label}), "
+                       f"weighted: {self._made_alike()}. Curves stop where fewer than "
+                       f"{self.threshold} youth remain at risk; the numbers at risk are youth, "
+                       "unweighted.")
+            html += self._adjusted_table()
+        html += figure_block(fig, alt=alt, caption=caption).html
         rows = {}
-        at_risk_t = shares
+        at_risk_t = shares if a is None else a.km_unweighted.at(self.times)
         for t in self.times:
             share = self._share(t)
             sub = at_risk_t[at_risk_t["time"] == t]
@@ -523,7 +654,16 @@ class SurvivalReport(Report):
                     est, lo, hi = share[str(g)]
                     row[label] = f"{_pct(est)} ({_pct(lo)}–{_pct(hi)})"
             rows[f"By {t:g} {self.time_unit}"] = row
-        if self.incidence is not None:
+        if a is not None:
+            test_note = (f"One minus the weighted Kaplan–Meier estimate "
+                         f"({self._made_alike()})"
+                         + (f"; other exits ({self.competing}) end a youth's follow-up as if "
+                            "the event could still come later" if self.competing else "")
+                         + f". Log-rank test of the unweighted curves: chi-squared "
+                         f"{self.logrank.statistic:.2f}, {self.logrank.df} df, "
+                         f"{_p(self.logrank.p_value)}. Shares are withheld where fewer than "
+                         f"{self.threshold} youth had, or had not, had the event.")
+        elif self.incidence is not None:
             gray = self.incidence.gray
             gray = gray[gray["cause"].astype(str) == str(self.cause)]
             test_note = (f"Cumulative incidence: other exits ({self.competing or 'other causes'}) "
@@ -536,9 +676,10 @@ class SurvivalReport(Report):
                          f"{self.logrank.statistic:.2f}, {self.logrank.df} df, "
                          f"{_p(self.logrank.p_value)}.")
         html += table(pd.DataFrame.from_dict(rows, orient="index"),
-                      caption=f"Share of youth who {self.event_label} ({conf} CI)",
+                      caption=f"Share of youth who {self.event_label} ("
+                              + ("weighted, " if a is not None else "") + f"{conf} CI)",
                       total_rows=(), note=test_note)
-        med = self.km.median.assign(group=lambda m: m["group"].astype(float))
+        med = self.curves.median.assign(group=lambda m: m["group"].astype(float))
         med_rows = {}
         for g, label in groups.items():
             r = med[med["group"] == g].iloc[0]
@@ -546,7 +687,9 @@ class SurvivalReport(Report):
             med_rows[label] = {f"Median time ({self.time_unit})": fmt(r["median"]),
                                f"{conf} CI": f"{fmt(r['ci_low'])} to {fmt(r['ci_high'])}"}
         html += table(pd.DataFrame.from_dict(med_rows, orient="index"),
-                      caption="Median time to the event (Kaplan–Meier)", total_rows=(),
+                      caption="Median time to the event ("
+                              + ("weighted " if a is not None else "") + "Kaplan–Meier)",
+                      total_rows=(),
                       note="The median is not reached when fewer than half of the group had "
                            "the event during follow-up.")
         cf = self.cox.to_frame()
@@ -557,7 +700,9 @@ class SurvivalReport(Report):
                                                                     cf["hr_ci_high"], strict=True)],
             "p": [_p(v) for v in cf["p_value"]],
         }, index=cf["term"])
-        html += table(cox_rows, caption="Cox regression", total_rows=(),
+        html += table(cox_rows, caption="Cox regression" + (
+                          "" if a is None else ", unweighted, adjusting for the characteristics "
+                          "in the model"), total_rows=(),
                       note=f"Ties: {self.cox.ties}; concordance {self.cox.concordance:.2f}.")
         forest = forest_figure(
             pd.DataFrame({"term": cf["term"], "estimate": cf["hazard_ratio"],
@@ -583,6 +728,28 @@ class SurvivalReport(Report):
                       note=f"Difference {_p(r.diff_p_value)}; ratio {_num(r.ratio)}.")
         return Block(html, text="Findings")
 
+    def _adjusted_table(self) -> str:
+        """The weighted hazard ratio beside the unadjusted one (Findings, with ``adjust``)."""
+        a = self.adjusted
+        assert a is not None
+        conf = f"{a.cox.confidence:.0%}"
+        done = "weighting" if a.method == "weighting" else "matching"
+        fits = ((f"Unadjusted ({self.program_label} vs {self.comparison_label})", a.unadjusted),
+                (f"Adjusted by {done} ({a.estimand})", a.cox))
+        rows = pd.DataFrame({
+            "Hazard ratio": [_num(f.to_frame().iloc[0]["hazard_ratio"]) for _, f in fits],
+            f"{conf} CI": [f"{_num(f.to_frame().iloc[0]['hr_ci_low'])} to "
+                           f"{_num(f.to_frame().iloc[0]['hr_ci_high'])}" for _, f in fits],
+            "p": [_p(float(f.to_frame().iloc[0]["p_value"])) for _, f in fits],
+        }, index=[words.capitalize(k) for k, _ in fits])
+        ess = (f"Effective sample sizes after {done}: {a.ess['treated']:,.1f} youth in "
+               f"{self.program_label} and {a.ess['control']:,.1f} in {self.comparison_label}.")
+        return table(rows, caption="Hazard ratio of the program, adjusted and unadjusted",
+                     total_rows=(), note=(
+                         "Cox regression of the group alone on the same youth; adjusted: "
+                         "weighted, with robust standard errors (as R coxph(weights = w, "
+                         f"robust = TRUE)). {ess}"))
+
     @spoken
     def checks(self) -> Block:
         """'Checks': the proportional-hazards tests and what the estimators flagged.
@@ -604,10 +771,16 @@ class SurvivalReport(Report):
                                     else "All together"
                                     for x in t["term"]])
         verdict = self.ph_verdict()
-        return Block(paragraphs(verdict) + table(
+        balance = "" if self.adjusted is None else balance_section(
+            self.adjusted, threshold=self.threshold, labels=self.labels,
+            program_label=self.program_label.capitalize(),
+            comparison_label=self.comparison_label, regression=False)
+        return Block(balance + paragraphs(verdict) + table(
             shown, caption="Proportional-hazards test", total_rows=("All together",),
             note=f"Score test of each covariate's effect changing with time "
-                 f"({self.ph.transform} transform), as R's cox.zph.")
+                 f"({self.ph.transform} transform), as R's cox.zph"
+                 + ("." if self.adjusted is None else
+                    ", on the unweighted Cox regression."))
             + cautions_html(self.cautions()), text="Checks")
 
     def ph_verdict(self) -> str:
@@ -659,7 +832,10 @@ class SurvivalReport(Report):
             f"Youth were assigned to {self.program_label} or {self.comparison_label} at "
             "random, so the groups differed at entry only by chance." if self.randomized else
             f"Youth were not assigned to {self.program_label} at random: the hazard ratio "
-            "adjusts for the characteristics in the model, not for others that may differ.",
+            "adjusts for the characteristics in the model, not for others that may differ."
+            if self.adjusted is None else
+            f"Youth were not assigned to {self.program_label} at random: the weighting makes "
+            "the groups alike on the characteristics listed, not on others that may differ.",
             "The curves assume that youth whose follow-up ended early had the same risk as "
             "those still followed.",
         ]
@@ -669,7 +845,8 @@ class SurvivalReport(Report):
                          "have the event later: the curves show risk in the absence of those "
                          "exits"
                          + (", higher than the shares actually observed, which the cumulative "
-                            "incidence table gives." if self.incidence is not None else
+                            "incidence table gives." if self.incidence is not None
+                            and self.adjusted is None else
                             ", which is higher than the share who actually had the event."))
         return items + [str(c) for c in limiting(self.cautions())]
 
@@ -692,8 +869,19 @@ class SurvivalReport(Report):
             return float(x) if shown else None
 
         r = self.rmst
-        if self.ph_holds:
-            headline: dict[str, Any] = {"estimand": f"hazard ratio (youth who {self.event_label}), "
+        adj = self.adjusted
+        if adj is not None:
+            hr = adj.cox.to_frame().iloc[0]
+            done = "weighting" if adj.method == "weighting" else "matching"
+            headline: dict[str, Any] = {
+                "estimand": f"hazard ratio (youth who {self.event_label}), "
+                            f"{self.program_label} vs {self.comparison_label}, adjusted by "
+                            f"{done} ({adj.estimand}) for {', '.join(adj.covariates)}",
+                "estimate": val(hr["hazard_ratio"]), "ci_low": val(hr["hr_ci_low"]),
+                "ci_high": val(hr["hr_ci_high"]), "p_value": val(hr["p_value"]),
+                "units": "hazard ratio"}
+        elif self.ph_holds:
+            headline = {"estimand": f"hazard ratio (youth who {self.event_label}), "
                                     f"{self.program_label} vs {self.comparison_label}",
                         "estimate": val(hr["hazard_ratio"]), "ci_low": val(hr["hr_ci_low"]),
                         "ci_high": val(hr["hr_ci_high"]), "p_value": val(hr["p_value"]),
@@ -709,16 +897,21 @@ class SurvivalReport(Report):
             "n": self.cox.n if shown and self.totals_shown()["followed"] else None,
             "effect_size": {"name": "hazard_ratio", "estimate": val(hr["hazard_ratio"]),
                             "ci_low": val(hr["hr_ci_low"]), "ci_high": val(hr["hr_ci_high"])},
-            "suppressed": not shown, "digits": 2 if self.ph_holds else 1,
+            "suppressed": not shown, "digits": 2 if self.ph_holds or adj else 1,
         })
         estimates = []
         if shown:
+            if adj is not None:
+                for label, fit in (("weighted", adj.cox), ("unadjusted", adj.unadjusted)):
+                    for rec in shown_frame(fit).to_dict("records"):
+                        estimates.append({**rec, "term": f"{label} hazard ratio: {rec['term']}"})
             for res in (self.cox, self.rmst):
                 estimates += shown_frame(res).to_dict("records")
-            for _, row in self.km.at(self.times).iterrows():
+            for _, row in self.curves.at(self.times).iterrows():
                 if not self.share_shown(row["group"], row["time"]):
                     continue
-                estimates.append({"term": f"survival at {row['time']:g} ({self._label(row['group'])})",
+                estimates.append({"term": ("weighted " if adj is not None else "")
+                                  + f"survival at {row['time']:g} ({self._label(row['group'])})",
                                   "estimate": row["surv"], "ci_low": row["ci_low"],
                                   "ci_high": row["ci_high"]})
             if self.incidence is not None:
@@ -755,4 +948,6 @@ class SurvivalReport(Report):
             "global_p": self.ph.global_p, "program_p": self.ph_program_p,
             "failing_terms": [self.term_label(x) for x in self.ph_failing],
             "holds": self.ph_holds}}
+        if adj is not None and shown:
+            doc["checks"]["covariate_balance"] = covariate_balance(adj)
         return doc

@@ -7,8 +7,11 @@ matched sample (:func:`evalkit.weighting.match`) on the youth with a follow-up s
 covariate (complete cases), and estimates the program effect on the follow-up score with the
 doubly robust weighted regression (:func:`evalkit.weighting.effect` with every adjustment
 covariate), next to the unadjusted difference in means. The section builders here word and
-draw it for :class:`~evalkit.report.prepost.PrePostReport`; all numbers come from
-:mod:`evalkit.weighting`.
+draw it for :class:`~evalkit.report.prepost.PrePostReport`. A time-to-event evaluation takes
+the same block: :func:`adjust_survival` weights the Cox model and the Kaplan–Meier curves for
+:class:`~evalkit.report.survival.SurvivalReport`, and both reports share the balance checks
+(:func:`balance_section`, :func:`covariate_balance`). All numbers come from
+:mod:`evalkit.weighting`, :mod:`evalkit.methods.cox` and :mod:`evalkit.methods.survival`.
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ from scipy import stats
 from evalkit.data import Column
 from evalkit.exceptions import PrivacyError
 from evalkit.methods.balance import max_abs_smd
+from evalkit.methods.cox import CoxResult, Ties, cox
 from evalkit.methods.effect_sizes import g_variance, hedges_g_wwc, improvement_index
 from evalkit.methods.inference import join_names
 from evalkit.methods.propensity import ess
+from evalkit.methods.survival import ConfType, KaplanMeier, kaplan_meier
 from evalkit.report import words
 from evalkit.report.common import interval, num, p_text
 from evalkit.report.figures import figure_block, love_plot, overlap_histogram
@@ -35,7 +40,8 @@ from evalkit.run.templates import ADJUST_CHOICES
 from evalkit.weighting import Matched, WeightedEffect, Weights, effect, match, propensity
 
 __all__ = ["ADJUST_DEFAULTS", "ADJUST_METHODS", "ADJUST_ESTIMANDS", "ADJUST_MISSING",
-           "Adjustment", "adjust_columns", "adjust_comparison", "balance_rows",
+           "Adjustment", "Balanced", "SurvivalAdjustment", "adjust_columns",
+           "adjust_comparison", "adjust_survival", "balance_rows",
            "balance_section", "covariate_balance", "effect_section", "estimand_words"]
 
 #: Values each key of the ``adjust`` block may take (the first is the default).
@@ -81,8 +87,11 @@ def adjust_columns(columns: Sequence[Column], adjust: Mapping[str, Any] | None
 
 
 @dataclasses.dataclass(frozen=True)
-class Adjustment:
-    """A comparison adjusted for baseline covariates (:func:`adjust_comparison`).
+class Balanced:
+    """Groups made alike on baseline covariates by weighting or matching.
+
+    What the balance checks (:func:`balance_section`, :func:`covariate_balance`) read; the
+    adjusted comparisons (:class:`Adjustment`, :class:`SurvivalAdjustment`) extend it.
 
     Attributes
     ----------
@@ -91,11 +100,6 @@ class Adjustment:
     fit
         The :class:`~evalkit.weighting.Weights` or :class:`~evalkit.weighting.Matched`
         result (its ``balance`` is the table before and after adjustment).
-    effect
-        The doubly robust program effect on the follow-up score (weighted regression on the
-        treatment and every covariate).
-    unadjusted
-        The unweighted difference in follow-up means of the same youth.
     ess
         Effective sample size per group (``"treated"``, ``"control"``).
     ps
@@ -103,10 +107,7 @@ class Adjustment:
     treated
         0/1 group of the same youth.
     n_incomplete
-        Youth with a follow-up score left out for a missing covariate.
-    g, g_ci_low, g_ci_high, improvement_index
-        The adjusted effect as WWC Hedges' g (over the unadjusted pooled SD of the follow-up
-        score) and the improvement index.
+        Youth left out for a missing covariate.
     """
 
     method: str
@@ -114,26 +115,77 @@ class Adjustment:
     missing: str
     covariates: tuple[str, ...]
     fit: Weights | Matched
-    effect: WeightedEffect
-    unadjusted: WeightedEffect
     ess: Mapping[str, float]
     ps: pd.Series
     treated: pd.Series
     n_incomplete: int
-    g: float
-    g_ci_low: float
-    g_ci_high: float
-    improvement_index: float
 
     @property
     def balance(self) -> pd.DataFrame:
         """The balance table: one row per covariate, before and after adjustment."""
         return self.fit.balance
 
+
+@dataclasses.dataclass(frozen=True)
+class Adjustment(Balanced):
+    """A comparison adjusted for baseline covariates (:func:`adjust_comparison`).
+
+    Attributes
+    ----------
+    effect
+        The doubly robust program effect on the follow-up score (weighted regression on the
+        treatment and every covariate).
+    unadjusted
+        The unweighted difference in follow-up means of the same youth.
+    g, g_ci_low, g_ci_high, improvement_index
+        The adjusted effect as WWC Hedges' g (over the unadjusted pooled SD of the follow-up
+        score) and the improvement index.
+
+    The attributes of :class:`Balanced` (method, covariates, fit, ess, ...) are inherited.
+    """
+
+    effect: WeightedEffect
+    unadjusted: WeightedEffect
+    g: float
+    g_ci_low: float
+    g_ci_high: float
+    improvement_index: float
+
     @property
     def cautions(self) -> tuple[str, ...]:
         """The adjusted effect's cautions (those of the weights or the matching included)."""
         return tuple(self.effect.cautions)
+
+
+def _spec(adjust: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``adjust`` block with defaults filled in and its method and missing checked."""
+    spec = {**ADJUST_DEFAULTS, **{k: v for k, v in adjust.items() if v is not None}}
+    if spec["method"] not in ADJUST_METHODS:
+        raise ValueError(f"adjust.method must be one of {', '.join(ADJUST_METHODS)}")
+    if spec["missing"] not in ADJUST_MISSING:
+        raise ValueError("adjust.missing: only complete-case analysis is available")
+    return spec
+
+
+def _balance(complete: pd.DataFrame, group: str, spec: Mapping[str, Any], threshold: int,
+             n_incomplete: int) -> dict[str, Any]:
+    """Weights or a matched sample on ``complete``: the fields of :class:`Balanced`."""
+    covs = tuple(spec["covariates"])
+    method, estimand = spec["method"], spec["estimand"]
+    fit: Weights | Matched
+    if method == "weighting":
+        fit = propensity(complete, group, covs, estimand=estimand, threshold=threshold)
+        ps = fit.ps
+        ess_ = dict(fit.ess)
+    else:
+        fit = match(complete, group, covs, threshold=threshold)
+        ps = fit.distance
+        t = complete[group].to_numpy(int)
+        w = fit.weights.to_numpy(float)
+        ess_ = {"treated": ess(w[(t == 1) & (w > 0)]), "control": ess(w[(t == 0) & (w > 0)])}
+    return {"method": method, "estimand": "ATT" if method == "matching" else estimand,
+            "missing": spec["missing"], "covariates": covs, "fit": fit, "ess": ess_, "ps": ps,
+            "treated": complete[group].astype(int), "n_incomplete": n_incomplete}
 
 
 def adjust_comparison(data: pd.DataFrame, post: str, group: str, adjust: Mapping[str, Any],
@@ -171,26 +223,12 @@ def adjust_comparison(data: pd.DataFrame, post: str, group: str, adjust: Mapping
         :func:`~evalkit.weighting.effect` (a constant covariate, perfect separation, no
         overlap, ...).
     """
-    spec = {**ADJUST_DEFAULTS, **{k: v for k, v in adjust.items() if v is not None}}
+    spec = _spec(adjust)
     covs = tuple(spec["covariates"])
-    method, estimand = spec["method"], spec["estimand"]
-    if method not in ADJUST_METHODS:
-        raise ValueError(f"adjust.method must be one of {', '.join(ADJUST_METHODS)}")
-    if spec["missing"] not in ADJUST_MISSING:
-        raise ValueError("adjust.missing: only complete-case analysis is available")
     measured = data[data[post].notna()]
     complete = measured.dropna(subset=list(covs))
-    fit: Weights | Matched
-    if method == "weighting":
-        fit = propensity(complete, group, covs, estimand=estimand, threshold=threshold)
-        ps = fit.ps
-        ess_ = dict(fit.ess)
-    else:
-        fit = match(complete, group, covs, threshold=threshold)
-        ps = fit.distance
-        t = complete[group].to_numpy(int)
-        w = fit.weights.to_numpy(float)
-        ess_ = {"treated": ess(w[(t == 1) & (w > 0)]), "control": ess(w[(t == 0) & (w > 0)])}
+    base = _balance(complete, group, spec, threshold, int(len(measured) - len(complete)))
+    fit = base["fit"]
     adjusted = effect(complete, post, group, weights=fit, covariates=covs, alpha=alpha)
     ones = pd.Series(1.0, index=complete.index)
     naive = effect(complete, post, group, weights=ones, alpha=alpha)
@@ -199,12 +237,99 @@ def adjust_comparison(data: pd.DataFrame, post: str, group: str, adjust: Mapping
     g = hedges_g_wwc(adjusted.estimate, float(y1.std()), len(y1), float(y0.std()), len(y0))
     half = stats.norm.ppf(1 - alpha / 2) * np.sqrt(g_variance(g, len(y1), len(y0)))
     return Adjustment(
-        method=method, estimand="ATT" if method == "matching" else estimand,
-        missing=spec["missing"], covariates=covs, fit=fit, effect=adjusted, unadjusted=naive,
-        ess=ess_, ps=ps, treated=complete[group].astype(int),
-        n_incomplete=int(len(measured) - len(complete)), g=g, g_ci_low=g - half,
+        **base, effect=adjusted, unadjusted=naive, g=g, g_ci_low=g - half,
         g_ci_high=g + half, improvement_index=improvement_index(
             g, lower_is_better=lower_is_better))
+
+
+@dataclasses.dataclass(frozen=True)
+class SurvivalAdjustment(Balanced):
+    """A time-to-event comparison adjusted for baseline covariates (:func:`adjust_survival`).
+
+    Attributes
+    ----------
+    data
+        The youth analysed (every adjustment covariate recorded), with their weight in the
+        column named ``weight``.
+    weight
+        Name of the weight column in ``data``.
+    cox
+        The weighted Cox model of the group alone, robust standard errors (R
+        ``coxph(..., weights = w, robust = TRUE)``).
+    unadjusted
+        The unweighted Cox model of the group alone on the same youth.
+    km
+        The weighted Kaplan–Meier curves by group (R ``survfit(..., weights = w)``).
+    km_unweighted
+        The unweighted curves of the same youth: their numbers at risk are youth.
+
+    The attributes of :class:`Balanced` (method, covariates, fit, ess, ...) are inherited.
+    """
+
+    data: pd.DataFrame
+    weight: str
+    cox: CoxResult
+    unadjusted: CoxResult
+    km: KaplanMeier
+    km_unweighted: KaplanMeier
+
+    @property
+    def cautions(self) -> tuple[str, ...]:
+        """The weighted hazard ratio's cautions and those of the weights or the matching."""
+        return tuple(self.cox.cautions) + tuple(getattr(self.fit, "cautions", ()))
+
+
+def adjust_survival(data: pd.DataFrame, duration: str, event: str, group: str,
+                    adjust: Mapping[str, Any], *, ties: Ties = "efron",
+                    conf_type: ConfType = "log",
+                    alpha: float = 0.05, threshold: int = 11) -> SurvivalAdjustment:
+    """Adjust a program-vs-comparison time-to-event comparison for baseline covariates.
+
+    The propensity weights (or matching weights) are fitted on the youth with every covariate
+    recorded; the hazard ratio is then the weighted Cox model of the group alone with robust
+    standard errors, and the Kaplan–Meier curves are weighted.
+
+    Parameters
+    ----------
+    data
+        One row per youth (validated).
+    duration, event
+        Time to the event or the end of follow-up, and 1 if the event happened.
+    group
+        0/1 column: 1 for program youth.
+    adjust
+        ``covariates``, ``method``, ``estimand`` and ``missing`` (as
+        :func:`adjust_comparison`).
+    ties, conf_type, alpha
+        Options of the Cox model and the Kaplan–Meier curves.
+    threshold
+        Privacy threshold: an effective sample size below it draws a caution.
+
+    Returns
+    -------
+    SurvivalAdjustment
+
+    Raises
+    ------
+    EvalDataError
+        From :func:`evalkit.weighting.propensity` or :func:`~evalkit.weighting.match` (a
+        constant covariate, perfect separation, no overlap, ...).
+    """
+    spec = _spec(adjust)
+    covs = list(spec["covariates"])
+    complete = data.dropna(subset=covs)
+    base = _balance(complete, group, spec, threshold, int(len(data) - len(complete)))
+    weight = next(n for n in ("weight", "adjust_weight", "_adjust_weight")
+                  if n not in complete.columns)
+    frame = complete.assign(**{weight: base["fit"].weights.reindex(complete.index)})
+    hazard = cox(frame, duration, event, [group], ties=ties, alpha=alpha, weights=weight,
+                 robust=True)
+    naive = cox(frame, duration, event, [group], ties=ties, alpha=alpha)
+    km = kaplan_meier(frame, duration, event, group=group, conf_type=conf_type, alpha=alpha,
+                      weights=weight)
+    km0 = kaplan_meier(frame, duration, event, group=group, conf_type=conf_type, alpha=alpha)
+    return SurvivalAdjustment(**base, data=frame, weight=weight, cox=hazard, unadjusted=naive,
+                              km=km, km_unweighted=km0)
 
 
 def estimand_words(estimand: str) -> str:
@@ -213,7 +338,7 @@ def estimand_words(estimand: str) -> str:
             "ATO": "the youth who could as well have been in either group"}[estimand]
 
 
-def covariate_balance(adj: Adjustment) -> dict[str, Any]:
+def covariate_balance(adj: Balanced) -> dict[str, Any]:
     """The balance summary ``results.json`` carries under ``checks.covariate_balance``.
 
     Returns
@@ -235,7 +360,7 @@ def covariate_balance(adj: Adjustment) -> dict[str, Any]:
     }
 
 
-def balance_rows(adj: Adjustment, labels: Mapping[str, str]) -> pd.DataFrame:
+def balance_rows(adj: Balanced, labels: Mapping[str, str]) -> pd.DataFrame:
     """The balance table as the report shows it.
 
     Its columns are covariate (display names from ``labels``), SMD before and after, and
@@ -307,8 +432,8 @@ def effect_section(adj: Adjustment, *, outcome_label: str, units: str, post_labe
                         "adjusted and unadjusted", total_rows=(), note=note)
 
 
-def balance_section(adj: Adjustment, *, threshold: int, labels: Mapping[str, str],
-                    program_label: str, comparison_label: str) -> str:
+def balance_section(adj: Balanced, *, threshold: int, labels: Mapping[str, str],
+                    program_label: str, comparison_label: str, regression: bool = True) -> str:
     """HTML of the balance checks (Checks).
 
     It holds the balance table before and after adjustment with the love plot, the effective
@@ -318,13 +443,18 @@ def balance_section(adj: Adjustment, *, threshold: int, labels: Mapping[str, str
     Parameters
     ----------
     adj
-        :func:`adjust_comparison`.
+        Groups made alike by weighting or matching (:func:`adjust_comparison`,
+        :func:`adjust_survival`).
     threshold
         Privacy threshold.
     labels
         Display names of columns.
     program_label, comparison_label
         Names of the groups.
+    regression
+        Whether the estimate's regression adjusts for every covariate (the doubly robust
+        pre-post effect does; the weighted hazard ratio does not, so an |SMD| from 0.05 to
+        0.25 is then not satisfied, as :func:`evalkit.report.evidence.balance_status` rates).
 
     Returns
     -------
@@ -338,7 +468,7 @@ def balance_section(adj: Adjustment, *, threshold: int, labels: Mapping[str, str
         f"SMD after {done}": [num(v, 2) for v in rows["smd_adjusted"]],
         "Variance ratio after": ["" if not np.isfinite(v) else num(v, 2)
                                  for v in rows["variance_ratio"]],
-        "Baseline equivalence (WWC)": [_band(v) for v in rows["smd_adjusted"]],
+        "Baseline equivalence (WWC)": [_band(v, regression) for v in rows["smd_adjusted"]],
     }, index=[words.capitalize(c) for c in rows["covariate"]])
     parts = [paragraphs(
         "Were the groups alike at intake once adjusted? For each characteristic, the "
@@ -348,8 +478,11 @@ def balance_section(adj: Adjustment, *, threshold: int, labels: Mapping[str, str
                        total_rows=(), note=(
                            "What Works Clearinghouse: an |SMD| up to 0.05 satisfies baseline "
                            "equivalence; 0.05 to 0.25 only with regression adjustment on that "
-                           "characteristic (the effect's regression adjusts for every one "
-                           "listed here); above 0.25 it is not satisfied. Binary "
+                           "characteristic "
+                           + ("(the effect's regression adjusts for every one listed here)"
+                              if regression else
+                              "(the weighted hazard ratio makes none, so it is not satisfied)")
+                           + "; above 0.25 it is not satisfied. Binary "
                            "characteristics have no variance ratio.")))
     fig = love_plot(rows, adjusted_label=f"After {done}")
     worst = rows.loc[rows["smd_adjusted"].abs().idxmax()] if len(rows) else None
@@ -385,12 +518,13 @@ def balance_section(adj: Adjustment, *, threshold: int, labels: Mapping[str, str
     return "".join(parts)
 
 
-def _band(smd: float) -> str:
+def _band(smd: float, regression: bool = True) -> str:
     a = abs(smd)
     if not np.isfinite(a):
         return "not computed"
     if a <= 0.05:
         return "satisfied"
     if a <= 0.25:
-        return "satisfied with adjustment"
+        return ("satisfied with adjustment" if regression else
+                "not satisfied (no regression adjustment)")
     return "not satisfied"

@@ -471,7 +471,7 @@ def _check_template_rules(spec: TemplateSpec, raw: dict, params: dict[str, Any],
         elif window[1] < 0:
             problems.append(f"'parameters.event_window' {window!r} ends before adoption: the "
                             "last period must be 0 (the adoption period) or later")
-    if spec.name == "prepost":
+    if spec.name in ("prepost", "survival"):
         _check_adjust(params, problems)
     if spec.name == "survival":
         times = params.get("times")
@@ -483,7 +483,7 @@ def _check_template_rules(spec: TemplateSpec, raw: dict, params: dict[str, Any],
 
 
 def _check_adjust(params: dict[str, Any], problems: list[str]) -> None:
-    """The prepost ``adjust`` block: known keys, covariates, and allowed values.
+    """The prepost and survival ``adjust`` block: known keys, covariates, and allowed values.
 
     Defaults are filled in for the keys left out (method ``weighting``, estimand ``ATT``,
     missing ``complete-case``); whether the covariates exist is checked with the data.

@@ -37,7 +37,7 @@ class Param:
     name), ``"columns"`` (a list of column names), ``"alpha"`` (a number strictly between 0 and
     1), ``"unit"`` (a number strictly between 0 and 1, e.g. a reliability), ``"choice"`` (one of
     ``choices``), ``"binary_outcomes"`` (a list of ``{pre, post, label}`` mappings) or
-    ``"adjust"`` (the prepost ``adjust`` mapping, keys in :data:`ADJUST_CHOICES` and
+    ``"adjust"`` (the prepost and survival ``adjust`` mapping, keys in :data:`ADJUST_CHOICES` and
     ``covariates``).
     ``default`` is what a config that omits the parameter gets; the example ``evalkit new``
     writes for a required parameter is the notebook's own sample value
@@ -81,7 +81,7 @@ COMMON_PARAMS = (
 )
 
 
-#: The keys of the prepost ``adjust`` block and the values each may take (the first is the
+#: The keys of the prepost and survival ``adjust`` block and the values each may take (the first is the
 #: default; ``covariates`` is a list of columns and has none).
 ADJUST_CHOICES: dict[str, tuple[str, ...]] = {
     "method": ("weighting", "matching"),
@@ -149,9 +149,12 @@ PREPOST = TemplateSpec(
 
 def _survival_columns(p: Mapping[str, Any], id_column: str | None) -> list[Column]:
     from evalkit.methods.survival import columns
+    from evalkit.report.weighting import adjust_columns
 
-    return columns(p["duration"], p["event"], group=p["group"], id=id_column,
-                   covariates=p.get("covariates") or (), event_type=p.get("event_type"))
+    return adjust_columns(
+        columns(p["duration"], p["event"], group=p["group"], id=id_column,
+                covariates=p.get("covariates") or (), event_type=p.get("event_type")),
+        p.get("adjust"))
 
 
 SURVIVAL = TemplateSpec(
@@ -192,6 +195,10 @@ SURVIVAL = TemplateSpec(
         Param("event_cause", "str", "the value of event_type that is the event of interest",
               default="1"),
         Param("alpha", "alpha", "1 − confidence level of every interval", default=0.05),
+        Param("adjust", "adjust", "adjustment of the comparison for baseline covariates, as "
+              "{covariates: [columns], method: weighting or matching, estimand: ATT, ATE or "
+              "ATO (default ATT), missing: complete-case}: the hazard ratio and the curves are "
+              "weighted; empty for none", nullable=True),
     ),
     columns=_survival_columns,
 )
