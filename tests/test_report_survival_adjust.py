@@ -75,6 +75,12 @@ def test_rendered_headline_is_the_weighted_robust_cox_hazard_ratio(rendered, dat
     assert "Balance of the groups before and after weighting" in text
 
 
+def test_rendered_report_discloses_no_small_counts(rendered):
+    from test_disclosure import scan_outputs
+
+    assert scan_outputs(rendered) == []
+
+
 def test_shares_in_text_and_table_are_one_minus_the_weighted_curve(rendered, data):
     w = propensity(data, "specialized", COVS).weights
     km = survival.kaplan_meier(data, *ARGS, group="specialized", weights=w).at([90])
