@@ -162,7 +162,8 @@ def test_the_acceptance_configs_are_valid():
     from conftest import ROOT
 
     cfgs = {p.stem: load_config(p) for p in find_configs([ROOT / "tests" / "configs"])}
-    assert set(cfgs) == {"castle-doctrine", "rossi-recidivism", "renamed-prepost"}
+    assert set(cfgs) == {"castle-doctrine", "rossi-recidivism", "renamed-prepost",
+                         "placement-adjusted"}
     assert cfgs["castle-doctrine"].design == "policy adoption"
     assert cfgs["castle-doctrine"].outcome_scale == "log"
     assert cfgs["rossi-recidivism"].design == "randomized"

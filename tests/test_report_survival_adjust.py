@@ -26,7 +26,7 @@ from evalkit.report.weighting import Balanced, adjust_survival, balance_section
 from evalkit.run import run_all
 from evalkit.weighting import match, propensity
 
-CONFIG = ROOT / "tests" / "configs_adjust" / "placement-adjusted.yaml"
+CONFIG = ROOT / "tests" / "configs" / "placement-adjusted.yaml"
 DATA = SAMPLE / "placement_runaway.csv"
 COVS = ["prior_runaways", "prior_placements", "age"]
 ARGS = ("days", "ran_away")

@@ -562,8 +562,9 @@ class SurvivalReport(Report):
                    "nearest-neighbour matching on the propensity score (matched youth weighted "
                    "as the matching counts them)")
             extra.append(
-                f"Because the groups differed at entry, they are first made alike by {how}, "
-                f"{self._made_alike()}. The headline hazard ratio is then a Cox regression of "
+                f"The groups were not formed at random, so they are first made alike at entry "
+                f"by {how}: {self._made_alike().removeprefix('once ')}. The headline hazard "
+                "ratio is then a Cox regression of "
                 "the group alone on the weighted youth, with robust standard errors (as R "
                 "coxph with weights and robust = TRUE), shown beside the unadjusted hazard "
                 "ratio of the same youth; the Kaplan–Meier curves and the shares who had the "
