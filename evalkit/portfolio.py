@@ -236,12 +236,20 @@ def _index_row(slug: str, d: Mapping[str, Any] | None, run: Mapping[str, Any]
         sort=est if est is not None else "", effect=effect,
         percent=(_percent(pc) if est is not None and pc.get("estimate") is not None
                  else None),
+        # a headline that is itself the effect size (a hazard ratio) is not printed twice
         standardized=(f"{short} = {_fmt(es.get('estimate'))} ({_fmt(es.get('ci_low'))} to "
-                      f"{_fmt(es.get('ci_high'))})" if es.get("estimate") is not None else ""),
+                      f"{_fmt(es.get('ci_high'))})" if es.get("estimate") is not None
+                      and not _same_effect(h, es) else ""),
         n=h.get("n") if h.get("n") is not None else "—",
         generated=(d.get("generated_at", "") or "")[:10],
     )
     return row
+
+
+def _same_effect(headline: dict[str, Any], effect_size: dict[str, Any]) -> bool:
+    """Whether the headline's estimate and interval are the effect size's."""
+    return all(headline.get(k) is not None and headline.get(k) == effect_size.get(k)
+               for k in ("estimate", "ci_low", "ci_high"))
 
 
 def _template(name: str):

@@ -88,3 +88,18 @@ def test_the_index_is_one_line_of_html_outside_its_style_and_script():
     assert "\n" not in outside and outside.startswith("<!DOCTYPE html>")
     assert "−10% change (−20% to 0%)" in page
     assert outside.split("</table>")[0].count("<tr>") == 4  # heading, three evaluations
+
+
+def test_a_hazard_ratio_headline_is_not_printed_twice(tmp_path):
+    """A survival headline is its own effect size: the index shows it once; a mean change
+    keeps its standardized effect (Hedges' g) beneath."""
+    hr = {"estimate": 0.62, "ci_low": 0.51, "ci_high": 0.76}
+    surv = _doc("surv", 0.62)
+    surv["headline"].update(hr, units="hazard ratio",
+                            effect_size={"name": "hazard_ratio", **hr})
+    for slug, doc in (("surv", surv), ("pre", _doc("pre", -0.5))):
+        (tmp_path / slug).mkdir()
+        (tmp_path / slug / "results.json").write_text(json.dumps(doc))
+    html = portfolio.write_index(tmp_path, {}).read_text()
+    assert html.count("0.51 to 0.76") == 1 and "HR =" not in html
+    assert "g = −0.10" in html or "g = -0.10" in html
