@@ -19,10 +19,18 @@ The implementations live in :mod:`evalkit.methods.propensity`, :mod:`.matching`,
 
 from __future__ import annotations
 
+from evalkit.methods.adjustment import (
+    Adjustment,
+    SurvivalAdjustment,
+    adjust_columns,
+    adjust_comparison,
+    adjust_survival,
+)
 from evalkit.methods.balance import BALANCE_COLUMNS, balance_table
 from evalkit.methods.matching import Matched, match
 from evalkit.methods.propensity import Weights, propensity
 from evalkit.methods.weighted_effect import WeightedEffect, effect
 
-__all__ = ["BALANCE_COLUMNS", "Matched", "WeightedEffect", "Weights", "balance_table",
+__all__ = ["Adjustment", "BALANCE_COLUMNS", "Matched", "SurvivalAdjustment", "WeightedEffect",
+           "Weights", "adjust_columns", "adjust_comparison", "adjust_survival", "balance_table",
            "effect", "match", "propensity"]

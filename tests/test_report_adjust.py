@@ -20,8 +20,8 @@ from evalkit import prepost, report, weighting
 from evalkit.exceptions import ConfigError, EvalDataError
 from evalkit.report import resultsdoc
 from evalkit.report.evidence import balance_status, rate
-from evalkit.report.weighting import adjust_comparison
 from evalkit.run.config import load_config
+from evalkit.weighting import adjust_comparison
 
 DATA = SAMPLE / "advocacy_referrals.csv"
 COVS = ["age", "prior_runaways", "prior_placements", "justice_involved", "ts_intake"]

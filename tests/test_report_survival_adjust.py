@@ -20,11 +20,12 @@ import pytest
 from conftest import ROOT, SAMPLE
 
 from evalkit import survival
+from evalkit.methods.adjustment import Balanced
 from evalkit.report.evidence import rate
 from evalkit.report.survival import SurvivalReport, _youth_at_risk
-from evalkit.report.weighting import Balanced, adjust_survival, balance_section
+from evalkit.report.weighting import balance_section
 from evalkit.run import run_all
-from evalkit.weighting import match, propensity
+from evalkit.weighting import adjust_survival, match, propensity
 
 CONFIG = ROOT / "tests" / "configs" / "placement-adjusted.yaml"
 DATA = SAMPLE / "placement_runaway.csv"

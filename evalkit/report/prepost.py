@@ -22,6 +22,7 @@ import pandas as pd
 
 from evalkit import privacy
 from evalkit.exceptions import DesignRefused
+from evalkit.methods.adjustment import Adjustment
 from evalkit.methods.attrition import Attrition, wwc_boundary
 from evalkit.methods.binary import McNemar, ProportionComparison
 from evalkit.methods.groups import GroupComparison, describe_groups
@@ -49,7 +50,6 @@ from evalkit.report.figures import (
 from evalkit.report.html import Block, paragraphs, table
 from evalkit.report.refused import RefusedReport
 from evalkit.report.weighting import (
-    Adjustment,
     balance_rows,
     balance_section,
     covariate_balance,

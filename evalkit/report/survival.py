@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit import privacy
+from evalkit.methods.adjustment import SurvivalAdjustment
 from evalkit.methods.cox import CoxResult, PHTest
 from evalkit.methods.survival import RMST, CumulativeIncidence, KaplanMeier, LogRank
 from evalkit.report import resultsdoc, words
@@ -29,7 +30,6 @@ from evalkit.report.evidence import rate, withheld_rating
 from evalkit.report.figures import figure_block, forest_figure, km_figure
 from evalkit.report.html import Block, paragraphs, table
 from evalkit.report.weighting import (
-    SurvivalAdjustment,
     balance_rows,
     balance_section,
     covariate_balance,

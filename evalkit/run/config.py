@@ -35,8 +35,6 @@ import yaml
 from evalkit import privacy
 from evalkit.exceptions import ConfigError
 from evalkit.run.templates import (
-    ADJUST_CHOICES,
-    ADJUST_MISSING_PLANNED,
     TEMPLATES,
     Param,
     TemplateSpec,
@@ -488,6 +486,8 @@ def _check_adjust(params: dict[str, Any], problems: list[str]) -> None:
     Defaults are filled in for the keys left out (method ``weighting``, estimand ``ATT``,
     missing ``complete-case``); whether the covariates exist is checked with the data.
     """
+    from evalkit.methods.adjustment import ADJUST_CHOICES, ADJUST_MISSING_PLANNED
+
     adjust = params.get("adjust")
     if not _kind_ok(adjust, "adjust"):
         return

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from evalkit.data import Column
 
-__all__ = ["ADJUST_CHOICES", "Param", "TemplateSpec", "TEMPLATES", "get_template", "templates_dir", "COMMON_PARAMS",
+__all__ = ["Param", "TemplateSpec", "TEMPLATES", "get_template", "templates_dir", "COMMON_PARAMS",
            "columns", "notebook_parameters"]
 
 
@@ -37,7 +37,8 @@ class Param:
     name), ``"columns"`` (a list of column names), ``"alpha"`` (a number strictly between 0 and
     1), ``"unit"`` (a number strictly between 0 and 1, e.g. a reliability), ``"choice"`` (one of
     ``choices``), ``"binary_outcomes"`` (a list of ``{pre, post, label}`` mappings) or
-    ``"adjust"`` (the prepost and survival ``adjust`` mapping, keys in :data:`ADJUST_CHOICES` and
+    ``"adjust"`` (the prepost and survival ``adjust`` mapping, keys in
+    :data:`evalkit.methods.adjustment.ADJUST_CHOICES` and
     ``covariates``).
     ``default`` is what a config that omits the parameter gets; the example ``evalkit new``
     writes for a required parameter is the notebook's own sample value
@@ -81,20 +82,11 @@ COMMON_PARAMS = (
 )
 
 
-#: The keys of the prepost and survival ``adjust`` block and the values each may take (the first is the
-#: default; ``covariates`` is a list of columns and has none).
-ADJUST_CHOICES: dict[str, tuple[str, ...]] = {
-    "method": ("weighting", "matching"),
-    "estimand": ("ATT", "ATE", "ATO"),
-    "missing": ("complete-case",),
-}
-#: Values of ``adjust.missing`` that are planned but not available yet.
-ADJUST_MISSING_PLANNED = ("impute",)
 
 
 def _prepost_columns(p: Mapping[str, Any], id_column: str | None) -> list[Column]:
+    from evalkit.methods.adjustment import adjust_columns
     from evalkit.methods.prepost import columns
-    from evalkit.report.weighting import adjust_columns
 
     return adjust_columns(
         columns(p["pre"], p["post"], id=id_column, min=p.get("score_min"),
@@ -148,8 +140,8 @@ PREPOST = TemplateSpec(
 )
 
 def _survival_columns(p: Mapping[str, Any], id_column: str | None) -> list[Column]:
+    from evalkit.methods.adjustment import adjust_columns
     from evalkit.methods.survival import columns
-    from evalkit.report.weighting import adjust_columns
 
     return adjust_columns(
         columns(p["duration"], p["event"], group=p["group"], id=id_column,
