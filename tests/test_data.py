@@ -206,3 +206,17 @@ def test_validated_frame_is_read_back_exactly_with_the_original_row_numbers(tmp_
     with pytest.raises(EvalDataError) as err:
         load(p, [Column("case_id", kind="id"), Column("score", max=80)], validated=frame)
     assert str(p) in str(err.value) and "row 4" in str(err.value)
+
+
+def test_validate_and_write_frame_leave_the_callers_frame_unchanged(tmp_path):
+    """validate() and write_frame() work on shallow copies: the frame they were given keeps
+    its values and dtypes (ids with blanks, numbers as text, a missing cell)."""
+    from evalkit.data import write_frame
+
+    df = pd.DataFrame({"id": [" A-1", "A-2 ", "A-3"], "score": ["1", "2", None],
+                       "other": [1.5, 2.5, 3.5]})
+    before = df.copy(deep=True)
+    out = validate(df, [Column("id", kind="id"), Column("score", min=0)])
+    write_frame(out, tmp_path / "v.parquet")
+    pd.testing.assert_frame_equal(df, before)
+    assert out["id"].tolist() == ["A-1", "A-2", "A-3"] and out["score"].dtype == "float64"
