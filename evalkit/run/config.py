@@ -486,11 +486,12 @@ def _check_adjust(params: dict[str, Any], problems: list[str]) -> None:
     Defaults are filled in for the keys left out (method ``weighting``, estimand ``ATT``,
     missing ``complete-case``); whether the covariates exist is checked with the data.
     """
-    from evalkit.methods.adjustment import ADJUST_CHOICES, ADJUST_MISSING_PLANNED
-
     adjust = params.get("adjust")
     if not _kind_ok(adjust, "adjust"):
         return
+    # imported only for a config that adjusts: the estimators' module is slow to import
+    from evalkit.methods.adjustment import ADJUST_CHOICES, ADJUST_MISSING_PLANNED
+
     where = "parameters.adjust"
     before = len(problems)
     if not params.get("group"):
