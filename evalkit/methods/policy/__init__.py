@@ -1,0 +1,1 @@
+"""Designs for one adopting unit: synthetic control, synthetic DiD and interrupted time series."""
