@@ -28,8 +28,16 @@ import pandas as pd
 from scipy import stats
 
 from evalkit.data import source_of
-from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.results import Caution, Result, TestResult, check_alpha, check_option, fmt_num
+from evalkit.exceptions import DataProblem, EvalDataError, EvalOptionError
+from evalkit.results import (
+    Caution,
+    Result,
+    TestResult,
+    check_alpha,
+    check_option,
+    fmt_num,
+    jsonable,
+)
 
 __all__ = ["ItsTerm", "ResidualAutocorrelation", "InterruptedTimeSeries",
            "interrupted_time_series", "placebo_its"]
@@ -150,6 +158,26 @@ class InterruptedTimeSeries(Result):
                              "ci_low": t.ci_low, "ci_high": t.ci_high, "p_value": t.p_value})
         return rows
 
+    def to_dict(self) -> dict[str, Any]:
+        """All fields as JSON-ready Python values; dates and Periods become ISO text."""
+        out = super().to_dict()
+        for name in ("level", "slope", "trend", "rate_ratio", "slope_rate_ratio"):
+            term = getattr(self, name)
+            out[name] = None if term is None else jsonable(dataclasses.asdict(term))
+        lb = self.autocorrelation.ljung_box
+        out["autocorrelation"] = {
+            "acf": jsonable(self.autocorrelation.acf), "residuals": self.autocorrelation.residuals,
+            "ljung_box": {"statistic": jsonable(lb.statistic), "df": jsonable(lb.df),
+                          "p_value": jsonable(lb.p_value)}}
+
+        def plain(v: Any) -> Any:
+            return v if v is None or isinstance(v, (int, float, str)) else str(v)
+
+        out["intervention"] = plain(out["intervention"])
+        for row in out["series"]:
+            row["time"] = plain(row["time"])
+        return out
+
     def _details(self) -> list[str]:
         lines = [f"{self.n} periods: {self.n_pre} before and {self.n_post} from the "
                  f"{'placebo ' if self.placebo else ''}intervention ({self.intervention})."]
@@ -169,40 +197,39 @@ class InterruptedTimeSeries(Result):
 
 # -- the period index --------------------------------------------------------------------------
 
-def _period_index(values: pd.Series, time: str,
-                  source: str) -> tuple[np.ndarray, str, pd.Series]:
+def _fail(column: str | None, message: str, expected: str, source: str,
+          examples: tuple[str, ...] = ()) -> EvalDataError:
+    return EvalDataError([DataProblem(column, message, expected, examples=examples)],
+                         source=source)
+
+
+def _period_index(s: pd.Series, time: str, source: str) -> tuple[np.ndarray, str, pd.Series]:
     """Integer period numbers of a time column, the unit they count, and the values parsed.
 
     Numbers must be whole; dates are counted in months when every date falls on the same day
     of its month, else in days (weekly data: steps of 7 days); pandas Periods by their ordinal.
     """
-    s = values
+    what = "whole numbers or dates of ordered periods"
     if isinstance(s.dtype, pd.PeriodDtype):
         return np.asarray([p.ordinal for p in s], dtype=np.int64), "period", s
     if s.dtype == object or pd.api.types.is_string_dtype(s):
         try:
             s = pd.to_datetime(s)
         except (ValueError, TypeError):
-            raise EvalDataError([DataProblem(time, "values are neither numbers nor dates",
-                                             "whole numbers or dates of ordered periods",
-                                             examples=tuple(map(str, s.head(3))))],
-                                source=source) from None
+            raise _fail(time, "values are neither numbers nor dates", what, source,
+                        tuple(map(str, s.head(3)))) from None
     if pd.api.types.is_datetime64_any_dtype(s):
         d = pd.DatetimeIndex(s)
         if d.normalize().equals(d) and len(set(d.day)) == 1:
             return np.asarray(d.year * 12 + d.month - 1, dtype=np.int64), "month", s
         return (np.asarray((d - d.min()) // pd.Timedelta(days=1), dtype=np.int64), "day", s)
     if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
-        raise EvalDataError([DataProblem(time, "values are not period numbers or dates",
-                                         "whole numbers or dates of ordered periods")],
-                            source=source)
+        raise _fail(time, "values are not period numbers or dates", what, source)
     x = s.to_numpy(float)
     bad = ~np.isfinite(x) | (x != np.round(x))
     if bad.any():
-        raise EvalDataError([DataProblem(time, "values are not whole numbers",
-                                         "whole numbers of ordered periods (or dates)",
-                                         examples=tuple(map(str, s[bad].head(3))))],
-                            source=source)
+        raise _fail(time, "values are not whole numbers", what, source,
+                    tuple(map(str, s[bad].head(3))))
     return x.astype(np.int64), "period", pd.Series(x)
 
 
@@ -222,16 +249,21 @@ def _matches(parsed: pd.Series, value: Any) -> np.ndarray:
         return np.array([], dtype=int)
 
 
+def _listed(periods: np.ndarray, k: int = 8) -> str:
+    """The first ``k`` periods, and how many more."""
+    more = len(periods) - k
+    return ", ".join(map(str, periods[:k])) + (f" and {more} more" if more > 0 else "")
+
+
 @dataclass(frozen=True)
 class _Series:
-    """A checked series in time order."""
+    """A checked series in time order (``t``: 0-based index; ``t0``: the intervention's)."""
 
-    times: pd.Series      # the time values as given, sorted
-    t: np.ndarray         # 0-based period index
+    times: pd.Series
+    t: np.ndarray
     y: np.ndarray
     offset: np.ndarray
-    t0: int               # index of the first intervention period
-    intervention: Any
+    t0: int
 
 
 def _prepare(data: pd.DataFrame, outcome: str, time: str, intervention: Any, family: str,
@@ -245,69 +277,55 @@ def _prepare(data: pd.DataFrame, outcome: str, time: str, intervention: Any, fam
         raise EvalDataError([DataProblem(c, "required column is missing") for c in missing],
                             source=source)
     if data[time].isna().any():
-        raise EvalDataError([DataProblem(time, "has missing periods",
-                                         "a period in every row",
-                                         n_rows=int(data[time].isna().sum()))], source=source)
+        raise _fail(time, f"is empty in {int(data[time].isna().sum())} rows",
+                    "a period in every row", source)
     codes, unit, parsed = _period_index(data[time], time, source)
     order = np.argsort(codes, kind="stable")
-    codes = codes[order]
-    parsed = parsed.iloc[order].reset_index(drop=True)
+    codes, parsed = codes[order], parsed.iloc[order].reset_index(drop=True)
     frame = data.iloc[order].reset_index(drop=True)
     shown = frame[time].astype(str).to_numpy()
     dup = pd.Series(codes).duplicated(keep=False).to_numpy()
     if dup.any():
-        raise EvalDataError([DataProblem(time, "has periods that appear more than once: "
-                                         + ", ".join(dict.fromkeys(shown[dup][:8])),
-                                         "one row per period")], source=source)
+        raise _fail(time, "has periods that appear more than once: "
+                    + _listed(np.array(list(dict.fromkeys(shown[dup])))), "one row per period",
+                    source)
     if len(codes) < 3:
-        raise EvalDataError([DataProblem(None, f"has {len(codes)} periods",
-                                         "a series of at least 3 periods")], source=source)
+        raise _fail(None, f"has {len(codes)} periods", "a series of at least 3 periods", source)
     gaps = np.diff(codes)
     step = int(np.gcd.reduce(gaps))
-    if unit == "day" and step % 7 == 0:
-        unit = "week"
+    unit = "week" if unit == "day" and step % 7 == 0 else unit
     if (gaps != step).any():
-        where = np.flatnonzero(gaps != step)
-        text = ", ".join(f"between {shown[i]} and {shown[i + 1]}" for i in where[:5])
-        raise EvalDataError([DataProblem(time, f"is not regularly spaced: periods are missing "
-                                         f"{text} ({len(where)} gap{'s' * (len(where) > 1)}; "
-                                         f"one period is {step} {unit}{'s' * (step > 1)})",
-                                         "one row for every period, evenly spaced")],
-                            source=source)
-    t = (codes - codes[0]) // step
+        at = np.flatnonzero(gaps != step)
+        text = ", ".join(f"between {shown[i]} and {shown[i + 1]}" for i in at[:5])
+        raise _fail(time, f"is not regularly spaced: periods are missing {text} ({len(at)} "
+                    f"gap{'s' * (len(at) > 1)}; one period is {step} {unit}"
+                    f"{'s' * (step > 1)})", "one row for every period, evenly spaced", source)
     hit = _matches(parsed, intervention)
     if not len(hit):
-        raise EvalDataError([DataProblem(time, f"does not contain the intervention period "
-                                         f"{intervention!r}",
-                                         f"a period from {shown[0]} to {shown[-1]}")],
-                            source=source)
+        raise _fail(time, f"does not contain the intervention period {intervention!r}",
+                    f"a period from {shown[0]} to {shown[-1]}", source)
     t0 = int(hit[0])
-    if t0 == 0 or t0 == len(t) - 1:
-        where = "first" if t0 == 0 else "last"
-        raise EvalDataError([DataProblem(time, f"the intervention {intervention!r} is the "
-                                         f"{where} period of the series",
-                                         "periods both before and after the intervention")],
-                            source=source)
+    if t0 in (0, len(codes) - 1):
+        raise _fail(time, f"the intervention {intervention!r} is the "
+                    f"{'first' if t0 == 0 else 'last'} period of the series",
+                    "periods both before and after the intervention", source)
     problems = []
     y = pd.to_numeric(frame[outcome], errors="coerce").to_numpy(float)
     bad = ~np.isfinite(y)
     if bad.any():
         problems.append(DataProblem(outcome, "is missing or not a number in periods "
-                                    + ", ".join(shown[bad][:8]) + (" ..." if bad.sum() > 8
-                                                                   else ""),
-                                    "a number in every period", n_rows=0))
+                                    + _listed(shown[bad]), "a number in every period"))
     if family != "gaussian":
         neg = np.isfinite(y) & (y < 0)
         if neg.any():
             problems.append(DataProblem(outcome, "has negative counts in periods "
-                                        + ", ".join(shown[neg][:8]), "counts of 0 or more"))
+                                        + _listed(shown[neg]), "counts of 0 or more"))
         frac = np.isfinite(y) & (y != np.round(y))
         if family == "poisson" and frac.any():
             problems.append(DataProblem(
                 outcome, "has counts that are not whole numbers in periods "
-                + ", ".join(shown[frac][:8]),
-                "whole-number counts for family='poisson' (family='quasipoisson' accepts "
-                "non-integer values, as R does)"))
+                + _listed(shown[frac]), "whole-number counts for family='poisson' "
+                "(family='quasipoisson' accepts non-integer values, as R does)"))
         elif not bad.any() and not neg.any() and not (y > 0).any():
             problems.append(DataProblem(outcome, "is zero in every period",
                                         "some positive counts"))
@@ -317,12 +335,12 @@ def _prepare(data: pd.DataFrame, outcome: str, time: str, intervention: Any, fam
         nf = ~np.isfinite(off)
         if nf.any():
             problems.append(DataProblem(offset, "is missing or not finite in periods "
-                                        + ", ".join(shown[nf][:8]),
+                                        + _listed(shown[nf]),
                                         "a finite log population or exposure in every period"))
     if problems:
         raise EvalDataError(problems, source=source)
-    return _Series(times=frame[time], t=t.astype(float), y=y, offset=off, t0=t0,
-                   intervention=intervention)
+    t = ((codes - codes[0]) // step).astype(float)
+    return _Series(times=frame[time], t=t, y=y, offset=off, t0=t0)
 
 
 # -- fitting -----------------------------------------------------------------------------------
@@ -343,9 +361,8 @@ def _design(t: np.ndarray, t0: int, slope_change: bool, harmonics: int,
     return np.column_stack(cols), names
 
 
-def _poisson_irls(X: np.ndarray, y: np.ndarray, off: np.ndarray) -> np.ndarray:
-    """Maximum likelihood of a log-link Poisson GLM by iteratively reweighted least squares,
-    started as R's ``glm.fit`` (``mu = y + 0.1``)."""
+def _poisson_irls(X: np.ndarray, y: np.ndarray, off: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Poisson log-link MLE by IRLS, started as R's ``glm.fit`` (``mu = y + 0.1``)."""
     mu = y + 0.1
     eta = np.log(mu)
     beta = np.zeros(X.shape[1])
@@ -357,15 +374,17 @@ def _poisson_irls(X: np.ndarray, y: np.ndarray, off: np.ndarray) -> np.ndarray:
         eta = X @ beta + off
         mu = np.exp(eta)
         dev = 2 * np.sum(np.where(y > 0, y * np.log(np.where(y > 0, y, 1) / mu), 0) - (y - mu))
-        if abs(dev - dev_old) <= 1e-14 * (abs(dev) + 0.1):
-            break
+        if abs(dev - dev_old) <= 1e-11 * (abs(dev) + 0.1):
+            return beta, bool(np.isfinite(beta).all())
         dev_old = dev
-    return beta
+    return beta, False
 
 
 def _newey_west(X: np.ndarray, u: np.ndarray, bread: np.ndarray, lags: int) -> np.ndarray:
-    """``sandwich::NeweyWest(fit, lag, prewhite = FALSE, adjust = FALSE)``: Bartlett weights
-    ``1 - l / (lag + 1)``, no small-sample factor."""
+    """``sandwich::NeweyWest(fit, lag, prewhite = FALSE)``: weights ``1 - l / (lag + 1)``.
+
+    As sandwich's default ``adjust = FALSE``: no small-sample factor.
+    """
     s = X * u[:, None]
     meat = s.T @ s
     for lag in range(1, min(lags, len(u) - 1) + 1):
@@ -485,13 +504,13 @@ def interrupted_time_series(
     alpha = check_alpha(alpha)
     check_option("family", family, FAMILIES)
     if hac_lags is not None and family != "gaussian":
-        check_option("hac_lags", hac_lags, (None,))  # Newey–West is for the gaussian family
-    if hac_lags is not None and (isinstance(hac_lags, bool) or not isinstance(
-            hac_lags, (int, np.integer)) or hac_lags < 0):
-        raise ValueError(f"hac_lags must be a whole number of 0 or more, not {hac_lags!r}")
-    if isinstance(harmonics, bool) or not isinstance(harmonics, (int, np.integer)) \
-            or harmonics < 0:
-        raise ValueError(f"harmonics must be a whole number of 0 or more, not {harmonics!r}")
+        err = EvalOptionError("hac_lags", hac_lags, (None,))
+        err.args = (f"{err} with family={family!r} (Newey–West standard errors are for "
+                    "family='gaussian')",)
+        raise err
+    for name, v in (("harmonics", harmonics), ("hac_lags", hac_lags or 0)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"{name} must be a whole number of 0 or more, not {v!r}")
     if not (isinstance(period, (int, float, np.number)) and period > 0):
         raise ValueError(f"period must be a positive number, not {period!r}")
     if harmonics and not harmonics < period / 2:
@@ -503,15 +522,12 @@ def interrupted_time_series(
     need = k + 1 + (hac_lags or 0)
     if n < need:
         why = f"{k} coefficients" + (f" and Newey–West lag {hac_lags}" if hac_lags else "")
-        raise EvalDataError([DataProblem(None, f"has {n} periods for {why}",
-                                         f"at least {need} periods (fewer harmonics or lags)")],
-                            source=source_of(data))
+        raise _fail(None, f"has {n} periods for {why}",
+                    f"at least {need} periods (fewer harmonics or lags)", source_of(data))
     if np.linalg.matrix_rank(X) < k:
-        raise EvalDataError([DataProblem(time, "too few periods on one side of the "
-                                         f"intervention ({s.t0} before, {n - s.t0} from it) "
-                                         "to separate the terms " + ", ".join(names[1:]),
-                                         "at least 2 periods on each side (8 or more advised)")],
-                            source=source_of(data))
+        raise _fail(time, f"too few periods on one side of the intervention ({s.t0} before, "
+                    f"{n - s.t0} from it) to separate the terms " + ", ".join(names[1:]),
+                    "at least 2 periods on each side (8 or more advised)", source_of(data))
     df = n - k
     y = s.y
     cautions: list[Caution] = []
@@ -526,8 +542,13 @@ def interrupted_time_series(
         cf = X.copy()
         r_kind = "response"
     else:
-        beta = _poisson_irls(X, y, s.offset)
+        beta, converged = _poisson_irls(X, y, s.offset)
         fitted = np.exp(X @ beta + s.offset)
+        if not converged or fitted.min() < 1e-8 * fitted.max():
+            cautions.append(Caution(
+                "The count model did not converge or fits rates of practically zero (no counts "
+                "on one side of the intervention?): its estimates and standard errors are "
+                "unreliable, as R's glm warns.", limits=True))
         bread = np.linalg.inv(X.T @ (X * fitted[:, None]))
         dispersion = float(np.sum((y - fitted) ** 2 / fitted) / df)
         vcov = bread * (dispersion if family == "quasipoisson" else 1.0)
@@ -548,6 +569,10 @@ def interrupted_time_series(
         cf[:, names.index("slope")] = 0.0
     counterfactual = cf @ beta if family == "gaussian" else np.exp(cf @ beta + s.offset)
     se = np.sqrt(np.diag(vcov))
+    if family == "gaussian" and resid @ resid <= 1e-20 * np.sum((y - y.mean()) ** 2):
+        cautions.append(Caution("The model fits the series exactly: its standard errors are "
+                                "zero or undefined and its p-values and intervals not usable.",
+                                limits=True))
     t_ref = family != "poisson"
     stat = beta / se
     if t_ref:
@@ -565,8 +590,9 @@ def interrupted_time_series(
     def ratio(term: ItsTerm | None) -> ItsTerm | None:
         if term is None or family == "gaussian":
             return None
-        return ItsTerm(math.exp(term.estimate), math.nan, math.exp(term.ci_low),
-                       math.exp(term.ci_high), term.p_value)
+        with np.errstate(over="ignore"):
+            e = np.exp([term.estimate, term.ci_low, term.ci_high])
+        return ItsTerm(float(e[0]), math.nan, float(e[1]), float(e[2]), term.p_value)
 
     auto = _autocorrelation(resid, r_kind)
     lb = auto.ljung_box
@@ -592,7 +618,7 @@ def interrupted_time_series(
         level=terms["level"], slope=slope, trend=terms["trend"],
         rate_ratio=ratio(terms["level"]), slope_rate_ratio=ratio(slope), coefficients=coef,
         series=series, autocorrelation=auto, dispersion=dispersion, n=n, n_pre=n_pre,
-        n_post=n_post, df_residual=df, intervention=s.intervention,
+        n_post=n_post, df_residual=df, intervention=intervention,
         inference="t" if t_ref else "normal", family=family, offset=offset,
         harmonics=int(harmonics), period=period, slope_change=bool(slope_change),
         hac_lags=None if hac_lags is None else int(hac_lags), alpha=alpha,
@@ -608,8 +634,7 @@ def placebo_its(
     placebo: Any = None,
     **options: Any,
 ) -> InterruptedTimeSeries:
-    """A placebo check: the same model on the pre-intervention periods only, interrupted at a
-    placebo period where nothing changed.
+    """A placebo check: the same model on the pre-intervention periods, at a placebo date.
 
     The periods from ``intervention`` on are dropped; the placebo intervention is ``placebo``
     (a value of ``time`` inside the pre-period) or, by default, the pre-period's middle period
