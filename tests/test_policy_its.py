@@ -268,7 +268,7 @@ def test_series_too_short_for_harmonics_or_lags(data):
 
 def test_option_errors(data):
     with pytest.raises(EvalOptionError, match="family"):
-        its(data, "y", "t", 36, family="negbin")  # type: ignore[arg-type]
+        its(data, "y", "t", 36, family="negbin")
     with pytest.raises(EvalOptionError, match="hac_lags"):
         its(data, "count", "t", 36, family="poisson", hac_lags=2)
     with pytest.raises(ValueError, match="below period / 2"):

@@ -51,14 +51,9 @@ MIN_SIDE = 8
 
 @dataclass(frozen=True)
 class ItsTerm:
-    """One coefficient of the segmented regression (or a rate ratio derived from it).
+    """One coefficient on the model's scale (outcome units for gaussian, log rate for counts).
 
-    Attributes
-    ----------
-    estimate, se, ci_low, ci_high, p_value
-        On the model's scale (the outcome's units for gaussian, the log rate for counts); for
-        a rate ratio the exponentiated estimate and interval, ``se`` NaN and the p-value of the
-        log-scale test.
+    For a rate ratio: the exponentiated estimate and interval, ``se`` NaN, the log-scale p-value.
     """
 
     estimate: float
@@ -70,18 +65,11 @@ class ItsTerm:
 
 @dataclass(frozen=True)
 class ResidualAutocorrelation:
-    """Autocorrelation of the model's residuals.
+    """Autocorrelation of the residuals (``"response"`` or, for counts, ``"deviance"``).
 
-    Attributes
-    ----------
-    acf
-        Sample autocorrelations by lag ``1..nlags`` (``nlags = min(24, n // 4)``), as R
-        ``acf(r, plot = FALSE)``.
-    ljung_box
-        Ljung–Box test at lag ``min(10, n // 5)``, as R ``Box.test(r, type = "Ljung-Box")``
-        and statsmodels ``acorr_ljungbox`` (no degrees of freedom removed for the model).
-    residuals
-        ``"response"`` (gaussian) or ``"deviance"`` (count families, as the tutorial).
+    ``acf``: sample autocorrelations at lags ``1..min(24, n // 4)``, as R ``acf``;
+    ``ljung_box``: the Ljung–Box test at lag ``min(10, n // 5)``, as R ``Box.test(r, type =
+    "Ljung-Box")`` and statsmodels ``acorr_ljungbox`` (no df removed for the model).
     """
 
     acf: pd.Series
@@ -480,12 +468,11 @@ def interrupted_time_series(
     Raises
     ------
     EvalDataError
-        Missing columns, periods or outcomes (naming the periods), duplicated or unevenly
-        spaced periods, an intervention not in the series or at its first or last period,
-        negative or (poisson) non-integer counts, a non-finite offset, or a series too short
-        for the parameters (and ``hac_lags``).
-    EvalOptionError
-        An unknown ``family``; ``hac_lags`` with a count family.
+        Missing columns, periods or outcomes (naming the periods); duplicated or unevenly
+        spaced periods; an intervention not in the series or at its first or last period;
+        negative or (poisson) non-integer counts; a non-finite offset; a series too short for
+        the parameters and ``hac_lags``. :class:`EvalOptionError`: an unknown ``family``,
+        ``hac_lags`` with a count family.
 
     References
     ----------
@@ -658,8 +645,7 @@ def placebo_its(
     References
     ----------
     Lopez Bernal, J., Cummins, S., & Gasparrini, A. (2018). The use of controls in interrupted
-    time series studies of public health interventions. *International Journal of
-    Epidemiology*, 47(6), 2082–2093 (placebo interventions as a check).
+    time series studies of public health interventions. *Int J Epidemiol*, 47, 2082–2093.
     """
     s = _prepare(data, outcome, time, intervention, options.get("family", "gaussian"),
                  options.get("offset"))
