@@ -396,9 +396,12 @@ def synthetic_control(
     times (``predictors.op = "mean"`` with missing values skipped, ``special.predictors``) and
     the pre-period as ``time.optimize.ssr``. Different: ``W`` given ``V`` is solved exactly by
     an active-set method (:func:`simplex_least_squares`) where ``synth`` uses ``kernlab::ipop``
-    (weights agree to about 1e-3); the outer search is scipy's Nelder–Mead, not ``optimx``'s
-    Nelder–Mead and BFGS, so a ``V`` that ``synth`` finds may differ where many ``V`` give
-    the same fit; with ``predictors=None`` (every pre-period outcome a predictor) ``V`` is
+    (weights agree to about 1e-3); where several ``W`` match the predictors equally well (the
+    treated unit inside the donors' hull of the predictors) we keep the one that best fits the
+    pre-period outcomes, where ``ipop`` returns an interior point of the tied set; the outer
+    search uses scipy's Nelder–Mead and BFGS (not ``optimx``'s), plus one Nelder–Mead restart
+    from the better result, so ``V`` may differ where many ``V`` give the same fit (compare the
+    pre-period MSPE, not ``V``); with ``predictors=None`` (every pre-period outcome a predictor) ``V`` is
     set in closed form to the predictors' variances, which makes the ``W`` problem the
     pre-period MSPE itself, the global minimum that ``synth``'s search approaches.
 
@@ -439,6 +442,16 @@ def synthetic_control(
         times, a predictor with one value for every donor or missing for a unit, or fewer than
         two donors with complete outcomes. Donors with missing outcome periods are left out,
         with a caution naming them and the periods.
+
+    Notes
+    -----
+    Cautions: a pre-period RMSPE above 0.25 times the treated unit's own pre-period standard
+    deviation is a poor fit (a limiting caution stating both, and the pre-periods where the
+    treated unit lies above or below every donor, outside their convex hull); such periods
+    with a close fit give an informing caution. Also cautioned: more predictors than
+    pre-periods (``Synth`` allows it; V is then weakly determined), one post-period, fewer
+    than 20 units (the p-value cannot reach 0.05), no placebos, and a V search stopped at its
+    iteration limit.
 
     References
     ----------
