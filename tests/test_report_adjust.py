@@ -56,6 +56,16 @@ def test_adjust_block_gets_its_defaults(tmp_path):
     assert "age" in names and names.count("ts_intake") == 1
 
 
+def test_imputation_keys_get_their_defaults_only_when_imputing(tmp_path):
+    cfg = load_config(_config(tmp_path, {"covariates": ["age"], "missing": "impute"}))
+    assert cfg.parameters["adjust"] == {"covariates": ["age"], "method": "weighting",
+                                        "estimand": "ATT", "missing": "impute",
+                                        "imputations": 20, "seed": 1}
+    cfg = load_config(_config(tmp_path, {"covariates": ["age"], "missing": "impute",
+                                         "imputations": 5, "seed": 0}))
+    assert (cfg.parameters["adjust"]["imputations"], cfg.parameters["adjust"]["seed"]) == (5, 0)
+
+
 def test_no_adjust_block_means_no_adjustment(tmp_path):
     path = _config(tmp_path, None)
     assert load_config(path).parameters["adjust"] is None
@@ -66,8 +76,12 @@ def test_no_adjust_block_means_no_adjustment(tmp_path):
      "'parameters.adjust.method' must be one of weighting, matching, not 'reweighting'"),
     ({"covariates": ["age"], "estimand": "ATC"},
      "'parameters.adjust.estimand' must be one of ATT, ATE, ATO, not 'ATC'"),
-    ({"covariates": ["age"], "missing": "impute"},
-     "'parameters.adjust.missing': 'impute' (multiple imputation) is not available yet"),
+    ({"covariates": ["age"], "missing": "multiple"},
+     "'parameters.adjust.missing' must be one of complete-case, impute, not 'multiple'"),
+    ({"covariates": ["age"], "seed": 3},
+     "'parameters.adjust.seed' is used only with 'missing: impute'"),
+    ({"covariates": ["age"], "missing": "impute", "imputations": 1},
+     "'parameters.adjust.imputations' must be a whole number of at least 2, not 1"),
     ({"covariates": ["age"], "method": "matching", "estimand": "ATE"},
      "'parameters.adjust.estimand': matching estimates the effect on program youth (ATT)"),
     ({"method": "weighting"}, "missing required key 'parameters.adjust.covariates'"),
@@ -75,8 +89,8 @@ def test_no_adjust_block_means_no_adjustment(tmp_path):
     ({"covariates": ["age", "age"]}, "'parameters.adjust.covariates' names age more than once"),
     ({"covariates": ["in_program"]}, "must not include the group column 'in_program'"),
     ({"covariates": ["age"], "metod": "matching"},
-     "unknown key 'parameters.adjust.metod' (known: covariates, method, estimand, missing) "
-     "(did you mean 'method'?)"),
+     "unknown key 'parameters.adjust.metod' (known: covariates, method, estimand, missing, "
+     "imputations, seed) (did you mean 'method'?)"),
     (["age"], "parameters.adjust: must be a mapping {covariates"),
 ])
 def test_bad_adjust_blocks_are_named_by_key(tmp_path, adjust, expected):
@@ -266,3 +280,87 @@ def test_the_advocacy_evaluation_renders_the_weighted_effect_and_covers_the_trut
     html = (tmp_path / "advocacy-referrals" / "report.html").read_text()
     assert "Balance of the groups before and after weighting" in html
     assert "Overlap of the propensity scores" in html
+
+
+# -- imputed characteristics -----------------------------------------------------------------
+def _holed_report(threshold: int = 11) -> report.PrePostReport:
+    """The advocacy data with prior runaways missing for some youth, imputed."""
+    data = pd.read_csv(DATA)
+    rng = np.random.default_rng(3)
+    data.loc[rng.random(len(data)) < 0.2, "prior_runaways"] = np.nan
+    prog = data[data["in_program"] == 1]
+    comparison = prepost.compare_groups(data, "ts_intake", "ts_6mo", "in_program",
+                                        lower_is_better=True)
+    adjusted = adjust_comparison(
+        data, "ts_6mo", "in_program",
+        {"covariates": COVS, "missing": "impute", "imputations": 5, "seed": 2},
+        lower_is_better=True, threshold=threshold)
+    return report.PrePostReport(
+        data, prepost.paired_change(prog, pre="ts_intake", post="ts_6mo"),
+        report.Outcome("trauma symptom score", lower_is_better=True, post_label="six months"),
+        threshold=threshold, comparison=comparison, group="in_program",
+        attrition=prepost.attrition(data, "ts_intake", "ts_6mo", group="in_program"),
+        comparison_label="usual services", adjusted=adjusted,
+        labels={"prior_runaways": "prior runaway episodes"})
+
+
+def test_imputed_report_shows_the_complete_case_estimate_beside_the_pooled_one():
+    rep = _holed_report()
+    a, imp = rep.adjusted, rep.adjusted.imputation
+    findings = rep.findings().html
+    assert "missing characteristics imputed" in findings
+    assert "Same, complete cases only" in findings
+    cc = imp.complete_case
+    assert f"{cc.estimate:.1f}".replace("-", "−") in findings
+    assert "Some youth had prior runaway episodes missing" in findings
+    assert "pooled by Rubin&#x27;s rules with Barnard–Rubin degrees of freedom" in findings
+    doc = rep.results_document()
+    assert resultsdoc.problems(doc, partial=True) == []
+    got = doc["checks"]["covariate_balance"]["imputation"]
+    assert got["m"] == 5 and got["seed"] == 2 and got["imputed"] == ["prior_runaways"]
+    assert got["n_imputed"] == imp.n_imputed >= 11
+    assert got["complete_case"]["estimate"] == pytest.approx(cc.estimate, abs=0)
+    assert doc["headline"]["estimate"] == pytest.approx(a.effect.estimate, abs=0)
+    terms = [e["term"] for e in doc["estimates"]]
+    assert any("complete cases" in t for t in terms)
+    appendix = rep.appendix({"alpha": 0.05}).html
+    assert "complete cases only" in appendix and "pooled over 5 imputations" in appendix
+
+
+def test_imputed_counts_below_the_threshold_are_withheld():
+    rep = _holed_report(threshold=120)  # more than the youth of a group with a gap
+    findings = rep.findings().html
+    imp = rep.adjusted.imputation
+    gaps = (rep.adjusted.effect.n_treated - imp.complete_case.n_treated,
+            rep.adjusted.effect.n_control - imp.complete_case.n_control)
+    assert 0 < min(gaps) < 120
+    assert "withheld (fewer than 120 youth of a group missing a characteristic)" in findings
+    assert f"{imp.complete_case.n_treated:,} program" not in findings
+    assert rep.results_document()["checks"].get("covariate_balance", {}).get(
+        "imputation", {}).get("n_imputed") is None
+
+
+def test_an_evaluation_with_imputed_characteristics_runs_end_to_end(tmp_path):
+    from conftest import EVALUATIONS
+
+    from evalkit.run import run_evaluation
+
+    data = pd.read_csv(DATA)
+    rng = np.random.default_rng(4)
+    data.loc[rng.random(len(data)) < 0.2, "prior_placements"] = np.nan
+    data.to_csv(tmp_path / "holed.csv", index=False)
+    raw = yaml.safe_load((EVALUATIONS / "advocacy-referrals.yaml").read_text())
+    raw["data"] = str(tmp_path / "holed.csv")
+    raw["parameters"]["adjust"].update(missing="impute", imputations=5, seed=3)
+    path = tmp_path / "holed.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    outcome = run_evaluation(path, tmp_path / "out")
+    assert outcome.ok, outcome.message
+    doc = resultsdoc.read(tmp_path / "out" / "holed" / "results.json")
+    assert resultsdoc.problems(doc) == []
+    ref = adjust_comparison(data, "ts_6mo", "in_program", raw["parameters"]["adjust"],
+                            lower_is_better=True)
+    assert doc["headline"]["estimate"] == pytest.approx(ref.effect.estimate, rel=1e-12)
+    assert doc["checks"]["covariate_balance"]["imputation"]["imputed"] == ["prior_placements"]
+    html = (tmp_path / "out" / "holed" / "report.html").read_text()
+    assert "Same, complete cases only" in html

@@ -14,6 +14,8 @@ Kaplan–Meier curves. The reports word and draw the results (:mod:`evalkit.repo
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,26 +24,33 @@ import pandas as pd
 from scipy import stats
 
 from evalkit.data import Column
+from evalkit.exceptions import EvalDataError
 from evalkit.methods.cox import CoxResult, Ties, cox
 from evalkit.methods.effect_sizes import g_variance, hedges_g_wwc, improvement_index
 from evalkit.methods.matching import Matched, match
 from evalkit.methods.propensity import Weights, ess, propensity
 from evalkit.methods.survival import ConfType, KaplanMeier, kaplan_meier
 from evalkit.methods.weighted_effect import WeightedEffect, effect
+from evalkit.missing import PooledEstimate, impute, pool
+from evalkit.results import Caution, merge_cautions
 
-__all__ = ["ADJUST_CHOICES", "ADJUST_DEFAULTS", "ADJUST_ESTIMANDS", "ADJUST_METHODS",
-           "ADJUST_MISSING", "ADJUST_MISSING_PLANNED", "Adjustment", "Balanced",
-           "SurvivalAdjustment", "adjust_columns", "adjust_comparison", "adjust_survival"]
+__all__ = ["ADJUST_CHOICES", "ADJUST_DEFAULTS", "ADJUST_ESTIMANDS", "ADJUST_IMPUTE_DEFAULTS",
+           "ADJUST_METHODS", "ADJUST_MISSING", "ADJUST_MISSING_PLANNED", "Adjustment",
+           "Balanced", "Imputation", "SurvivalAdjustment", "adjust_columns",
+           "adjust_comparison", "adjust_survival"]
 
 #: The keys of the ``adjust`` block and the values each may take (the first is the default;
 #: ``covariates`` is a list of columns and has none).
 ADJUST_CHOICES: dict[str, tuple[str, ...]] = {
     "method": ("weighting", "matching"),
     "estimand": ("ATT", "ATE", "ATO"),
-    "missing": ("complete-case",),
+    "missing": ("complete-case", "impute"),
 }
-#: Values of ``adjust.missing`` that are planned but not available yet.
-ADJUST_MISSING_PLANNED = ("impute",)
+#: Values of ``adjust.missing`` that are planned but not available yet (none at present).
+ADJUST_MISSING_PLANNED: tuple[str, ...] = ()
+#: The numeric keys of the ``adjust`` block used with ``missing: impute`` and their defaults:
+#: the number of imputed data sets and the seed of the imputations' random draws.
+ADJUST_IMPUTE_DEFAULTS: dict[str, int] = {"imputations": 20, "seed": 1}
 ADJUST_METHODS = ADJUST_CHOICES["method"]
 ADJUST_ESTIMANDS = ADJUST_CHOICES["estimand"]
 ADJUST_MISSING = ADJUST_CHOICES["missing"]
@@ -98,6 +107,10 @@ class Balanced:
         0/1 group of the same youth.
     n_incomplete
         Youth left out for a missing covariate.
+    imputation
+        With ``missing: impute``: the imputations and the complete-case estimate beside the
+        pooled one (:class:`Imputation`); ``None`` otherwise (or when no covariate was
+        missing, so nothing was imputed).
     """
 
     method: str
@@ -109,10 +122,16 @@ class Balanced:
     ps: pd.Series
     treated: pd.Series
     n_incomplete: int
+    imputation: Imputation | None = dataclasses.field(default=None, kw_only=True)
 
     @property
     def balance(self) -> pd.DataFrame:
-        """The balance table: one row per covariate, before and after adjustment."""
+        """The balance table: one row per covariate, before and after adjustment.
+
+        With imputed covariates, the mean over the imputed data sets.
+        """
+        if self.imputation is not None:
+            return self.imputation.balance
         return self.fit.balance
 
 
@@ -147,13 +166,56 @@ class Adjustment(Balanced):
         return tuple(self.effect.cautions)
 
 
+@dataclasses.dataclass(frozen=True)
+class Imputation:
+    """Missing covariates filled in by multiple imputation (``adjust.missing: impute``).
+
+    Attributes
+    ----------
+    m, seed
+        Number of imputed data sets and the seed of their random draws.
+    pooled
+        The adjusted effect pooled over the imputed data sets by Rubin's rules with the
+        Barnard–Rubin degrees of freedom (:func:`evalkit.missing.pool`, as R ``mice::pool``).
+    estimates, ses
+        The adjusted effect and its standard error in each imputed data set.
+    complete_case
+        The same adjusted effect on the youth with every covariate recorded, shown beside it;
+        ``None`` when it cannot be estimated (``complete_case_error`` says why).
+    complete_case_error
+        Why the complete-case estimate could not be made, or ``None``.
+    n_imputed
+        Youth with at least one covariate imputed.
+    missing
+        Youth missing each covariate (covariates with none left out).
+    balance
+        The balance table averaged over the imputed data sets (the mean of each column, as
+        cobalt's summary across imputations).
+    """
+
+    m: int
+    seed: int
+    pooled: PooledEstimate
+    estimates: tuple[float, ...]
+    ses: tuple[float, ...]
+    complete_case: WeightedEffect | None
+    complete_case_error: str | None
+    n_imputed: int
+    missing: Mapping[str, int]
+    balance: pd.DataFrame
+
+
 def _spec(adjust: Mapping[str, Any]) -> dict[str, Any]:
     """The ``adjust`` block with defaults filled in and its method and missing checked."""
-    spec = {**ADJUST_DEFAULTS, **{k: v for k, v in adjust.items() if v is not None}}
+    spec = {**ADJUST_DEFAULTS, **ADJUST_IMPUTE_DEFAULTS,
+            **{k: v for k, v in adjust.items() if v is not None}}
     if spec["method"] not in ADJUST_METHODS:
         raise ValueError(f"adjust.method must be one of {', '.join(ADJUST_METHODS)}")
     if spec["missing"] not in ADJUST_MISSING:
-        raise ValueError("adjust.missing: only complete-case analysis is available")
+        raise ValueError(f"adjust.missing must be one of {', '.join(ADJUST_MISSING)}")
+    m = spec["imputations"]
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2:
+        raise ValueError(f"adjust.imputations must be a whole number of at least 2, not {m!r}")
     return spec
 
 
@@ -178,6 +240,73 @@ def _balance(complete: pd.DataFrame, group: str, spec: Mapping[str, Any], thresh
             "treated": complete[group].astype(int), "n_incomplete": n_incomplete}
 
 
+def _imputed_frames(measured: pd.DataFrame, group: str, outcome: Sequence[str],
+                    spec: Mapping[str, Any]) -> tuple[list[pd.DataFrame], dict[str, int]]:
+    """The imputed copies of ``measured``: missing covariates filled in from the others.
+
+    The imputation model of each covariate holds the other covariates, the group and the
+    outcome columns (leaving the outcome out would bias the effect towards zero).
+    """
+    covs = list(spec["covariates"])
+    gaps = {c: int(measured[c].isna().sum()) for c in covs}
+    todo = [c for c in covs if gaps[c]]
+    predictors = [group, *outcome, *(c for c in covs if not gaps[c])]
+    frames = impute(measured, todo, m=int(spec["imputations"]), seed=int(spec["seed"]),
+                    predictors=predictors)
+    return frames, {c: n for c, n in gaps.items() if n}
+
+
+def _mean_balance(tables: Sequence[pd.DataFrame]) -> pd.DataFrame:
+    """The balance tables of the imputed data sets averaged column by column."""
+    first = tables[0]
+    numeric = [c for c in first.columns if pd.api.types.is_numeric_dtype(first[c])
+               and not pd.api.types.is_bool_dtype(first[c])]
+    mean = sum(t[numeric].to_numpy(float) for t in tables) / len(tables)
+    out = first.copy()
+    out[numeric] = mean
+    return out
+
+
+def _across(fits: Sequence[WeightedEffect]) -> tuple[Caution, ...]:
+    """The cautions of the imputed data sets, one per kind.
+
+    Cautions that differ only in their numbers (``33 program youth ...`` in one data set,
+    ``30 ...`` in another) are one kind: it is given once, with the figures of the first data
+    set that has it and the number of data sets that have it.
+    """
+    kinds: dict[str, list[str]] = {}
+    for f in fits:
+        for c in dict.fromkeys(f.cautions):
+            kinds.setdefault(re.sub(r"\d+(?:[.,]\d+)*", "#", str(c)), []).append(c)
+    out = []
+    for texts in kinds.values():
+        c = texts[0]
+        limits = getattr(c, "limits", True)
+        if len(texts) == len(fits) and len(set(texts)) == 1:
+            out.append(Caution(c, limits=limits))
+        else:
+            where = ("In every imputed data set" if len(texts) == len(fits) else
+                     f"In {len(texts)} of the {len(fits)} imputed data sets")
+            out.append(Caution(where
+                               + (" (figures of the first)" if len(set(texts)) > 1 else "")
+                               + f": {c}", limits=limits))
+    return tuple(out)
+
+
+def _pooled_effect(pooled: PooledEstimate, fits: Sequence[WeightedEffect],
+                   measured: pd.DataFrame, group: str) -> WeightedEffect:
+    """The pooled effect in the shape of one imputed data set's :class:`WeightedEffect`."""
+    first = fits[0]
+    t = measured[group].to_numpy(int)
+    notes = merge_cautions(pooled.cautions, _across(fits))
+    return dataclasses.replace(
+        first, estimate=pooled.estimate, se=pooled.se, ci_low=pooled.ci_low,
+        ci_high=pooled.ci_high, t=pooled.estimate / pooled.se if pooled.se > 0 else math.nan,
+        df=pooled.df, p_value=pooled.p_value, n=len(measured), n_treated=int((t == 1).sum()),
+        n_control=int((t == 0).sum()), cautions=notes, imputations=pooled.m,
+        terms=first.terms.iloc[0:0])
+
+
 def adjust_comparison(data: pd.DataFrame, post: str, group: str, adjust: Mapping[str, Any],
                       *, lower_is_better: bool = False, alpha: float = 0.05,
                       threshold: int = 11) -> Adjustment:
@@ -193,8 +322,9 @@ def adjust_comparison(data: pd.DataFrame, post: str, group: str, adjust: Mapping
         0/1 column: 1 for program youth.
     adjust
         ``covariates`` (list), ``method`` (``"weighting"`` or ``"matching"``), ``estimand``
-        (``"ATT"``, ``"ATE"``, ``"ATO"``; matching estimates the ATT) and ``missing``
-        (``"complete-case"``).
+        (``"ATT"``, ``"ATE"``, ``"ATO"``; matching estimates the ATT), ``missing``
+        (``"complete-case"`` or ``"impute"``) and, with ``impute``, ``imputations`` (default
+        20) and ``seed`` (default 1).
     lower_is_better
         Direction of the score (for the improvement index).
     alpha
@@ -205,31 +335,104 @@ def adjust_comparison(data: pd.DataFrame, post: str, group: str, adjust: Mapping
     Returns
     -------
     Adjustment
+        With ``missing: impute``, ``effect`` is the adjusted effect pooled over the imputed data
+        sets (Rubin's rules) and ``imputation`` holds the complete-case estimate beside it;
+        the balance, effective sample sizes and propensity scores are averaged over the
+        imputed data sets.
 
     Raises
     ------
     EvalDataError
         From :func:`evalkit.weighting.propensity`, :func:`~evalkit.weighting.match` or
         :func:`~evalkit.weighting.effect` (a constant covariate, perfect separation, no
-        overlap, ...).
+        overlap, ...), or from :func:`evalkit.missing.impute` (a covariate missing for every
+        youth).
+
+    Notes
+    -----
+    Only youth with a follow-up score are analysed (their covariates are imputed; a missing
+    follow-up is attrition, which the report's attrition check rates). Each imputed data set
+    gets its own weights or matches and its own doubly robust effect; the effects are pooled
+    with :func:`evalkit.missing.pool` with ``n − k`` complete-data degrees of freedom (the
+    regression's residual df), as ``mice::pool`` — the "within" approach to weighting after
+    imputation (Granger et al. 2019).
+
+    References
+    ----------
+    Granger, E., Sergeant, J. C., & Lunt, M. (2019). Avoiding pitfalls when combining multiple
+    imputation and propensity scores. *Statistics in Medicine*, 38, 5120–5132.
     """
     spec = _spec(adjust)
     covs = tuple(spec["covariates"])
     measured = data[data[post].notna()]
     complete = measured.dropna(subset=list(covs))
-    base = _balance(complete, group, spec, threshold, int(len(measured) - len(complete)))
-    fit = base["fit"]
-    adjusted = effect(complete, post, group, weights=fit, covariates=covs, alpha=alpha)
-    ones = pd.Series(1.0, index=complete.index)
-    naive = effect(complete, post, group, weights=ones, alpha=alpha)
-    y1 = complete.loc[complete[group] == 1, post]
-    y0 = complete.loc[complete[group] == 0, post]
-    g = hedges_g_wwc(adjusted.estimate, float(y1.std()), len(y1), float(y0.std()), len(y0))
+    n_out = int(len(measured) - len(complete))
+    if spec["missing"] == "impute" and n_out:
+        return _adjust_imputed(measured, complete, post, group, spec,
+                               lower_is_better=lower_is_better, alpha=alpha,
+                               threshold=threshold)
+    base = _balance(complete, group, spec, threshold, n_out)
+    adjusted, naive = _effects(complete, post, group, base["fit"], covs, alpha)
+    return Adjustment(**base, effect=adjusted, unadjusted=naive,
+                      **_sizes(adjusted.estimate, complete, post, group, alpha,
+                               lower_is_better))
+
+
+def _effects(frame: pd.DataFrame, post: str, group: str, fit: Weights | Matched,
+             covs: Sequence[str], alpha: float) -> tuple[WeightedEffect, WeightedEffect]:
+    """The doubly robust effect with ``fit``'s weights, and the unweighted difference."""
+    adjusted = effect(frame, post, group, weights=fit, covariates=tuple(covs), alpha=alpha)
+    ones = pd.Series(1.0, index=frame.index)
+    return adjusted, effect(frame, post, group, weights=ones, alpha=alpha)
+
+
+def _sizes(estimate: float, frame: pd.DataFrame, post: str, group: str, alpha: float,
+           lower_is_better: bool) -> dict[str, Any]:
+    """Hedges' g (WWC) of ``estimate`` with its interval, and the improvement index."""
+    y1 = frame.loc[frame[group] == 1, post]
+    y0 = frame.loc[frame[group] == 0, post]
+    g = hedges_g_wwc(estimate, float(y1.std()), len(y1), float(y0.std()), len(y0))
     half = stats.norm.ppf(1 - alpha / 2) * np.sqrt(g_variance(g, len(y1), len(y0)))
+    return {"g": g, "g_ci_low": g - half, "g_ci_high": g + half,
+            "improvement_index": improvement_index(g, lower_is_better=lower_is_better)}
+
+
+def _adjust_imputed(measured: pd.DataFrame, complete: pd.DataFrame, post: str, group: str,
+                    spec: Mapping[str, Any], *, lower_is_better: bool, alpha: float,
+                    threshold: int) -> Adjustment:
+    """:func:`adjust_comparison` with the missing covariates imputed (``missing: impute``)."""
+    covs = tuple(spec["covariates"])
+    frames, gaps = _imputed_frames(measured, group, [post], spec)
+    bases, fits, naives = [], [], []
+    for frame in frames:
+        base = _balance(frame, group, spec, threshold, 0)
+        adjusted, naive = _effects(frame, post, group, base["fit"], covs, alpha)
+        bases.append(base)
+        fits.append(adjusted)
+        naives.append(naive)
+    pooled = pool([f.estimate for f in fits], [f.se for f in fits],
+                  df_complete=float(fits[0].df), alpha=alpha)
+    try:
+        cc_base = _balance(complete, group, spec, threshold, len(measured) - len(complete))
+        cc: WeightedEffect | None = _effects(complete, post, group, cc_base["fit"], covs,
+                                             alpha)[0]
+        cc_error = None
+    except (EvalDataError, ValueError) as exc:
+        cc, cc_error = None, str(exc)
+    imputation = Imputation(
+        m=len(frames), seed=int(spec["seed"]), pooled=pooled,
+        estimates=tuple(f.estimate for f in fits), ses=tuple(f.se for f in fits),
+        complete_case=cc, complete_case_error=cc_error,
+        n_imputed=int(measured[list(covs)].isna().any(axis=1).sum()), missing=gaps,
+        balance=_mean_balance([b["fit"].balance for b in bases]))
+    first = bases[0]
+    ess_ = {k: float(np.mean([b["ess"][k] for b in bases])) for k in ("treated", "control")}
+    ps = sum(b["ps"].reindex(measured.index) for b in bases) / len(bases)
+    estimate = _pooled_effect(pooled, fits, measured, group)
     return Adjustment(
-        **base, effect=adjusted, unadjusted=naive, g=g, g_ci_low=g - half,
-        g_ci_high=g + half, improvement_index=improvement_index(
-            g, lower_is_better=lower_is_better))
+        **{**first, "ess": ess_, "ps": ps, "treated": measured[group].astype(int)},
+        effect=estimate, unadjusted=naives[0], imputation=imputation,
+        **_sizes(estimate.estimate, measured, post, group, alpha, lower_is_better))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -52,6 +52,10 @@ class WeightedEffect(Result):
         ci_high.
     covariates
         The covariates of the doubly robust regression (empty: difference in means).
+    imputations
+        0 for an estimate on one data set; ``m`` for the estimate pooled over ``m`` imputed
+        data sets by Rubin's rules (:func:`evalkit.methods.adjustment.adjust_comparison` with
+        ``missing: impute``), whose ``df`` are then the Barnard–Rubin degrees of freedom.
     """
 
     _title: ClassVar[str] = "Program effect, weighted"
@@ -79,11 +83,14 @@ class WeightedEffect(Result):
     odds_ratio_p_value: float = float("nan")
     log_odds_ratio_se: float = float("nan")
     alpha: float = 0.05
+    imputations: int = 0
 
     def _terms(self) -> list[dict[str, Any]]:
         what = ("risk difference" if self.outcome_type == "binary" else
                 "doubly robust weighted regression" if self.covariates else
                 "weighted difference in means")
+        if self.imputations:
+            what += f", pooled over {self.imputations} imputations"
         rows = [{"term": f"program effect ({what})", "estimate": self.estimate, "se": self.se,
                  "ci_low": self.ci_low, "ci_high": self.ci_high, "p_value": self.p_value,
                  "statistic": self.t, "df": self.df}]
@@ -100,6 +107,11 @@ class WeightedEffect(Result):
         se = ("survey::svyglm" if self.vcov == "survey" else "sandwich::vcovCL (HC1)")
         out = [f"{self.n_treated} program and {self.n_control} comparison youth{cl}; "
                f"standard errors as {se}; t with {self.df:g} df."]
+        if self.imputations:
+            out = [f"{self.n_treated} program and {self.n_control} comparison youth{cl}; "
+                   f"each of {self.imputations} imputed data sets with standard errors as "
+                   f"{se}, pooled by Rubin's rules (R mice::pool); t with {self.df:.1f} "
+                   "Barnard–Rubin df."]
         if self.outcome_type == "binary":
             out.append("The odds ratio's standard error is that of the log odds ratio.")
         return out
@@ -323,7 +335,7 @@ def effect(
     terms = pd.DataFrame({"term": names, "estimate": beta, "se": se, "t": tt, "p_value": p,
                           "ci_low": beta - q * se, "ci_high": beta + q * se})
     binary = bool(np.isin(y, (0.0, 1.0)).all())
-    extra: dict[str, float] = {}
+    extra: dict[str, Any] = {}
     if binary:
         if y[t == 1].min() == y[t == 1].max() and y[t == 0].min() == y[t == 0].max():
             cautions.append(Caution(f"'{outcome}' does not vary within either group: the odds "

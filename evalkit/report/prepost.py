@@ -439,7 +439,10 @@ class PrePostReport(Report):
             conf = f"{1 - e.alpha:.0%}"
             items["Program effect"] = (f"{_num(e.estimate)} {o.units} ({conf} CI "
                                        f"{_ci(e.ci_low, e.ci_high)}), adjusted by "
-                                       + ("weighting" if a.method == "weighting" else "matching"))
+                                       + ("weighting" if a.method == "weighting" else "matching")
+                                       + ("" if a.imputation is None else
+                                          ", missing characteristics imputed "
+                                          f"{a.imputation.m} times"))
             items["Unadjusted difference"] = (
                 f"{_num(a.unadjusted.estimate)} {o.units} ({conf} CI "
                 f"{_ci(a.unadjusted.ci_low, a.unadjusted.ci_high)})")
@@ -552,8 +555,13 @@ class PrePostReport(Report):
                 f"headline effect adjusts for {len(a.covariates)} characteristics recorded at "
                 f"intake ({', '.join(words.label(c, self.labels) for c in a.covariates)}) by "
                 f"{how}, estimated for {estimand_words(a.estimand)}, followed by a weighted "
-                "regression on the same characteristics (a doubly robust estimate). Youth "
-                "missing any of them are left out (complete cases).")
+                "regression on the same characteristics (a doubly robust estimate). "
+                + ("Youth missing any of them are left out (complete cases)."
+                   if a.imputation is None else
+                   f"Characteristics missing for some youth are filled in {a.imputation.m} "
+                   "times by multiple imputation; the estimates of the completed data sets "
+                   "are pooled by Rubin's rules, and the complete-case estimate is shown "
+                   "beside them."))
         parts.append(
             f"Each youth's {o.label} {words.agree(o.label, 'was')} measured at {o.pre_label} "
             f"and again at {o.post_label}. "
@@ -591,7 +599,8 @@ class PrePostReport(Report):
             o = self.outcome
             html += effect_section(self.adjusted, outcome_label=o.label, units=o.units,
                                    post_label=o.post_label,
-                                   comparison_label=self.comparison_label, labels=self.labels)
+                                   comparison_label=self.comparison_label, labels=self.labels,
+                                   threshold=self.threshold)
         if self.comparison is not None:
             html += self._comparison_findings()
         html += self._change_findings()
@@ -1006,8 +1015,12 @@ class PrePostReport(Report):
         estimates: list[dict[str, Any]] = []
         if shown:
             if adj is not None:
+                cc = None if adj.imputation is None else adj.imputation.complete_case
                 for label, fit in ((f"program effect adjusted by {done}", adj.effect),
+                                   (f"program effect adjusted by {done}, complete cases", cc),
                                    ("program difference, unadjusted", adj.unadjusted)):
+                    if fit is None:
+                        continue
                     for row in fit.to_frame().to_dict("records"):
                         estimates.append({**row, "term": f"{label}: {row['term']}"})
             for res in (k, c, self.signed):
@@ -1041,7 +1054,7 @@ class PrePostReport(Report):
         if k is not None and shown:
             checks["baseline_equivalence"] = {"g": k.baseline_g, "status": k.baseline_status}
         if adj is not None and shown:
-            checks["covariate_balance"] = covariate_balance(adj)
+            checks["covariate_balance"] = covariate_balance(adj, threshold=self.threshold)
         doc = resultsdoc.build(
             design=self.design(),
             outcome={"name": c.post, "label": o.label, "units": o.units,
@@ -1089,8 +1102,12 @@ class PrePostReport(Report):
         items: list[Any] = []
         if self.reportable:
             if self.adjusted is not None:
-                items += [self.adjusted.effect,
-                          ("Covariate balance", self.adjusted.balance[
+                imp = self.adjusted.imputation
+                items += [self.adjusted.effect, *(
+                    () if imp is None or imp.complete_case is None else
+                    (("Program effect, weighted, complete cases only",
+                      shown_frame(imp.complete_case)),))]
+                items += [("Covariate balance", self.adjusted.balance[
                               ["covariate", "smd_raw", "smd_adjusted", "variance_ratio"]])]
             items += [r for r in (self.comparison, self.change, self.signed) if r is not None]
             if self.reliable is not None:

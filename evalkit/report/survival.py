@@ -950,5 +950,5 @@ class SurvivalReport(Report):
             "failing_terms": [self.term_label(x) for x in self.ph_failing],
             "holds": self.ph_holds}}
         if adj is not None and shown:
-            doc["checks"]["covariate_balance"] = covariate_balance(adj)
+            doc["checks"]["covariate_balance"] = covariate_balance(adj, threshold=self.threshold)
         return doc

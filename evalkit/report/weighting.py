@@ -44,18 +44,41 @@ def estimand_words(estimand: str) -> str:
             "ATO": "the youth who could as well have been in either group"}[estimand]
 
 
-def covariate_balance(adj: Balanced) -> dict[str, Any]:
+def covariate_balance(adj: Balanced, *, threshold: int = 11) -> dict[str, Any]:
     """The balance summary ``results.json`` carries under ``checks.covariate_balance``.
+
+    Parameters
+    ----------
+    adj
+        Groups made alike by weighting or matching.
+    threshold
+        Privacy threshold: the number of youth with an imputed characteristic is ``None``
+        when it is from 1 to ``threshold − 1``.
 
     Returns
     -------
     dict
         ``method``, ``estimand``, ``covariates`` (rows of covariate, smd_raw, smd_adjusted,
-        variance_ratio), ``max_abs_smd_raw``, ``max_abs_smd_adjusted``, ``ess`` (treated,
-        control), ``n_incomplete``.
+        variance_ratio; averaged over the imputed data sets with ``missing: impute``),
+        ``max_abs_smd_raw``, ``max_abs_smd_adjusted``, ``ess`` (treated, control),
+        ``n_incomplete``; with imputed characteristics also ``imputation``: ``m``, ``seed``,
+        ``imputed`` (the characteristics imputed), ``n_imputed``, ``fmi``, ``df`` and
+        ``complete_case`` (estimate, se, ci_low, ci_high, p_value of the complete-case
+        adjusted effect, or ``None``).
     """
     b = adj.balance
     rows = b[["covariate", "smd_raw", "smd_adjusted", "variance_ratio"]]
+    extra: dict[str, Any] = {}
+    imp = adj.imputation
+    if imp is not None:
+        cc = imp.complete_case
+        extra["imputation"] = {
+            "m": imp.m, "seed": imp.seed, "imputed": list(imp.missing),
+            "n_imputed": imp.n_imputed if imp.n_imputed >= threshold else None,
+            "fmi": imp.pooled.fmi, "df": imp.pooled.df,
+            "complete_case": None if cc is None else {
+                k: getattr(cc, k) for k in ("estimate", "se", "ci_low", "ci_high", "p_value")},
+        }
     return {
         "method": adj.method, "estimand": adj.estimand, "missing": adj.missing,
         "covariates": rows.to_dict("records"),
@@ -63,6 +86,7 @@ def covariate_balance(adj: Balanced) -> dict[str, Any]:
         "max_abs_smd_adjusted": max_abs_smd(b, "smd_adjusted"),
         "ess": {k: float(v) for k, v in adj.ess.items()},
         "n_incomplete": adj.n_incomplete,
+        **extra,
     }
 
 
@@ -86,7 +110,8 @@ def _done(adj: Adjustment) -> str:
 
 
 def effect_section(adj: Adjustment, *, outcome_label: str, units: str, post_label: str,
-                   comparison_label: str, labels: Mapping[str, str]) -> str:
+                   comparison_label: str, labels: Mapping[str, str],
+                   threshold: int = 11) -> str:
     """HTML of the adjusted program effect next to the unadjusted one (Findings).
 
     Parameters
@@ -99,25 +124,52 @@ def effect_section(adj: Adjustment, *, outcome_label: str, units: str, post_labe
         Name of the comparison group.
     labels
         Display names of columns.
+    threshold
+        Privacy threshold: with imputed characteristics, the complete-case youth counts are
+        withheld when they would show that fewer than this many youth of a group had one
+        missing.
 
     Returns
     -------
     str
-        A table with a sentence on how the adjustment was made.
+        A table with a sentence on how the adjustment was made (with imputed characteristics,
+        the complete-case estimate beside the pooled one).
     """
     e, u = adj.effect, adj.unadjusted
     conf = f"{1 - e.alpha:.0%}"
     covs = join_names([words.label(c, labels) for c in adj.covariates])
-    rows = pd.DataFrame(
-        {"Estimate": [num(u.estimate, 1), num(e.estimate, 1), num(adj.g, 2)],
-         f"{conf} CI": [interval(u.ci_low, u.ci_high, 1), interval(e.ci_low, e.ci_high, 1),
-                        interval(adj.g_ci_low, adj.g_ci_high, 2)],
-         "Youth analysed": [f"{u.n_treated:,} program, {u.n_control:,} {comparison_label}",
-                            f"{e.n_treated:,} program, {e.n_control:,} {comparison_label}",
-                            ""]},
-        index=[f"Difference at {post_label}, unadjusted ({units})",
-               f"Program effect at {post_label}, adjusted by {_done(adj)} ({units})",
-               "Effect size of the adjusted effect (Hedges' g, WWC)"])
+    imp = adj.imputation
+
+    def youth(fit: Any) -> str:
+        return f"{fit.n_treated:,} program, {fit.n_control:,} {comparison_label}"
+
+    names = [f"Difference at {post_label}, unadjusted ({units})",
+             f"Program effect at {post_label}, adjusted by {_done(adj)} ({units})"]
+    est = [num(u.estimate, 1), num(e.estimate, 1)]
+    cis = [interval(u.ci_low, u.ci_high, 1), interval(e.ci_low, e.ci_high, 1)]
+    n = [youth(u), youth(e)]
+    if imp is not None:
+        names[1] = (f"Program effect at {post_label}, adjusted by {_done(adj)}, missing "
+                    f"characteristics imputed ({units})")
+        names.append(f"Same, complete cases only ({units})")
+        cc = imp.complete_case
+        if cc is None:
+            est.append("not estimable")
+            cis.append("")
+            n.append("")
+        else:
+            est.append(num(cc.estimate, 1))
+            cis.append(interval(cc.ci_low, cc.ci_high, 1))
+            gaps = (e.n_treated - cc.n_treated, e.n_control - cc.n_control)
+            n.append(youth(cc) if all(g == 0 or g >= threshold for g in gaps) else
+                     f"withheld (fewer than {threshold} youth of a group missing a "
+                     "characteristic)")
+    names.append("Effect size of the adjusted effect (Hedges' g, WWC)")
+    est.append(num(adj.g, 2))
+    cis.append(interval(adj.g_ci_low, adj.g_ci_high, 2))
+    n.append("")
+    rows = pd.DataFrame({"Estimate": est, f"{conf} CI": cis, "Youth analysed": n},
+                        index=names)
     how = ("Propensity-score weighting" if adj.method == "weighting" else
            "Nearest-neighbour matching on the propensity score")
     text = paragraphs(
@@ -128,12 +180,26 @@ def effect_section(adj: Adjustment, *, outcome_label: str, units: str, post_labe
         "estimate: it is right if either the weights or the regression are). The unadjusted "
         "difference compares the groups as they were and is shown only to see how much the "
         "adjustment matters.")
-    note = (f"Adjusted effect: t = {e.t:.2f} with {e.df:g} degrees of freedom, "
+    df = f"{e.df:g}" if imp is None else f"{e.df:.1f}"
+    note = (f"Adjusted effect: t = {e.t:.2f} with {df} degrees of freedom, "
             f"{p_text(e.p_value)}; "
-            + ("standard errors as R survey::svyglm." if e.vcov == "survey" else
-               "standard errors as R lm with sandwich::vcovCL on the matched pairs.")
+            + ("standard errors as R survey::svyglm" if e.vcov == "survey" else
+               "standard errors as R lm with sandwich::vcovCL on the matched pairs")
+            + (f" in each of {imp.m} imputed data sets, pooled by Rubin's rules with "
+               f"Barnard–Rubin degrees of freedom (as R mice::pool; fraction of missing "
+               f"information {imp.pooled.fmi:.2f})." if imp is not None else ".")
             + (f" {adj.n_incomplete:,} youth with a {post_label} score but a missing "
                "characteristic are left out (complete cases)." if adj.n_incomplete else ""))
+    if imp is not None:
+        missing = join_names([words.label(c, labels) for c in imp.missing])
+        text += paragraphs(
+            f"Some youth had {missing} missing. Rather than leave them out, the missing "
+            f"values were filled in {imp.m} times by multiple imputation (chained equations "
+            "with predictive mean matching, from the other characteristics, the group and the "
+            f"score at {post_label}; seed {imp.seed}); the weighting and the effect were estimated "
+            "in each completed data set and pooled. The estimate from the youth with every "
+            "characteristic recorded is shown beside it: if the two differ much, who has "
+            "missing records matters to the finding.")
     return text + table(rows, caption=f"Program vs {comparison_label}: {outcome_label}, "
                         "adjusted and unadjusted", total_rows=(), note=note)
 

@@ -470,7 +470,7 @@ def _check_template_rules(spec: TemplateSpec, raw: dict, params: dict[str, Any],
             problems.append(f"'parameters.event_window' {window!r} ends before adoption: the "
                             "last period must be 0 (the adoption period) or later")
     if spec.name in ("prepost", "survival"):
-        _check_adjust(params, problems)
+        _check_adjust(params, problems, template=spec.name)
     if spec.name == "survival":
         times = params.get("times")
         if _kind_ok(times, "numbers") and any(t <= 0 for t in times):
@@ -480,7 +480,7 @@ def _check_template_rules(spec: TemplateSpec, raw: dict, params: dict[str, Any],
             problems.append(f"'parameters.tau' must be a positive time, not {tau!r}")
 
 
-def _check_adjust(params: dict[str, Any], problems: list[str]) -> None:
+def _check_adjust(params: dict[str, Any], problems: list[str], *, template: str) -> None:
     """The prepost and survival ``adjust`` block: known keys, covariates, and allowed values.
 
     Defaults are filled in for the keys left out (method ``weighting``, estimand ``ATT``,
@@ -490,14 +490,18 @@ def _check_adjust(params: dict[str, Any], problems: list[str]) -> None:
     if not _kind_ok(adjust, "adjust"):
         return
     # imported only for a config that adjusts: the estimators' module is slow to import
-    from evalkit.methods.adjustment import ADJUST_CHOICES, ADJUST_MISSING_PLANNED
+    from evalkit.methods.adjustment import (
+        ADJUST_CHOICES,
+        ADJUST_IMPUTE_DEFAULTS,
+        ADJUST_MISSING_PLANNED,
+    )
 
     where = "parameters.adjust"
     before = len(problems)
     if not params.get("group"):
         problems.append(f"'{where}' needs 'parameters.group' (it adjusts a comparison-group "
                         "design)")
-    known = ("covariates", *ADJUST_CHOICES)
+    known = ("covariates", *ADJUST_CHOICES, *ADJUST_IMPUTE_DEFAULTS)
     for key in adjust:
         if key not in known:
             problems.append(f"unknown key '{where}.{key}' (known: {', '.join(known)})"
@@ -525,6 +529,22 @@ def _check_adjust(params: dict[str, Any], problems: list[str]) -> None:
         else:
             problems.append(f"'{where}.{key}' must be one of {', '.join(choices)}, not "
                             f"{_short(value)}")
+    imputing = adjust.get("missing") == "impute"
+    for key in ADJUST_IMPUTE_DEFAULTS:
+        value = adjust.get(key)
+        if value is None:
+            continue
+        if not imputing:
+            problems.append(f"'{where}.{key}' is used only with 'missing: impute'")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < (
+                2 if key == "imputations" else 0):
+            problems.append(f"'{where}.{key}' must be a whole number"
+                            + (" of at least 2" if key == "imputations" else " (0 or more)")
+                            + f", not {_short(value)}")
+    if imputing and template == "survival":
+        problems.append(f"'{where}.missing': multiple imputation is available for the prepost "
+                        "template; the survival template analyses complete cases (use "
+                        "complete-case)")
     if adjust.get("method") == "matching" and adjust.get("estimand") not in (None, "ATT"):
         problems.append(f"'{where}.estimand': matching estimates the effect on program youth "
                         f"(ATT), not {_short(adjust['estimand'])}; use weighting for "
@@ -532,6 +552,9 @@ def _check_adjust(params: dict[str, Any], problems: list[str]) -> None:
     if len(problems) == before:
         params["adjust"] = {"covariates": list(covs or []),
                             **{k: adjust.get(k) or v[0] for k, v in ADJUST_CHOICES.items()}}
+        if imputing:
+            params["adjust"].update({k: v if adjust.get(k) is None else adjust[k]
+                                     for k, v in ADJUST_IMPUTE_DEFAULTS.items()})
 
 
 def _suggest(key: str, known: Iterable[str]) -> str:
