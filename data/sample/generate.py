@@ -414,6 +414,99 @@ def advocacy_truth(draws: int = 2_000_000) -> dict:
     }
 
 
+#: One state adopts a law, the others never do: a state-year panel of youth running away from
+#: foster care. Outcome = 30 + state effect + year effect + loading × common factor + effect.
+NAVIGATOR = {"states": STATES[:25], "adopter": "MN", "years": range(2006, 2022),
+             "law_year": 2015, "effect": -4.0, "noise_sd": 0.3}
+#: The navigator panel and the hotline series have their own seeded streams, so the other
+#: files are unchanged.
+NAVIGATOR_SEED = SEED + 29
+HOTLINE = {"months": 84, "start": "2018-01", "protocol": "2022-01", "rate_ratio": 1.30,
+           "slope_rate_ratio": 1.0, "trend_per_year": 0.03, "season_amplitude": 0.15,
+           "base_per_100k": 19.0, "population": 210_000, "population_growth": 0.004,
+           "gamma_shape": 60.0}
+HOTLINE_SEED = SEED + 31
+
+
+def navigator_panel() -> pd.DataFrame:
+    """A state-year panel in which one state (``MN``) adopts a law in 2015.
+
+    Runaways from foster care per 1,000 youth in care: each state has its own level and its own
+    loading on a common factor that bends in the mid-2010s (so parallel trends fail for a plain
+    comparison with the average state, while a weighted set of states tracks the adopter). The
+    adopter's level and loading lie inside the other states' range. True effect: −4.0 per 1,000
+    in every year from 2015.
+    """
+    s = NAVIGATOR
+    rng = np.random.default_rng(NAVIGATOR_SEED)
+    states = list(s["states"])
+    if s["adopter"] not in states:
+        states[-1] = s["adopter"]
+    years = np.array(list(s["years"]))
+    level = rng.normal(0.0, 3.0, len(states))
+    loading = rng.uniform(-1.0, 1.5, len(states))
+    i = states.index(s["adopter"])
+    level[i], loading[i] = 1.0, 1.2  # inside the donors' range
+    factor = 4.0 * np.tanh((years - 2012.5) / 2.5)
+    year_effect = -0.25 * (years - years[0])
+    rows = []
+    for k, st in enumerate(states):
+        adopts = st == s["adopter"]
+        for j, y in enumerate(years):
+            on = adopts and y >= s["law_year"]
+            value = (30.0 + level[k] + year_effect[j] + loading[k] * factor[j]
+                     + (s["effect"] if on else 0.0) + rng.normal(0.0, s["noise_sd"]))
+            rows.append({"state": st, "year": int(y),
+                         "first_law_year": s["law_year"] if adopts else 0,
+                         "navigator_law": int(on), "runaways_per_1k": round(float(value), 3)})
+    return pd.DataFrame(rows)
+
+
+def navigator_truth(panel: pd.DataFrame) -> dict:
+    """The true effect and the shape of the navigator panel."""
+    s = NAVIGATOR
+    post = [y for y in s["years"] if y >= s["law_year"]]
+    return {"file": "navigator_law_panel.csv", "n_states": int(panel["state"].nunique()),
+            "adopter": s["adopter"], "law_year": s["law_year"],
+            "n_pre_years": len([y for y in s["years"] if y < s["law_year"]]),
+            "n_post_years": len(post), "true_att": s["effect"]}
+
+
+def hotline_series() -> pd.DataFrame:
+    """One county's monthly count of youth identified as possibly trafficked, 2018–2024.
+
+    A screening protocol starts in January 2022. Expected count = population × base rate ×
+    trend × season × (rate ratio 1.30 from the protocol on); the counts are Poisson with a
+    gamma-distributed monthly rate (overdispersed, as real referral counts are).
+    """
+    s = HOTLINE
+    rng = np.random.default_rng(HOTLINE_SEED)
+    months = pd.period_range(s["start"], periods=s["months"], freq="M")
+    t = np.arange(s["months"])
+    start = int((pd.Period(s["protocol"], freq="M") - months[0]).n)
+    post = (t >= start).astype(float)
+    population = np.round(s["population"] * (1 + s["population_growth"]) ** (t / 12), -1)
+    season = s["season_amplitude"] * np.sin(2 * np.pi * (months.month.to_numpy() - 4) / 12)
+    log_rate = (np.log(s["base_per_100k"] / 100_000) + s["trend_per_year"] * t / 12 + season
+                + np.log(s["rate_ratio"]) * post
+                + np.log(s["slope_rate_ratio"]) * (t - start) * post)
+    mu = population * np.exp(log_rate)
+    rate = rng.gamma(s["gamma_shape"], mu / s["gamma_shape"])
+    return pd.DataFrame({"month": months.strftime("%Y-%m"), "youth_identified": rng.poisson(rate),
+                         "child_population": population.astype(int)})
+
+
+def hotline_truth(series: pd.DataFrame) -> dict:
+    """The true protocol effect and the shape of the hotline series."""
+    s = HOTLINE
+    return {"file": "county_identifications.csv", "n_months": len(series),
+            "protocol_month": s["protocol"],
+            "n_pre_months": int((series["month"] < s["protocol"]).sum()),
+            "true_level_rate_ratio": s["rate_ratio"],
+            "true_slope_rate_ratio_per_month": s["slope_rate_ratio"],
+            "min_monthly_count": int(series["youth_identified"].min())}
+
+
 def main() -> None:
     rng = np.random.default_rng(SEED)
     truth = {"seed": SEED, "mentoring": {}}
@@ -443,6 +536,12 @@ def main() -> None:
         t[f"observed_attrition_{grp}"] = round(
             float(adv.loc[adv["in_program"] == g, "ts_6mo"].isna().mean()), 3)
     truth["advocacy"] = t
+    nav = navigator_panel()
+    nav.to_csv(HERE / "navigator_law_panel.csv", index=False)
+    truth["navigator"] = navigator_truth(nav)
+    hot = hotline_series()
+    hot.to_csv(HERE / "county_identifications.csv", index=False)
+    truth["hotline"] = hotline_truth(hot)
     (HERE / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     print(json.dumps(truth, indent=2))
 
