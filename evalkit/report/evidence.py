@@ -24,6 +24,10 @@ randomized_prepost          attrition unknown                         meets stan
 staggered_did               pre-adoption effects jointly zero         meets standards with
                             (Wald p >= 0.05, all pre-periods)         reservations
 staggered_did               pre-adoption effects not zero (p < 0.05)  flagged
+single_unit_did             the weighted comparison tracked the       meets standards with
+                            adopter before adoption (misfit <=        reservations
+                            SINGLE_UNIT_FIT × its own variation)
+single_unit_did             misfit above that                         flagged
 time_to_event_comparison    always (this design does not test         comparison group —
                             equivalence at entry)                     likeness at entry not
                                                                       established
@@ -72,8 +76,8 @@ from typing import Any
 
 from evalkit.results import limiting
 
-__all__ = ["RATINGS", "LOWERED_BY_CAUTIONS", "WWC_EQUIVALENT", "WWC_ADJUSTABLE", "rate",
-           "balance_status", "not_estimated", "withheld_rating"]
+__all__ = ["RATINGS", "LOWERED_BY_CAUTIONS", "SINGLE_UNIT_FIT", "WWC_EQUIVALENT",
+           "WWC_ADJUSTABLE", "rate", "balance_status", "not_estimated", "withheld_rating"]
 
 #: Rating codes and their labels, strongest first.
 RATINGS = {
@@ -93,6 +97,11 @@ WWC_EQUIVALENT = 0.05
 WWC_ADJUSTABLE = 0.25
 
 #: Ratings that a limiting caution on the headline estimate lowers to ``"limited"``.
+#: A single-unit design whose pre-adoption misfit (root mean squared gap between the adopting
+#: unit and its weighted comparison) exceeds this multiple of the unit's own year-to-year
+#: variation (the SD of its pre-adoption changes) is flagged.
+SINGLE_UNIT_FIT = 1.0
+
 LOWERED_BY_CAUTIONS = ("meets_standards", "meets_with_reservations", "comparison_unverified")
 
 
@@ -310,6 +319,28 @@ def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
         if p is not None and p == p:
             reasons.append(f"No sign of diverging trends before adoption (pre-trend test over "
                            f"every year before adoption, p = {p:.2f}).")
+        return _rated("meets_with_reservations", reasons)
+    if design == "single_unit_did":
+        unit = checks.get("unit_label") or "unit"
+        policy = checks.get("policy_label") or "the policy"
+        n = checks.get("n_adopting") or 1
+        who = f"one {unit}" if n == 1 else f"{n} {unit}s"
+        reasons = [f"Only {who} adopted {policy}: what would have happened there without it is "
+                   f"estimated from a weighted set of {unit}s that tracked "
+                   + ("it" if n == 1 else "them") + " before adoption (synthetic "
+                   "difference-in-differences). A single adoption cannot separate "
+                   f"{policy} from anything else that changed there at the same time, so the "
+                   "best possible rating is 'with reservations'."]
+        fit = checks.get("pre_fit_ratio")
+        if fit is not None and fit == fit and fit > SINGLE_UNIT_FIT:
+            reasons.insert(0, f"Before adoption, the weighted comparison did not track the "
+                              f"adopting {unit} closely (its misfit was {fit:.2f} times the "
+                              f"year-to-year variation of the {unit}'s own outcome).")
+            return _rated("flagged", reasons)
+        if fit is not None and fit == fit:
+            reasons.append(f"Before adoption, the weighted comparison tracked the adopting "
+                           f"{unit} closely (misfit {fit:.2f} times its own year-to-year "
+                           "variation).")
         return _rated("meets_with_reservations", reasons)
     if design == "time_to_event_comparison" and checks.get("balance") is not None:
         status, why = balance_status(checks["balance"], checks.get("balance_method", "weighting"),
