@@ -123,3 +123,18 @@ def test_a_terminated_run_leaves_no_working_folder(tmp_path, monkeypatch):
     proc.wait(timeout=60)
     assert not work[0].exists()
     assert not list(reports.glob(".tmp-*"))
+
+
+def test_a_policy_panels_units_are_places_and_are_not_searched():
+    """The did template's id column names states: the report may print them (a synthetic
+    control's weights); the id column of a template about people is searched in full."""
+    import pandas as pd
+
+    from evalkit.run.checks import identifier_columns
+    from evalkit.run.templates import get_template
+
+    panel = pd.DataFrame({"state": ["Minnesota", "Delaware"] * 12, "note": ["ok"] * 24})
+    assert get_template("did").units_are_places
+    assert not get_template("prepost").units_are_places
+    assert "state" not in identifier_columns(panel, "state", 11, places=True)
+    assert identifier_columns(panel, "state", 11)["state"] is not None

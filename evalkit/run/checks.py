@@ -206,7 +206,8 @@ def _did(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:
 
 
 def identifier_columns(
-    data: pd.DataFrame, id_column: str | None, threshold: int, *, known_text: str = ""
+    data: pd.DataFrame, id_column: str | None, threshold: int, *, known_text: str = "",
+    places: bool = False,
 ) -> dict[str, list[str]]:
     """Values no output may show, by column.
 
@@ -224,13 +225,16 @@ def identifier_columns(
     told apart from other numbers), and the text columns are. The rules of
     :func:`evalkit.privacy.find_identifiers` then apply to each value (short values and
     short numbers are not searched).
+
+    With ``places`` (a template whose units are jurisdictions, such as the did template's
+    states), the id column names public places, not people: it is not searched at all.
     """
     import pandas as pd
 
     from evalkit.privacy import unique_text
 
     out: dict[str, Any] = {}
-    if id_column and id_column in data.columns:
+    if id_column and id_column in data.columns and not places:
         # an Arrow array of the distinct ids: millions of them are searched without a copy
         out[id_column] = unique_text(data[id_column])
     for col in data.columns:

@@ -63,6 +63,11 @@ class TemplateSpec:
     description: str
     params: tuple[Param, ...]
     columns: Callable[[Mapping[str, Any], str | None], list[Column]]
+    #: Whether the id column names places (states, counties) rather than people. A policy
+    #: panel's units are public jurisdictions whose names the report prints (a synthetic
+    #: control's weights by state), so the leak check does not search them; every other text
+    #: column is still searched.
+    units_are_places: bool = False
 
     @property
     def notebook(self) -> str:
@@ -204,6 +209,7 @@ def _did_columns(p: Mapping[str, Any], id_column: str | None) -> list[Column]:
 
 DID = TemplateSpec(
     name="did",
+    units_are_places=True,
     design="Staggered adoption of a policy, difference-in-differences",
     description="Effect of a policy adopted by different units (states) in different years.",
     params=(
