@@ -8,11 +8,18 @@ regression). The estimators themselves are documented in :mod:`evalkit.methods.p
 from evalkit.methods.policy import (
     InterruptedTimeSeries,
     ItsTerm,
+    SingleUnitDiD,
     SyntheticControl,
+    SyntheticDiD,
     interrupted_time_series,
     placebo_its,
+    pre_fit_ratio,
+    single_unit_did,
     synthetic_control,
+    synthetic_did,
 )
 
-__all__ = ["InterruptedTimeSeries", "ItsTerm", "SyntheticControl", "interrupted_time_series",
-           "placebo_its", "synthetic_control"]
+__all__ = ["InterruptedTimeSeries", "ItsTerm", "SingleUnitDiD", "SyntheticControl",
+           "SyntheticDiD", "interrupted_time_series", "placebo_its", "pre_fit_ratio",
+           "single_unit_did",
+           "synthetic_control", "synthetic_did"]

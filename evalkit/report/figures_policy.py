@@ -1,0 +1,140 @@
+"""Figures of the single-unit policy designs: synthetic DiD's paths, weights and placebos.
+
+They follow the style of :mod:`evalkit.report.figures` (its palette, :func:`new_figure` and
+:func:`figure_block`), kept apart because that module is already long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from evalkit.report.figures import PALETTE, new_figure, wrap_label
+
+__all__ = ["placebo_figure", "synthdid_paths_figure", "unit_weights_figure"]
+
+
+def synthdid_paths_figure(trajectories: pd.DataFrame, time_weights: pd.Series, *, start: Any,
+                          outcome_label: str, units: str, treated_label: str,
+                          synthetic_label: str):
+    """The adopters' outcome and their synthetic comparison, with the adoption marked.
+
+    As R ``synthdid_plot(overlay = 1)``: the comparison is the weighted average of the
+    non-adopting units shifted by the time-weighted pre-adoption gap, so after adoption the
+    gap between the lines is the effect. The time weights are drawn as bars along the bottom.
+
+    Parameters
+    ----------
+    trajectories
+        ``time``, ``treated``, ``synthetic_adjusted`` and ``post`` by period
+        (:attr:`~evalkit.methods.policy.synthdid.SyntheticDiD.trajectories`).
+    time_weights
+        Weight of each pre-adoption period.
+    start
+        The first period with the policy.
+    outcome_label, units
+        The outcome in words and its units (y axis).
+    treated_label, synthetic_label
+        Legend entries.
+    """
+    tr = trajectories
+    fig, (ax,) = new_figure(1, width=8.0, height=3.8)
+    x = tr["time"].to_numpy(float)
+    ax.plot(x, tr["treated"], color=PALETTE["blue"], marker="o", ms=3, lw=1.8,
+            label=treated_label)
+    ax.plot(x, tr["synthetic_adjusted"], color=PALETTE["orange"], ls="--", lw=1.8,
+            label=synthetic_label)
+    post = tr["post"].astype(bool).to_numpy()
+    ax.fill_between(x[post], tr["treated"][post], tr["synthetic_adjusted"][post],
+                    color=PALETTE["sky"], alpha=0.25, lw=0, label="Estimated effect")
+    ax.axvline(float(start) - 0.5, color=PALETTE["grey"], ls=":", lw=1)
+    lo, hi = ax.get_ylim()
+    lam = time_weights.reindex(tr["time"]).fillna(0.0).to_numpy(float)
+    if lam.max() > 0:
+        ax.bar(x, lam / lam.max() * 0.12 * (hi - lo), bottom=lo, width=0.6,
+               color=PALETTE["grey"], alpha=0.5, label="Weight of each year before adoption")
+        ax.set_ylim(lo, hi)
+    ax.set_xlabel("Year")
+    ax.set_ylabel(wrap_label(f"{outcome_label} ({units})" if units else outcome_label, 32))
+    ax.set_title("Before and after adoption, against the synthetic comparison")
+    ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def unit_weights_figure(weights: pd.Series, *, unit_label: str, top: int = 12,
+                        smallest: float = 0.005):
+    """The comparison units with the largest weights, as horizontal bars.
+
+    Parameters
+    ----------
+    weights
+        Weight by comparison unit (summing to 1).
+    unit_label
+        What a unit is ("state").
+    top
+        How many units to show at most (the rest are summed into one bar).
+    smallest
+        Units with a smaller weight are summed into that bar too (a bar labelled 0.00 says
+        nothing).
+    """
+    w = weights[weights > 0].sort_values(ascending=False)
+    shown = w[w >= smallest].iloc[:top]
+    top = len(shown)
+    rest = float(w.iloc[top:].sum())
+    labels = [str(k) for k in shown.index]
+    values = list(shown.to_numpy(float))
+    if rest > 0:
+        labels.append(f"{len(w) - top} other {unit_label}s")
+        values.append(rest)
+    fig, (ax,) = new_figure(1, width=8.0, height=0.9 + 0.28 * len(values))
+    y = np.arange(len(values))[::-1]
+    ax.barh(y, values, color=PALETTE["blue"], height=0.6)
+    for yy, v in zip(y, values, strict=True):
+        ax.text(v, yy, f" {v:.2f}", va="center", fontsize=8)
+    ax.set_yticks(y, labels)
+    ax.set_xlim(0, max(values) * 1.18)
+    ax.set_xlabel("Weight in the synthetic comparison")
+    ax.set_title(f"Which {unit_label}s make up the comparison")
+    ax.grid(axis="y", visible=False)
+    return fig
+
+
+def placebo_figure(replicates: Sequence[float], estimate: float, *, units: str,
+                   unit_label: str):
+    """The placebo estimates against the actual one.
+
+    Each placebo estimate pretends that non-adopting units adopted at the same time; their
+    spread is the standard error, and an actual estimate far outside them is unlikely to be
+    chance.
+
+    Parameters
+    ----------
+    replicates
+        The placebo estimates.
+    estimate
+        The actual estimate.
+    units
+        The outcome's units (x axis).
+    unit_label
+        What a unit is ("state").
+    """
+    r = np.asarray(replicates, float)
+    r = r[np.isfinite(r)]
+    fig, (ax,) = new_figure(1, width=8.0, height=3.2)
+    bins = int(np.clip(np.sqrt(r.size) * 2, 10, 40))
+    ax.hist(r, bins=bins, color=PALETTE["grey"], alpha=0.7,
+            label=f"Placebo estimates ({r.size} draws)")
+    ax.axvline(estimate, color=PALETTE["vermillion"], lw=2, label="Actual estimate")
+    ax.axvline(0, color=PALETTE["black"], lw=0.8)
+    lo = min(float(r.min()) if r.size else estimate, estimate)
+    hi = max(float(r.max()) if r.size else estimate, estimate)
+    pad = 0.08 * (hi - lo or 1.0)
+    ax.set_xlim(lo - pad, hi + pad)
+    ax.set_xlabel(wrap_label(f"Effect ({units})" if units else "Effect", 40))
+    ax.set_ylabel("Placebo draws")
+    ax.set_title(f"Placebo effects of non-adopting {unit_label}s")
+    ax.legend(fontsize=8)
+    return fig
