@@ -15,7 +15,7 @@ from conftest import REFERENCE, SAMPLE
 from scipy import special
 
 import evalkit
-from evalkit import did, prepost, survival
+from evalkit import did, policy, prepost, survival
 from evalkit.data import load
 from evalkit.exceptions import EvalOptionError
 from evalkit.methods import meta
@@ -27,8 +27,8 @@ def data(name: str) -> pd.DataFrame:
     """Sample data (read once)."""
     if name == "mpdta":
         return pd.read_csv(REFERENCE / "mpdta.csv")
-    if name == "safe_harbor_panel":
-        return pd.read_csv(SAMPLE / "safe_harbor_panel.csv")
+    if name in ("safe_harbor_panel", "navigator_law_panel", "county_identifications"):
+        return pd.read_csv(SAMPLE / f"{name}.csv")
     return load(SAMPLE / f"{name}.csv")
 
 
@@ -72,6 +72,15 @@ def build(name: str) -> Result:
         "bacon_decomposition": lambda: did.bacon_decomposition(
             panel, "arrests_per_100k", "state", "year", "safe_harbor"),
         "meta_analysis": lambda: meta.meta_analysis([0.2, 0.35, 0.5], [0.01, 0.02, 0.03]),
+        "synthetic_control": lambda: policy.synthetic_control(
+            data("navigator_law_panel"), "runaways_per_1k", "state", "year", "MN", 2015,
+            placebo=False),
+        "synthetic_did": lambda: policy.synthetic_did(
+            data("navigator_law_panel"), "runaways_per_1k", "state", "year", "navigator_law",
+            reps=20, seed=1),
+        "interrupted_time_series": lambda: policy.interrupted_time_series(
+            data("county_identifications"), "youth_identified", "month", "2022-01",
+            family="quasipoisson", harmonics=1),
     }
     return cases[name]()
 
@@ -81,12 +90,12 @@ ESTIMATORS = ["paired_change", "signed_rank", "mcnemar", "reliable_change", "att
               "ph_test", "rmst", "cumulative_incidence", "staggered", "aggregate simple",
               "aggregate group", "aggregate dynamic", "aggregate calendar", "twfe",
               "wild_cluster_bootstrap", "event_study", "two_by_two", "bacon_decomposition",
-              "meta_analysis"]
+              "meta_analysis", "synthetic_control", "synthetic_did", "interrupted_time_series"]
 
 
 def _public_result_types() -> set[type]:
     out = set()
-    for module in (did, prepost, survival, meta):
+    for module in (did, prepost, survival, meta, policy):
         for name in getattr(module, "__all__", ()):
             obj = getattr(module, name)
             if inspect.isclass(obj) and issubclass(obj, Result):
