@@ -284,7 +284,9 @@ def _bootstrap(Y: np.ndarray, n0: int, t0: int, opts: _Opts, omega: np.ndarray,
     Draws holding no treated or no control unit are skipped and drawn again.
     """
     n = Y.shape[0]
-    panels, inits, skipped = [], [], 0
+    panels: list[tuple[np.ndarray, int]] = []
+    inits: list[np.ndarray] = []
+    skipped = 0
     while len(panels) < reps:
         ind = np.sort(rng.integers(0, n, n))
         m0 = int((ind < n0).sum())
@@ -401,7 +403,7 @@ def synthetic_did(
             outcome, "does not change from period to period for any control unit before "
             "adoption, so the weights' regularisation (scaled by that variation) is zero",
             "control outcomes that vary over the pre-period")], source=source)
-    eta_omega = (n1 * t1) ** 0.25 if estimator == "sdid" else 1e-6
+    eta_omega = 1e-6 if estimator == "sc" else (n1 * t1) ** 0.25
     opts = _Opts(estimator, zeta_omega=eta_omega * noise, zeta_lambda=1e-6 * noise,
                  min_decrease=1e-5 * noise)
     start_omega = np.full(n0, 1.0 / n0)

@@ -18,6 +18,7 @@ padded columns are never chosen.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -127,30 +128,38 @@ def frank_wolfe(
     pad_all = np.arange(p)[None, :] >= cols[:, None]
     iterations = np.zeros(B, dtype=int)
     min_dec2 = float(min_decrease) ** 2
+    if B == 1:
+        r, c = int(rows[0]), int(cols[0])
+        x1, it = _frank_wolfe_one(A[0, :r, :c], b[0, :r], x[0, :c], zeta2, min_dec2, max_iter)
+        x[0, :c] = x1
+        return x, np.array([it])
 
     # Working copies of the problems still running; finished ones are written back to x.
     # The half-gradient A'(Ax - b) + eta x is kept up to date through the Gram matrix A'A:
     # a step x += s (e_i - x) moves A'Ax by s (A'A[:, i] - A'Ax), an O(p) update per
     # problem instead of an O(np) product.
+    # Columns of A and of A'A (symmetric) are gathered as rows of flat (B·p, ·) views.
     idx = np.arange(B)
-    Aw, bw, xw = A, b, x.copy()
+    bw, xw = b, x.copy()
     eta, nr, pad = eta_all, rows, pad_all
-    G = np.matmul(A.transpose(0, 2, 1), A)
-    Atb = np.einsum("knp,kn->kp", A, b)
-    Ax = np.einsum("knp,kp->kn", Aw, xw)
+    ATw = np.ascontiguousarray(A.transpose(0, 2, 1))
+    G = np.matmul(ATw, A)
+    Atb = np.einsum("kpn,kn->kp", ATw, b)
+    Ax = np.einsum("kpn,kp->kn", ATw, xw)
     Gx = np.einsum("kpq,kq->kp", G, xw)
     prev = np.full(B, np.nan)
     t = 0
     padded = bool(pad.any())
+    base = np.arange(B) * p
     with np.errstate(divide="ignore", invalid="ignore"):
         while t < max_iter and idx.size:
             t += 1
-            k = np.arange(idx.size)
             half_grad = Gx - Atb + eta[:, None] * xw
             i = (np.where(pad, np.inf, half_grad) if padded else half_grad).argmin(axis=1)
+            at = base[:idx.size] + i
             dx = -xw
-            dx[k, i] += 1.0
-            d_err = Aw[k, :, i] - Ax
+            dx.reshape(-1)[at] += 1.0
+            d_err = np.take(ATw.reshape(-1, n), at, axis=0) - Ax
             num = -np.einsum("kp,kp->k", half_grad, dx)
             dx2 = np.einsum("kp,kp->k", dx, dx)
             den = np.einsum("kn,kn->k", d_err, d_err) + eta * dx2
@@ -158,7 +167,7 @@ def frank_wolfe(
             step = np.where(dx2 > 0, np.minimum(np.maximum(num / den, 0.0), 1.0), 0.0)
             xw = xw + step[:, None] * dx
             Ax = Ax + step[:, None] * d_err
-            Gx = Gx + step[:, None] * (G[k, :, i] - Gx)
+            Gx = Gx + step[:, None] * (np.take(G.reshape(-1, p), at, axis=0) - Gx)
             err = Ax - bw
             val = zeta2 * np.einsum("kp,kp->k", xw, xw) + np.einsum("kn,kn->k", err, err) / nr
             if t >= 2:
@@ -171,8 +180,8 @@ def frank_wolfe(
                 x[idx[done]] = xw[done]
                 iterations[idx[done]] = t
                 keep = ~done
-                idx, Aw, bw, xw, G, Atb = (idx[keep], Aw[keep], bw[keep], xw[keep], G[keep],
-                                           Atb[keep])
+                idx, ATw, bw, xw, G, Atb = (idx[keep], ATw[keep], bw[keep], xw[keep], G[keep],
+                                            Atb[keep])
                 Ax, Gx, val, eta, nr = Ax[keep], Gx[keep], val[keep], eta[keep], nr[keep]
                 pad = pad[keep]
                 padded = bool(pad.any())
@@ -180,6 +189,40 @@ def frank_wolfe(
     if idx.size:  # max_iter == 0
         x[idx] = xw
     return x, iterations
+
+
+def _frank_wolfe_one(A: np.ndarray, b: np.ndarray, x: np.ndarray, zeta2: float,
+                     min_dec2: float, max_iter: int) -> tuple[np.ndarray, int]:
+    """:func:`frank_wolfe` for one problem, on vectors (fewer array operations per step)."""
+    n = A.shape[0]
+    eta = n * zeta2
+    AT = np.ascontiguousarray(A.T)
+    H = AT @ A
+    Atb = AT @ b
+    Ax = A @ x
+    Hx = H @ x
+    prev = math.nan
+    t = 0
+    while t < max_iter:
+        t += 1
+        half_grad = Hx - Atb + eta * x
+        i = int(half_grad.argmin())
+        dx = -x
+        dx[i] += 1.0
+        dx2 = float(dx @ dx)
+        if dx2 > 0:  # R's fw.step leaves x unchanged when it already is the chosen vertex
+            d_err = AT[i] - Ax
+            step = -float(half_grad @ dx) / (float(d_err @ d_err) + eta * dx2)
+            step = min(1.0, max(0.0, step))
+            x = x + step * dx
+            Ax = Ax + step * d_err
+            Hx = Hx + step * (H[i] - Hx)
+        err = Ax - b
+        val = zeta2 * float(x @ x) + float(err @ err) / n
+        if t >= 2 and not prev - val > min_dec2:
+            break
+        prev = val
+    return x, t
 
 
 def solve_weights(
@@ -220,8 +263,9 @@ def solve_weights(
         b[k, :r] = bb
         x0[k, :c] = np.full(c, 1.0 / c) if init is None else init
         n_rows[k], n_cols[k] = r, c
-    opts = dict(zeta=zeta, min_decrease=min_decrease, n_rows=n_rows, n_cols=n_cols)
-    x, _ = frank_wolfe(A, b, x0, max_iter=MAX_ITER_PRE_SPARSIFY, **opts)
+    x, _ = frank_wolfe(A, b, x0, zeta=zeta, min_decrease=min_decrease,
+                       max_iter=MAX_ITER_PRE_SPARSIFY, n_rows=n_rows, n_cols=n_cols)
     x = sparsify(x)
-    x, _ = frank_wolfe(A, b, x, max_iter=max_iter, **opts)
+    x, _ = frank_wolfe(A, b, x, zeta=zeta, min_decrease=min_decrease, max_iter=max_iter,
+                       n_rows=n_rows, n_cols=n_cols)
     return [x[k, :n_cols[k]] for k in range(B)]
