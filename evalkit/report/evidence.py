@@ -28,6 +28,14 @@ single_unit_did             the weighted comparison tracked the       meets stan
                             adopter before adoption (misfit <=        reservations
                             SINGLE_UNIT_FIT × its own variation)
 single_unit_did             misfit above that                         flagged
+interrupted_time_series     at least ITS_MIN_SIDE periods on each     meets standards with
+                            side and the placebo date shows no level  reservations
+                            change (p >= 0.05)
+interrupted_time_series     fewer than ITS_FLAG_SIDE periods on a     flagged
+                            side, or a placebo level change (p <
+                            0.05)
+interrupted_time_series     from ITS_FLAG_SIDE to ITS_MIN_SIDE − 1    limited
+                            periods on a side, or no placebo fitted
 time_to_event_comparison    always (this design does not test         comparison group —
                             equivalence at entry)                     likeness at entry not
                                                                       established
@@ -46,6 +54,16 @@ follow-up shows up as early censoring, which these estimators handle under the a
 it is unrelated to risk (a limitation every such report states), not as a missing outcome
 measured at one point in time. So it meets standards without reservations unless cautions on
 its headline estimate limit it (below).
+
+An interrupted time series (one jurisdiction's series, segmented regression) has no
+comparison series: a change at the intervention could come from anything else that changed at
+the same time, so its best possible rating is *with reservations* (Cochrane EPOC criteria for
+interrupted time series; Lopez Bernal, Cummins & Gasparrini 2017), and only when at least
+``ITS_MIN_SIDE`` (8) periods lie on each side of the intervention and the same model finds no
+level change at a placebo date inside the pre-period (p >= 0.05). A placebo change, or fewer
+than ``ITS_FLAG_SIDE`` (3) periods on a side (too few to fit a trend), flags it; a short side or
+a missing placebo check makes it *limited*. The estimator's limiting cautions lower it as for
+other designs.
 
 A comparison group that was not formed at random can at best meet standards *with
 reservations* (WWC Handbook 4.1, §II.C); high attrition is named among the reasons.
@@ -76,8 +94,8 @@ from typing import Any
 
 from evalkit.results import limiting
 
-__all__ = ["RATINGS", "LOWERED_BY_CAUTIONS", "SINGLE_UNIT_FIT", "WWC_EQUIVALENT",
-           "WWC_ADJUSTABLE", "rate", "balance_status", "not_estimated", "withheld_rating"]
+__all__ = ["RATINGS", "LOWERED_BY_CAUTIONS", "SINGLE_UNIT_FIT", "ITS_MIN_SIDE", "ITS_FLAG_SIDE",
+           "WWC_EQUIVALENT", "WWC_ADJUSTABLE", "rate", "balance_status", "not_estimated", "withheld_rating"]
 
 #: Rating codes and their labels, strongest first.
 RATINGS = {
@@ -101,6 +119,12 @@ WWC_ADJUSTABLE = 0.25
 #: unit and its weighted comparison) exceeds this multiple of the unit's own year-to-year
 #: variation (the SD of its pre-adoption changes) is flagged.
 SINGLE_UNIT_FIT = 1.0
+
+#: An interrupted time series needs this many periods on each side of the intervention for
+#: its best rating (Cochrane EPOC) ...
+ITS_MIN_SIDE = 8
+#: ... and is flagged with fewer than this many on a side.
+ITS_FLAG_SIDE = 3
 
 LOWERED_BY_CAUTIONS = ("meets_standards", "meets_with_reservations", "comparison_unverified")
 
@@ -342,6 +366,8 @@ def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
                            f"{unit} closely (misfit {fit:.2f} times its own year-to-year "
                            "variation).")
         return _rated("meets_with_reservations", reasons)
+    if design == "interrupted_time_series":
+        return _rate_its(checks)
     if design == "time_to_event_comparison" and checks.get("balance") is not None:
         status, why = balance_status(checks["balance"], checks.get("balance_method", "weighting"),
                                      regression=False)
@@ -363,3 +389,42 @@ def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
             reasons.append(_PH_CHANGED)
         return _rated("comparison_unverified", reasons)
     raise ValueError(f"no evidence rule for design {design!r}")
+
+
+def _rate_its(checks: Mapping[str, Any]) -> dict[str, Any]:
+    """The rule of an interrupted time series (see the module docstring)."""
+    from evalkit.report.common import p_text
+
+    unit = checks.get("unit_label") or "jurisdiction"
+    what = checks.get("intervention_label") or "the intervention"
+    period = checks.get("period") or "period"
+    n_pre, n_post = checks.get("n_pre"), checks.get("n_post")
+    p = checks.get("placebo_p")
+    reasons = [f"One {unit}'s series was compared with its own trend before {what}, with no "
+               "comparison series, so a change at the same time in anything else could look "
+               "like an effect; the best possible rating is 'with reservations'."]
+    if isinstance(n_pre, int) and isinstance(n_post, int):
+        side = min(n_pre, n_post)
+        counts = f"{n_pre} {period}s before and {n_post} from the start"
+        if side < ITS_FLAG_SIDE:
+            reasons.insert(0, f"Only {counts}: too few on one side to separate a change from "
+                              f"the series' own trend (fewer than {ITS_FLAG_SIDE}).")
+            return _rated("flagged", reasons)
+        if side < ITS_MIN_SIDE:
+            reasons.insert(0, f"Only {counts}: fewer than the {ITS_MIN_SIDE} on each side "
+                              "that interrupted time series need (Cochrane EPOC).")
+            return _rated("limited", reasons)
+        reasons.append(f"{counts.capitalize()} (at least {ITS_MIN_SIDE} on each side).")
+    where = f" ({checks['placebo_label']})" if checks.get("placebo_label") else ""
+    if p is not None and p == p and p < 0.05:
+        reasons.insert(0, f"At a placebo date before {what}{where}, the same model found a "
+                          f"change in level although nothing started then ({p_text(p)}): "
+                          "the model may not describe the series' own course.")
+        return _rated("flagged", reasons)
+    if p is None or p != p:
+        reasons.insert(0, "No placebo date could be tested, so whether the model describes "
+                          "the series' own course is unchecked.")
+        return _rated("limited", reasons)
+    reasons.append(f"At a placebo date before {what}{where}, the same model found no change "
+                   f"in level (p = {p:.2f}).")
+    return _rated("meets_with_reservations", reasons)

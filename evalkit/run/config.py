@@ -50,7 +50,7 @@ SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 DESIGNS = ("randomized", "comparison group", "one group", "policy adoption")
 DESIGN_TEMPLATES = {"prepost": ("randomized", "comparison group", "one group"),
                     "survival": ("randomized", "comparison group"),
-                    "did": ("policy adoption",)}
+                    "did": ("policy adoption",), "its": ("policy adoption",)}
 OUTCOME_SCALES = ("linear", "log")
 DEFAULT_POPULATION = {"singular": "youth", "plural": "youth"}
 
@@ -469,6 +469,8 @@ def _check_template_rules(spec: TemplateSpec, raw: dict, params: dict[str, Any],
         elif window[1] < 0:
             problems.append(f"'parameters.event_window' {window!r} ends before adoption: the "
                             "last period must be 0 (the adoption period) or later")
+    if spec.name == "its":
+        _check_its(params, problems)
     if spec.name in ("prepost", "survival"):
         _check_adjust(params, problems, template=spec.name)
     if spec.name == "survival":
@@ -478,6 +480,33 @@ def _check_template_rules(spec: TemplateSpec, raw: dict, params: dict[str, Any],
         tau = params.get("tau")
         if _kind_ok(tau, "number") and tau <= 0:
             problems.append(f"'parameters.tau' must be a positive time, not {tau!r}")
+
+
+def _check_its(params: dict[str, Any], problems: list[str]) -> None:
+    """The its template's rules: a named intervention, options that fit the family."""
+    if _kind_ok(params.get("intervention"), "str") and not params["intervention"].strip():
+        problems.append("'parameters.intervention' is empty: give the first period with the "
+                        "intervention, as the time column writes it (e.g. \"2022-01\")")
+    family = params.get("family")
+    if params.get("hac_lags") is not None and family != "gaussian":
+        problems.append(f"'parameters.hac_lags' is for family gaussian (Newey–West standard "
+                        f"errors), not {family!r}: remove it, or use family gaussian")
+    if params.get("population") and family == "gaussian":
+        problems.append("'parameters.population' is the offset of a count model (family "
+                        "quasipoisson or poisson); for family gaussian give a rate as the "
+                        "outcome and leave population empty")
+    harmonics, period = params.get("harmonics"), params.get("period")
+    if _kind_ok(harmonics, "int") and harmonics < 0:
+        problems.append(f"'parameters.harmonics' must be 0 or more, not {harmonics}")
+    if _kind_ok(period, "number") and period <= 0:
+        problems.append(f"'parameters.period' must be a positive number, not {period}")
+    elif (_kind_ok(harmonics, "int") and _kind_ok(period, "number") and harmonics > 0
+          and not harmonics < period / 2):
+        problems.append(f"'parameters.harmonics' ({harmonics}) must be below period / 2 "
+                        f"({period / 2:g}): more pairs repeat or vanish")
+    lags = params.get("hac_lags")
+    if _kind_ok(lags, "int") and lags < 0:
+        problems.append(f"'parameters.hac_lags' must be 0 or more, not {lags}")
 
 
 def _check_adjust(params: dict[str, Any], problems: list[str], *, template: str) -> None:

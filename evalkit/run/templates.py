@@ -236,13 +236,60 @@ DID = TemplateSpec(
               default=0),
         Param("event_window", "numbers", "first and last periods since adoption in the "
               "event-study figure, e.g. [-5, 5]", default=[-5, 5]),
+        Param("seed", "int", "seed of the placebo draws when too few units adopt and the "
+              "design switches to synthetic difference-in-differences", default=1),
         Param("alpha", "alpha", "1 − confidence level of every interval", default=0.05),
     ),
     columns=_did_columns,
 )
 
+def _its_columns(p: Mapping[str, Any], id_column: str | None) -> list[Column]:
+    from evalkit.report.its import its_columns
+
+    return its_columns(p["outcome"], p["time"], population=p.get("population"),
+                       family=p.get("family") or "quasipoisson")
+
+
+ITS = TemplateSpec(
+    name="its",
+    design="One jurisdiction's series before and after a change (interrupted time series)",
+    description="Change in one county's or state's monthly or weekly series when a policy or "
+                "protocol started, beyond its earlier trend.",
+    params=(
+        Param("outcome", "column", "outcome column: a count per period (count families) or a "
+              "rate or mean (gaussian)", True),
+        Param("outcome_label", "str", "the outcome in words", True),
+        Param("units", "str", "units of the outcome (e.g. 'per month')", default=""),
+        Param("time", "column", "period column: dates (YYYY-MM for months, or the day each "
+              "week starts) or whole numbers, one row per period", True),
+        Param("intervention", "str", "the first period with the intervention, quoted as the "
+              "time column writes it, e.g. \"2022-01\"", True),
+        Param("intervention_label", "str", "the intervention in words (e.g. 'the screening "
+              "protocol')", True),
+        Param("unit_label", "str", "what the jurisdiction is", default="county"),
+        Param("population", "column", "population (or exposure) column; its log is the offset "
+              "of a count model (rates per person); empty for none", nullable=True),
+        Param("family", "choice", "model: quasipoisson or poisson for counts, gaussian for "
+              "rates or means", default="quasipoisson",
+              choices=("quasipoisson", "poisson", "gaussian")),
+        Param("harmonics", "int", "pairs of seasonal sine/cosine terms (0 for none)",
+              default=1),
+        Param("period", "number", "periods in one seasonal cycle (12 for months, 52 for "
+              "weeks)", default=12),
+        Param("slope_change", "bool", "whether to estimate a change in trend as well as in "
+              "level", default=True),
+        Param("hac_lags", "int", "Newey–West lags for the standard errors (gaussian only); "
+              "empty for ordinary standard errors", nullable=True),
+        Param("placebo", "str", "placebo period before the intervention, as the time column "
+              "writes it; empty for the middle of the pre-period", nullable=True),
+        Param("lower_is_better", "bool", "whether a lower outcome is better", default=False),
+        Param("alpha", "alpha", "1 − confidence level of every interval", default=0.05),
+    ),
+    columns=_its_columns,
+)
+
 TEMPLATES: dict[str, TemplateSpec] = {PREPOST.name: PREPOST, SURVIVAL.name: SURVIVAL,
-                                      DID.name: DID}
+                                      DID.name: DID, ITS.name: ITS}
 
 
 def get_template(name: str) -> TemplateSpec:
