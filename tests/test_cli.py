@@ -31,8 +31,8 @@ def test_run_renders_good_evaluations_and_fails_on_bad_ones(workspace):
     r = evalkit("run", "-j", "2", cwd=workspace)
     assert r.returncode == 1, r.stdout + r.stderr
     out = r.stdout
-    assert "Running 9 evaluation(s) with 2 worker(s)" in out
-    assert "7 succeeded, 2 failed" in out
+    assert "Running 11 evaluation(s) with 2 worker(s)" in out
+    assert "9 succeeded, 2 failed" in out
     assert "FAILED site-b-wrong-column" in out
     assert "column 'ts_12mo': required column is missing" in out
     assert "unknown key 'unknown_key'" in out and "broken.yaml" in out
@@ -58,7 +58,7 @@ def test_validate_checks_configs_and_data_without_running(workspace):
     r = evalkit("validate", cwd=workspace)
     assert r.returncode == 1
     assert "FAILED  evaluations/mentoring-site-a.yaml" in r.stdout
-    assert "6 valid, 1 with problems" in r.stdout
+    assert "8 valid, 1 with problems" in r.stdout
     assert not (workspace / "reports").exists()
 
 
@@ -102,7 +102,7 @@ def test_new_writes_a_config_for_every_template(tmp_path, template):
     assert raw["template"] == template
     assert set(raw["parameters"]) == {p.name for p in TEMPLATES[template].params}
     sample = {"prepost": "mentoring_site_a.csv", "survival": "placement_runaway.csv",
-              "did": "safe_harbor_panel.csv"}[template]
+              "did": "safe_harbor_panel.csv", "its": "county_identifications.csv"}[template]
     raw["data"] = str(SAMPLE / sample)
     raw["id_column"] = "state" if template == "did" else "case_id"
     p = tmp_path / "x.yaml"

@@ -13,14 +13,17 @@ from evalkit.run.config import find_configs, load_config
 
 def test_sample_configs_are_valid():
     paths = find_configs([EVALUATIONS])
-    assert [p.stem for p in paths] == ["advocacy-referrals", "lifeskills-waitlist",
-                                       "mentoring-site-a", "mentoring-site-b",
+    assert [p.stem for p in paths] == ["advocacy-referrals", "county-identifications",
+                                       "lifeskills-waitlist", "mentoring-site-a",
+                                       "mentoring-site-b", "navigator-law",
                                        "placement-runaway", "safe-harbor-arrests",
                                        "safe-harbor-reports"]
-    assert load_config(paths[4]).template.name == "survival"
-    assert load_config(paths[1]).parameters["group"] == "in_program"
+    assert load_config(paths[6]).template.name == "survival"
+    assert load_config(paths[1]).template.name == "its"
+    assert load_config(paths[5]).template.name == "did"
+    assert load_config(paths[2]).parameters["group"] == "in_program"
     assert load_config(paths[0]).parameters["adjust"]["method"] == "weighting"
-    cfg = load_config(paths[2])
+    cfg = load_config(paths[3])
     assert cfg.slug == "mentoring-site-a" and cfg.template.name == "prepost"
     assert cfg.data_path.is_absolute() and cfg.data_path.is_file()
     assert cfg.parameters["pre"] == "ts_intake" and cfg.privacy_threshold == 11
@@ -65,7 +68,7 @@ def test_missing_data_file_and_unknown_template(tmp_path):
     p = write_config(tmp_path, "nofile", data="nowhere.csv", template="rct")
     text = "\n".join(_problems(p))
     assert "'data': file not found: nowhere.csv" in text
-    assert "'template': unknown template 'rct'; known templates: did, prepost, survival" in text
+    assert "'template': unknown template 'rct'; known templates: did, its, prepost, survival" in text
 
 
 def test_yaml_errors_duplicate_keys_and_slugs(tmp_path):

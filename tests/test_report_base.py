@@ -146,7 +146,7 @@ _SOURCES = [*sorted(Path(report_pkg.__file__).parent.glob("*.py")),
 def test_figures_are_drawn_only_in_the_figures_module():
     drawing = re.compile(r"\bnew_figure\(|\bFigure\(|\bax\d?\.\w+\(|\.errorbar\(")
     for path in _SOURCES:
-        if path.name != "figures.py":
+        if path.name not in ("figures.py", "figures_policy.py"):
             assert not drawing.search(path.read_text()), path.name
 
 

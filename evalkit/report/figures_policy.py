@@ -1,4 +1,4 @@
-"""Figures of the single-unit policy designs: synthetic DiD's paths, weights and placebos.
+"""Figures of the single-unit policy designs: synthetic DiD and interrupted time series.
 
 They follow the style of :mod:`evalkit.report.figures` (its palette, :func:`new_figure` and
 :func:`figure_block`), kept apart because that module is already long.
@@ -14,7 +14,8 @@ import pandas as pd
 
 from evalkit.report.figures import PALETTE, new_figure, wrap_label
 
-__all__ = ["placebo_figure", "synthdid_paths_figure", "unit_weights_figure"]
+__all__ = ["acf_figure", "its_series_figure", "placebo_figure", "synthdid_paths_figure",
+           "unit_weights_figure"]
 
 
 def synthdid_paths_figure(trajectories: pd.DataFrame, time_weights: pd.Series, *, start: Any,
@@ -102,7 +103,7 @@ def unit_weights_figure(weights: pd.Series, *, unit_label: str, top: int = 12,
     return fig
 
 
-def placebo_figure(replicates: Sequence[float], estimate: float, *, units: str,
+def placebo_figure(replicates: Sequence[float] | np.ndarray, estimate: float, *, units: str,
                    unit_label: str):
     """The placebo estimates against the actual one.
 
@@ -138,3 +139,99 @@ def placebo_figure(replicates: Sequence[float], estimate: float, *, units: str,
     ax.set_title(f"Placebo effects of non-adopting {unit_label}s")
     ax.legend(fontsize=8)
     return fig
+
+
+def its_series_figure(series, *, ticks: Sequence[float], tick_labels: Sequence[str],
+                      intervention_label: str, outcome_label: str, units: str = "",
+                      hidden_note: str = ""):
+    """An interrupted time series: observed points, the fitted model and its counterfactual.
+
+    The fitted line is drawn before the intervention (the pre-period trend, with its
+    seasonality) and after it; from the intervention on, the dashed line continues the
+    pre-period trend as if nothing had changed (the counterfactual). A dashed vertical line
+    marks the intervention.
+
+    Parameters
+    ----------
+    series
+        Rows ``x`` (period number), ``post`` (bool), ``observed`` (NaN where a value must not
+        be shown, e.g. a count below the privacy threshold), ``fitted``, ``counterfactual``.
+    ticks, tick_labels
+        Positions and labels of the x axis (e.g. every January and its year).
+    intervention_label
+        The intervention in words ("the screening protocol (January 2022)"), for the
+        marker's legend entry.
+    outcome_label, units
+        The outcome in words and its units (for the y axis).
+    hidden_note
+        A note under the axes saying which observed values are not drawn ('' for none).
+    """
+    from evalkit.report.words import capitalize as capitalize_first
+
+    x = series["x"].to_numpy(float)
+    post = series["post"].to_numpy(bool)
+    obs = series["observed"].to_numpy(float)
+    fig, (ax,) = new_figure(1, width=8.5, height=4.0)
+    for mask, colour, label in ((~post, PALETTE["grey"], "Observed, before"),
+                                (post, PALETTE["blue"], "Observed, after")):
+        keep = mask & np.isfinite(obs)
+        ax.plot(x[keep], obs[keep], "o", ms=3.5, color=colour, label=label)
+    ax.plot(x[~post], series["fitted"].to_numpy(float)[~post], color=PALETTE["black"], lw=1.6,
+            label="Fitted trend before")
+    ax.plot(x[post], series["fitted"].to_numpy(float)[post], color=PALETTE["vermillion"],
+            lw=1.8, label="Fitted after")
+    at = int(np.argmax(post))
+    cx = x[max(at - 1, 0):]
+    ax.plot(cx, series["counterfactual"].to_numpy(float)[max(at - 1, 0):], ls="--",
+            color=PALETTE["black"], lw=1.3, label="Trend before, continued (counterfactual)")
+    ax.axvline(x[at] - 0.5, color=PALETTE["grey"], ls=":", lw=1.4,
+               label=wrap_label(f"Start of {intervention_label}", 40))
+    ax.set_xticks(list(ticks), list(tick_labels))
+    ax.set_xlim(x.min() - 1, x.max() + 1)
+    ax.set_ylabel(wrap_label(f"{capitalize_first(outcome_label)}"
+                             + (f" ({units})" if units else ""), 34))
+    ax.set_title(wrap_label(f"{capitalize_first(outcome_label)} before and after "
+                            f"{intervention_label}", 70))
+    fig.legend(loc="outside lower center", ncol=3, fontsize=8)
+    if hidden_note:
+        ax.set_xlabel(wrap_label(hidden_note, 90), fontsize=8)
+    return fig
+
+
+def acf_figure(acf, *, n: int, confidence: float = 0.95, title: str = ""):
+    """Residual autocorrelation by lag, with the band of values expected from chance.
+
+    Parameters
+    ----------
+    acf
+        Autocorrelations indexed by lag (1, 2, ...).
+    n
+        Number of periods the residuals come from; the band is ``± z / sqrt(n)``, as R ``acf``
+        draws it.
+    confidence
+        Confidence level of the band.
+    title
+        The figure's title (default: "Autocorrelation of the model's residuals").
+    """
+    from scipy import stats
+
+    lags = np.asarray(acf.index, dtype=float)
+    vals = np.asarray(acf, dtype=float)
+    band = float(stats.norm.ppf(0.5 + confidence / 2)) / np.sqrt(n)
+    fig, (ax,) = new_figure(1, width=7.0, height=3.2)
+    ax.vlines(lags, 0, vals, color=PALETTE["blue"], lw=2)
+    ax.plot(lags, vals, "o", ms=3.5, color=PALETTE["blue"])
+    ax.axhline(0, color=PALETTE["black"], lw=0.8)
+    for b in (band, -band):
+        ax.axhline(b, color=PALETTE["vermillion"], ls="--", lw=1)
+    lim = max(0.5, float(np.nanmax(np.abs(vals))) * 1.15 if len(vals) else 0.5, band * 1.3)
+    ax.set_ylim(-lim, lim)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("Lag (periods)")
+    ax.set_ylabel("Autocorrelation")
+    ax.set_title(wrap_label(title or "Autocorrelation of the model's residuals "
+                            f"(dashed: {confidence:.0%} band of chance)", 70))
+    return fig
+

@@ -34,7 +34,8 @@ from evalkit.report.common import cautions_html, collect_cautions, shown_frame
 from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate
-from evalkit.report.figures import acf_figure, figure_block, its_series_figure
+from evalkit.report.figures import figure_block
+from evalkit.report.figures_policy import acf_figure, its_series_figure
 from evalkit.report.html import Block, paragraphs, table
 from evalkit.report.words import Population, capitalize
 from evalkit.results import Caution, jsonable, limiting
@@ -548,7 +549,7 @@ class ItsReport(Report):
         Returns
         -------
         matplotlib.figure.Figure
-            :func:`~evalkit.report.figures.its_series_figure`.
+            :func:`~evalkit.report.figures_policy.its_series_figure`.
         """
         s = self.its.series
         obs = s["observed"].to_numpy(float).copy()
@@ -668,7 +669,7 @@ class ItsReport(Report):
         Returns
         -------
         matplotlib.figure.Figure
-            :func:`~evalkit.report.figures.acf_figure`.
+            :func:`~evalkit.report.figures_policy.acf_figure`.
         """
         return acf_figure(self.its.autocorrelation.acf, n=self.its.n,
                           confidence=self.its.confidence)
