@@ -238,9 +238,8 @@ def test_survival_adjust_block_gets_its_defaults_and_its_columns(tmp_path):
                                                  "ATT, ATE, ATO"),
     ({"covariates": ["age"], "method": "matching", "estimand": "ATE"},
      "matching estimates the effect on program youth (ATT)"),
-    ({"covariates": ["age"], "missing": "impute"},
-     "multiple imputation is available for the prepost template; the survival template "
-     "analyses complete cases"),
+    ({"covariates": ["age"], "missing": "impute", "imputations": 1.5},
+     "'parameters.adjust.imputations' must be a whole number of at least 2, not 1.5"),
     (["age"], "parameters.adjust: must be a mapping {covariates"),
 ])
 def test_survival_adjust_block_errors_name_the_key(tmp_path, adjust, message):

@@ -329,7 +329,7 @@ def groups_figure(summary, *, outcome_label: str, pre_label: str, post_label: st
 
 
 def km_figure(table, *, groups: dict, time_unit: str, ticks,
-              at_risk: dict, confidence: float, threshold: int):
+              at_risk: dict, confidence: float, threshold: int, weighted: bool = False):
     """Kaplan–Meier curves with CI bands and a number-at-risk table underneath.
 
     Curves stop where fewer than ``threshold`` youth remain at risk, so no step can be traced
@@ -345,6 +345,12 @@ def km_figure(table, *, groups: dict, time_unit: str, ticks,
         Times for the x axis and the at-risk table.
     at_risk
         Group value → list of at-risk counts at ``ticks``.
+    confidence
+        Confidence level of the bands (for the title).
+    threshold
+        Privacy threshold.
+    weighted
+        Whether the curves are weighted (propensity or matching weights): the title says so.
     """
     import matplotlib
     from matplotlib.figure import Figure
@@ -367,7 +373,8 @@ def km_figure(table, *, groups: dict, time_unit: str, ticks,
     ax.set_ylim(0, 1.02)
     ax.yaxis.set_major_formatter(lambda v, _: f"{v:.0%}")
     ax.set_ylabel("Share still without the event")
-    ax.set_title(f"Kaplan–Meier estimate with {confidence:.0%} confidence bands")
+    ax.set_title(("Weighted Kaplan–Meier" if weighted else "Kaplan–Meier")
+                 + f" estimate with {confidence:.0%} confidence bands")
     ax.legend(loc="upper right")
     ax.tick_params(labelbottom=False)
     tab_ax.set_xlabel(f"Time since entry ({time_unit})")

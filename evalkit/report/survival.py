@@ -290,7 +290,12 @@ class SurvivalReport(Report):
                                  self.km) if r is not None]
             if self.adjusted is not None:
                 a = self.adjusted
-                items = [("Weighted Cox regression (robust standard errors)", a.cox.to_frame()),
+                cc = None if a.imputation is None else a.imputation.complete_case
+                items = [("Weighted Cox regression (robust standard errors)"
+                          + ("" if a.imputation is None else
+                             f", pooled over {a.imputation.m} imputations"), a.cox.to_frame()),
+                         *(() if cc is None else
+                           (("Weighted Cox regression, complete cases only", cc.to_frame()),)),
                          ("Unadjusted Cox regression", a.unadjusted.to_frame()),
                          ("Covariate balance", a.balance[
                              ["covariate", "smd_raw", "smd_adjusted", "variance_ratio"]]),
@@ -572,7 +577,15 @@ class SurvivalReport(Report):
                 "characteristics in its model instead, and the restricted mean time is "
                 "unweighted."
                 + (f" {a.n_incomplete:,} youth with a characteristic missing are left out of "
-                   "the weighted analysis (complete cases)." if a.n_incomplete else ""))
+                   "the weighted analysis (complete cases)." if a.n_incomplete else "")
+                + ("" if a.imputation is None else
+                   f" Characteristics missing for some youth are filled in {a.imputation.m} "
+                   "times by multiple imputation (chained equations, from the other "
+                   "characteristics, the group, whether the event happened and the cumulative "
+                   "hazard at each youth's time); each completed data set gets its own weights "
+                   "and weighted Cox regression, the hazard ratios are pooled by Rubin's rules, "
+                   "and the complete-case hazard ratio is shown beside them. The curves weight "
+                   "each youth by the weight averaged over the imputations."))
         formed = (f"Youth were assigned at random to {self.program_label} or to "
                   f"{self.comparison_label}. " if self.randomized else
                   f"Youth were not assigned to {self.program_label} at random. ")
@@ -621,7 +634,7 @@ class SurvivalReport(Report):
         fig = km_figure(curve, groups=groups, time_unit=self.time_unit,
                         ticks=ticks,
                         at_risk=at_risk, confidence=self.km.confidence,
-                        threshold=self.threshold)
+                        threshold=self.threshold, weighted=a is not None)
         shares = self.curves.at(self.times)
         alt = "Kaplan–Meier curves. " + " ".join(
             f"At {t:g} {self.time_unit}: " + ", ".join(
@@ -735,8 +748,13 @@ class SurvivalReport(Report):
         assert a is not None
         conf = f"{a.cox.confidence:.0%}"
         done = "weighting" if a.method == "weighting" else "matching"
-        fits = ((f"Unadjusted ({self.program_label} vs {self.comparison_label})", a.unadjusted),
-                (f"Adjusted by {done} ({a.estimand})", a.cox))
+        fits: tuple[tuple[str, Any], ...] = (
+            (f"Unadjusted ({self.program_label} vs {self.comparison_label})", a.unadjusted),
+            (f"Adjusted by {done} ({a.estimand})"
+             + ("" if a.imputation is None else ", missing characteristics imputed"), a.cox))
+        imp = a.imputation
+        if imp is not None and imp.complete_case is not None:
+            fits += ((f"Adjusted by {done}, complete cases only", imp.complete_case),)
         rows = pd.DataFrame({
             "Hazard ratio": [_num(f.to_frame().iloc[0]["hazard_ratio"]) for _, f in fits],
             f"{conf} CI": [f"{_num(f.to_frame().iloc[0]['hr_ci_low'])} to "
@@ -749,7 +767,11 @@ class SurvivalReport(Report):
                      total_rows=(), note=(
                          "Cox regression of the group alone on the same youth; adjusted: "
                          "weighted, with robust standard errors (as R coxph(weights = w, "
-                         f"robust = TRUE)). {ess}"))
+                         "robust = TRUE))"
+                         + ("." if imp is None else
+                            f", in each of {imp.m} imputed data sets, pooled by Rubin's rules "
+                            "(as R mice::pool; fraction of missing information "
+                            f"{imp.pooled.fmi:.2f}).") + f" {ess}"))
 
     @spoken
     def checks(self) -> Block:

@@ -22,6 +22,7 @@ from evalkit.exceptions import PrivacyError
 from evalkit.methods.adjustment import Adjustment, Balanced
 from evalkit.methods.balance import max_abs_smd
 from evalkit.methods.inference import join_names
+from evalkit.methods.weighted_effect import WeightedEffect
 from evalkit.report import words
 from evalkit.report.common import interval, num, p_text
 from evalkit.report.figures import figure_block, love_plot, overlap_histogram
@@ -77,7 +78,8 @@ def covariate_balance(adj: Balanced, *, threshold: int = 11) -> dict[str, Any]:
             "n_imputed": imp.n_imputed if imp.n_imputed >= threshold else None,
             "fmi": imp.pooled.fmi, "df": imp.pooled.df,
             "complete_case": None if cc is None else {
-                k: getattr(cc, k) for k in ("estimate", "se", "ci_low", "ci_high", "p_value")},
+                k: float(cc.to_frame().iloc[0][k])
+                for k in ("estimate", "se", "ci_low", "ci_high", "p_value")},
         }
     return {
         "method": adj.method, "estimand": adj.estimand, "missing": adj.missing,
@@ -153,7 +155,7 @@ def effect_section(adj: Adjustment, *, outcome_label: str, units: str, post_labe
                     f"characteristics imputed ({units})")
         names.append(f"Same, complete cases only ({units})")
         cc = imp.complete_case
-        if cc is None:
+        if not isinstance(cc, WeightedEffect):
             est.append("not estimable")
             cis.append("")
             n.append("")

@@ -472,7 +472,7 @@ def _check_template_rules(spec: TemplateSpec, raw: dict, params: dict[str, Any],
     if spec.name == "its":
         _check_its(params, problems)
     if spec.name in ("prepost", "survival"):
-        _check_adjust(params, problems, template=spec.name)
+        _check_adjust(params, problems)
     if spec.name == "survival":
         times = params.get("times")
         if _kind_ok(times, "numbers") and any(t <= 0 for t in times):
@@ -509,7 +509,7 @@ def _check_its(params: dict[str, Any], problems: list[str]) -> None:
         problems.append(f"'parameters.hac_lags' must be 0 or more, not {lags}")
 
 
-def _check_adjust(params: dict[str, Any], problems: list[str], *, template: str) -> None:
+def _check_adjust(params: dict[str, Any], problems: list[str]) -> None:
     """The prepost and survival ``adjust`` block: known keys, covariates, and allowed values.
 
     Defaults are filled in for the keys left out (method ``weighting``, estimand ``ATT``,
@@ -570,10 +570,6 @@ def _check_adjust(params: dict[str, Any], problems: list[str], *, template: str)
             problems.append(f"'{where}.{key}' must be a whole number"
                             + (" of at least 2" if key == "imputations" else " (0 or more)")
                             + f", not {_short(value)}")
-    if imputing and template == "survival":
-        problems.append(f"'{where}.missing': multiple imputation is available for the prepost "
-                        "template; the survival template analyses complete cases (use "
-                        "complete-case)")
     if adjust.get("method") == "matching" and adjust.get("estimand") not in (None, "ATT"):
         problems.append(f"'{where}.estimand': matching estimates the effect on program youth "
                         f"(ATT), not {_short(adjust['estimand'])}; use weighting for "
