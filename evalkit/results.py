@@ -176,7 +176,10 @@ def fmt_p(p: float | None) -> str:
 
 
 def jsonable(v: Any) -> Any:
-    """Convert numpy / pandas values (recursively) to plain JSON-ready Python; NaN → None."""
+    """Convert numpy / pandas values (recursively) to plain JSON-ready Python; NaN → None.
+
+    Timestamps become ISO 8601 text and periods their text (``"2022-01"``).
+    """
     if isinstance(v, (np.integer,)):
         return int(v)
     if isinstance(v, (np.floating, float)):
@@ -184,6 +187,8 @@ def jsonable(v: Any) -> Any:
         return None if math.isnan(f) or math.isinf(f) else f
     if isinstance(v, (np.bool_,)):
         return bool(v)
+    if isinstance(v, (pd.Timestamp, pd.Period)):
+        return str(v) if isinstance(v, pd.Period) else v.isoformat()
     if isinstance(v, np.ndarray):
         return jsonable(v.tolist())
     if isinstance(v, pd.DataFrame):

@@ -111,3 +111,14 @@ def test_the_navigator_evaluation_switches_design_and_says_why(tmp_path, truth):
     assert "One adoption cannot rule out" in html
     raw = yaml.safe_load(cfg.read_text())
     assert raw["template"] == "did"  # the same template, the design chosen by the data
+
+
+def test_a_dated_panel_gives_json_ready_results(panel):
+    import json
+
+    dated = panel.assign(year=pd.to_datetime(panel["year"].astype(str) + "-07-01"))
+    res = policy.synthetic_did(dated, *ARGS, reps=10, seed=1)
+    doc = json.loads(json.dumps(res.to_dict(), allow_nan=False))
+    assert doc["start"] == "2015-07-01T00:00:00"
+    assert res.estimate == pytest.approx(policy.synthetic_did(panel, *ARGS, reps=10,
+                                                              seed=1).estimate, rel=1e-12)
