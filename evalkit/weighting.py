@@ -19,13 +19,8 @@ The implementations live in :mod:`evalkit.methods.propensity`, :mod:`.matching`,
 
 from __future__ import annotations
 
-from evalkit.methods.adjustment import (
-    Adjustment,
-    SurvivalAdjustment,
-    adjust_columns,
-    adjust_comparison,
-    adjust_survival,
-)
+from evalkit.methods.adjustment import Adjustment, adjust_columns, adjust_comparison
+from evalkit.methods.adjustment_survival import SurvivalAdjustment, adjust_survival
 from evalkit.methods.balance import BALANCE_COLUMNS, balance_table
 from evalkit.methods.matching import Matched, match
 from evalkit.methods.propensity import Weights, propensity

@@ -132,7 +132,7 @@ def survival_imputed(placement_holed):
 
 
 def test_nelson_aalen_at_each_time_is_the_cumulative_hazard():
-    from evalkit.methods.adjustment import nelson_aalen_at
+    from evalkit.methods.adjustment_survival import nelson_aalen_at
 
     df = pd.DataFrame({"t": [2.0, 1.0, 2.0, 3.0, 2.0], "d": [1, 1, 0, 1, 1]})
     # at risk 5, 4, 1 at t = 1, 2, 3; events 1, 2, 1

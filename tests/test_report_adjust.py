@@ -89,8 +89,8 @@ def test_no_adjust_block_means_no_adjustment(tmp_path):
     ({"covariates": ["age", "age"]}, "'parameters.adjust.covariates' names age more than once"),
     ({"covariates": ["in_program"]}, "must not include the group column 'in_program'"),
     ({"covariates": ["age"], "metod": "matching"},
-     "unknown key 'parameters.adjust.metod' (known: covariates, method, estimand, missing, "
-     "imputations, seed) (did you mean 'method'?)"),
+     "unknown key 'parameters.adjust.metod' (known: covariates, categorical, method, "
+     "estimand, missing, imputations, seed) (did you mean 'method'?)"),
     (["age"], "parameters.adjust: must be a mapping {covariates"),
 ])
 def test_bad_adjust_blocks_are_named_by_key(tmp_path, adjust, expected):
@@ -364,3 +364,64 @@ def test_an_evaluation_with_imputed_characteristics_runs_end_to_end(tmp_path):
     assert doc["checks"]["covariate_balance"]["imputation"]["imputed"] == ["prior_placements"]
     html = (tmp_path / "out" / "holed" / "report.html").read_text()
     assert "Same, complete cases only" in html
+
+
+# -- categorical covariates ------------------------------------------------------------------
+def test_categorical_covariates_are_declared_and_checked(tmp_path):
+    cfg = load_config(_config(tmp_path, {"covariates": ["age", "site"],
+                                         "categorical": ["site"]}))
+    assert cfg.parameters["adjust"]["categorical"] == ["site"]
+    site = next(c for c in cfg.template.columns(cfg.parameters, cfg.id_column)
+                if c.name == "site")
+    assert site.kind == "string"
+    probs = _problems(_config(tmp_path, {"covariates": ["age"], "categorical": ["site"]}))
+    assert probs == ["'parameters.adjust.categorical' names site, not among "
+                     "'parameters.adjust.covariates'"]
+
+
+def test_a_categorical_covariate_is_balanced_by_its_categories():
+    data = pd.read_csv(DATA)
+    adj = adjust_comparison(data, "ts_6mo", "in_program",
+                            {"covariates": ["age", "prior_runaways", "site"],
+                             "categorical": ["site"]})
+    frame = data[data["ts_6mo"].notna()].assign(site=lambda d: pd.Categorical(d["site"]))
+    w = weighting.propensity(frame, "in_program", ["age", "prior_runaways", "site"])
+    ref = weighting.effect(frame, "ts_6mo", "in_program", weights=w,
+                           covariates=["age", "prior_runaways", "site"])
+    assert adj.effect.estimate == pytest.approx(ref.estimate, rel=1e-12)
+    assert adj.effect.se == pytest.approx(ref.se, rel=1e-12)
+    rows = report.weighting.balance_rows(adj, {"site": "site of referral"})
+    assert "site of referral: North" in set(rows["covariate"])
+    assert adj.categorical == ("site",)
+
+
+def test_a_category_held_by_few_youth_is_refused_without_naming_it():
+    data = pd.read_csv(DATA)
+    data.loc[data.index[:4], "site"] = "Island"
+    with pytest.raises(EvalDataError) as info:
+        adjust_comparison(data, "ts_6mo", "in_program",
+                          {"covariates": ["age", "site"], "categorical": ["site"]})
+    text = str(info.value)
+    assert "column 'site': 1 of its 5 categories hold fewer than 11 youth" in text
+    assert "Island" not in text
+
+
+def test_a_missing_category_cannot_be_imputed():
+    data = pd.read_csv(DATA)
+    data.loc[data.index[:30], "site"] = np.nan
+    with pytest.raises(EvalDataError, match="categories cannot be imputed"):
+        adjust_comparison(data, "ts_6mo", "in_program",
+                          {"covariates": ["age", "site"], "categorical": ["site"],
+                           "missing": "impute", "imputations": 2})
+
+
+def test_a_complete_category_informs_the_imputation_of_another_covariate():
+    data = pd.read_csv(DATA)
+    data.loc[data.index[::5], "age"] = np.nan
+    adj = adjust_comparison(data, "ts_6mo", "in_program",
+                            {"covariates": ["age", "prior_runaways", "site"],
+                             "categorical": ["site"], "missing": "impute", "imputations": 3,
+                             "seed": 4})
+    imp = adj.imputation
+    assert imp is not None and list(imp.missing) == ["age"] and imp.m == 3
+    assert "site" not in imp.missing and np.isfinite(adj.effect.estimate)

@@ -6,9 +6,10 @@ A comparison-group evaluation may adjust for baseline covariates (a config's
 matched sample (:func:`evalkit.weighting.match`) on the youth with a follow-up score and every
 covariate (complete cases), and estimates the program effect on the follow-up score with the
 doubly robust weighted regression (:func:`evalkit.weighting.effect` with every adjustment
-covariate), next to the unadjusted difference in means. :func:`adjust_survival` does the same
-for a time-to-event outcome: a weighted Cox model (robust standard errors) and weighted
-Kaplan–Meier curves. The reports word and draw the results (:mod:`evalkit.report.weighting`).
+covariate), next to the unadjusted difference in means.
+:func:`evalkit.methods.adjustment_survival.adjust_survival` does the same for a time-to-event
+outcome: a weighted Cox model (robust standard errors) and weighted Kaplan–Meier curves. The
+reports word and draw the results (:mod:`evalkit.report.weighting`).
 """
 
 from __future__ import annotations
@@ -17,27 +18,25 @@ import dataclasses
 import math
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from evalkit.data import Column
-from evalkit.exceptions import EvalDataError
-from evalkit.methods.cox import CoxResult, Ties, cox
+from evalkit.exceptions import DataProblem, EvalDataError
+from evalkit.methods.cox import CoxResult
 from evalkit.methods.effect_sizes import g_variance, hedges_g_wwc, improvement_index
 from evalkit.methods.matching import Matched, match
 from evalkit.methods.propensity import Weights, ess, propensity
-from evalkit.methods.survival import ConfType, KaplanMeier, kaplan_meier
 from evalkit.methods.weighted_effect import WeightedEffect, effect
 from evalkit.missing import PooledEstimate, impute, pool
 from evalkit.results import Caution, Result, merge_cautions
 
 __all__ = ["ADJUST_CHOICES", "ADJUST_DEFAULTS", "ADJUST_ESTIMANDS", "ADJUST_IMPUTE_DEFAULTS",
            "ADJUST_METHODS", "ADJUST_MISSING", "ADJUST_MISSING_PLANNED", "Adjustment",
-           "Balanced", "Imputation", "PooledHazardRatio", "SurvivalAdjustment", "adjust_columns",
-           "adjust_comparison", "adjust_survival"]
+           "Balanced", "Imputation", "adjust_columns", "adjust_comparison"]
 
 #: The keys of the ``adjust`` block and the values each may take (the first is the default;
 #: ``covariates`` is a list of columns and has none).
@@ -71,16 +70,22 @@ def adjust_columns(columns: Sequence[Column], adjust: Mapping[str, Any] | None
     Returns
     -------
     list of evalkit.data.Column
-        ``columns`` followed by each adjustment covariate not already among them (numeric,
-        labelled so that a column not found is traced to ``parameters.adjust.covariates``).
+        ``columns`` followed by each adjustment covariate not already among them (numeric, or
+        text for those listed in ``adjust.categorical``; labelled so that a column not found
+        is traced to ``parameters.adjust.covariates``).
     """
     out = list(columns)
     if not adjust:
         return out
     have = {c.name for c in out}
+    categorical = set(adjust.get("categorical") or ())
     for name in adjust.get("covariates") or ():
         if name not in have:
-            out.append(Column(name, label="covariate in parameters.adjust.covariates"))
+            if name in categorical:
+                out.append(Column(name, kind="string",
+                                  label="categorical covariate in parameters.adjust"))
+            else:
+                out.append(Column(name, label="covariate in parameters.adjust.covariates"))
             have.add(name)
     return out
 
@@ -107,6 +112,8 @@ class Balanced:
         0/1 group of the same youth.
     n_incomplete
         Youth left out for a missing covariate.
+    categorical
+        The covariates expanded to one indicator per category (``adjust.categorical``).
     imputation
         With ``missing: impute``: the imputations and the complete-case estimate beside the
         pooled one (:class:`Imputation`); ``None`` otherwise (or when no covariate was
@@ -123,6 +130,7 @@ class Balanced:
     treated: pd.Series
     n_incomplete: int
     imputation: Imputation | None = dataclasses.field(default=None, kw_only=True)
+    categorical: tuple[str, ...] = dataclasses.field(default=(), kw_only=True)
 
     @property
     def balance(self) -> pd.DataFrame:
@@ -206,62 +214,6 @@ class Imputation:
     balance: pd.DataFrame
 
 
-@dataclasses.dataclass(frozen=True)
-class PooledHazardRatio(Result):
-    """A weighted Cox model's hazard ratio pooled over imputed data sets (Rubin's rules).
-
-    Each imputed data set gets its own weights and its own weighted Cox model of the group
-    alone with robust standard errors; the log hazard ratios and their robust standard errors
-    are pooled by :func:`evalkit.missing.pool` (large-sample complete-data degrees of freedom,
-    as R ``mice::pool`` for a ``coxph`` fit), and the interval uses the t distribution with the
-    Barnard–Rubin degrees of freedom.
-
-    Attributes
-    ----------
-    term
-        The group column.
-    pooled
-        The pooled log hazard ratio (:class:`~evalkit.missing.PooledEstimate`).
-    n, n_events
-        Youth and events analysed (every youth; covariates imputed).
-    """
-
-    _title: ClassVar[str] = "Weighted Cox regression, pooled over imputations"
-    _options: ClassVar[tuple[str, ...]] = ("alpha",)
-
-    term: str
-    pooled: PooledEstimate
-    n: int
-    n_events: int
-    alpha: float = 0.05
-
-    def to_frame(self) -> pd.DataFrame:
-        """The program term: log hazard ratio, then the hazard ratio, as :class:`CoxResult`.
-
-        Returns
-        -------
-        pandas.DataFrame
-            ``term, estimate, se, ci_low, ci_high, p_value, hazard_ratio, hr_ci_low,
-            hr_ci_high, df, fmi``.
-        """
-        p = self.pooled
-        return pd.DataFrame([{
-            "term": self.term, "estimate": p.estimate, "se": p.se, "ci_low": p.ci_low,
-            "ci_high": p.ci_high, "p_value": p.p_value, "hazard_ratio": math.exp(p.estimate),
-            "hr_ci_low": math.exp(p.ci_low), "hr_ci_high": math.exp(p.ci_high), "df": p.df,
-            "fmi": p.fmi}])
-
-    def _terms(self) -> list[dict[str, Any]]:
-        return self.to_frame().to_dict("records")
-
-    def _details(self) -> list[str]:
-        return [f"n = {self.n}, events = {self.n_events}; {self.pooled.m} imputed data sets, "
-                f"each a weighted Cox model with robust standard errors (R coxph(weights = w, "
-                f"robust = TRUE)), pooled by Rubin's rules (R mice::pool); t with "
-                f"{self.pooled.df:.1f} Barnard–Rubin df; fraction of missing information "
-                f"{self.pooled.fmi:.3f}."]
-
-
 def _spec(adjust: Mapping[str, Any]) -> dict[str, Any]:
     """The ``adjust`` block with defaults filled in and its method and missing checked."""
     spec = {**ADJUST_DEFAULTS, **ADJUST_IMPUTE_DEFAULTS,
@@ -273,7 +225,44 @@ def _spec(adjust: Mapping[str, Any]) -> dict[str, Any]:
     m = spec["imputations"]
     if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 2:
         raise ValueError(f"adjust.imputations must be a whole number of at least 2, not {m!r}")
+    cats = list(spec.get("categorical") or ())
+    stray = [c for c in cats if c not in spec["covariates"]]
+    if stray:
+        raise ValueError(f"adjust.categorical names {', '.join(stray)}, not among "
+                         "adjust.covariates")
+    spec["categorical"] = cats
     return spec
+
+
+def _as_categories(data: pd.DataFrame, spec: Mapping[str, Any], threshold: int,
+                   source: str = "data frame") -> pd.DataFrame:
+    """``data`` with the categorical covariates as pandas categories, each level checked.
+
+    A level held by fewer than ``threshold`` youth would both make its propensity unstable and
+    put a small group's characteristic into the balance table, so it is refused (the message
+    gives the count of such levels, not their values).
+    """
+    cats = list(spec.get("categorical") or ())
+    if not cats:
+        return data
+    problems = []
+    out = data.copy()
+    for c in cats:
+        values = out[c].astype("string").str.strip()
+        counts = values.value_counts()
+        small = counts[counts < threshold]
+        if counts.size < 2:
+            problems.append(DataProblem(c, "has one category only among the youth analysed",
+                                        "a categorical covariate with at least two categories"))
+        elif small.size:
+            problems.append(DataProblem(
+                c, f"{small.size} of its {counts.size} categories hold fewer than {threshold} "
+                "youth", f"categories of at least {threshold} youth each (merge the small "
+                "ones, e.g. into 'other')"))
+        out[c] = pd.Categorical(values)
+    if problems:
+        raise EvalDataError(problems, source=source)
+    return out
 
 
 def _balance(complete: pd.DataFrame, group: str, spec: Mapping[str, Any], threshold: int,
@@ -294,7 +283,8 @@ def _balance(complete: pd.DataFrame, group: str, spec: Mapping[str, Any], thresh
         ess_ = {"treated": ess(w[(t == 1) & (w > 0)]), "control": ess(w[(t == 0) & (w > 0)])}
     return {"method": method, "estimand": "ATT" if method == "matching" else estimand,
             "missing": spec["missing"], "covariates": covs, "fit": fit, "ess": ess_, "ps": ps,
-            "treated": complete[group].astype(int), "n_incomplete": n_incomplete}
+            "treated": complete[group].astype(int), "n_incomplete": n_incomplete,
+            "categorical": tuple(spec.get("categorical") or ())}
 
 
 def _imputed_frames(measured: pd.DataFrame, group: str, outcome: Sequence[str],
@@ -304,12 +294,39 @@ def _imputed_frames(measured: pd.DataFrame, group: str, outcome: Sequence[str],
     The imputation model of each covariate holds the other covariates, the group and the
     outcome columns (leaving the outcome out would bias the effect towards zero).
     """
+    return _impute_covariates(measured, [group, *outcome], spec)
+
+
+def _impute_covariates(frame: pd.DataFrame, predictors: Sequence[str],
+                       spec: Mapping[str, Any]) -> tuple[list[pd.DataFrame], dict[str, int]]:
+    """The imputed copies of ``frame`` and the youth missing each covariate.
+
+    Each numeric covariate with gaps is imputed from ``predictors`` and the covariates without
+    gaps; a complete categorical covariate informs the imputations through its indicators. A
+    categorical covariate with gaps cannot be imputed here (the chained equations are linear
+    models with predictive mean matching): that is an error naming it.
+    """
     covs = list(spec["covariates"])
-    gaps = {c: int(measured[c].isna().sum()) for c in covs}
+    cats = set(spec.get("categorical") or ())
+    gaps = {c: int(frame[c].isna().sum()) for c in covs}
+    bad = [c for c in covs if gaps[c] and c in cats]
+    if bad:
+        raise EvalDataError([DataProblem(c, f"categorical and missing for {gaps[c]} youth: "
+                                         "categories cannot be imputed",
+                                         "a recorded category for every youth, or "
+                                         "'missing: complete-case'") for c in bad])
     todo = [c for c in covs if gaps[c]]
-    predictors = [group, *outcome, *(c for c in covs if not gaps[c])]
-    frames = impute(measured, todo, m=int(spec["imputations"]), seed=int(spec["seed"]),
-                    predictors=predictors)
+    extra = {}
+    for c in covs:
+        if c in cats:
+            dummies = pd.get_dummies(frame[c], prefix=f"__{c}", drop_first=True, dtype=float)
+            extra.update({str(k): v for k, v in dummies.items()})
+    work = frame.assign(**extra) if extra else frame
+    numeric = [c for c in covs if not gaps[c] and c not in cats]
+    frames = impute(work, todo, m=int(spec["imputations"]), seed=int(spec["seed"]),
+                    predictors=[*predictors, *numeric, *extra])
+    if extra:
+        frames = [f.drop(columns=list(extra)) for f in frames]
     return frames, {c: n for c, n in gaps.items() if n}
 
 
@@ -421,7 +438,7 @@ def adjust_comparison(data: pd.DataFrame, post: str, group: str, adjust: Mapping
     """
     spec = _spec(adjust)
     covs = tuple(spec["covariates"])
-    measured = data[data[post].notna()]
+    measured = _as_categories(data[data[post].notna()], spec, threshold)
     complete = measured.dropna(subset=list(covs))
     n_out = int(len(measured) - len(complete))
     if spec["missing"] == "impute" and n_out:
@@ -490,191 +507,3 @@ def _adjust_imputed(measured: pd.DataFrame, complete: pd.DataFrame, post: str, g
         **{**first, "ess": ess_, "ps": ps, "treated": measured[group].astype(int)},
         effect=estimate, unadjusted=naives[0], imputation=imputation,
         **_sizes(estimate.estimate, measured, post, group, alpha, lower_is_better))
-
-
-@dataclasses.dataclass(frozen=True)
-class SurvivalAdjustment(Balanced):
-    """A time-to-event comparison adjusted for baseline covariates (:func:`adjust_survival`).
-
-    Attributes
-    ----------
-    data
-        The youth analysed (every adjustment covariate recorded), with their weight in the
-        column named ``weight``.
-    weight
-        Name of the weight column in ``data``.
-    cox
-        The weighted Cox model of the group alone, robust standard errors (R
-        ``coxph(..., weights = w, robust = TRUE)``); with imputed covariates, its hazard
-        ratio pooled over the imputed data sets (:class:`PooledHazardRatio`).
-    unadjusted
-        The unweighted Cox model of the group alone on the same youth.
-    km
-        The weighted Kaplan–Meier curves by group (R ``survfit(..., weights = w)``); with
-        imputed covariates, weighted by each youth's weight averaged over the imputed data
-        sets.
-    km_unweighted
-        The unweighted curves of the same youth: their numbers at risk are youth.
-
-    The attributes of :class:`Balanced` (method, covariates, fit, ess, ...) are inherited.
-    """
-
-    data: pd.DataFrame
-    weight: str
-    cox: CoxResult | PooledHazardRatio
-    unadjusted: CoxResult
-    km: KaplanMeier
-    km_unweighted: KaplanMeier
-
-    @property
-    def cautions(self) -> tuple[str, ...]:
-        """The weighted hazard ratio's cautions and those of the weights or the matching."""
-        return tuple(self.cox.cautions) + tuple(getattr(self.fit, "cautions", ()))
-
-
-def adjust_survival(data: pd.DataFrame, duration: str, event: str, group: str,
-                    adjust: Mapping[str, Any], *, ties: Ties = "efron",
-                    conf_type: ConfType = "log",
-                    alpha: float = 0.05, threshold: int = 11) -> SurvivalAdjustment:
-    """Adjust a program-vs-comparison time-to-event comparison for baseline covariates.
-
-    The propensity weights (or matching weights) are fitted on the youth with every covariate
-    recorded; the hazard ratio is then the weighted Cox model of the group alone with robust
-    standard errors, and the Kaplan–Meier curves are weighted.
-
-    Parameters
-    ----------
-    data
-        One row per youth (validated).
-    duration, event
-        Time to the event or the end of follow-up, and 1 if the event happened.
-    group
-        0/1 column: 1 for program youth.
-    adjust
-        ``covariates``, ``method``, ``estimand``, ``missing`` (and ``imputations``, ``seed``)
-        as :func:`adjust_comparison`. With ``missing: impute`` the covariates are imputed from
-        the other covariates, the group, the event indicator and the Nelson–Aalen cumulative
-        hazard at each youth's time (White & Royston 2009); each imputed data set gets its own
-        weights and weighted Cox model, and the log hazard ratios are pooled by Rubin's rules
-        (:class:`PooledHazardRatio`), with the complete-case hazard ratio beside them.
-    ties, conf_type, alpha
-        Options of the Cox model and the Kaplan–Meier curves.
-    threshold
-        Privacy threshold: an effective sample size below it draws a caution.
-
-    Returns
-    -------
-    SurvivalAdjustment
-
-    Raises
-    ------
-    EvalDataError
-        From :func:`evalkit.weighting.propensity` or :func:`~evalkit.weighting.match` (a
-        constant covariate, perfect separation, no overlap, ...).
-    """
-    spec = _spec(adjust)
-    covs = list(spec["covariates"])
-    complete = data.dropna(subset=covs)
-    weight = next(n for n in ("weight", "adjust_weight", "_adjust_weight")
-                  if n not in complete.columns)
-    if spec["missing"] == "impute" and len(complete) < len(data):
-        return _survival_imputed(data, complete, duration, event, group, spec, weight,
-                                 ties=ties, conf_type=conf_type, alpha=alpha,
-                                 threshold=threshold)
-    base = _balance(complete, group, spec, threshold, int(len(data) - len(complete)))
-    frame = complete.assign(**{weight: base["fit"].weights.reindex(complete.index)})
-    hazard = cox(frame, duration, event, [group], ties=ties, alpha=alpha, weights=weight,
-                 robust=True)
-    naive = cox(frame, duration, event, [group], ties=ties, alpha=alpha)
-    km = kaplan_meier(frame, duration, event, group=group, conf_type=conf_type, alpha=alpha,
-                      weights=weight)
-    km0 = kaplan_meier(frame, duration, event, group=group, conf_type=conf_type, alpha=alpha)
-    return SurvivalAdjustment(**base, data=frame, weight=weight, cox=hazard, unadjusted=naive,
-                              km=km, km_unweighted=km0)
-
-
-def nelson_aalen_at(data: pd.DataFrame, duration: str, event: str) -> np.ndarray:
-    """The marginal Nelson–Aalen cumulative hazard at each youth's own time.
-
-    The predictor that carries the outcome into the imputation model of a covariate in a Cox
-    analysis, with the event indicator (White & Royston 2009).
-
-    Parameters
-    ----------
-    data
-        One row per youth.
-    duration, event
-        Time to the event or the end of follow-up, and 1 if the event happened.
-
-    Returns
-    -------
-    numpy.ndarray
-        ``H(t_i)``, in the order of ``data``'s rows.
-
-    References
-    ----------
-    White, I. R., & Royston, P. (2009). Imputing missing covariate values for the Cox model.
-    *Statistics in Medicine*, 28, 1982–1998.
-    """
-    t = data[duration].to_numpy(float)
-    d = data[event].to_numpy(float)
-    times, inverse = np.unique(t, return_inverse=True)
-    deaths = np.bincount(inverse, weights=d, minlength=times.size)
-    leaving = np.bincount(inverse, minlength=times.size).astype(float)
-    at_risk = leaving[::-1].cumsum()[::-1]
-    return np.cumsum(deaths / at_risk)[inverse]
-
-
-def _survival_imputed(data: pd.DataFrame, complete: pd.DataFrame, duration: str, event: str,
-                      group: str, spec: Mapping[str, Any], weight: str, *, ties: Ties,
-                      conf_type: ConfType, alpha: float, threshold: int) -> SurvivalAdjustment:
-    """:func:`adjust_survival` with the missing covariates imputed (``missing: impute``)."""
-    helper = next(n for n in ("_cumhaz", "__cumhaz") if n not in data.columns)
-    frame0 = data.assign(**{helper: nelson_aalen_at(data, duration, event)})
-    covs = list(spec["covariates"])
-    gaps = {c: int(frame0[c].isna().sum()) for c in covs}
-    todo = [c for c in covs if gaps[c]]
-    predictors = [group, event, helper, *(c for c in covs if not gaps[c])]
-    frames = impute(frame0, todo, m=int(spec["imputations"]), seed=int(spec["seed"]),
-                    predictors=predictors)
-    bases, fits = [], []
-    for f in frames:
-        base = _balance(f, group, spec, threshold, 0)
-        w = f.assign(**{weight: base["fit"].weights.reindex(f.index)})
-        fits.append(cox(w, duration, event, [group], ties=ties, alpha=alpha, weights=weight,
-                        robust=True))
-        bases.append(base)
-    rows = [c.to_frame().iloc[0] for c in fits]
-    pooled = pool([float(r["estimate"]) for r in rows], [float(r["se"]) for r in rows],
-                  alpha=alpha)
-    try:
-        cc_base = _balance(complete, group, spec, threshold, len(data) - len(complete))
-        ccw = complete.assign(**{weight: cc_base["fit"].weights.reindex(complete.index)})
-        cc: CoxResult | None = cox(ccw, duration, event, [group], ties=ties, alpha=alpha,
-                                   weights=weight, robust=True)
-        cc_error = None
-    except (EvalDataError, ValueError) as exc:
-        cc, cc_error = None, str(exc)
-    imputation = Imputation(
-        m=len(frames), seed=int(spec["seed"]), pooled=pooled,
-        estimates=tuple(float(r["estimate"]) for r in rows),
-        ses=tuple(float(r["se"]) for r in rows), complete_case=cc, complete_case_error=cc_error,
-        n_imputed=int(data[covs].isna().any(axis=1).sum()),
-        missing={c: n for c, n in gaps.items() if n},
-        balance=_mean_balance([b["fit"].balance for b in bases]))
-    mean_w = sum(b["fit"].weights.reindex(data.index).fillna(0.0) for b in bases) / len(bases)
-    frame = data.assign(**{weight: mean_w})
-    notes = merge_cautions(pooled.cautions, _across(fits))
-    hazard = PooledHazardRatio(term=group, pooled=pooled, n=len(data),
-                               n_events=int(data[event].sum()), alpha=alpha, cautions=notes)
-    naive = cox(frame, duration, event, [group], ties=ties, alpha=alpha)
-    km = kaplan_meier(frame, duration, event, group=group, conf_type=conf_type, alpha=alpha,
-                      weights=weight)
-    km0 = kaplan_meier(frame, duration, event, group=group, conf_type=conf_type, alpha=alpha)
-    first = bases[0]
-    ess_ = {k: float(np.mean([b["ess"][k] for b in bases])) for k in ("treated", "control")}
-    ps = sum(b["ps"].reindex(data.index) for b in bases) / len(bases)
-    return SurvivalAdjustment(
-        **{**first, "ess": ess_, "ps": ps, "treated": data[group].astype(int)},
-        imputation=imputation, data=frame, weight=weight, cox=hazard, unadjusted=naive, km=km,
-        km_unweighted=km0)

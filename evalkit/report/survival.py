@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from evalkit import privacy
-from evalkit.methods.adjustment import SurvivalAdjustment
+from evalkit.methods.adjustment_survival import SurvivalAdjustment
 from evalkit.methods.cox import CoxResult, PHTest
 from evalkit.methods.survival import RMST, CumulativeIncidence, KaplanMeier, LogRank
 from evalkit.report import resultsdoc, words

@@ -99,12 +99,21 @@ def balance_rows(adj: Balanced, labels: Mapping[str, str]) -> pd.DataFrame:
     variance ratio.
     """
     b = adj.balance
+    cats = set(getattr(adj, "categorical", ()) or ())
     return pd.DataFrame({
-        "covariate": [words.label(c, labels) for c in b["covariate"]],
+        "covariate": [_level_label(c, labels, cats) for c in b["covariate"]],
         "smd_raw": b["smd_raw"].to_numpy(float),
         "smd_adjusted": b["smd_adjusted"].to_numpy(float),
         "variance_ratio": b["variance_ratio"].to_numpy(float),
     })
+
+
+def _level_label(name: str, labels: Mapping[str, str], categorical: set[str]) -> str:
+    """A covariate's display name; a category's indicator ``site[North]`` reads "site: North"."""
+    base, sep, rest = str(name).partition("[")
+    if sep and rest.endswith("]") and base in categorical:
+        return f"{words.label(base, labels)}: {rest[:-1]}"
+    return words.label(name, labels)
 
 
 def _done(adj: Adjustment) -> str:

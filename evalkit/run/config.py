@@ -530,7 +530,7 @@ def _check_adjust(params: dict[str, Any], problems: list[str]) -> None:
     if not params.get("group"):
         problems.append(f"'{where}' needs 'parameters.group' (it adjusts a comparison-group "
                         "design)")
-    known = ("covariates", *ADJUST_CHOICES, *ADJUST_IMPUTE_DEFAULTS)
+    known = ("covariates", "categorical", *ADJUST_CHOICES, *ADJUST_IMPUTE_DEFAULTS)
     for key in adjust:
         if key not in known:
             problems.append(f"unknown key '{where}.{key}' (known: {', '.join(known)})"
@@ -558,6 +558,16 @@ def _check_adjust(params: dict[str, Any], problems: list[str]) -> None:
         else:
             problems.append(f"'{where}.{key}' must be one of {', '.join(choices)}, not "
                             f"{_short(value)}")
+    cats = adjust.get("categorical")
+    if cats is not None:
+        if not _kind_ok(cats, "columns"):
+            problems.append(f"'{where}.categorical' must be a list of column names, not "
+                            f"{_short(cats)}")
+        elif isinstance(covs, list):
+            stray = [c for c in cats if c not in covs]
+            if stray:
+                problems.append(f"'{where}.categorical' names {', '.join(map(str, stray))}, "
+                                f"not among '{where}.covariates'")
     imputing = adjust.get("missing") == "impute"
     for key in ADJUST_IMPUTE_DEFAULTS:
         value = adjust.get(key)
@@ -580,6 +590,8 @@ def _check_adjust(params: dict[str, Any], problems: list[str]) -> None:
         if imputing:
             params["adjust"].update({k: v if adjust.get(k) is None else adjust[k]
                                      for k, v in ADJUST_IMPUTE_DEFAULTS.items()})
+        if cats:
+            params["adjust"]["categorical"] = list(cats)
 
 
 def _suggest(key: str, known: Iterable[str]) -> str:
