@@ -117,3 +117,11 @@ def test_redaction_catches_the_configured_population_word():
             == "Fewer than 11 states adopted")
     assert redact_small_counts("4 men were lost", 11, people=("man", "men")) == (
         "Fewer than 11 men were lost")
+
+
+def test_a_number_that_rounds_to_zero_has_no_minus_sign():
+    from evalkit.report.common import num
+
+    assert (num(-0.001, 2), num(-0.004, 1), num(-0.006, 2)) == ("0.00", "0.0", "−0.01")
+    assert words.percent_parts(math.log(1.1), math.log(1 - 0.004), math.log(1.3), 0.95) == (
+        "10%", "95% CI 0% to 30%")

@@ -48,8 +48,14 @@ def package_versions(names: Sequence[str] = REPORT_PACKAGES) -> dict[str, str]:
 
 
 def num(x: float, digits: int = 2) -> str:
-    """A number for readers: fixed decimals, thousands separators, a true minus sign."""
-    return f"{x:,.{digits}f}".replace("-", "−")
+    """A number for readers: fixed decimals, thousands separators, a true minus sign.
+
+    A negative number that rounds to zero is written without its sign ("0.00", not "−0.00").
+    """
+    text = f"{x:,.{digits}f}"
+    if text.startswith("-") and not text.strip("-0.,"):
+        text = text[1:]
+    return text.replace("-", "−")
 
 
 def p_text(p: float) -> str:

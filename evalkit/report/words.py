@@ -193,7 +193,10 @@ def percent_change(log_points: float) -> float:
 
 
 def _pct(x: float, digits: int) -> str:
-    return f"{100 * x:.{digits}f}%".replace("-", "−")
+    text = f"{100 * x:.{digits}f}"
+    if text.startswith("-") and not text.strip("-0."):
+        text = text[1:]  # a change that rounds to zero has no sign ("0%", not "−0%")
+    return f"{text}%".replace("-", "−")
 
 
 def percent_parts(b: float, lo: float, hi: float, confidence: float) -> tuple[str, str]:
