@@ -24,7 +24,7 @@ from evalkit.methods.inference import join_names
 from evalkit.methods.policy.single_unit import SingleUnitDiD
 from evalkit.report import resultsdoc, words
 from evalkit.report.base import Report
-from evalkit.report.common import cautions_html, collect_cautions, shown_frame
+from evalkit.report.common import cautions_html, collect_cautions, num, shown_frame
 from evalkit.report.did import panel_data_block
 from evalkit.report.evidence import SINGLE_UNIT_FIT, rate
 from evalkit.report.figures import figure_block
@@ -40,7 +40,7 @@ __all__ = ["SingleUnitReport", "single_unit_design"]
 
 
 def _num(x: float, digits: int = 2) -> str:
-    return "n/a" if not np.isfinite(x) else f"{x:,.{digits}f}".replace("-", "−")
+    return "n/a" if not np.isfinite(x) else num(x, digits)
 
 
 def _period(t: Any) -> str:

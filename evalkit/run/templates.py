@@ -244,7 +244,7 @@ DID = TemplateSpec(
 )
 
 def _its_columns(p: Mapping[str, Any], id_column: str | None) -> list[Column]:
-    from evalkit.report.its import its_columns
+    from evalkit.methods.policy.its_columns import its_columns
 
     return its_columns(p["outcome"], p["time"], population=p.get("population"),
                        family=p.get("family") or "quasipoisson")
