@@ -149,34 +149,77 @@ def weighted_two_way_demean(values: np.ndarray, uc: np.ndarray, tc: np.ndarray,
     Gaure, S. (2013). OLS with multiple high dimensional category variables. *Computational
     Statistics & Data Analysis*, 66, 8–18.
     """
-    x = np.asarray(values, float)
-    if x.ndim == 1:
-        x = x[:, None]
-    nu, nt = int(uc.max()) + 1, int(tc.max()) + 1
-    if nu * nt > _DENSE_CELLS:
-        return demean(x, [uc, tc], weights=w, tol=1e-12)
-    cell = uc * nt + tc
-    Wu = np.bincount(uc, w, minlength=nu)
-    Wt = np.bincount(tc, w, minlength=nt)
-    S = np.bincount(cell, w, minlength=nu * nt).reshape(nu, nt)
-    Su = S / Wu[:, None]
-    C = np.diag(Wt) - S.T @ Su
-    out = np.empty_like(x)
-    for j in range(x.shape[1]):
-        wx = w * x[:, j]
-        zu = np.bincount(uc, wx, minlength=nu)
-        r = np.bincount(tc, wx, minlength=nt) - Su.T @ zu
-        gamma = np.linalg.lstsq(C, r, rcond=None)[0]
-        xj = x[:, j] - gamma[tc]
-        out[:, j] = xj - (np.bincount(uc, w * xj, minlength=nu) / Wu)[uc]
+    return _TwoWay(uc, tc).sweep(values, w)
+
+
+class _TwoWay:
+    """Unit and period codes, with what the weighted sweep reuses from call to call."""
+
+    def __init__(self, uc: np.ndarray, tc: np.ndarray) -> None:
+        self.uc, self.tc = uc, tc
+        self.nu, self.nt = int(uc.max()) + 1, int(tc.max()) + 1
+        self.dense = self.nu * self.nt <= _DENSE_CELLS
+        self.cell = uc * self.nt + tc if self.dense else None
+
+    def sweep(self, values: np.ndarray, w: np.ndarray) -> np.ndarray:
+        x = np.asarray(values, float)
+        if x.ndim == 1:
+            x = x[:, None]
+        uc, tc, nu, nt = self.uc, self.tc, self.nu, self.nt
+        if self.cell is None:
+            return demean(x, [uc, tc], weights=w, tol=1e-12)
+        Wu = np.bincount(uc, w, minlength=nu)
+        Wt = np.bincount(tc, w, minlength=nt)
+        S = np.bincount(self.cell, w, minlength=nu * nt).reshape(nu, nt)
+        Sw = S / np.sqrt(Wu)[:, None]
+        C = np.diag(Wt) - _gram(Sw)
+        out = np.empty_like(x)
+        for j in range(x.shape[1]):
+            wx = w * x[:, j]
+            zu = np.bincount(uc, wx, minlength=nu)
+            r = np.bincount(tc, wx, minlength=nt) - np.einsum("ut,u->t", S, zu / Wu)
+            gamma = np.linalg.lstsq(C, r, rcond=None)[0]
+            xj = x[:, j] - gamma[tc]
+            xj -= (np.bincount(uc, w * xj, minlength=nu) / Wu)[uc]
+            out[:, j] = xj
+        return out
+
+
+def _gram(A: np.ndarray, block: int = 128) -> np.ndarray:
+    """``A'A`` for a tall ``A``, summed over blocks of rows.
+
+    Small products stay on one thread: a multithreaded BLAS product of a tall matrix can be
+    a hundred times slower when the cores are shared with other work.
+    """
+    out = np.zeros((A.shape[1], A.shape[1]))
+    for i in range(0, A.shape[0], block):
+        blk = A[i:i + block]
+        out += blk.T @ blk
     return out
 
 
-def _deviance(y: np.ndarray, mu: np.ndarray) -> float:
-    """Poisson deviance ``2 Σ [y log(y/μ) − (y − μ)]`` (``y log y = 0`` at ``y = 0``)."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ylog = np.where(y > 0, y * np.log(np.where(y > 0, y, 1.0) / mu), 0.0)
-    return float(2 * np.sum(ylog - (y - mu)))
+def _nested(codes: np.ndarray, gc: np.ndarray) -> bool:
+    """Whether every level of ``codes`` lies inside a single cluster of ``gc``."""
+    levels = int(codes.max()) + 1
+    first = np.empty(levels, np.intp)
+    first[codes[::-1]] = np.arange(codes.size - 1, -1, -1)  # first row of each level
+    return bool((gc == gc[first][codes]).all())
+
+
+class _Deviance:
+    """Poisson deviance ``2 Σ [y log(y/μ) − (y − μ)]`` (``y log y = 0`` at ``y = 0``).
+
+    The terms in ``y`` alone are summed once; each evaluation is then one dot product and one
+    sum over the linear predictor ``η = log μ``.
+    """
+
+    def __init__(self, y: np.ndarray) -> None:
+        pos = y > 0
+        self.y = y
+        self.const = float(np.sum(y[pos] * np.log(y[pos]))) - float(y.sum())
+
+    def __call__(self, eta: np.ndarray, mu: np.ndarray) -> float:
+        return 2 * (self.const - float(np.dot(self.y, eta)) + float(mu.sum()))
 
 
 def _label(v: Any) -> str:
@@ -356,7 +399,8 @@ def poisson_twfe(
     # -- IRLS (fixest's feglm.fit) ------------------------------------------------------------
     mu = y + 0.1  # poisson()$initialize: mustart = y + 0.1
     eta = np.log(mu)
-    dev_old = _deviance(y, np.full(n, np.exp(1e-5)))
+    deviance = _Deviance(y)
+    dev_old = deviance(np.full(n, 1e-5), np.full(n, np.exp(1e-5)))
     fit_old = np.full(n, 1e-5)  # linear predictor without the offset
     converged = False
     dev = dev_old
@@ -365,10 +409,11 @@ def poisson_twfe(
     xd = resid = w = np.zeros(n)
     hess = 0.0
     x_scale = float(np.linalg.norm(x))
+    fe = _TwoWay(uc, tc)
     for it in range(1, int(glm_iter) + 1):
         w = mu
         z = (eta - off if off is not None else eta) + (y - mu) / mu
-        Z = weighted_two_way_demean(np.column_stack([z, x]), uc, tc, w)
+        Z = fe.sweep(np.column_stack([z, x]), w)
         zd, xd = Z[:, 0], Z[:, 1]
         hess = float(np.dot(w * xd, xd))
         if it == 1 and not float(np.linalg.norm(xd)) > 1e-9 * x_scale:
@@ -381,7 +426,7 @@ def poisson_twfe(
         fit = z - resid
         eta = fit + off if off is not None else fit
         mu = np.exp(eta)
-        dev = _deviance(y, mu)
+        dev = deviance(eta, mu)
         evol = dev - dev_old
         near = np.isfinite(dev) and (abs(evol) < glm_tol or abs(evol) / (0.1 + abs(dev)) < glm_tol)
         if not near and (not np.isfinite(dev) or evol > 0):
@@ -395,7 +440,7 @@ def poisson_twfe(
                 fit = (fit_old + fit) / 2
                 eta = fit + off if off is not None else fit
                 mu = np.exp(eta)
-                dev = _deviance(y, mu)
+                dev = deviance(eta, mu)
                 evol = dev - dev_old
             evol = np.inf  # never stop on a halved step: a proper WLS step must follow
         if abs(evol) / (0.1 + abs(dev)) < glm_tol:
@@ -427,8 +472,7 @@ def poisson_twfe(
                                              "at least 2 clusters for cluster-robust standard "
                                              "errors (or vcov='iid' / 'hetero')")],
                                 source=source)
-        nested = [codes for codes in (uc, tc)
-                  if int(pd.Series(gc).groupby(codes).nunique().max()) == 1]
+        nested = [codes for codes in (uc, tc) if _nested(codes, gc)]
         sizes = [int(c.max()) + 1 for c in nested]
         if len(nested) == 2:
             K = k + 1
