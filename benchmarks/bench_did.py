@@ -13,6 +13,14 @@ The peers are installed for the benchmark only (csdid needs pandas < 3):
 * Callaway–Sant'Anna (no covariates, never-treated comparison, simple and dynamic
   aggregations) on mpdta and on a staggered panel 100 times larger (250,000 rows): evalkit
   ``staggered`` vs ``csdid`` and ``differences``.
+* Poisson with unit and period effects on a panel of counts with a log-population offset
+  (1,000,000 rows: 20,000 units × 50 periods, CRV1 by unit): evalkit ``poisson_twfe`` vs
+  pyfixest ``fepois``; and a weighted event study with a covariate (400,000 rows) vs pyfixest
+  ``feols(y ~ i(rel, ref=-1) + x | unit + time, weights=...)``. Each library runs in its own
+  interpreter on the same data file (``--peer-python`` names pyfixest's, default this one),
+  after a warm-up fit (pyfixest compiles its numba kernels); wall time, peak traced memory
+  (tracemalloc: numpy allocations; numba's are not traced) and the growth of the process's
+  peak resident memory during the fit are reported side by side.
 """
 
 from __future__ import annotations
@@ -20,6 +28,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import json
+import resource
+import subprocess
+import sys
+import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -152,18 +165,143 @@ def bench_cs(copies: int) -> None:
               f"{simple.estimate:.6f} (SE {simple.se:.6f})")
 
 
+# -- Poisson and event study: each library in its own interpreter -------------------------------
+
+def count_panel(units: int, periods: int, seed: int = 0) -> pd.DataFrame:
+    """Counts with a log-population offset and staggered adoption; 1 unit in 500 has none."""
+    rng = np.random.default_rng(seed)
+    u = np.repeat(np.arange(units), periods)
+    t = np.tile(np.arange(periods), units)
+    first = rng.integers(periods // 4, periods + periods // 2, units)
+    d = (t >= first[u]).astype(float)
+    log_pop = np.log(rng.uniform(1e3, 1e5, units))[u] + 0.01 * rng.normal(size=u.size)
+    mu = np.exp(log_pop - 9 + rng.normal(0, 0.5, units)[u] + 0.01 * t + 0.2 * d)
+    y = rng.poisson(mu).astype(float)
+    y[u % 500 == 0] = 0
+    rel = np.where(first[u] < periods, np.clip(t - first[u], -5, 5), -1)  # never: reference
+    x = rng.normal(size=u.size)
+    w = 1 + (u % 7) / 2 + t / 10
+    return pd.DataFrame({"unit": u, "time": t, "d": d, "log_pop": log_pop, "y": y,
+                         "first": np.where(first[u] < periods, first[u], 0), "rel": rel,
+                         "x": x, "w": w, "ly": np.log1p(y) + 0.3 * x})
+
+
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def _worker(kind: str, path: str) -> None:
+    """Fit one model on the data file and print one JSON line (run in the library's Python)."""
+    with np.load(path) as z:
+        df = pd.DataFrame({k: z[k] for k in z.files})
+    lib, model = kind.split("-")
+    if lib == "pyfixest":
+        import pyfixest as pf
+
+        def fit(data: pd.DataFrame):
+            if model == "poisson":
+                m = pf.fepois("y ~ d | unit + time", data=data, offset="log_pop",
+                              vcov={"CRV1": "unit"})
+                return float(m.coef().iloc[0]), float(m.se().iloc[0])
+            m = pf.feols("ly ~ i(rel, ref=-1) + x | unit + time", data=data, weights="w",
+                         vcov={"CRV1": "unit"})
+            return float(m.coef().iloc[0]), float(m.se().iloc[0])
+    else:
+        from evalkit.methods.did.event_study import event_study
+        from evalkit.methods.did.poisson import poisson_twfe
+
+        def fit(data: pd.DataFrame):
+            if model == "poisson":
+                r = poisson_twfe(data, "y", "unit", "time", "d", offset="log_pop")
+                return r.estimate, r.se
+            es = event_study(data, "ly", "unit", "time", "first", covariates=["x"],
+                             weights="w")
+            return float(es.table["estimate"].iloc[0]), float(es.table["se"].iloc[0])
+    import warnings
+
+    warnings.simplefilter("ignore")
+    fit(df.iloc[: 200 * 50].copy())  # warm-up (numba compilation, imports)
+    before = _rss_mb()
+    t0 = time.perf_counter()
+    coef, se = fit(df)
+    seconds = time.perf_counter() - t0
+    grew = max(0.0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - before)
+    tracemalloc.start()
+    fit(df)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    print(json.dumps({"seconds": seconds, "traced_mb": peak / 2**20, "rss_mb": grew,
+                      "coef": coef, "se": se}))
+
+
+def _side_by_side(title: str, df: pd.DataFrame, model: str, peer_python: str) -> None:
+    print(f"\n== {title}: {len(df):,} rows")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = str(Path(tmp) / "data.npz")
+        np.savez(path, **{c: df[c].to_numpy() for c in df.columns})
+        rows = {}
+        for lib, py in (("evalkit", sys.executable), ("pyfixest", peer_python)):
+            out = subprocess.run([py, __file__, "--worker", f"{lib}-{model}", path],
+                                 capture_output=True, text=True, cwd=ROOT)
+            if out.returncode:
+                print(f"{lib} failed: {out.stderr.strip().splitlines()[-1:]}")
+                continue
+            rows[lib] = json.loads(out.stdout.strip().splitlines()[-1])
+    print(f"{'':10} {'seconds':>8} {'traced MB':>10} {'RSS growth MB':>14} {'coef':>12} "
+          f"{'SE':>12}")
+    for lib, r in rows.items():
+        print(f"{lib:10} {r['seconds']:8.2f} {r['traced_mb']:10.0f} {r['rss_mb']:14.0f} "
+              f"{r['coef']:12.8f} {r['se']:12.8f}")
+    if len(rows) == 2:
+        a, b = rows["evalkit"], rows["pyfixest"]
+        print(f"pyfixest / evalkit: time {b['seconds'] / a['seconds']:.2f}x, traced memory "
+              f"{b['traced_mb'] / max(a['traced_mb'], 1e-9):.2f}x, RSS growth "
+              f"{b['rss_mb'] / max(a['rss_mb'], 1e-9):.2f}x; |coef diff| "
+              f"{abs(a['coef'] - b['coef']):.1e}, |SE diff| {abs(a['se'] - b['se']):.1e}")
+
+
+def bench_poisson(rows: int, peer_python: str) -> None:
+    periods = 50
+    df = count_panel(rows // periods, periods)
+    _side_by_side("Poisson TWFE with a log-population offset, CRV1 by unit (evalkit "
+                  "poisson_twfe vs pyfixest fepois)", df[["unit", "time", "d", "log_pop", "y"]],
+                  "poisson", peer_python)
+
+
+def bench_event_study(rows: int, peer_python: str) -> None:
+    periods = 20
+    df = count_panel(rows // periods, periods, seed=1)
+    _side_by_side("Weighted event study with a covariate, CRV1 by unit (evalkit event_study "
+                  "vs pyfixest feols with i(rel))",
+                  df[["unit", "time", "first", "rel", "x", "w", "ly"]], "event", peer_python)
+
+
 def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--worker":
+        _worker(sys.argv[2], sys.argv[3])
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--units", type=int, default=20_000)
     ap.add_argument("--periods", type=int, default=50)
     ap.add_argument("--skip-twfe", action="store_true")
     ap.add_argument("--skip-cs", action="store_true")
+    ap.add_argument("--skip-poisson", action="store_true")
+    ap.add_argument("--skip-event-study", action="store_true")
+    ap.add_argument("--poisson-rows", type=int, default=1_000_000)
+    ap.add_argument("--event-study-rows", type=int, default=400_000)
+    ap.add_argument("--peer-python", default=sys.executable,
+                    help="Python with pyfixest, for the Poisson and event-study comparisons")
     args = ap.parse_args()
     if not args.skip_twfe:
         bench_twfe(args.units, args.periods)
     if not args.skip_cs:
         bench_cs(1)
         bench_cs(100)
+    if not args.skip_poisson:
+        bench_poisson(args.poisson_rows, args.peer_python)
+    if not args.skip_event_study:
+        bench_event_study(args.event_study_rows, args.peer_python)
 
 
 if __name__ == "__main__":
