@@ -122,3 +122,14 @@ def test_a_dated_panel_gives_json_ready_results(panel):
     assert doc["start"] == "2015-07-01T00:00:00"
     assert res.estimate == pytest.approx(policy.synthetic_did(panel, *ARGS, reps=10,
                                                               seed=1).estimate, rel=1e-12)
+
+
+def test_validate_says_the_design_will_switch():
+    from evalkit.run.checks import preflight
+    from evalkit.run.config import load_config
+
+    cfg = load_config(EVALUATIONS / "navigator-law.yaml")
+    found = preflight(cfg, cfg.load_data())
+    assert [f.level for f in found] == ["warning"]
+    assert "only 1 state adopt within the data" in found[0].message
+    assert "switches to synthetic difference-in-differences" in found[0].message

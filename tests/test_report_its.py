@@ -123,7 +123,7 @@ def test_counts_below_the_threshold_appear_nowhere(runs, tmp_path):
 def test_an_intervention_outside_the_series_names_the_key(runs):
     _, outcomes = runs
     o = outcomes["its-outside"]
-    assert not o.ok and o.stage == "execute"
+    assert not o.ok and o.stage == "data"  # found before the notebook runs
     assert "parameters.intervention '2030-01' is not a period of the series" in o.message
     assert "January 2018 to December 2024" in o.message
 
@@ -202,3 +202,13 @@ def test_a_gaussian_series_of_rates_reads_in_its_units():
     assert doc["headline"]["ci_low"] <= 3.0 <= doc["headline"]["ci_high"]
     html = "".join(b.html for _, b in rep.sections("A law.", options={"alpha": 0.05}))
     assert "Newey–West" in html and "period 2004" in html
+
+
+def test_validate_names_a_placebo_after_the_intervention(tmp_path):
+    from evalkit.run.checks import preflight
+    from evalkit.run.config import load_config
+
+    cfg = load_config(sample_config(tmp_path, CONFIG, "its-late-placebo", placebo="2023-01"))
+    found = preflight(cfg, cfg.load_data())
+    assert [(f.level, f.key) for f in found] == [("error", "parameters.placebo")]
+    assert "is not before the intervention" in found[0].message

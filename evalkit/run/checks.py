@@ -89,7 +89,38 @@ def preflight(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:
         found += _survival(cfg, data)
     elif cfg.template.name == "did":
         found += _did(cfg, data)
+    elif cfg.template.name == "its":
+        found += _its(cfg, data)
     return sorted(found, key=lambda f: f.level != "error")
+
+
+def _its(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:
+    """Check the intervention and placebo periods against the series, before the notebook runs.
+
+    The error then names the key instead of a failing cell.
+    """
+    from evalkit.exceptions import EvalDataError
+    from evalkit.methods.policy.its_columns import its_data
+
+    p = cfg.parameters
+    try:
+        its_data(data, time=p["time"], intervention=p.get("intervention"),
+                 population=p.get("population"), placebo=p.get("placebo"))
+    except EvalDataError as err:
+        out = []
+        for prob in err.problems:
+            key = next((f"parameters.{k}" for k in ("placebo", "intervention")
+                        if f"parameters.{k}" in prob.message),
+                       f"parameters.{_param_of(p, prob.column or '')}")
+            out.append(Finding("error", key, f"column '{prob.column}': {prob.message}; "
+                                             f"expected {prob.expected}"))
+        return out
+    return []
+
+
+def _param_of(params: Mapping[str, Any], column: str) -> str:
+    """The parameter that names ``column`` (for a finding's key)."""
+    return next((k for k, v in params.items() if v == column), "time")
 
 
 def _labels(cfg: EvaluationConfig) -> list[Finding]:
@@ -168,10 +199,15 @@ def _did(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:
             f"column '{ft}' and never_treated.")))
         return out
     if adopting.size < MIN_TREATED_UNITS:
+        one_year = adopting.nunique() == 1
         out.append(Finding("warning", "parameters.first_treated", (
             f"only {adopting.size} {units_word if adopting.size != 1 else unit_label} adopt "
-            f"within the data; the method needs at least {MIN_TREATED_UNITS}, so the report "
-            "will carry no estimate: it explains why and which design fits instead.")))
+            f"within the data; the staggered method needs at least {MIN_TREATED_UNITS}, so "
+            + ("the report switches to synthetic difference-in-differences, built for one or "
+               "a few adopting units, and says why." if one_year else
+               "the report will carry no estimate: the adopters adopted in different years, "
+               "which synthetic difference-in-differences cannot take either; it explains why "
+               "and which design fits instead."))))
     sizes = adopting.value_counts().sort_index()
     small = sizes[sizes < SMALL_GROUP_BASE + n_cov]
     if len(small):
