@@ -131,5 +131,5 @@ def test_validate_says_the_design_will_switch():
     cfg = load_config(EVALUATIONS / "navigator-law.yaml")
     found = preflight(cfg, cfg.load_data())
     assert [f.level for f in found] == ["warning"]
-    assert "only 1 state adopt within the data" in found[0].message
+    assert "only 1 state adopts within the data" in found[0].message
     assert "switches to synthetic difference-in-differences" in found[0].message

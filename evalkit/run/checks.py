@@ -201,8 +201,8 @@ def _did(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:
     if adopting.size < MIN_TREATED_UNITS:
         one_year = adopting.nunique() == 1
         out.append(Finding("warning", "parameters.first_treated", (
-            f"only {adopting.size} {units_word if adopting.size != 1 else unit_label} adopt "
-            f"within the data; the staggered method needs at least {MIN_TREATED_UNITS}, so "
+            f"only {adopting.size} {units_word if adopting.size != 1 else unit_label} "
+            f"{'adopt' if adopting.size != 1 else 'adopts'} within the data; the staggered method needs at least {MIN_TREATED_UNITS}, so "
             + ("the report switches to synthetic difference-in-differences, built for one or "
                "a few adopting units, and says why." if one_year else
                "the report will carry no estimate: the adopters adopted in different years, "
@@ -210,7 +210,7 @@ def _did(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:
                "and which design fits instead."))))
     sizes = adopting.value_counts().sort_index()
     small = sizes[sizes < SMALL_GROUP_BASE + n_cov]
-    if len(small):
+    if len(small) and adopting.size >= MIN_TREATED_UNITS:  # else no cohort effects are shown
         parts = ", ".join(f"{_fmt(g)} ({k})" for g, k in small.items())
         out.append(Finding("warning", "parameters.first_treated", (
             f"{len(small)} adoption cohort(s) have fewer than {SMALL_GROUP_BASE + n_cov} "
