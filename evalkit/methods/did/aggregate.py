@@ -155,14 +155,18 @@ def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
     positions = np.unique(np.concatenate([res._periods, groups]))
     gi = np.searchsorted(positions, g) + 1.0
     ti = np.searchsorted(positions, t) + 1.0
-    pg_group = np.array([np.mean(cohort == gg) for gg in groups])
+    uw = getattr(res, "_unit_weights", None)
+    # R's pg: the (weighted) share of units in each cohort; 1{G = g} becomes w 1{G = g}
+    member: Any = ((lambda gg: (cohort == gg).astype(float)) if uw is None
+                   else (lambda gg: uw * (cohort == gg)))
+    pg_group = np.array([np.mean(member(gg)) for gg in groups])
     pg = pg_group[np.searchsorted(groups, g)]
     e = t - g
     z = float(special.ndtri(1 - res.alpha / 2))
 
     def wif(idx: np.ndarray) -> np.ndarray:
         spg = pg[idx].sum()
-        centered = np.column_stack([(cohort == g[k]).astype(float) - pg[k] for k in idx])
+        centered = np.column_stack([member(g[k]) - pg[k] for k in idx])
         return centered / spg - np.outer(centered.sum(axis=1), pg[idx] / spg**2)
 
     def combine(keep: np.ndarray) -> tuple[float, np.ndarray]:
@@ -233,7 +237,7 @@ def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
         ests = np.array([p[1] for p in pieces])
         infs = np.column_stack([p[2] for p in pieces])
         wts = pg_group / pg_group.sum()
-        centered = np.column_stack([(cohort == gg).astype(float) - pgv
+        centered = np.column_stack([member(gg) - pgv
                                     for gg, pgv in zip(groups, pg_group, strict=True)])
         w_inf = (centered / pg_group.sum()
                  - np.outer(centered.sum(axis=1), pg_group / pg_group.sum() ** 2))

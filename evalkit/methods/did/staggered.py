@@ -39,6 +39,8 @@ from evalkit.methods.did.aggregate import (
 from evalkit.methods.did.aggregate import aggregate as _aggregate
 from evalkit.methods.did.bootstrap import multiplier_bootstrap
 from evalkit.methods.did.drdid import _CellFailed, _did_2x2
+from evalkit.methods.did.drdid_rc import did_panel_weighted
+from evalkit.methods.did.staggered_rc import check_weights, staggered_rc
 from evalkit.results import Caution, Result, TestResult, check_alpha, check_option
 
 #: Fewest treated units (summed over the cohorts that can be estimated) for which
@@ -82,14 +84,17 @@ class Staggered(Result):
         (cells with ``group > time``) is zero: ``statistic, df, p_value`` (NaN, with a
         caution, when it cannot be computed).
     n_units
-        Units used (after any dropped as already treated in the first period).
+        Units used (after any dropped as already treated in the first period); with
+        ``panel=False``, the observations (each row of a repeated cross-section is its own
+        unit, as in R's ``did``).
     n_treated
         Units in the cohorts whose effects are estimated.
     """
 
     _title: ClassVar[str] = "Group-time average treatment effects (Callaway & Sant'Anna)"
     _options: ClassVar[tuple[str, ...]] = ("control_group", "base_period", "anticipation",
-                                           "est_method", "cluster", "alpha")
+                                           "est_method", "cluster", "alpha", "panel",
+                                           "allow_unbalanced_panel", "weights")
 
     att_gt: pd.DataFrame
     pretest: TestResult | None
@@ -104,6 +109,9 @@ class Staggered(Result):
     bootstrap: int | None = None
     seed: int | None = None
     crit_value: float | None = None
+    panel: bool = True
+    allow_unbalanced_panel: bool = False
+    weights: str | None = None
     _inf: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[arg-type]
     _cohort: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[arg-type]
     _clusters: np.ndarray | None = field(default=None, repr=False, compare=False)
@@ -111,6 +119,8 @@ class Staggered(Result):
                                  compare=False)
     #: which rows of ``att_gt`` are a universal base period's reference cells (0 by construction)
     _reference: np.ndarray | None = field(default=None, repr=False, compare=False)
+    #: each unit's sampling weight in the cohort shares of the aggregations (None: equal)
+    _unit_weights: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     def _terms(self) -> list[dict[str, Any]]:
         p = normal_p_value(self.att_gt["att"], self.att_gt["se"])
@@ -220,10 +230,27 @@ def _missing_as_never(subset: pd.DataFrame, first_treated: str) -> tuple[float, 
     return code, subset
 
 
+def _one_cluster(cluster: str | Sequence[str] | None, unit: str | None) -> str | None:
+    """R's ``clustervars``: the unit plus at most one other variable; returns the other one."""
+    names = [cluster] if cluster is None or isinstance(cluster, str) else list(cluster)
+    others = [c for c in dict.fromkeys(names) if c is not None and c != unit]
+    if len(others) > 1:
+        raise ValueError("cluster: at most one cluster variable besides the unit is supported "
+                         f"(as R's did); got {others}")
+    return others[0] if others else None
+
+
+def _balanced(data: pd.DataFrame, unit: str | None, time: str) -> bool:
+    """R's test of ``allow_unbalanced_panel``: every unit observed once in every period."""
+    if unit is None or unit not in data.columns or time not in data.columns:
+        return True  # the panel path reports the missing column
+    return len(data) == data[unit].nunique() * data[time].nunique()
+
+
 def staggered(
     data: pd.DataFrame,
     outcome: str,
-    unit: str,
+    unit: str | None,
     time: str,
     first_treated: str,
     *,
@@ -233,10 +260,13 @@ def staggered(
     covariates: Sequence[str] = (),
     est_method: EstMethod = "dr",
     never_treated: float | None = 0,
-    cluster: str | None = None,
+    cluster: str | Sequence[str] | None = None,
     alpha: float = 0.05,
     bootstrap: int | None = None,
     seed: int | None = None,
+    panel: bool = True,
+    allow_unbalanced_panel: bool = False,
+    weights: str | None = None,
 ) -> Staggered:
     """Callaway & Sant'Anna (2021) group-time average treatment effects.
 
@@ -344,9 +374,20 @@ def staggered(
                                   or bootstrap < 100):
         raise ValueError("bootstrap needs a whole number of at least 100 draws")
     covariates = list(covariates)
-    if cluster == unit:
-        cluster = None  # clustering on the unit is the default (R drops idname from clustervars)
-    needed = [c for c in dict.fromkeys([outcome, unit, time, first_treated, cluster,
+    cluster = _one_cluster(cluster, unit)
+    for name, flag in (("panel", panel), ("allow_unbalanced_panel", allow_unbalanced_panel)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise ValueError(f"{name} must be True or False, not {flag!r}")
+    if not panel or (allow_unbalanced_panel and not _balanced(data, unit, time)):
+        return staggered_rc(data, outcome, unit, time, first_treated,
+                            control_group=control_group, anticipation=int(anticipation),
+                            base_period=base_period, covariates=covariates,
+                            est_method=est_method, never_treated=never_treated,
+                            cluster=cluster, weights=weights, panel=bool(panel), alpha=alpha,
+                            bootstrap=bootstrap, seed=seed)
+    if unit is None:
+        raise ValueError("unit is required for panel data (panel=True)")
+    needed = [c for c in dict.fromkeys([outcome, unit, time, first_treated, cluster, weights,
                                         *covariates]) if c]
     subset = data[[c for c in needed if c in data.columns]]  # validate copies what it checks
     subset.attrs = dict(data.attrs)
@@ -357,7 +398,8 @@ def staggered(
                               Column(unit, kind="string", allow_missing=False),
                               Column(time, kind="integer", allow_missing=False),
                               Column(first_treated, kind="integer", allow_missing=False),
-                              *[Column(c, allow_missing=False) for c in covariates]])
+                              *[Column(c, allow_missing=False) for c in covariates],
+                              *([Column(weights, allow_missing=False)] if weights else [])])
     cautions: list[str] = []
     uc, unit_values = pd.factorize(clean[unit])
     tc, period_values = pd.factorize(clean[time], sort=True)
@@ -400,6 +442,13 @@ def staggered(
     Xcov = np.empty((len(covariates), n, n_t))
     for k, c in enumerate(covariates):
         Xcov[k][uc, tc] = clean[c].to_numpy(float)
+    Wt = None
+    if weights:  # R's weightsname, normalised to mean one; each cell uses its earlier period's
+        w_rows = clean[weights].to_numpy(float)
+        check_weights(w_rows, weights, np.asarray(unit_values, dtype=object)[uc], "unit(s)",
+                      source)
+        Wt = np.empty((n, n_t))
+        Wt[uc, tc] = w_rows / w_rows.mean()
     clusters = None
     if cluster is not None:
         raw = data[cluster] if cluster in data.columns else None
@@ -468,6 +517,7 @@ def staggered(
         periods = periods[keep_periods]
         Y = Y[:, keep_periods]
         Xcov = Xcov[:, :, keep_periods]
+        Wt = None if Wt is None else Wt[:, keep_periods]
     first = periods[0]
     early = ~never & (cohort <= first + anticipation)
     if early.any():
@@ -487,6 +537,7 @@ def staggered(
         unit_values = np.asarray(unit_values, dtype=object)[keep_units]
         cohort, never, Y = cohort[keep_units], never[keep_units], Y[keep_units]
         Xcov = Xcov[:, keep_units]
+        Wt = None if Wt is None else Wt[keep_units]
         if clusters is not None:
             clusters = pd.factorize(clusters[keep_units])[0]
         n = int(keep_units.sum())
@@ -571,6 +622,15 @@ def staggered(
             att, inf_sub = float("nan"), None
             if not control.any():
                 failed.append(f"ATT({_fmt(g)}, {_fmt(t)}) has no comparison units")
+            elif Wt is not None:
+                early_i = min(cur, pret)
+                Xs = np.column_stack([np.ones(int(sub.sum())),
+                                      *[Xcov[k][sub, early_i] for k in range(len(covariates))]])
+                try:
+                    att, inf_sub = did_panel_weighted(y, d, Xs, Wt[sub, early_i], est_method)
+                except _CellFailed as exc:
+                    failed.append(f"ATT({_fmt(g)}, {_fmt(t)}): {exc}")
+                    att, inf_sub = float("nan"), None
             elif covariates:
                 early_i = min(cur, pret)
                 Xs = np.column_stack([np.ones(int(sub.sum())),
@@ -612,7 +672,8 @@ def staggered(
                        anticipation=int(anticipation), est_method=est_method, cluster=cluster,
                        alpha=alpha, bootstrap=bootstrap, seed=seed, _inf=inf_mat,
                        _cohort=cohort, _clusters=clusters, _periods=periods,
-                       _reference=reference)
+                       _reference=reference, weights=weights,
+                       _unit_weights=None if Wt is None else Wt[:, 0])
     ses, crit = result._ses(inf_mat)
     att_v = table["att"].to_numpy(float)
     table = table.assign(se=ses, ci_low=att_v - z * ses, ci_high=att_v + z * ses)
@@ -656,5 +717,7 @@ def staggered(
                      anticipation=int(anticipation), est_method=est_method, cluster=cluster,
                      alpha=alpha, bootstrap=bootstrap, seed=seed, crit_value=crit,
                      _inf=inf_mat, _cohort=cohort, _clusters=clusters, _periods=periods,
-                     _reference=reference,
+                     _reference=reference, weights=weights,
+                     allow_unbalanced_panel=bool(allow_unbalanced_panel),
+                     _unit_weights=None if Wt is None else Wt[:, 0],
                      cautions=tuple(cautions))
