@@ -8,7 +8,7 @@ The rules follow R's ``did`` (``pre_process_did.R``, ``compute.att_gt.R``, ``att
 comparison uses, which cells enter the pre-trend test and how the aggregations weight, handle
 missing cells and index periods that are not evenly spaced.
 
-This module runs a little over 600 lines because :func:`staggered` follows R's
+This module runs over 600 lines because :func:`staggered` follows R's
 ``pre_process_did.R`` and ``compute.att_gt.R`` step by step in one function, so that each rule
 can be checked against R's code in the order R applies it.
 """
@@ -40,7 +40,7 @@ from evalkit.methods.did.aggregate import aggregate as _aggregate
 from evalkit.methods.did.bootstrap import multiplier_bootstrap
 from evalkit.methods.did.drdid import _CellFailed, _did_2x2
 from evalkit.methods.did.drdid_rc import did_panel_weighted
-from evalkit.methods.did.staggered_rc import check_weights, staggered_rc
+from evalkit.methods.did.staggered_rc import _balanced, _one_cluster, check_weights, staggered_rc
 from evalkit.results import Caution, Result, TestResult, check_alpha, check_option
 
 #: Fewest treated units (summed over the cohorts that can be estimated) for which
@@ -136,7 +136,8 @@ class Staggered(Result):
                     f"p = {p.p_value:.3g}.")
         else:
             test = "Pre-trend test: not available (see cautions)."
-        return [f"{self.n_units} units ({self.n_treated} treated). {test}"]
+        what = "units" if self.panel else "observations (repeated cross-sections)"
+        return [f"{self.n_units} {what} ({self.n_treated} treated). {test}"]
 
     # -- standard errors from influence functions (R's getSE) ---------------------------------
     def _analytic_se(self, inf: np.ndarray) -> float:
@@ -230,23 +231,6 @@ def _missing_as_never(subset: pd.DataFrame, first_treated: str) -> tuple[float, 
     return code, subset
 
 
-def _one_cluster(cluster: str | Sequence[str] | None, unit: str | None) -> str | None:
-    """R's ``clustervars``: the unit plus at most one other variable; returns the other one."""
-    names = [cluster] if cluster is None or isinstance(cluster, str) else list(cluster)
-    others = [c for c in dict.fromkeys(names) if c is not None and c != unit]
-    if len(others) > 1:
-        raise ValueError("cluster: at most one cluster variable besides the unit is supported "
-                         f"(as R's did); got {others}")
-    return others[0] if others else None
-
-
-def _balanced(data: pd.DataFrame, unit: str | None, time: str) -> bool:
-    """R's test of ``allow_unbalanced_panel``: every unit observed once in every period."""
-    if unit is None or unit not in data.columns or time not in data.columns:
-        return True  # the panel path reports the missing column
-    return len(data) == data[unit].nunique() * data[time].nunique()
-
-
 def staggered(
     data: pd.DataFrame,
     outcome: str,
@@ -311,11 +295,15 @@ def staggered(
         inverse propensity weighting, propensity by logistic regression). Without covariates
         all three reduce to the same difference in mean changes.
     cluster
-        Column to cluster on (constant within each unit, never missing). Without
-        ``bootstrap`` the standard errors are cluster-robust, from the cluster sums of the
-        influence functions, and the pre-trend test uses that variance (R's ``did`` 2.5 with
-        ``clustervars`` and ``bstrap = FALSE``). With ``bootstrap`` the multiplier bootstrap
-        draws one weight per cluster and, as in R, the pre-trend test is not reported.
+        Column to cluster on, never missing; for panel data (balanced or not) constant within
+        each unit. As R's ``clustervars``, it may also be given as ``(unit, column)``: the unit
+        plus at most one other variable (more raise ``ValueError``); the unit alone is the
+        default. Without ``bootstrap`` the standard errors are cluster-robust, from the cluster
+        sums of the influence functions, and the pre-trend tests use that variance: R's ``did``
+        2.5 (``att_gt.R``, ``getSE`` in ``compute.aggte.R``) computes analytic cluster-robust
+        standard errors with ``clustervars`` and ``bstrap = FALSE``. With ``bootstrap`` the
+        multiplier bootstrap draws one weight per cluster and, as in R, the pre-trend tests are
+        not reported.
     alpha
         1 − confidence level.
     bootstrap, seed
@@ -324,11 +312,34 @@ def staggered(
         (``band_low``, ``band_high``) that cover every ATT(g, t) at once, as R's
         ``att_gt(bstrap = TRUE, cband = TRUE)``; draws differ from R's, so bootstrap numbers
         agree with R's in distribution, not digit for digit.
+    panel
+        ``False`` for repeated cross-sections (R's ``panel = FALSE``), such as surveys of
+        different people each year: each row is its own unit, ``unit`` may be ``None`` and
+        ``n_units`` counts rows. Each ATT(g, t) compares the observations of the cohort and of
+        its comparison units in the two periods with DRDID's repeated-cross-section
+        estimators (``drdid_rc``, ``std_ipw_did_rc``, ``reg_did_rc`` for ``est_method`` dr,
+        ipw, reg; :mod:`.drdid_rc`), covariates taken from each row. A cohort with no
+        observation in a period it is compared in is refused (R reports NA).
+    allow_unbalanced_panel
+        As R: an unbalanced panel (units missing some periods) is estimated as repeated
+        cross-sections, and each unit's influence-function values are summed, so standard
+        errors are clustered on the unit; a cell whose cohort is not observed in one of its
+        periods is NaN with a caution. A balanced panel is estimated as a panel whatever this
+        says (R tests this too). Without it an unbalanced panel is refused.
+    weights
+        Column of sampling (or population) weights, R's ``weightsname``: positive and never
+        missing. Normalised to mean one (as R), they weight every comparison (DRDID's
+        ``i.weights``), its influence function, and the cohort shares that weight the
+        aggregations (per unit: its first-period weight in a panel, the mean of its rows'
+        weights in an unbalanced panel, the row's weight in a repeated cross-section). In a
+        panel, weights may change over time; each comparison uses those of its earlier period
+        (R's default, ``fix_weights = NULL``).
 
     Raises
     ------
     EvalDataError
-        For data that cannot be analysed: missing values, an unbalanced panel, a single period,
+        For data that cannot be analysed: missing values, an unbalanced panel (without
+        ``allow_unbalanced_panel``), weights that are zero, negative or missing, a single period,
         no cohort left to estimate, no (or fewer than 5 + number of covariates) never-treated
         units with ``control_group="nevertreated"`` (R stops there too), a cluster that varies
         within a unit or is missing, and **fewer than** ``MIN_TREATED_UNITS`` **(10) treated
@@ -352,7 +363,9 @@ def staggered(
     than 5 + (number of covariates) units (R's warning threshold) gets a caution: its own
     group-time intervals rest on very few units and are unreliable. The pre-trend test is R's
     Wald test on the cells with ``group > time`` that have a non-zero variance; its p-value is
-    not rounded (R rounds it to 5 decimals).
+    not rounded (R rounds it to 5 decimals). ``panel=False``, ``allow_unbalanced_panel``,
+    ``weights`` and ``cluster`` equal R's ``did`` 2.5.1 on mpdta (with and without
+    covariates, dr, ipw and reg; ``tests/reference/staggered_options_R.R``).
 
     References
     ----------
@@ -399,7 +412,7 @@ def staggered(
                               Column(time, kind="integer", allow_missing=False),
                               Column(first_treated, kind="integer", allow_missing=False),
                               *[Column(c, allow_missing=False) for c in covariates],
-                              *([Column(weights, allow_missing=False)] if weights else [])])
+                              *([Column(weights, allow_missing=True)] if weights else [])])
     cautions: list[str] = []
     uc, unit_values = pd.factorize(clean[unit])
     tc, period_values = pd.factorize(clean[time], sort=True)

@@ -56,6 +56,23 @@ def check_weights(values: np.ndarray, weights: str, labels: np.ndarray, what: st
                        f"({what} {names})", "a positive sampling weight in every row", source)
 
 
+def _one_cluster(cluster: str | Sequence[str] | None, unit: str | None) -> str | None:
+    """R's ``clustervars``: the unit plus at most one other variable; returns the other one."""
+    names = [cluster] if cluster is None or isinstance(cluster, str) else list(cluster)
+    others = [c for c in dict.fromkeys(names) if c is not None and c != unit]
+    if len(others) > 1:
+        raise ValueError("cluster: at most one cluster variable besides the unit is supported "
+                         f"(as R's did); got {others}")
+    return others[0] if others else None
+
+
+def _balanced(data: pd.DataFrame, unit: str | None, time: str) -> bool:
+    """R's test of ``allow_unbalanced_panel``: every unit observed once in every period."""
+    if unit is None or unit not in data.columns or time not in data.columns:
+        return True  # the panel path reports the missing column
+    return len(data) == data[unit].nunique() * data[time].nunique()
+
+
 def staggered_rc(
     data: pd.DataFrame, outcome: str, unit: str | None, time: str, first_treated: str, *,
     control_group: str, anticipation: int, base_period: str, covariates: Sequence[str],
@@ -103,7 +120,7 @@ def staggered_rc(
     if panel and unit:
         specs.append(Column(unit, kind="string", allow_missing=False))
     if weights:
-        specs.append(Column(weights, allow_missing=False))
+        specs.append(Column(weights, allow_missing=True))  # checked below
     clean = validate(subset, specs)
     cautions: list[Any] = []
     n_rows = len(clean)
