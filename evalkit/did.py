@@ -8,6 +8,7 @@ from evalkit.methods.did import (
     Aggregate,
     Bacon,
     EventStudy,
+    PoissonTWFE,
     Staggered,
     TwoByTwo,
     WildBootstrap,
@@ -16,6 +17,7 @@ from evalkit.methods.did import (
     demean,
     event_study,
     multiplier_bootstrap,
+    poisson_twfe,
     staggered,
     twfe,
     two_by_two,
@@ -23,7 +25,8 @@ from evalkit.methods.did import (
 )
 
 __all__ = [
-    "Aggregate", "Bacon", "EventStudy", "Staggered", "TWFE", "TwoByTwo", "WildBootstrap",
-    "bacon_decomposition", "columns", "demean", "event_study", "multiplier_bootstrap", "staggered",
-    "twfe", "two_by_two", "wild_cluster_bootstrap",
+    "Aggregate", "Bacon", "EventStudy", "PoissonTWFE", "Staggered", "TWFE", "TwoByTwo",
+    "WildBootstrap", "bacon_decomposition", "columns", "demean", "event_study",
+    "multiplier_bootstrap", "poisson_twfe", "staggered", "twfe", "two_by_two",
+    "wild_cluster_bootstrap",
 ]

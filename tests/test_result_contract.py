@@ -72,6 +72,9 @@ def build(name: str) -> Result:
         "bacon_decomposition": lambda: did.bacon_decomposition(
             panel, "arrests_per_100k", "state", "year", "safe_harbor"),
         "meta_analysis": lambda: meta.meta_analysis([0.2, 0.35, 0.5], [0.01, 0.02, 0.03]),
+        "poisson_twfe": lambda: did.poisson_twfe(
+            pd.read_csv(REFERENCE / "poisson_panel.csv"), "arrests", "unit", "period", "treated",
+            offset="log_pop"),
         "synthetic_control": lambda: policy.synthetic_control(
             data("navigator_law_panel"), "runaways_per_1k", "state", "year", "MN", 2015,
             placebo=False),
@@ -90,7 +93,8 @@ ESTIMATORS = ["paired_change", "signed_rank", "mcnemar", "reliable_change", "att
               "ph_test", "rmst", "cumulative_incidence", "staggered", "aggregate simple",
               "aggregate group", "aggregate dynamic", "aggregate calendar", "twfe",
               "wild_cluster_bootstrap", "event_study", "two_by_two", "bacon_decomposition",
-              "meta_analysis", "synthetic_control", "synthetic_did", "interrupted_time_series"]
+              "meta_analysis", "poisson_twfe", "synthetic_control", "synthetic_did",
+              "interrupted_time_series"]
 
 
 def _public_result_types() -> set[type]:
