@@ -16,7 +16,8 @@ import functools
 import numpy as np
 from scipy import special
 
-__all__ = ["r_rnorm", "r_rmvnorm", "r_quantile", "truncnorm_quantile"]
+__all__ = ["r_rnorm", "r_rmvnorm", "r_quantile", "truncnorm_quantile",
+           "truncnorm_quantile_scalar"]
 
 _TWO_M32 = 2.3283064365386963e-10  # 2^-32, R's MT_genrand scaling
 _BIG = 134217728.0  # 2^27, R's norm_rand (INVERSION)
@@ -178,6 +179,21 @@ def _normq(p: np.ndarray, lo: np.ndarray, up: np.ndarray) -> np.ndarray:
                 break
         x[rest] = xx
     return x
+
+
+def truncnorm_quantile_scalar(p: float, lo: float, up: float) -> float:
+    """:func:`truncnorm_quantile` of a standard normal for one interval (no array overhead)."""
+    if p >= 1:
+        return up
+    if p <= 0:
+        return lo
+    if lo > 35 or up < -35:
+        return float(truncnorm_quantile(p, lo, up)[0])
+    flip = up < 0
+    a, b = (-lo, -up) if flip else (lo, up)
+    pl = special.ndtr(-a)
+    x = -float(special.ndtri(pl + (special.ndtr(-b) - pl) * p))
+    return -x if flip else x
 
 
 def truncnorm_quantile(p: float, lo: np.ndarray | float, up: np.ndarray | float,

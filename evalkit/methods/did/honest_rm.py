@@ -23,7 +23,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
-from evalkit.methods.did.honest_common import r_quantile, r_rmvnorm, truncnorm_quantile
+from evalkit.methods.did.honest_common import (
+    r_quantile,
+    r_rmvnorm,
+    truncnorm_quantile,
+    truncnorm_quantile_scalar,
+)
 
 __all__ = ["rm_confidence_set"]
 
@@ -267,7 +272,7 @@ def _dual_test(y: np.ndarray, x: np.ndarray, sigma: np.ndarray, eta: float, lam:
     zup = min(vup, lf_cv) / sigma_b
     if not (zlo <= maxstat <= zup):
         return 1.0
-    cval = max(0.0, float(truncnorm_quantile(1 - mod_size, zlo, zup)[0]))
+    cval = max(0.0, truncnorm_quantile_scalar(1 - mod_size, zlo, zup))
     return 0.0 if maxstat > cval else 1.0
 
 
