@@ -65,9 +65,10 @@ def zero_se(se: np.ndarray, coef: np.ndarray, scale: np.ndarray) -> np.ndarray:
 
 def cluster_scores(X: np.ndarray, resid: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """Per-cluster sums of the scores ``x_i e_i``: a ``G × k`` array (clusters coded 0..G−1)."""
-    scores = np.zeros((int(codes.max() + 1), X.shape[1]))
-    np.add.at(scores, codes, X * resid[:, None])
-    return scores
+    G = int(codes.max() + 1)
+    xe = X * resid[:, None]
+    return np.column_stack([np.bincount(codes, weights=xe[:, j], minlength=G)
+                            for j in range(X.shape[1])]) if X.shape[1] else np.zeros((G, 0))
 
 
 def iid_vcov(bread: np.ndarray, rss: float, df: float) -> np.ndarray:

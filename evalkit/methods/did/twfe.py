@@ -257,7 +257,7 @@ def twfe(
     x_norm = np.linalg.norm(Xw, axis=0)
     raw_norm = np.linalg.norm(X * sw[:, None], axis=0)
     flat = ~(x_norm > 1e-11 * raw_norm)
-    if flat.any() or np.linalg.matrix_rank(Xw / x_norm) < k:
+    if flat.any() or _rank(Xw / x_norm) < k:
         which = [r for r, f in zip(regs, flat, strict=True) if f] or regs
         raise EvalDataError([DataProblem(None, "the regressor" + ("s " if len(which) > 1 else " ")
                                          + ", ".join(which) + (" are" if len(which) > 1 else
@@ -312,7 +312,7 @@ def twfe(
             # inside clusters, period effects count T − 1.
             K = k + 1
             for codes, levels in ((uc, n_units), (tc, n_times)):
-                nested = pd.Series(gc).groupby(codes).nunique().max() == 1
+                nested = _nested(codes, gc)
                 if not nested:
                     K += levels - 1
             if n - K <= 0:
@@ -372,3 +372,26 @@ def twfe(
     return TWFE(terms=tuple(regs), coef=beta, se=se, df=float(df), n_obs=n,
                 n_units=n_units, r2_within=float(r2), vcov=vcov, n_clusters=n_clusters,
                 alpha=alpha, cov=V, wild=wild, cautions=merge_cautions(cautions))
+
+
+def _rank(Z: np.ndarray) -> int:
+    """``numpy.linalg.matrix_rank(Z)`` of a tall matrix, without its SVD when it is clearly full.
+
+    A well-conditioned Gram matrix ``Z'Z`` (k × k) proves full column rank at a fraction of the
+    cost of the n × k SVD; otherwise the SVD decides, exactly as before.
+    """
+    k = Z.shape[1]
+    if k == 0:
+        return 0
+    eig = np.linalg.eigvalsh(Z.T @ Z)
+    if eig[0] > 1e-8 * eig[-1]:
+        return k
+    return int(np.linalg.matrix_rank(Z))
+
+
+def _nested(codes: np.ndarray, clusters: np.ndarray) -> bool:
+    """Whether every level of ``codes`` lies inside one cluster."""
+    _, first = np.unique(codes, return_index=True)
+    owner = np.empty(int(codes.max()) + 1, dtype=clusters.dtype)
+    owner[codes[first]] = clusters[first]
+    return bool((owner[codes] == clusters).all())
