@@ -8,6 +8,7 @@ from evalkit.methods.did import (
     Aggregate,
     Bacon,
     EventStudy,
+    HonestDiD,
     PoissonTWFE,
     Staggered,
     TwoByTwo,
@@ -16,6 +17,7 @@ from evalkit.methods.did import (
     columns,
     demean,
     event_study,
+    honest_did,
     multiplier_bootstrap,
     poisson_twfe,
     staggered,
@@ -25,8 +27,8 @@ from evalkit.methods.did import (
 )
 
 __all__ = [
-    "Aggregate", "Bacon", "EventStudy", "PoissonTWFE", "Staggered", "TWFE", "TwoByTwo",
+    "Aggregate", "Bacon", "EventStudy", "HonestDiD", "PoissonTWFE", "Staggered", "TWFE", "TwoByTwo",
     "WildBootstrap", "bacon_decomposition", "columns", "demean", "event_study",
-    "multiplier_bootstrap", "poisson_twfe", "staggered", "twfe", "two_by_two",
+    "honest_did", "multiplier_bootstrap", "poisson_twfe", "staggered", "twfe", "two_by_two",
     "wild_cluster_bootstrap",
 ]

@@ -213,3 +213,18 @@ def test_flci_with_controls_equals_readme_print():
                (-0.0181, 0.111), (-0.0281, 0.121)]
     for (lb, ub), (plb, pub) in zip(res.table[["lb", "ub"]].to_numpy(), printed, strict=True):
         assert float(f"{lb:.3g}") == plb and float(f"{ub:.3g}") == pub
+
+
+def test_an_event_study_with_covariates_gives_its_event_time_covariance():
+    from conftest import SAMPLE
+
+    from evalkit.methods.did.event_study import event_study
+
+    sh = pd.read_csv(SAMPLE / "safe_harbor_panel.csv")
+    es = event_study(sh, "arrests_per_100k", "state", "year", "first_law_year",
+                     window=(-3, 3), covariates=["reports_per_100k"])
+    assert es.cov.shape[0] == es.sigma.shape[0] + 1  # the covariate's row and column
+    direct = honest_did(es.betahat, es.sigma, num_pre=2, num_post=4, m=[0.5, 1.0])
+    via = honest_did(es, m=[0.5, 1.0])
+    assert (via.num_pre, via.num_post) == (2, 4)
+    assert np.allclose(via.table[["lb", "ub"]], direct.table[["lb", "ub"]], rtol=1e-12)

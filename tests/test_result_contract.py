@@ -75,6 +75,7 @@ def build(name: str) -> Result:
         "poisson_twfe": lambda: did.poisson_twfe(
             pd.read_csv(REFERENCE / "poisson_panel.csv"), "arrests", "unit", "period", "treated",
             offset="log_pop"),
+        "honest_did": lambda: did.honest_did(build("event_study"), m=[0.5, 1.0]),
         "synthetic_control": lambda: policy.synthetic_control(
             data("navigator_law_panel"), "runaways_per_1k", "state", "year", "MN", 2015,
             placebo=False),
@@ -93,7 +94,7 @@ ESTIMATORS = ["paired_change", "signed_rank", "mcnemar", "reliable_change", "att
               "ph_test", "rmst", "cumulative_incidence", "staggered", "aggregate simple",
               "aggregate group", "aggregate dynamic", "aggregate calendar", "twfe",
               "wild_cluster_bootstrap", "event_study", "two_by_two", "bacon_decomposition",
-              "meta_analysis", "poisson_twfe", "synthetic_control", "synthetic_did",
+              "meta_analysis", "poisson_twfe", "honest_did", "synthetic_control", "synthetic_did",
               "interrupted_time_series"]
 
 

@@ -15,6 +15,8 @@ One module per estimator or layer, as pyfixest's ``did/`` and R did's files are 
 * :mod:`.aggregate` — their aggregations and pre-trend tests (R's ``compute.aggte.R``);
 * :mod:`.bootstrap` — wild cluster and multiplier bootstraps (R's ``mboot.R``);
 * :mod:`.bacon` — Goodman-Bacon decomposition;
+* :mod:`.honest` — Rambachan & Roth's sensitivity to violations of parallel trends (R
+  HonestDiD), with :mod:`.honest_rm` and :mod:`.honest_sd`;
 * :mod:`.event_study` — event-study regression (covariates, weights, variance types as twfe);
 * :mod:`.poisson` — Poisson pseudo-maximum likelihood with two-way fixed effects (fixest's
   ``fepois``), for counts;
@@ -32,6 +34,7 @@ from evalkit.methods.did.bootstrap import (
 from evalkit.methods.did.columns import columns
 from evalkit.methods.did.demeaning import demean
 from evalkit.methods.did.event_study import EventStudy, event_study
+from evalkit.methods.did.honest import HonestDiD, honest_did
 from evalkit.methods.did.poisson import POISSON_VCOV_TYPES, PoissonTWFE, poisson_twfe
 from evalkit.methods.did.staggered import Staggered, staggered
 from evalkit.methods.did.twfe import TWFE, VCOV_TYPES, twfe
@@ -40,4 +43,5 @@ from evalkit.methods.did.two_by_two import TwoByTwo, two_by_two
 __all__ = ["twfe", "TWFE", "demean", "staggered", "Staggered", "Aggregate", "event_study",
            "multiplier_bootstrap", "wild_cluster_bootstrap", "VCOV_TYPES",
            "EventStudy", "two_by_two", "TwoByTwo", "bacon_decomposition", "Bacon",
-           "WildBootstrap", "columns", "poisson_twfe", "PoissonTWFE", "POISSON_VCOV_TYPES"]
+           "WildBootstrap", "columns", "poisson_twfe", "PoissonTWFE", "POISSON_VCOV_TYPES", "honest_did",
+           "HonestDiD"]

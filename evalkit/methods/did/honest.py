@@ -110,6 +110,8 @@ def _from_result(res: Any) -> tuple[np.ndarray, np.ndarray, int, int, list[str]]
     """``betahat, sigma, num_pre, num_post`` of an event study, without its reference period."""
     table = getattr(res, "table", None)
     cov = getattr(res, "cov", None)
+    if cov is not None and hasattr(type(res), "sigma"):
+        cov = res.sigma  # an event study's covariance also holds its covariates
     if table is None or not isinstance(table, pd.DataFrame):
         raise _problem(f"a {type(res).__name__} is not an event study",
                        "event-study coefficients and their covariance, an event_study result "
