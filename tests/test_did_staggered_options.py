@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from evalkit.exceptions import EvalDataError
+from evalkit.methods.did import drdid_rc
 from evalkit.methods.did.drdid_rc import did_rc
 from evalkit.methods.did.staggered import staggered
 
@@ -125,25 +126,34 @@ def test_unit_weights_reproduce_unweighted_panel() -> None:
 
 
 def test_repeated_cross_section_estimators_agree_without_covariates() -> None:
-    """Without covariates dr, ipw and reg are the same difference of (weighted) means."""
+    """Without covariates DRDID's dr, ipw and reg formulas (run in full here) are the same
+    difference of weighted means, which ``did_rc`` computes directly."""
     rng = np.random.default_rng(3)
     n = 400
     d = (rng.random(n) < 0.4).astype(float)
     post = (rng.random(n) < 0.5).astype(float)
     y = 1 + d + post + 0.7 * d * post + rng.normal(size=n)
     w = rng.uniform(0.5, 2, n)
+    w = w / w.mean()
     X = np.ones((n, 1))
-    out = {m: did_rc(y, post, d, X, w, m) for m in ("dr", "ipw", "reg")}
 
     def wm(mask: np.ndarray) -> float:
         return float(np.sum(w * y * mask) / np.sum(w * mask))
 
     closed = (wm((d == 1) & (post == 1)) - wm((d == 1) & (post == 0))
               - wm((d == 0) & (post == 1)) + wm((d == 0) & (post == 0)))
-    for att, inf in out.values():
-        assert att == pytest.approx(closed, rel=1e-12)
-        assert abs(inf.mean()) < 1e-12
-        np.testing.assert_allclose(inf, out["reg"][1], atol=1e-10)
+    att, inf = did_rc(y, post, d, X, w, "dr")
+    assert att == pytest.approx(closed, rel=1e-12)
+    assert abs(inf.mean()) < 1e-12
+    ps = np.full(n, np.sum(w * d) / n)
+    trim = np.ones(n, dtype=bool)
+    lin_ps = drdid_rc._ps_linrep(X, d, w, ps)
+    full = {"reg": drdid_rc._reg_rc(y, post, d, X, w),
+            "ipw": drdid_rc._ipw_rc(y, post, d, X, w, ps, trim, lin_ps),
+            "dr": drdid_rc._dr_rc(y, post, d, X, w, ps, trim, lin_ps)}
+    for a, f in full.values():
+        assert a == pytest.approx(att, rel=1e-12)
+        np.testing.assert_allclose(f, inf, atol=1e-10)
 
 
 def test_bootstrap_on_repeated_cross_sections() -> None:

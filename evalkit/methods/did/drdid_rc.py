@@ -148,6 +148,8 @@ def did_rc(y: np.ndarray, post: np.ndarray, d: np.ndarray, X: np.ndarray,
     n = y.size
     w = np.ones(n) if w is None else w / w.mean()
     with np.errstate(all="ignore"):
+        if X.shape[1] == 1 and (method == "reg" or np.sum(w * d) / n < TRIM_LEVEL):
+            return _means_rc(y, post, d, w)
         if method == "reg":
             return _reg_rc(y, post, d, X, w)
         ps = _wlogit(X, d, w)
@@ -156,6 +158,22 @@ def did_rc(y: np.ndarray, post: np.ndarray, d: np.ndarray, X: np.ndarray,
         if method == "ipw":
             return _ipw_rc(y, post, d, X, w, ps, trim, lin_ps)
         return _dr_rc(y, post, d, X, w, ps, trim, lin_ps)
+
+
+def _means_rc(y: np.ndarray, post: np.ndarray, d: np.ndarray, w: np.ndarray
+              ) -> tuple[float, np.ndarray]:
+    """The three estimators without covariates (and without trimming).
+
+    They are then the same difference of weighted means of the four cohort × period cells,
+    with the same influence function.
+    """
+    n = y.size
+    code = (2 * d + post).astype(np.intp)  # 0: comparison before, 1: after, 2: cohort before, 3
+    sw = np.bincount(code, weights=w, minlength=4)
+    means = np.bincount(code, weights=w * y, minlength=4) / sw
+    sign = np.array([1.0, -1.0, -1.0, 1.0])
+    att = float(sign @ means)
+    return att, sign[code] * w * (y - means[code]) / (sw[code] / n)
 
 
 def _reg_rc(y: np.ndarray, post: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.ndarray

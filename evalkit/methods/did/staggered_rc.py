@@ -278,9 +278,11 @@ def staggered_rc(
     bounds = np.searchsorted(tt[order], periods, side="left")
     rows_by_t = [np.sort(order[bounds[k]:(bounds[k + 1] if k + 1 < n_t else None)])
                  for k in range(n_t)]
-    rows, infs, ref_flags, failed = [], [], [], []
+    rows, ref_flags, failed = [], [], []
     universal = base_period == "universal"
     t_start = 0 if universal else 1
+    # one influence-function column per cell, filled in place (column-major: one column a cell)
+    inf_mat = np.zeros((n, glist.size * (n_t - t_start)), order="F")
     for gg in glist:
         pret_g = int(np.flatnonzero(periods + anticipation < gg)[-1])
         for cur in range(t_start, n_t):
@@ -289,7 +291,6 @@ def staggered_rc(
             pret = pret_g if (universal or post_cell) else cur - 1
             if universal and pret == cur:
                 rows.append({"group": gg, "time": t, "att": 0.0, "post": 0})
-                infs.append(np.zeros(n))
                 ref_flags.append(True)
                 continue
             idx = np.concatenate([rows_by_t[cur], rows_by_t[pret]])
@@ -327,10 +328,11 @@ def staggered_rc(
                     if not (np.isfinite(att) and np.all(np.isfinite(inf_cell))):
                         failed.append(f"{label}: the estimate is not a finite number")
                         att, inf_cell = float("nan"), None
-            inf = np.full(n, np.nan)
-            if inf_cell is not None:
-                inf = np.bincount(ids[sel], weights=inf_cell * (n / sel.size), minlength=n)
-            infs.append(inf)
+            cell_inf = inf_mat[:, len(rows)]
+            if inf_cell is None:
+                cell_inf[:] = np.nan
+            else:
+                cell_inf[:] = np.bincount(ids[sel], weights=inf_cell * (n / sel.size), minlength=n)
             rows.append({"group": gg, "time": t, "att": att, "post": int(post_cell)})
             ref_flags.append(False)
     if failed:
@@ -340,7 +342,6 @@ def staggered_rc(
             + (f"; and {len(failed) - 5} more" if len(failed) > 5 else "")
             + ". Averages of the effects can only leave them out.", limits=True))
     table = pd.DataFrame(rows, columns=["group", "time", "att", "post"])
-    inf_mat = np.column_stack(infs)
     reference = np.array(ref_flags, dtype=bool)
     common: dict[str, Any] = dict(
         n_units=n, n_treated=n_treated, control_group=control_group, base_period=base_period,
