@@ -68,6 +68,10 @@ CASES: dict[str, tuple[pd.DataFrame, dict[str, Any]]] = {
     "p_nyt_w": (MP, {"weights": "w", "control_group": "notyettreated"}),
     "p_dr_x_cl": (MP, {**X, "cluster": "state"}),
     "p_dr_x_w_cl": (MP, {**X, "weights": "w", "cluster": "state"}),
+    "p_dr_x_wtv": (MP, {**X, "weights": "wrc"}),
+    "rc_ipw_x_w_nyt": (MP, {**RC, **X, "est_method": "ipw", "weights": "wrc",
+                            "control_group": "notyettreated"}),
+    "ub_reg_w_cl": (MPU, {**UB, "est_method": "reg", "weights": "w", "cluster": "state"}),
 }
 
 

@@ -41,7 +41,12 @@ cases <- list(
   p_reg_x_w    = list(data = mp,  panel = TRUE, est = "reg", x = ~lpop, w = "w"),
   p_nyt_w      = list(data = mp,  panel = TRUE, est = "dr",  w = "w", cg = "notyettreated"),
   p_dr_x_cl    = list(data = mp,  panel = TRUE, est = "dr",  x = ~lpop, cl = "state"),
-  p_dr_x_w_cl  = list(data = mp,  panel = TRUE, est = "dr",  x = ~lpop, w = "w", cl = "state")
+  p_dr_x_w_cl  = list(data = mp,  panel = TRUE, est = "dr",  x = ~lpop, w = "w", cl = "state"),
+  # time-varying weights in a balanced panel: each 2x2 uses its earlier period's weights
+  p_dr_x_wtv   = list(data = mp,  panel = TRUE, est = "dr",  x = ~lpop, w = "wrc"),
+  rc_ipw_x_w_nyt = list(data = mp, panel = FALSE, est = "ipw", x = ~lpop, w = "wrc",
+                        cg = "notyettreated"),
+  ub_reg_w_cl  = list(data = mpu, panel = TRUE, unb = TRUE, est = "reg", w = "w", cl = "state")
 )
 cases$p_dr_w$w <- "w"
 
