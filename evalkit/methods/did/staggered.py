@@ -40,7 +40,14 @@ from evalkit.methods.did.aggregate import aggregate as _aggregate
 from evalkit.methods.did.bootstrap import multiplier_bootstrap
 from evalkit.methods.did.drdid import _CellFailed, _did_2x2
 from evalkit.methods.did.drdid_rc import did_panel_weighted
-from evalkit.methods.did.staggered_rc import _balanced, _one_cluster, check_weights, staggered_rc
+from evalkit.methods.did.staggered_rc import (
+    _balanced,
+    _missing_as_never,
+    _one_cluster,
+    _panel_clusters,
+    check_weights,
+    staggered_rc,
+)
 from evalkit.results import Caution, Result, TestResult, check_alpha, check_option
 
 #: Fewest treated units (summed over the cohorts that can be estimated) for which
@@ -212,23 +219,6 @@ def _units_text(unit_values: Sequence[Any], mask: np.ndarray) -> str:
 
 
 # -- the estimator ------------------------------------------------------------------------------
-
-
-def _missing_as_never(subset: pd.DataFrame, first_treated: str) -> tuple[float, pd.DataFrame]:
-    """Code missing adoption periods as never treated, with a value no unit adopts at."""
-    if first_treated not in subset.columns:
-        return 0.0, subset
-    col = subset[first_treated]
-    missing = col.isna().to_numpy()
-    if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
-        missing |= col.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
-    periods = pd.to_numeric(col[~missing], errors="coerce")
-    code = 0.0 if not (periods == 0).any() else float(min(periods.min(), 0)) - 1
-    if missing.any():
-        attrs = dict(subset.attrs)
-        subset = subset.assign(**{first_treated: col.astype(object).where(~missing, code)})
-        subset.attrs = attrs
-    return code, subset
 
 
 def staggered(
@@ -462,34 +452,8 @@ def staggered(
                       source)
         Wt = np.empty((n, n_t))
         Wt[uc, tc] = w_rows / w_rows.mean()
-    clusters = None
-    if cluster is not None:
-        raw = data[cluster] if cluster in data.columns else None
-        if raw is None:
-            raise EvalDataError([DataProblem(cluster, "required column is missing",
-                                             "a cluster identifier for every unit")],
-                                source=source)
-        cvals = raw.to_numpy(object)
-        miss = pd.isna(raw).to_numpy()
-        if miss.any():
-            miss_rows = np.flatnonzero(miss)
-            bad_units = pd.unique(unit_values[uc[miss_rows]])
-            raise EvalDataError([DataProblem(cluster, "missing cluster identifiers for unit(s) "
-                                             f"{_names([str(u) for u in bad_units])}",
-                                             "a cluster identifier in every row",
-                                             rows=tuple(int(r) + 1 for r in miss_rows[:8]),
-                                             n_rows=int(miss_rows.size))], source=source)
-        ccode_rows = pd.factorize(pd.Series(cvals).astype(str))[0]
-        first_code = np.full(n, -1)
-        first_code[uc[::-1]] = ccode_rows[::-1]
-        moving = first_code[uc] != ccode_rows
-        if moving.any():
-            bad_units = pd.unique(unit_values[uc[moving]])
-            raise EvalDataError([DataProblem(cluster, f"changes within {len(bad_units)} unit(s) "
-                                             f"({_names([str(u) for u in bad_units])})",
-                                             "one cluster per unit (time-invariant, as R's "
-                                             "did requires)")], source=source)
-        clusters = first_code
+    clusters = (None if cluster is None
+                else _panel_clusters(data, cluster, unit_values, uc, n, source))
     periods = np.asarray(period_values, dtype=float)
     never = cohort == never_treated
     tmax = periods.max()
@@ -635,21 +599,13 @@ def staggered(
             att, inf_sub = float("nan"), None
             if not control.any():
                 failed.append(f"ATT({_fmt(g)}, {_fmt(t)}) has no comparison units")
-            elif Wt is not None:
-                early_i = min(cur, pret)
+            elif covariates or Wt is not None:
+                early_i = min(cur, pret)  # weights too come from the earlier period (R)
                 Xs = np.column_stack([np.ones(int(sub.sum())),
                                       *[Xcov[k][sub, early_i] for k in range(len(covariates))]])
                 try:
-                    att, inf_sub = did_panel_weighted(y, d, Xs, Wt[sub, early_i], est_method)
-                except _CellFailed as exc:
-                    failed.append(f"ATT({_fmt(g)}, {_fmt(t)}): {exc}")
-                    att, inf_sub = float("nan"), None
-            elif covariates:
-                early_i = min(cur, pret)
-                Xs = np.column_stack([np.ones(int(sub.sum())),
-                                      *[Xcov[k][sub, early_i] for k in range(len(covariates))]])
-                try:
-                    att, inf_sub = _did_2x2(y, d, Xs, est_method)
+                    att, inf_sub = (_did_2x2(y, d, Xs, est_method) if Wt is None else
+                                    did_panel_weighted(y, d, Xs, Wt[sub, early_i], est_method))
                 except _CellFailed as exc:
                     failed.append(f"ATT({_fmt(g)}, {_fmt(t)}): {exc}")
                 else:

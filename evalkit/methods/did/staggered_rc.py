@@ -73,6 +73,54 @@ def _balanced(data: pd.DataFrame, unit: str | None, time: str) -> bool:
     return len(data) == data[unit].nunique() * data[time].nunique()
 
 
+def _missing_as_never(subset: pd.DataFrame, first_treated: str) -> tuple[float, pd.DataFrame]:
+    """Code missing adoption periods as never treated, with a value no unit adopts at."""
+    if first_treated not in subset.columns:
+        return 0.0, subset
+    col = subset[first_treated]
+    missing = col.isna().to_numpy()
+    if col.dtype == object or pd.api.types.is_string_dtype(col.dtype):
+        missing |= col.astype("string").str.strip().eq("").fillna(False).to_numpy(dtype=bool)
+    periods = pd.to_numeric(col[~missing], errors="coerce")
+    code = 0.0 if not (periods == 0).any() else float(min(periods.min(), 0)) - 1
+    if missing.any():
+        attrs = dict(subset.attrs)
+        subset = subset.assign(**{first_treated: col.astype(object).where(~missing, code)})
+        subset.attrs = attrs
+    return code, subset
+
+
+def _panel_clusters(data: pd.DataFrame, cluster: str, unit_values: Any, uc: np.ndarray, n: int,
+                    source: str | None) -> np.ndarray:
+    """Each panel unit's cluster code; refuses a missing cluster or one that varies in a unit."""
+    raw = data[cluster] if cluster in data.columns else None
+    if raw is None:
+        raise EvalDataError([DataProblem(cluster, "required column is missing",
+                                         "a cluster identifier for every unit")],
+                            source=source)
+    cvals = raw.to_numpy(object)
+    miss = pd.isna(raw).to_numpy()
+    if miss.any():
+        miss_rows = np.flatnonzero(miss)
+        bad_units = pd.unique(unit_values[uc[miss_rows]])
+        raise EvalDataError([DataProblem(cluster, "missing cluster identifiers for unit(s) "
+                                         f"{_names([str(u) for u in bad_units])}",
+                                         "a cluster identifier in every row",
+                                         rows=tuple(int(r) + 1 for r in miss_rows[:8]),
+                                         n_rows=int(miss_rows.size))], source=source)
+    ccode_rows = pd.factorize(pd.Series(cvals).astype(str))[0]
+    first_code = np.full(n, -1)
+    first_code[uc[::-1]] = ccode_rows[::-1]
+    moving = first_code[uc] != ccode_rows
+    if moving.any():
+        bad_units = pd.unique(unit_values[uc[moving]])
+        raise EvalDataError([DataProblem(cluster, f"changes within {len(bad_units)} unit(s) "
+                                         f"({_names([str(u) for u in bad_units])})",
+                                         "one cluster per unit (time-invariant, as R's "
+                                         "did requires)")], source=source)
+    return first_code
+
+
 def staggered_rc(
     data: pd.DataFrame, outcome: str, unit: str | None, time: str, first_treated: str, *,
     control_group: str, anticipation: int, base_period: str, covariates: Sequence[str],
@@ -103,7 +151,6 @@ def staggered_rc(
         MIN_TREATED_UNITS,
         SMALL_GROUP_BASE,
         Staggered,
-        _missing_as_never,
     )
     covariates = list(covariates)
     source = source_of(data)
