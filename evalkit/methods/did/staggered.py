@@ -95,7 +95,10 @@ class Staggered(Result):
         ``panel=False``, the observations (each row of a repeated cross-section is its own
         unit, as in R's ``did``).
     n_treated
-        Units in the cohorts whose effects are estimated.
+        Units (with ``panel=False``, observations) in the cohorts whose effects are estimated.
+    panel, allow_unbalanced_panel, weights
+        The options of :func:`staggered` (R's ``panel``, ``allow_unbalanced_panel``,
+        ``weightsname``).
     """
 
     _title: ClassVar[str] = "Group-time average treatment effects (Callaway & Sant'Anna)"
