@@ -228,3 +228,25 @@ def test_an_event_study_with_covariates_gives_its_event_time_covariance():
     via = honest_did(es, m=[0.5, 1.0])
     assert (via.num_pre, via.num_post) == (2, 4)
     assert np.allclose(via.table[["lb", "ub"]], direct.table[["lb", "ub"]], rtol=1e-12)
+
+
+def test_a_dynamic_aggregation_carries_the_covariance_of_its_event_time_effects():
+    from conftest import REFERENCE
+
+    from evalkit.did import staggered
+
+    mp = pd.read_csv(REFERENCE / "mpdta.csv")
+    cs = staggered(mp, "lemp", "countyreal", "year", "first.treat", base_period="universal")
+    dyn = cs.aggregate("dynamic")
+    se = np.sqrt(np.diag(dyn.cov))
+    ref = dyn.table["key"].to_numpy() == -1
+    # the analytic standard errors are the square roots of its diagonal (0 at the reference)
+    assert np.allclose(se[~ref], dyn.table["se"].to_numpy(float)[~ref], rtol=1e-12)
+    assert se[ref] == pytest.approx(0, abs=1e-15)
+    keep = ~ref
+    direct = honest_did(dyn.table["estimate"].to_numpy(float)[keep],
+                        dyn.cov[np.ix_(keep, keep)], num_pre=int((dyn.table["key"] < -1).sum()),
+                        num_post=int((dyn.table["key"] >= 0).sum()), m=[0.5, 1.0])
+    via = honest_did(dyn, m=[0.5, 1.0])
+    assert np.allclose(via.table[["lb", "ub"]], direct.table[["lb", "ub"]], rtol=1e-12)
+    assert cs.aggregate("simple").cov is None

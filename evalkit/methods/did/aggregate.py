@@ -8,6 +8,7 @@ pre-trend tests of the pre-adoption effects.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -63,6 +64,11 @@ class Aggregate(Result):
         For ``"dynamic"``: Wald test (:class:`~evalkit.results.TestResult`) that every
         pre-adoption event-time effect is zero (``None`` when the window holds no
         pre-adoption event time; NaN, with a caution, when it cannot be computed).
+    cov
+        For ``"dynamic"``: the covariance of the event-time effects in the order of
+        ``table`` (from their influence functions, clustered when the estimate is; R's
+        ``aggte`` ``inf.function`` as ``HonestDiD``'s ``honest_did.AGGTEobj`` reads it), for
+        :func:`evalkit.methods.did.honest.honest_did`; ``None`` otherwise.
     """
 
     _title: ClassVar[str] = "Aggregated treatment effect"
@@ -78,6 +84,7 @@ class Aggregate(Result):
     alpha: float = 0.05
     pretest: TestResult | None = None
     crit_value: float | None = None
+    cov: np.ndarray | None = dataclasses.field(default=None, repr=False, compare=False)
 
     def _terms(self) -> list[dict[str, Any]]:
         rows = [{"term": f"overall ({self.kind})", "estimate": self.estimate, "se": self.se,
@@ -215,9 +222,11 @@ def aggregate(res: Staggered, kind: AggregationKind = "simple", *,
                 "variance is zero (for example an outcome that does not change), so no "
                 "interval or test is shown and its uncertainty cannot be judged.",
                 limits=True))
+        cov = (_variance(pieces_inf, res._clusters) if kind == "dynamic"
+               and pieces_inf is not None and pieces_inf.shape[1] else None)
         return Aggregate(kind, est, se, est - z * se, est + z * se, pd.DataFrame(rows),
                          p_value=float(normal_p_value(est, se)),
-                         alpha=res.alpha, pretest=pretest, crit_value=crit,
+                         alpha=res.alpha, pretest=pretest, crit_value=crit, cov=cov,
                          cautions=merge_cautions(cautions))
 
     post = (gi <= ti) & (ti <= gi + max_e)
