@@ -20,6 +20,7 @@ from evalkit.methods.did import (
     honest_did,
     multiplier_bootstrap,
     poisson_twfe,
+    sensitivity_pair,
     staggered,
     twfe,
     two_by_two,
@@ -29,6 +30,6 @@ from evalkit.methods.did import (
 __all__ = [
     "Aggregate", "Bacon", "EventStudy", "HonestDiD", "PoissonTWFE", "Staggered", "TWFE", "TwoByTwo",
     "WildBootstrap", "bacon_decomposition", "columns", "demean", "event_study",
-    "honest_did", "multiplier_bootstrap", "poisson_twfe", "staggered", "twfe", "two_by_two",
+    "honest_did", "multiplier_bootstrap", "poisson_twfe", "sensitivity_pair", "staggered", "twfe", "two_by_two",
     "wild_cluster_bootstrap",
 ]

@@ -3,7 +3,10 @@
 :class:`DiDReport` words and draws results from :mod:`evalkit.methods.did`: the
 Callaway–Sant'Anna estimates lead (they stay valid when effects differ between adopting
 cohorts and grow over time), the two-way fixed-effects estimate stands beside them, and the
-Goodman-Bacon decomposition explains any gap.
+Goodman-Bacon decomposition explains any gap; the Checks test parallel trends before adoption
+and show how large a divergence after it would overturn the finding
+(:mod:`evalkit.report.did_sensitivity`). The module runs a little past 600 lines because its
+one class writes every section of the report.
 """
 
 from __future__ import annotations
@@ -17,12 +20,15 @@ import pandas as pd
 
 from evalkit.exceptions import DesignRefused
 from evalkit.methods.did import TWFE, Aggregate, Bacon, Staggered
+from evalkit.methods.did.honest import HonestDiD
+from evalkit.methods.did.poisson import PoissonTWFE
 from evalkit.report import resultsdoc, words
 from evalkit.report.base import Report
 from evalkit.report.common import cautions_html, collect_cautions, shown_frame
 from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
-from evalkit.report.evidence import rate
+from evalkit.report.did_sensitivity import sensitivity_check, sensitivity_section
+from evalkit.report.evidence import SENSITIVITY_MBAR, rate
 from evalkit.report.figures import (
     adoption_trends_figure,
     event_study_figure,
@@ -132,6 +138,14 @@ class DiDReport(Report):
         change (exp(b) − 1).
     study_design
         Only ``"policy adoption"`` (the default) fits this report.
+    sensitivity
+        Relative-magnitude sensitivity (R HonestDiD) of the first post-adoption effect and of
+        the average one (:func:`~evalkit.methods.did.honest.sensitivity_pair`), shown under
+        Checks and read by the evidence rating; ``sensitivity_error`` says why it could not be
+        computed.
+    poisson
+        For a count outcome (``family: poisson``): the Poisson two-way fixed-effects rate ratio
+        (:func:`~evalkit.methods.did.poisson.poisson_twfe`), shown beside the estimates.
     """
 
     data: pd.DataFrame
@@ -154,6 +168,9 @@ class DiDReport(Report):
     labels: Any = None
     outcome_scale: str = "linear"
     study_design: str | None = None
+    sensitivity: tuple[HonestDiD, HonestDiD] | None = None
+    sensitivity_error: str | None = None
+    poisson: PoissonTWFE | None = None
 
     def __post_init__(self) -> None:
         self.labels = dict(self.labels or {})
@@ -227,7 +244,9 @@ class DiDReport(Report):
                       "adoption cannot be computed (the test over years before adoption under "
                       "Checks can):"}
         return collect_cautions([self.simple, self.staggered, self.dynamic, self.twfe,
-                                 self.bacon], rename=rename)
+                                 self.bacon, *(self.sensitivity or ()),
+                                 *([self.poisson] if self.poisson is not None else [])],
+                                rename=rename)
 
     def evidence(self) -> dict[str, Any]:
         """Evidence rating and its reasons.
@@ -240,11 +259,12 @@ class DiDReport(Report):
         dict
             ``{"rating", "label", "reasons"}`` (see :mod:`evalkit.report.evidence`).
         """
-        return rate("staggered_did", {"pretest_p": self.pretest.get("p_value"),
-                                      "unit_label": self.unit_label,
-                                      "policy_label": self.policy_label,
-                                      "control_group": self.staggered.control_group},
-                    collect_cautions([self.simple, self.dynamic]))
+        checks: dict[str, Any] = {
+            "pretest_p": self.pretest.get("p_value"), "unit_label": self.unit_label,
+            "policy_label": self.policy_label, "control_group": self.staggered.control_group}
+        if self.sensitivity is not None:
+            checks["sensitivity"] = sensitivity_check(*self.sensitivity)
+        return rate("staggered_did", checks, collect_cautions([self.simple, self.dynamic]))
 
     def headline(self) -> str:
         """The average effect after adoption, its direction and interval, in one sentence.
@@ -401,6 +421,8 @@ class DiDReport(Report):
                       f"({self.units})", total_rows=(), note=(
                           f"Standard errors: analytic influence functions (Callaway–Sant'Anna); "
                           f"clustered by {self.unit_label} (two-way fixed effects)."))
+        if self.poisson is not None:
+            html += self._poisson_table()
         bt = self.bacon.by_type()
         brows = pd.DataFrame({"Weight": [f"{w:.0%}" for w in bt["weight"]],
                               "Average estimate": [_num(e) for e in bt["estimate"]]},
@@ -411,6 +433,31 @@ class DiDReport(Report):
                            "with earlier adopters are the ones biased when effects grow over "
                            "time.")
         return Block(html, text="Findings")
+
+    def _poisson_table(self) -> str:
+        """The count model's rate ratio (``family: poisson``), beside the linear estimates."""
+        p = self.poisson
+        assert p is not None
+        conf = f"{1 - p.alpha:.0%}"
+        pct = words.percent_words(p.estimate, p.ci_low, p.ci_high, 1 - p.alpha)
+        rows = pd.DataFrame({"Rate ratio": [_num(p.rate_ratio)],
+                             f"{conf} CI": [f"{_num(p.rate_ratio_ci_low)} to "
+                                            f"{_num(p.rate_ratio_ci_high)}"],
+                             "p": [_p(p.p_value)]},
+                            index=["Poisson two-way fixed effects"])
+        dropped = (f" {p.n_units_dropped} {self.unit_label}(s) and {p.n_periods_dropped} "
+                   "period(s) whose count is zero throughout are left out, as fixest drops "
+                   "them." if p.n_units_dropped or p.n_periods_dropped else "")
+        return table(rows, caption=f"{self.outcome_label.capitalize()} as counts: rate ratio "
+                     f"after adoption ({pct} {'lower' if p.estimate < 0 else 'higher'})",
+                     total_rows=(), note=(
+                         "Poisson pseudo-maximum likelihood with unit and period effects"
+                         + (f", offset {p.offset}" if p.offset else "")
+                         + f", standard errors clustered by {self.unit_label} (as R "
+                         "fixest::fepois). Like any two-way fixed-effects regression it also "
+                         "compares later adopters with earlier ones, so with effects that "
+                         "grow over time it is a check beside the headline, not a "
+                         "replacement." + dropped))
 
     def event_study_figure(self):
         """The event-study figure: effects by years since adoption with their intervals.
@@ -475,7 +522,15 @@ class DiDReport(Report):
             text += self._window_note()
         else:
             text = "No pre-adoption years are available to check parallel trends."
-        return Block(paragraphs(text) + cautions_html(self.cautions()), text="Checks")
+        html = paragraphs(text)
+        if self.sensitivity is not None:
+            html += sensitivity_section(*self.sensitivity, units=self.units,
+                                        unit_label=self.unit_label)
+        elif self.sensitivity_error:
+            html += paragraphs("How large a divergence of trends after adoption would "
+                               "overturn the finding could not be computed: "
+                               f"{self.sensitivity_error}")
+        return Block(html + cautions_html(self.cautions()), text="Checks")
 
     def _window_note(self) -> str:
         """What the figure's window leaves out of the pre-trend test, and what it shows."""
@@ -523,7 +578,20 @@ class DiDReport(Report):
             f"Adoption cohorts are small ({int(self.cohorts.drop(self.never_treated, errors='ignore').min())}"
             f"–{int(self.cohorts.drop(self.never_treated, errors='ignore').max())} "
             f"{self.unit_label}s each), so cohort-specific effects are imprecise.",
-        ] + [str(c) for c in limiting(self.cautions())]
+        ] + self._sensitivity_limits() + [str(c) for c in limiting(self.cautions())]
+
+    def _sensitivity_limits(self) -> list[str]:
+        """A limitation when the finding does not survive the benchmark divergence."""
+        if self.sensitivity is None:
+            return []
+        sens = sensitivity_check(*self.sensitivity)["average"]
+        up = sens["holds_up_to"]
+        if not sens["significant"] or (up is not None and up >= SENSITIVITY_MBAR):
+            return []
+        return ["The average effect after adoption would no longer be distinguishable from "
+                "zero if trends diverged after adoption as much as they did between "
+                "consecutive years before it (Rambachan and Roth's sensitivity analysis, "
+                "under Checks)."]
 
     def appendix_results(self) -> list[Any]:
         """The appendix's estimates.
@@ -586,4 +654,11 @@ class DiDReport(Report):
                                                        np.isfinite(self.pretest_p) else None)},
                          "bacon": self.bacon.by_type().to_dict("records"),
                          "twfe": float(self.twfe.coef[0])}
+        if self.sensitivity is not None:
+            doc["checks"]["sensitivity"] = sensitivity_check(*self.sensitivity)
+        if self.poisson is not None:
+            doc["checks"]["poisson"] = {
+                k: getattr(self.poisson, k) for k in (
+                    "rate_ratio", "rate_ratio_ci_low", "rate_ratio_ci_high", "p_value", "n",
+                    "n_units_dropped", "n_periods_dropped", "offset")}
         return jsonable(doc)

@@ -24,6 +24,9 @@ randomized_prepost          attrition unknown                         meets stan
 staggered_did               pre-adoption effects jointly zero         meets standards with
                             (Wald p >= 0.05, all pre-periods)         reservations
 staggered_did               pre-adoption effects not zero (p < 0.05)  flagged
+staggered_did               the average effect does not survive a     limited
+                            post-adoption divergence of M̄ = 1
+                            (HonestDiD relative magnitudes)
 single_unit_did             the weighted comparison tracked the       meets standards with
                             adopter before adoption (misfit <=        reservations
                             SINGLE_UNIT_FIT × its own variation)
@@ -115,6 +118,11 @@ WWC_EQUIVALENT = 0.05
 WWC_ADJUSTABLE = 0.25
 
 #: Ratings that a limiting caution on the headline estimate lowers to ``"limited"``.
+#: The staggered finding must survive a post-adoption divergence of trends this many times the
+#: largest divergence between consecutive pre-adoption periods (Rambachan & Roth's relative
+#: magnitudes, M̄) to keep its rating; below, it is rated *limited*.
+SENSITIVITY_MBAR = 1.0
+
 #: A single-unit design whose pre-adoption misfit (root mean squared gap between the adopting
 #: unit and its weighted comparison) exceeds this multiple of the unit's own year-to-year
 #: variation (the SD of its pre-adoption changes) is flagged.
@@ -343,6 +351,19 @@ def _rate_design(design: str, checks: Mapping[str, Any]) -> dict[str, Any]:
         if p is not None and p == p:
             reasons.append(f"No sign of diverging trends before adoption (pre-trend test over "
                            f"every year before adoption, p = {p:.2f}).")
+        sens = (checks.get("sensitivity") or {}).get("average")
+        if sens and sens.get("significant"):
+            up = sens.get("holds_up_to")
+            if up is None or up < SENSITIVITY_MBAR:
+                reasons.insert(0, "The finding does not survive trends diverging after adoption "
+                                  "as much as they did between consecutive years before it "
+                                  + ("(it needs exactly parallel trends)" if up is None else
+                                     f"(it holds only up to {up:.2f} times that divergence)")
+                                  + "; the pre-trend test cannot rule such a divergence out.")
+                return _rated("limited", reasons)
+            reasons.append(f"The finding survives trends diverging after adoption by up to "
+                           f"{up:.2f} times the largest divergence between consecutive years "
+                           "before it (Rambachan and Roth's sensitivity analysis).")
         return _rated("meets_with_reservations", reasons)
     if design == "single_unit_did":
         unit = checks.get("unit_label") or "unit"

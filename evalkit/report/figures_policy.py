@@ -1,4 +1,4 @@
-"""Figures of the single-unit policy designs: synthetic DiD and interrupted time series.
+"""Figures of the policy designs: synthetic DiD, interrupted time series, honest sensitivity.
 
 They follow the style of :mod:`evalkit.report.figures` (its palette, :func:`new_figure` and
 :func:`figure_block`), kept apart because that module is already long.
@@ -14,8 +14,8 @@ import pandas as pd
 
 from evalkit.report.figures import PALETTE, new_figure, wrap_label
 
-__all__ = ["acf_figure", "its_series_figure", "placebo_figure", "synthdid_paths_figure",
-           "unit_weights_figure"]
+__all__ = ["acf_figure", "honest_figure", "its_series_figure", "placebo_figure",
+           "synthdid_paths_figure", "unit_weights_figure"]
 
 
 def synthdid_paths_figure(trajectories: pd.DataFrame, time_weights: pd.Series, *, start: Any,
@@ -235,3 +235,47 @@ def acf_figure(acf, *, n: int, confidence: float = 0.95, title: str = ""):
                             f"(dashed: {confidence:.0%} band of chance)", 70))
     return fig
 
+
+
+def honest_figure(panels: Sequence[tuple[str, Any]], *, units: str, label: str = "M̄"):
+    """Robust confidence intervals against the allowed violation of parallel trends.
+
+    As R ``HonestDiD::createSensitivityPlot_relativeMagnitudes``: for each parameter (the first
+    period after adoption, the average over the periods after it), the original interval and
+    the robust interval at each ``m``, with zero marked.
+
+    Parameters
+    ----------
+    panels
+        ``(title, result)`` pairs of :class:`~evalkit.methods.did.honest.HonestDiD` results.
+    units
+        The outcome's units (y axis).
+    label
+        The name of ``m`` on the x axis (``M̄`` for relative magnitudes, ``M`` for smoothness).
+    """
+    fig, axes = new_figure(len(panels), width=8.5, height=3.6)
+    for ax, (title, res) in zip(axes, panels, strict=True):
+        t = res.table
+        m = t["m"].to_numpy(float)
+        step = float(np.min(np.diff(m))) if m.size > 1 else 1.0
+        x0 = m[0] - 1.2 * step
+        lo, hi = res.original
+        ax.errorbar([x0], [res.estimate], yerr=[[res.estimate - lo], [hi - res.estimate]],
+                    fmt="o", color=PALETTE["grey"], capsize=3, label="Original interval")
+        ok = np.isfinite(t["lb"].to_numpy(float)) & np.isfinite(t["ub"].to_numpy(float))
+        mid = (t["lb"] + t["ub"]).to_numpy(float) / 2
+        ax.errorbar(m[ok], mid[ok], yerr=[mid[ok] - t["lb"].to_numpy(float)[ok],
+                                          t["ub"].to_numpy(float)[ok] - mid[ok]],
+                    fmt="none", color=PALETTE["blue"], capsize=3, lw=1.6,
+                    label="Robust interval")
+        ax.axhline(0, color=PALETTE["black"], lw=0.8)
+        if res.breakdown is not None:
+            ax.axvline(res.breakdown, color=PALETTE["vermillion"], ls=":", lw=1.2,
+                       label="Breakdown value")
+        ax.set_xlim(x0 - step, m[-1] + step)
+        ax.set_xlabel(f"{label}: allowed post-adoption divergence, times the largest before")
+        ax.set_title(wrap_label(title, 40))
+        ax.xaxis.label.set_size(8)
+    axes[0].set_ylabel(wrap_label(f"Effect ({units})" if units else "Effect", 30))
+    axes[0].legend(fontsize=7, loc="best")
+    return fig

@@ -471,6 +471,9 @@ def _check_template_rules(spec: TemplateSpec, raw: dict, params: dict[str, Any],
                             "last period must be 0 (the adoption period) or later")
     if spec.name == "its":
         _check_its(params, problems)
+    if spec.name == "did" and params.get("offset") and params.get("family") != "poisson":
+        problems.append("'parameters.offset' is used only with 'family: poisson' (the log "
+                        "population of a count outcome)")
     if spec.name in ("prepost", "survival"):
         _check_adjust(params, problems)
     if spec.name == "survival":

@@ -204,7 +204,9 @@ def _did_columns(p: Mapping[str, Any], id_column: str | None) -> list[Column]:
     from evalkit.methods.did.columns import columns
 
     return columns(p["outcome"], id_column or "", p["time"], p["first_treated"],
-                   p["treatment"], covariates=p.get("covariates") or ())
+                   p["treatment"], covariates=p.get("covariates") or (),
+                   weights=p.get("weights"), offset=p.get("offset"),
+                   family=p.get("family") or "gaussian")
 
 
 DID = TemplateSpec(
@@ -238,6 +240,13 @@ DID = TemplateSpec(
               "event-study figure, e.g. [-5, 5]", default=[-5, 5]),
         Param("seed", "int", "seed of the placebo draws when too few units adopt and the "
               "design switches to synthetic difference-in-differences", default=1),
+        Param("weights", "column", "sampling or population weights (R did's weightsname), "
+              "or empty for none", nullable=True),
+        Param("family", "choice", "gaussian, or poisson for a count outcome (adds the Poisson "
+              "two-way fixed-effects rate ratio)", default="gaussian",
+              choices=("gaussian", "poisson")),
+        Param("offset", "column", "log population (exposure) of a count outcome, or empty",
+              nullable=True),
         Param("alpha", "alpha", "1 − confidence level of every interval", default=0.05),
     ),
     columns=_did_columns,

@@ -34,7 +34,7 @@ from evalkit.methods.did.bootstrap import (
 from evalkit.methods.did.columns import columns
 from evalkit.methods.did.demeaning import demean
 from evalkit.methods.did.event_study import EventStudy, event_study
-from evalkit.methods.did.honest import HonestDiD, honest_did
+from evalkit.methods.did.honest import HonestDiD, honest_did, sensitivity_pair
 from evalkit.methods.did.poisson import POISSON_VCOV_TYPES, PoissonTWFE, poisson_twfe
 from evalkit.methods.did.staggered import Staggered, staggered
 from evalkit.methods.did.twfe import TWFE, VCOV_TYPES, twfe
@@ -44,4 +44,4 @@ __all__ = ["twfe", "TWFE", "demean", "staggered", "Staggered", "Aggregate", "eve
            "multiplier_bootstrap", "wild_cluster_bootstrap", "VCOV_TYPES",
            "EventStudy", "two_by_two", "TwoByTwo", "bacon_decomposition", "Bacon",
            "WildBootstrap", "columns", "poisson_twfe", "PoissonTWFE", "POISSON_VCOV_TYPES", "honest_did",
-           "HonestDiD"]
+           "HonestDiD", "sensitivity_pair"]

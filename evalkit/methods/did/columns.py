@@ -8,7 +8,8 @@ from evalkit.data import Column
 
 
 def columns(outcome: str, unit: str, time: str, first_treated: str, treatment: str, *,
-            covariates: Sequence[str] = ()) -> list[Column]:
+            covariates: Sequence[str] = (), weights: str | None = None,
+            offset: str | None = None, family: str = "gaussian") -> list[Column]:
     """The column specs of a staggered-adoption panel (for :func:`evalkit.data.load`).
 
     Parameters
@@ -26,6 +27,12 @@ def columns(outcome: str, unit: str, time: str, first_treated: str, treatment: s
         1 in periods with the policy, 0 before.
     covariates
         Numeric covariates.
+    weights
+        Sampling or population weights (positive numbers), or ``None``.
+    offset
+        The log exposure (log population) of a count outcome, or ``None``.
+    family
+        ``"gaussian"`` or ``"poisson"`` (a count outcome: 0 or more).
 
     Returns
     -------
@@ -39,5 +46,9 @@ def columns(outcome: str, unit: str, time: str, first_treated: str, treatment: s
                          "for none)"),
             Column(treatment, kind="binary", allow_missing=False,
                    label="1 in periods with the policy"),
-            Column(outcome, allow_missing=False, label="outcome"),
-            *[Column(c, allow_missing=False, label="covariate") for c in covariates]]
+            Column(outcome, allow_missing=False, min=0 if family == "poisson" else None,
+                   label="count" if family == "poisson" else "outcome"),
+            *[Column(c, allow_missing=False, label="covariate") for c in covariates],
+            *([Column(weights, allow_missing=False, min=0, label="weight")] if weights else []),
+            *([Column(offset, allow_missing=False, label="log population (offset)")]
+              if offset else [])]

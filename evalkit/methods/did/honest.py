@@ -32,7 +32,7 @@ from evalkit.methods.did.honest_rm import rm_confidence_set
 from evalkit.methods.did.honest_sd import MAX_ENUMERATED, flci, sd_upper_bound_mpre
 from evalkit.results import Caution, Result, check_alpha, check_option, fmt_num, merge_cautions
 
-__all__ = ["HonestDiD", "HonestMethod", "honest_did"]
+__all__ = ["HonestDiD", "HonestMethod", "honest_did", "sensitivity_pair"]
 
 #: The restrictions on the violation of parallel trends.
 HonestMethod = Literal["relative_magnitude", "smoothness"]
@@ -374,3 +374,37 @@ def _breakdown(table: pd.DataFrame, original: tuple[float, float]) -> float | No
         if np.isfinite(r["lb"]) and r["lb"] <= 0 <= r["ub"]:
             return float(r["m"])
     return None
+
+
+def sensitivity_pair(result: Any, *, m: Sequence[float] | None = None,
+                     alpha: float = 0.05) -> tuple[HonestDiD, HonestDiD]:
+    """Relative-magnitude sensitivity of the first post-adoption effect and of their average.
+
+    What a report shows (HonestDiD's README does the same two): the effect in the first
+    period after adoption (R's default ``l_vec``) and the average over every post-adoption
+    period of the event study (``l_vec`` = 1/``num_post`` each).
+
+    Parameters
+    ----------
+    result
+        An :func:`event_study` result or a ``staggered(...).aggregate("dynamic")`` result
+        with a universal base period (see :func:`honest_did`).
+    m
+        The ``Mbar`` grid (R's default when ``None``).
+    alpha
+        One minus the confidence level.
+
+    Returns
+    -------
+    (HonestDiD, HonestDiD)
+        The first period's and the average's sensitivity.
+
+    Raises
+    ------
+    EvalDataError
+        As :func:`honest_did` (for example no period before adoption besides the reference).
+    """
+    first = honest_did(result, m=m, alpha=alpha)
+    k = first.num_post
+    average = honest_did(result, m=m, alpha=alpha, l_vec=[1.0 / k] * k)
+    return first, average
