@@ -155,7 +155,12 @@ def test_policy_evaluation_recovers_the_true_average_effect(sample_run, truth):
         cell = dyn[f"dynamic {e}"]
         assert cell["ci_low"] <= t["true_dynamic"][str(e)] <= cell["ci_high"]
     assert doc["checks"]["parallel_trends"]["holds"] is True
-    assert doc["evidence"]["rating"] == "meets_with_reservations"
+    # no sign of diverging trends before adoption, but the average effect does not survive a
+    # divergence after adoption as large as the largest before it (HonestDiD, M̄ = 1)
+    sens = doc["checks"]["sensitivity"]["average"]
+    assert sens["significant"] and sens["holds_up_to"] < 1
+    assert doc["evidence"]["rating"] == "limited"
+    assert doc["evidence"]["reasons"][0].startswith("The finding does not survive trends")
     # effects grow with time since adoption, so TWFE (weighting in forbidden comparisons)
     # lies outside the Callaway-Sant'Anna interval here
     assert not h["ci_low"] <= doc["checks"]["twfe"] <= h["ci_high"]
