@@ -220,3 +220,28 @@ def test_at_most_one_cluster_besides_the_unit() -> None:
 def test_unbalanced_panel_refused_without_the_option() -> None:
     with pytest.raises(EvalDataError, match="unbalanced"):
         _fit(MPU)
+
+
+def _survey(n_adopting: int) -> pd.DataFrame:
+    """Respondents in 30 states, 40 a year; ``n_adopting`` states adopt in 2015."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(30):
+        g = 2015 if i < n_adopting else 0
+        for y in range(2010, 2020):
+            for _ in range(40):
+                rows.append((f"S{i:02d}", y, g, rng.normal() + (0.5 if g and y >= g else 0)))
+    return pd.DataFrame(rows, columns=["state", "year", "g", "y"])
+
+
+def test_cross_sections_need_enough_treated_clusters_not_respondents():
+    from evalkit.exceptions import DesignRefused
+
+    with pytest.raises(DesignRefused, match="only 2 treated clusters"):
+        staggered(_survey(2), "y", None, "year", "g", panel=False, cluster="state")
+    res = staggered(_survey(12), "y", None, "year", "g", panel=False, cluster="state")
+    assert np.isfinite(res.aggregate("simple").se)
+    unclustered = staggered(_survey(12), "y", None, "year", "g", panel=False)
+    assert any("not clustered" in c and getattr(c, "limits", True)
+               for c in unclustered.cautions)
+    assert not any("not clustered" in c for c in res.cautions)

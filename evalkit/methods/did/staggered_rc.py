@@ -283,6 +283,17 @@ def staggered_rc(
     treated_units = np.isin(unit_g, glist)
     n_treated = int(treated_units.sum())
     noun = "units" if panel else "treated observations"
+    if not panel and clusters_row is not None:
+        # repeated cross-sections of people within jurisdictions: the policy varies by
+        # cluster, so the intervals need enough treated clusters, not treated respondents
+        n_treated = int(np.unique(clusters_row[np.isin(g, glist)]).size)
+        noun = "clusters (e.g. states)"
+    if not panel and clusters_row is None:
+        cautions.append(Caution(
+            "The repeated cross-sections are not clustered: the standard errors treat every "
+            "observation as independent, although a policy is adopted by whole jurisdictions. "
+            "Give the jurisdiction as the cluster (R's clustervars) unless the observations "
+            "are the jurisdictions themselves.", limits=True))
     if n_treated < MIN_TREATED_UNITS:
         problem = DataProblem(first_treated, f"only {n_treated} treated {noun} adopt within "
                               f"the data; the Callaway & Sant'Anna intervals need at least "
@@ -291,7 +302,7 @@ def staggered_rc(
         raise DesignRefused([problem], source=source,
                             alternative="a design built for one or a few treated units, such "
                                         "as synthetic control or a comparative case study",
-                            reason=f"Only {n_treated} treated {noun} adopted within the years "
+                            reason=f"Only {n_treated} {noun} adopted within the years "
                                    f"observed; the Callaway–Sant'Anna method needs at least "
                                    f"{MIN_TREATED_UNITS}, so no estimate is given.")
     if n_treated < FEW_TREATED_UNITS:
