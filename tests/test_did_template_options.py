@@ -136,3 +136,72 @@ def test_an_offset_without_the_poisson_family_is_named(tmp_path):
         load_config(path)
     assert info.value.problems == ["'parameters.offset' is used only with 'family: poisson' "
                                    "(the log population of a count outcome)"]
+
+
+def _survey(folder):
+    """Respondents (different people each year) in 30 states; 15 states adopt in 3 cohorts."""
+    rng = np.random.default_rng(5)
+    rows, k = [], 0
+    for i in range(30):
+        g = (2014, 2016, 2018)[i % 3] if i < 15 else 0
+        for y in range(2010, 2021):
+            for _ in range(25):
+                k += 1
+                rows.append((f"R{k:06d}", f"State {i:02d}", y, g, int(g > 0 and y >= g),
+                             rng.normal(10 + i / 10 + 0.2 * (y - 2010))
+                             - (1.0 if g and y >= g else 0.0)))
+    d = pd.DataFrame(rows, columns=["respondent", "state", "year", "first_law_year", "law",
+                                    "score"])
+    path = folder / "survey.csv"
+    d.to_csv(path, index=False)
+    return d, path
+
+
+def _survey_config(folder, path, **params):
+    raw = {"title": "A survey", "program": "A law (synthetic)", "description": "Surveys.",
+           "template": "did", "data": str(path), "id_column": "respondent",
+           "parameters": {"outcome": "score", "outcome_label": "risk score", "units": "points",
+                          "time": "year", "first_treated": "first_law_year",
+                          "treatment": "law", "policy_label": "the law",
+                          "lower_is_better": True, "event_window": [-3, 3], "panel": False,
+                          "cluster": "state", **params}}
+    p = folder / "survey.yaml"
+    p.write_text(yaml.safe_dump(raw))
+    return p
+
+
+def test_repeated_cross_sections_run_the_survey_estimators_clustered_by_state(tmp_path):
+    data, path = _survey(tmp_path)
+    (outcome,) = run_all([_survey_config(tmp_path, path)], tmp_path / "r", jobs=1,
+                         echo=lambda _: None)
+    assert outcome.ok, outcome.message
+    doc = _doc(tmp_path / "r", "survey")
+    assert resultsdoc.problems(doc) == []
+    ref = did.staggered(data, "score", None, "year", "first_law_year", panel=False,
+                        cluster="state").aggregate("simple", na_rm=True)
+    assert doc["headline"]["estimate"] == pytest.approx(ref.estimate, rel=1e-12)
+    assert doc["headline"]["ci_low"] == pytest.approx(ref.ci_low, rel=1e-12)
+    assert doc["headline"]["ci_low"] <= -1.0 <= doc["headline"]["ci_high"]
+    assert doc["checks"]["twfe"] is None and doc["checks"]["bacon"] is None
+    assert doc["sample"] == {"states": 30, "adopting_states": 15}
+    html = (tmp_path / "r" / "survey" / "report.html").read_text()
+    assert "Repeated surveys in 30 states" in html and "different people each year" in html
+    assert "Two-way fixed effects" not in html.split("Technical appendix")[0]
+    assert "R000001" not in html  # respondents are people: their ids are searched
+
+
+def test_repeated_cross_sections_need_a_cluster_and_no_poisson(tmp_path):
+    from evalkit.exceptions import ConfigError
+    from evalkit.run.config import load_config
+
+    _, path = _survey(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_config(_survey_config(tmp_path, path, cluster=None, family="poisson"))
+    text = "\n".join(info.value.problems)
+    assert "'parameters.panel': false (repeated cross-sections) needs 'parameters.cluster'" in (
+        text)
+    assert "'parameters.family': poisson needs a panel of units" in text
+    from evalkit.run.templates import get_template
+
+    cfg = load_config(_survey_config(tmp_path, path))
+    assert not get_template("did").ids_are_places(cfg.parameters)

@@ -80,11 +80,14 @@ def refused_did_report(refusal: DesignRefused, data: pd.DataFrame, *, unit: str,
 
 def panel_data_block(data: pd.DataFrame, *, unit: str, time: str, first_treated: str,
                      never_treated: float = 0, unit_label: str = "state",
-                     outcome_label: str = "the outcome", units: str = "") -> Block:
+                     outcome_label: str = "the outcome", units: str = "",
+                     respondents: int | None = None) -> Block:
     """'The data' of a policy panel: units by year of adoption and the years observed.
 
     Units treated before the panel starts and cohorts adopting after it ends are listed as
-    they are coded; the estimator's cautions say how it treated them.
+    they are coded; the estimator's cautions say how it treated them. With repeated
+    cross-sections (``respondents``: how many people were surveyed), ``unit`` is their
+    jurisdiction and only the number of respondents in all is printed beside the units.
     """
     c = data.groupby(unit)[first_treated].first().value_counts().sort_index()
     rows = {("Never adopted" if k == never_treated else f"Adopted in {k:g}"):
@@ -94,10 +97,18 @@ def panel_data_block(data: pd.DataFrame, *, unit: str, time: str, first_treated:
     every = "every year" if steps.size == 1 and steps[0] == 1 else (
         f"every {steps[0]:g} years" if steps.size == 1 else
         f"in {periods.size} years (unevenly spaced)")
-    text = paragraphs(
-        f"A panel of {int(c.sum())} {unit_label}s observed {every} from {periods.min():g} to "
-        f"{periods.max():g}: {outcome_label} ({units}). The data are aggregate rates; no "
-        f"individual youth appears in them, so counts of {unit_label}s are shown in full.")
+    if respondents is not None:
+        text = paragraphs(
+            f"Repeated surveys in {int(c.sum())} {unit_label}s {every} from "
+            f"{periods.min():g} to {periods.max():g}: {outcome_label} ({units}), "
+            f"{respondents:,} responses in all, different people each year. Only the "
+            f"{unit_label}s are counted below; no table shows how many people answered in a "
+            f"{unit_label} or a year.")
+    else:
+        text = paragraphs(
+            f"A panel of {int(c.sum())} {unit_label}s observed {every} from {periods.min():g} "
+            f"to {periods.max():g}: {outcome_label} ({units}). The data are aggregate rates; no "
+            f"individual youth appears in them, so counts of {unit_label}s are shown in full.")
     return Block(text + table(pd.DataFrame.from_dict(rows, orient="index"),
                               caption=f"{unit_label.capitalize()}s by year of adoption",
                               total_rows=()), text="The data")
@@ -146,14 +157,22 @@ class DiDReport(Report):
     poisson
         For a count outcome (``family: poisson``): the Poisson two-way fixed-effects rate ratio
         (:func:`~evalkit.methods.did.poisson.poisson_twfe`), shown beside the estimates.
+    respondents
+        For repeated cross-sections (``panel: false``: different people surveyed each year,
+        ``unit`` then names their jurisdiction): how many were surveyed; ``None`` for a panel
+        of units. Two-way fixed effects and the Goodman-Bacon decomposition need a panel, so
+        ``twfe`` and ``bacon`` are then ``None``.
+    threshold
+        Privacy threshold: with repeated cross-sections, the yearly averages by adoption
+        cohort are drawn only when every one rests on at least this many respondents.
     """
 
     data: pd.DataFrame
     staggered: Staggered
     simple: Aggregate
     dynamic: Aggregate
-    twfe: TWFE
-    bacon: Bacon
+    twfe: TWFE | None
+    bacon: Bacon | None
     unit: str
     time: str
     first_treated: str
@@ -171,6 +190,8 @@ class DiDReport(Report):
     sensitivity: tuple[HonestDiD, HonestDiD] | None = None
     sensitivity_error: str | None = None
     poisson: PoissonTWFE | None = None
+    respondents: int | None = None
+    threshold: int = 11
 
     def __post_init__(self) -> None:
         self.labels = dict(self.labels or {})
@@ -243,10 +264,9 @@ class DiDReport(Report):
                       "The joint test of every adoption cohort's effect in every year before "
                       "adoption cannot be computed (the test over years before adoption under "
                       "Checks can):"}
-        return collect_cautions([self.simple, self.staggered, self.dynamic, self.twfe,
-                                 self.bacon, *(self.sensitivity or ()),
-                                 *([self.poisson] if self.poisson is not None else [])],
-                                rename=rename)
+        return collect_cautions([r for r in (self.simple, self.staggered, self.dynamic,
+                                             self.twfe, self.bacon, *(self.sensitivity or ()),
+                                             self.poisson) if r is not None], rename=rename)
 
     def evidence(self) -> dict[str, Any]:
         """Evidence rating and its reasons.
@@ -325,12 +345,15 @@ class DiDReport(Report):
         """
         s = self.simple
         conf = f"{s.confidence:.0%}"
-        return {
+        items = {
             "Design": self.design()["label"],
             "Average effect after adoption": f"{_num(s.estimate)} {self.units} ({conf} CI "
                                              f"{_num(s.ci_low)} to {_num(s.ci_high)})",
-            "Two-way fixed effects (for comparison)": f"{_num(self.twfe.coef[0])} {self.units}",
         }
+        if self.twfe is not None:
+            items["Two-way fixed effects (for comparison)"] = (f"{_num(self.twfe.coef[0])} "
+                                                               f"{self.units}")
+        return items
 
     def default_question(self) -> str:
         """The question the report answers by default.
@@ -357,7 +380,8 @@ class DiDReport(Report):
         return panel_data_block(self.data, unit=self.unit, time=self.time,
                                 first_treated=self.first_treated,
                                 never_treated=self.never_treated, unit_label=self.unit_label,
-                                outcome_label=self.outcome_label, units=self.units)
+                                outcome_label=self.outcome_label, units=self.units,
+                                respondents=self.respondents)
 
     def method_section(self) -> Block:
         """The section 'How it was evaluated'.
@@ -370,17 +394,23 @@ class DiDReport(Report):
         Block
             The section's HTML.
         """
+        survey = self.respondents is not None
         return Block(paragraphs(
             f"Each adopting {self.unit_label}'s change in {self.outcome_label} from the year "
             f"before adoption is compared with the change over the same years in "
             f"{self.unit_label}s that had not adopted (Callaway and Sant'Anna's group-time "
             "effects). These are averaged into one effect, weighting each adoption cohort by "
             "its size, and by years since adoption for the event-study figure.",
-            "A two-way fixed-effects regression — the traditional method — is shown beside it. "
-            "When adoption is staggered and effects grow over time, that regression also "
-            f"compares late adopters with {self.unit_label}s that adopted earlier, whose "
-            "outcomes are still changing; the Goodman-Bacon decomposition shows how much "
-            "weight those comparisons get.",
+            *(("Different people were surveyed each year (repeated cross-sections), so each "
+               "comparison uses the repeated-cross-section estimators of R did (panel = "
+               "FALSE), and standard errors are clustered by "
+               f"{self.unit_label}. A two-way fixed-effects regression and its Goodman-Bacon "
+               "decomposition need the same units every year and are not shown.",) if survey
+              else ("A two-way fixed-effects regression — the traditional method — is shown "
+                    "beside it. When adoption is staggered and effects grow over time, that "
+                    f"regression also compares late adopters with {self.unit_label}s that "
+                    "adopted earlier, whose outcomes are still changing; the Goodman-Bacon "
+                    "decomposition shows how much weight those comparisons get.",)),
             "Assumptions: without the law, adopting and comparison "
             f"{self.unit_label}s would have followed parallel trends (checked before adoption), "
             f"and {self.unit_label}s did not change course in anticipation of the law.",
@@ -408,21 +438,25 @@ class DiDReport(Report):
             "Callaway–Sant'Anna effects by years since adoption (pre-adoption points should "
             "sit near zero).")).html
         s = self.simple
-        t = self.twfe.to_frame().iloc[0]
-        rows = pd.DataFrame({
-            "Estimate": [_num(s.estimate), _num(self.dynamic.estimate), _num(t["estimate"])],
-            f"{conf} CI": [f"{_num(s.ci_low)} to {_num(s.ci_high)}",
-                           f"{_num(self.dynamic.ci_low)} to {_num(self.dynamic.ci_high)}",
-                           f"{_num(t['ci_low'])} to {_num(t['ci_high'])}"],
-        }, index=["Average effect after adoption (Callaway–Sant'Anna)",
-                  "Average over years since adoption shown in the figure",
-                  "Two-way fixed effects"])
+        fits = [("Average effect after adoption (Callaway–Sant'Anna)", s.estimate, s.ci_low,
+                 s.ci_high),
+                ("Average over years since adoption shown in the figure", self.dynamic.estimate,
+                 self.dynamic.ci_low, self.dynamic.ci_high)]
+        if self.twfe is not None:
+            t = self.twfe.to_frame().iloc[0]
+            fits.append(("Two-way fixed effects", t["estimate"], t["ci_low"], t["ci_high"]))
+        rows = pd.DataFrame({"Estimate": [_num(f[1]) for f in fits],
+                             f"{conf} CI": [f"{_num(f[2])} to {_num(f[3])}" for f in fits]},
+                            index=[f[0] for f in fits])
+        note = ("Standard errors: analytic influence functions (Callaway–Sant'Anna)"
+                + (f", clustered by {self.unit_label}." if self.respondents is not None else
+                   f"; clustered by {self.unit_label} (two-way fixed effects)."))
         html += table(rows, caption=f"Effect of {self.policy_label} on {self.outcome_label} "
-                      f"({self.units})", total_rows=(), note=(
-                          f"Standard errors: analytic influence functions (Callaway–Sant'Anna); "
-                          f"clustered by {self.unit_label} (two-way fixed effects)."))
+                      f"({self.units})", total_rows=(), note=note)
         if self.poisson is not None:
             html += self._poisson_table()
+        if self.bacon is None:
+            return Block(html, text="Findings")
         bt = self.bacon.by_type()
         brows = pd.DataFrame({"Weight": [f"{w:.0%}" for w in bt["weight"]],
                               "Average estimate": [_num(e) for e in bt["estimate"]]},
@@ -484,6 +518,17 @@ class DiDReport(Report):
                                       outcome_label=self.outcome_label, units=self.units)
 
     def _trends_figure(self) -> str:
+        if self.respondents is not None:
+            first = self.data.groupby(self.unit)[self.first_treated].transform("first")
+            adopters = first[first != self.never_treated]
+            label = np.where(first == self.never_treated, 0,
+                             np.where(first <= adopters.median(), 1, 2))
+            fewest = int(pd.Series(label).groupby(
+                [label, self.data[self.time].to_numpy()]).size().min())
+            if fewest < self.threshold:
+                return paragraphs(
+                    f"The yearly averages of {self.outcome_label} by adoption cohort are not "
+                    f"shown: some rest on fewer than {self.threshold} respondents.")
         fig = self.trends_figure()
         return figure_block(fig, alt=(
             f"Yearly average {self.outcome_label} for earlier adopters, later adopters and "
@@ -637,7 +682,8 @@ class DiDReport(Report):
                 "ci_high": words.percent_change(s.ci_high) if np.isfinite(s.ci_high) else None}
         estimates = (shown_frame(s).to_dict("records")
                      + shown_frame(self.dynamic).to_dict("records")
-                     + shown_frame(self.twfe).to_dict("records"))
+                     + (shown_frame(self.twfe).to_dict("records") if self.twfe is not None
+                        else []))
         doc = resultsdoc.build(
             design=self.design(),
             outcome={"name": self.outcome, "label": self.outcome_label, "units": self.units,
@@ -652,8 +698,9 @@ class DiDReport(Report):
         doc["checks"] = {"parallel_trends": {**self.pretest, "leads": self.leads(),
                                              "holds": (self.parallel_trends_ok if
                                                        np.isfinite(self.pretest_p) else None)},
-                         "bacon": self.bacon.by_type().to_dict("records"),
-                         "twfe": float(self.twfe.coef[0])}
+                         "bacon": (None if self.bacon is None else
+                                   self.bacon.by_type().to_dict("records")),
+                         "twfe": None if self.twfe is None else float(self.twfe.coef[0])}
         if self.sensitivity is not None:
             doc["checks"]["sensitivity"] = sensitivity_check(*self.sensitivity)
         if self.poisson is not None:

@@ -471,6 +471,15 @@ def _check_template_rules(spec: TemplateSpec, raw: dict, params: dict[str, Any],
                             "last period must be 0 (the adoption period) or later")
     if spec.name == "its":
         _check_its(params, problems)
+    if spec.name == "did" and params.get("panel") is False:
+        if not params.get("cluster"):
+            problems.append("'parameters.panel': false (repeated cross-sections) needs "
+                            "'parameters.cluster', the jurisdiction each respondent lives in: "
+                            "the policy varies by jurisdiction, and the standard errors and "
+                            "the count of adopting units rest on it")
+        if params.get("family") == "poisson":
+            problems.append("'parameters.family': poisson needs a panel of units (the same "
+                            "units every period), not 'panel: false'")
     if spec.name == "did" and params.get("offset") and params.get("family") != "poisson":
         problems.append("'parameters.offset' is used only with 'family: poisson' (the log "
                         "population of a count outcome)")

@@ -623,7 +623,7 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
     slug = cfg.slug
     ids = checks.identifier_columns(data, cfg.id_column, cfg.privacy_threshold,
                                     known_text=_config_text(cfg),
-                                    places=cfg.template.units_are_places)
+                                    places=cfg.template.ids_are_places(cfg.parameters))
     state["ids"] = ids
     nb_path = tmp / "report.ipynb"
     part = tmp / RESULTS_PART

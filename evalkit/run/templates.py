@@ -66,8 +66,13 @@ class TemplateSpec:
     #: Whether the id column names places (states, counties) rather than people. A policy
     #: panel's units are public jurisdictions whose names the report prints (a synthetic
     #: control's weights by state), so the leak check does not search them; every other text
-    #: column is still searched.
+    #: column is still searched. (With ``panel: false`` the did template's ids are
+    #: respondents, and they are searched: see :meth:`ids_are_places`.)
     units_are_places: bool = False
+
+    def ids_are_places(self, params: Mapping[str, Any]) -> bool:
+        """Whether this evaluation's id column names places (not searched by the leak check)."""
+        return self.units_are_places and params.get("panel") is not False
 
     @property
     def notebook(self) -> str:
@@ -206,7 +211,8 @@ def _did_columns(p: Mapping[str, Any], id_column: str | None) -> list[Column]:
     return columns(p["outcome"], id_column or "", p["time"], p["first_treated"],
                    p["treatment"], covariates=p.get("covariates") or (),
                    weights=p.get("weights"), offset=p.get("offset"),
-                   family=p.get("family") or "gaussian")
+                   family=p.get("family") or "gaussian", panel=p.get("panel") is not False,
+                   cluster=p.get("cluster"))
 
 
 DID = TemplateSpec(
@@ -247,6 +253,11 @@ DID = TemplateSpec(
               choices=("gaussian", "poisson")),
         Param("offset", "column", "log population (exposure) of a count outcome, or empty",
               nullable=True),
+        Param("panel", "bool", "false for repeated cross-sections (different people surveyed "
+              "each year; id_column then identifies respondents and cluster their "
+              "jurisdiction)", default=True),
+        Param("cluster", "column", "the jurisdiction column to cluster standard errors by "
+              "(R did's clustervars); required with panel: false", nullable=True),
         Param("alpha", "alpha", "1 − confidence level of every interval", default=0.05),
     ),
     columns=_did_columns,

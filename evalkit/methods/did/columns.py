@@ -9,7 +9,8 @@ from evalkit.data import Column
 
 def columns(outcome: str, unit: str, time: str, first_treated: str, treatment: str, *,
             covariates: Sequence[str] = (), weights: str | None = None,
-            offset: str | None = None, family: str = "gaussian") -> list[Column]:
+            offset: str | None = None, family: str = "gaussian", panel: bool = True,
+            cluster: str | None = None) -> list[Column]:
     """The column specs of a staggered-adoption panel (for :func:`evalkit.data.load`).
 
     Parameters
@@ -33,13 +34,26 @@ def columns(outcome: str, unit: str, time: str, first_treated: str, treatment: s
         The log exposure (log population) of a count outcome, or ``None``.
     family
         ``"gaussian"`` or ``"poisson"`` (a count outcome: 0 or more).
+    panel
+        ``False`` for repeated cross-sections: ``unit`` then identifies each respondent (one
+        row each, never repeated) and ``cluster`` names their jurisdiction.
+    cluster
+        The cluster column (R's ``clustervars``), e.g. the state, or ``None``.
 
     Returns
     -------
     list of evalkit.data.Column
         The specs ``evalkit run`` checks before the analysis and the template loads with.
     """
-    return [Column(unit, kind="string", allow_missing=False, label="panel unit", text=True),
+    if panel:
+        first = [Column(unit, kind="string", allow_missing=False, label="panel unit",
+                        text=True)]
+    else:
+        first = [Column(unit, kind="id", label="respondent id (one row per respondent)")]
+    if cluster and cluster != unit:
+        first.append(Column(cluster, kind="string", allow_missing=False, text=True,
+                            label="cluster (jurisdiction)"))
+    return [*first,
             Column(time, kind="integer", allow_missing=False, label="period"),
             Column(first_treated, kind="integer", allow_missing=True,
                    label="first period with the policy (empty or the never-treated value "
