@@ -94,6 +94,12 @@ mcf <- data.frame(group = rep(sub("group=", "", names(fit$strata)), fit$strata),
                   n_censor = fit$n.censor, cumhaz = fit$cumhaz, std_chaz = fit$std.chaz,
                   plain_lower = pl$lower, plain_upper = pl$upper,
                   log_lower = lg$lower, log_upper = lg$upper)
+# survfit's n.censor with id and a grouping variable is taken from survflag() positions of the
+# whole data rather than the group's rows (survival 3.5-3, survfitKM), so it is wrong in the
+# grouped fit; the counts of censorings come from one fit per group, where it is right.
+mcf$n_censor_grouped_fit <- mcf$n_censor
+mcf$n_censor <- unlist(lapply(split(ints, ints$group), function(x)
+  survfit(Surv(start, stop, event) ~ 1, data = x, id = youth, ctype = 1)$n.censor))
 wcsv(mcf, file.path(out, "recurrent_mcf_R.csv"))
 # the same without id: the Nelson-Aalen (non-robust) variance
 fit0 <- survfit(Surv(start, stop, event) ~ group, data = ints, ctype = 1)
