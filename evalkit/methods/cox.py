@@ -23,6 +23,7 @@ from scipy import special
 from evalkit.data import Column, source_of, validate
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.cox_fit import (
+    _check_intervals,
     _concordance_counts,
     _fit_terms,
     _newton,
@@ -57,11 +58,14 @@ class CoxResult(Result):
     concordance
         Harrell's C of the linear predictor, as R reports it.
     n, n_events, iterations
-        Subjects, events and Newton–Raphson iterations.
+        Rows (subjects, or intervals of (start, stop] data, as R's ``n``), events and
+        Newton–Raphson iterations.
+    start
+        The interval-start column of (start, stop] data, else ``None``.
     """
 
     _title: ClassVar[str] = "Cox proportional-hazards model"
-    _options: ClassVar[tuple[str, ...]] = ("ties", "robust", "alpha")
+    _options: ClassVar[tuple[str, ...]] = ("ties", "robust", "alpha", "start")
 
     terms: tuple[str, ...]
     coef: np.ndarray = field(repr=False)
@@ -85,14 +89,20 @@ class CoxResult(Result):
     strata: str | None = None
     alpha: float = 0.05
     n_clusters: int | None = None
+    start: str | None = None
     _parts: tuple = field(default=(), repr=False, compare=False)
 
     @functools.cached_property
     def concordance(self) -> float:
-        """Harrell's C of the linear predictor (computed on first use, as R's coxph)."""
+        """Harrell's C of the linear predictor (computed on first use, as R's coxph).
+
+        For (start, stop] data, each event is compared with the rows at risk at its time, as
+        R's ``concordance`` does for counting-process data.
+        """
         num = den = 0.0
         for part in self._parts:
-            c = _concordance_counts(part.time, part.event, part.X @ self.coef, part.w)
+            c = _concordance_counts(part.time, part.event, part.X @ self.coef, part.w,
+                                    part.entry)
             num += c[0] + c[2] / 2
             den += sum(c)
         return num / den if den else float("nan")
@@ -177,6 +187,7 @@ def cox(
     event: str,
     covariates: Sequence[str],
     *,
+    start: str | None = None,
     ties: Ties = "efron",
     robust: bool = False,
     cluster: str | None = None,
@@ -191,9 +202,20 @@ def cox(
     Parameters
     ----------
     data, duration, event
-        One row per subject; time to event or censoring; 1 = event, 0 = censored.
+        One row per subject; time to event or censoring; 1 = event, 0 = censored. With
+        ``start``, one row per interval ``(start, stop]`` of follow-up, ``duration`` being
+        its stop and ``event`` whether it ended in an event.
     covariates
-        Numeric covariate columns (code categories as 0/1 indicators).
+        Numeric covariate columns (code categories as 0/1 indicators). With ``start``, their
+        values may change from one interval to the next (time-varying covariates).
+    start
+        Interval-start column: counting-process data, as R's ``Surv(start, stop, event)``.
+        A row is at risk at an event time ``t`` when ``start < t <= stop``, so an interval
+        ending at ``t`` is in the risk set and one starting at ``t`` is not. This covers
+        time-varying covariates (split a youth's follow-up where they change), delayed entry
+        (start at entry) and recurrent events (one interval per gap between episodes; with
+        ``cluster`` = the youth, this is the Andersen–Gill model, and with ``strata`` = the
+        episode number the Prentice–Williams–Peterson total-time model).
     ties
         ``"efron"`` (R's default) or ``"breslow"``.
     robust
@@ -212,7 +234,8 @@ def cox(
     Raises
     ------
     EvalDataError
-        Missing or negative durations, events other than 0/1, no events, a constant or
+        Missing or negative durations or starts, intervals with stop <= start (naming the
+        rows, and how many youth when ``cluster`` is given), events other than 0/1, no events, a constant or
         collinear covariate, a covariate that does not vary within the risk sets of the events
         (R reports NA), a single cluster (R reports a robust SE of about 1e-11), or a fit that
         does not converge — with the reason, e.g. a coefficient drifting to infinity because
@@ -226,6 +249,12 @@ def cox(
     ``timefix`` (times equal up to rounding are tied) and its Newton–Raphson rules
     (``coxfit6.c``): the fit stops when the log-likelihood changes by a relative ``eps`` or
     less, checked before any step halving, so a plateau at rounding level ends the fit.
+
+    With ``start``, equal to ``coxph(Surv(start, stop, event) ~ ...)``, with ``timefix``
+    applied to starts and stops together. As R, overlapping intervals of one youth are not
+    refused here (check them when building the intervals); without ``cluster``, the SEs
+    treat every interval as independent, which understates them for recurrent events.
+    :func:`ph_test` does not take (start, stop] fits.
 
     The result's ``cautions`` flag fewer than about 10 events per covariate, a 0/1 covariate
     with fewer than 5 events in one group, fewer than 30 clusters (or no more clusters than
@@ -248,6 +277,9 @@ def cox(
     if len(set(covariates)) != len(covariates):
         raise ValueError("a covariate is listed twice")
     cols = survival_columns(duration, event) + [Column(c, allow_missing=False) for c in covariates]
+    if start is not None:
+        cols.append(Column(start, min=0, allow_missing=False,
+                           label="start of the (start, stop] interval"))
     if weights is not None:
         cols.append(Column(weights, min=0, allow_missing=False, label="case weight"))
     for extra in (strata, cluster):
@@ -298,15 +330,26 @@ def cox(
                 source=source)
     time = clean[duration].to_numpy(dtype=float)
     order = np.argsort(time, kind="stable")
-    time = timefix(time)  # R's timefix = TRUE; it keeps the order, so ``order`` still sorts
+    entry = None
+    if start is None:
+        time = timefix(time)  # R's timefix = TRUE; it keeps the order, so ``order`` still sorts
+    else:
+        entry = clean[start].to_numpy(dtype=float)
+        youth = codes if cluster is not None else None
+        _check_intervals(entry, time, start, duration, youth, source)
+        both = timefix(np.concatenate([entry, time]))  # R's aeqSurv: starts and stops together
+        entry, time = both[:n], both[n:]
+        _check_intervals(entry, time, start, duration, youth, source, after_timefix=True)
     parts = []
     if strata is None:
-        parts.append(_Stratum(Xc[order], time[order], ev[order], w[order], order))
+        parts.append(_Stratum(Xc[order], time[order], ev[order], w[order], order,
+                              None if entry is None else entry[order]))
     else:
         scodes = pd.factorize(clean[strata])[0][order]
         for sc in np.unique(scodes):
             rows = order[scodes == sc]
-            parts.append(_Stratum(Xc[rows], time[rows], ev[rows], w[rows], rows))
+            parts.append(_Stratum(Xc[rows], time[rows], ev[rows], w[rows], rows,
+                                  None if entry is None else entry[rows]))
     efron = ties == "efron"
     p = X.shape[1]
     fit = _newton(parts, efron, p, max_iter, eps)
@@ -378,7 +421,7 @@ def cox(
         wald_p=float(special.chdtrc(p, wald)), score=score_stat,
         score_p=float(special.chdtrc(p, score_stat)), n=n, n_events=int(ev.sum()),
         iterations=fit.iterations, ties=ties, robust=robust or cluster is not None,
-        cluster=cluster, strata=strata, alpha=alpha, n_clusters=n_clusters,
+        cluster=cluster, strata=strata, alpha=alpha, n_clusters=n_clusters, start=start,
         _parts=tuple(parts), cautions=tuple(cautions),
     )
 
@@ -528,6 +571,8 @@ def ph_test(fit: CoxResult, *, transform: Transform = "km") -> PHTest:
     check_option("transform", transform, get_args(Transform))
     if not fit._parts:
         raise ValueError("this Cox result does not carry its data")
+    if fit.start is not None:
+        raise ValueError("ph_test does not take a Cox fit on (start, stop] data")
     parts = fit._parts
     all_t = np.concatenate([s.time for s in parts])
     all_e = np.concatenate([s.event for s in parts])

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from evalkit.exceptions import DataProblem, EvalDataError
+
 __all__ = ["concordance"]
 
 
@@ -22,6 +24,7 @@ class _Stratum:
     event: np.ndarray
     w: np.ndarray
     rows: np.ndarray  # original row positions
+    entry: np.ndarray | None = None  # interval starts of (start, stop] data, else None
     ut: np.ndarray = field(init=False)
     start: np.ndarray = field(init=False)  # first row of each distinct time
     u_of_row: np.ndarray = field(init=False)
@@ -50,6 +53,10 @@ class _Stratum:
         self.XdT = np.ascontiguousarray(self.XT[:, self.dead_rows])
         self.w_dead = self.w[self.dead_rows]
         self._buf: np.ndarray | None = None
+        # (start, stop] data: a row is at risk at the distinct times u with kr <= u <= its own
+        # (kr counts the distinct times at or before its start), R's rule start < t <= stop
+        self.kr = (np.searchsorted(self.ut, self.entry, side="right")
+                   if self.entry is not None else None)
 
     def buffer(self) -> np.ndarray:
         """Scratch space shaped like ``XT``, reused by every likelihood evaluation."""
@@ -118,7 +125,11 @@ class _TimeSums:
         b1 = np.bincount(self.u, weights=wts * self.f, minlength=nu) * h
         b2 = np.bincount(self.u, weights=wts * self.f * self.f, minlength=nu) * h
         ui = s.u_of_row
-        row_w = self.r * np.cumsum(h * self.a0)[ui] - self.rd * (h * self.a1)[ui]
+        if s.kr is None:
+            row_w = self.r * np.cumsum(h * self.a0)[ui] - self.rd * (h * self.a1)[ui]
+        else:
+            ca = np.cumsum(h * self.a0)
+            row_w = self.r * (ca[ui] - _before_entry(s, ca)) - self.rd * (h * self.a1)[ui]
         out = np.multiply(s.XT, row_w, out=s.buffer()) @ s.X
         S1, D1 = self.S1, self.D1
         cross = (S1 * b1[:, None]).T @ D1
@@ -142,8 +153,11 @@ def _time_sums(s: _Stratum, beta: np.ndarray, efron: bool) -> _TimeSums:
     idx = s.start
     nu = idx.size
     p = s.XT.shape[0]
-    S0 = _rcumsum(np.add.reduceat(r, idx))
-    S1 = _rcumsum(np.add.reduceat(np.multiply(s.XT, r, out=s.buffer()), idx, axis=1).T)
+    if s.kr is None:
+        S0 = _rcumsum(np.add.reduceat(r, idx))
+        S1 = _rcumsum(np.add.reduceat(np.multiply(s.XT, r, out=s.buffer()), idx, axis=1).T)
+    else:
+        S0, S1 = _entry_sums(s, r)
     r_dead = r[s.dead_rows]
     rd = np.zeros_like(r)
     rd[s.dead_rows] = r_dead
@@ -159,6 +173,32 @@ def _time_sums(s: _Stratum, beta: np.ndarray, efron: bool) -> _TimeSums:
     a1 = np.bincount(u, weights=inv * f, minlength=nu)
     loglik = float((s.w_dead * eta[s.dead_rows]).sum() - (mw * np.log(Dj)).sum())
     return _TimeSums(s, eta, ex, r, rd, S1, D1, u, f, mw, Dj, a0, a1, loglik)
+
+
+def _entry_sums(s: _Stratum, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Risk-set sums of (start, stop] rows: added at their stop, removed before their start.
+
+    Walking back from the last time, a row joins at its stop time and leaves once the times
+    reach its start (as R's ``agfit4`` does), so the running sums stay the size of the risk
+    set rather than being a difference of two totals.
+    """
+    idx = s.start
+    nu = idx.size
+    kr = s.kr
+    assert kr is not None
+    S0 = _rcumsum(np.add.reduceat(r, idx) - np.bincount(kr, weights=r, minlength=nu + 1)[1:])
+    xr = np.multiply(s.XT, r, out=s.buffer())
+    add = np.add.reduceat(xr, idx, axis=1)
+    for j in range(add.shape[0]):
+        add[j] -= np.bincount(kr, weights=xr[j], minlength=nu + 1)[1:]
+    return S0, _rcumsum(add.T)
+
+
+def _before_entry(s: _Stratum, c: np.ndarray) -> np.ndarray:
+    """Per row, the cumulated per-time values ``c`` up to the last time before its entry."""
+    assert s.kr is not None
+    pad = np.concatenate([np.zeros((1,) + c.shape[1:]), c])
+    return pad[s.kr]
 
 
 def _stratum_terms(s: _Stratum, beta: np.ndarray, efron: bool, need_info: bool = True,
@@ -191,7 +231,12 @@ def _stratum_terms(s: _Stratum, beta: np.ndarray, efron: bool, need_info: bool =
         C, E = np.cumsum(ts.a0), np.cumsum(ev, axis=0)
         ui = s.u_of_row
         ex = ts.ex
-        resid = (-(ex[:, None] * (X * C[ui][:, None] - E[ui]))
+        if s.kr is not None:
+            C_in = C[ui] - _before_entry(s, C)
+            E_in = E[ui] - _before_entry(s, E)
+        else:
+            C_in, E_in = C[ui], E[ui]
+        resid = (-(ex[:, None] * (X * C_in[:, None] - E_in))
                  + np.where(dead[:, None], X - abar[ui], 0.0)
                  + np.where(dead[:, None], ex[:, None] * (X * ts.a1[ui][:, None] - ef[ui]),
                             0.0))
@@ -241,8 +286,14 @@ def _prior_weight_below(r: np.ndarray, w: np.ndarray) -> np.ndarray:
     return out
 
 
-def _concordance_counts(time, event, risk, w):
-    """Weighted concordant, discordant and tied-risk pair counts of one stratum."""
+def _concordance_counts(time, event, risk, w, entry=None):
+    """Weighted concordant, discordant and tied-risk pair counts of one stratum.
+
+    With ``entry`` ((start, stop] data), an event is compared with the rows at risk at its
+    time, ``entry < t <= stop``, other than the events at that same time: the counts over
+    every row with a later stop (or censored at ``t``) less those over the rows that have
+    not yet entered, ``entry >= t``.
+    """
     rt = np.unique(time, return_inverse=True)[1]
     key = 2 * rt + (event == 0)  # a censored time sorts after events at the same time
     rx = np.unique(risk, return_inverse=True)[1]
@@ -261,10 +312,36 @@ def _concordance_counts(time, event, risk, w):
     greater = wk[::-1].cumsum()[::-1] - wk
     ev = event > 0
     we = w[ev]
-    conc = float((we * below[ev]).sum())
-    disc = float((we * above[ev]).sum())
-    tied = float((we * (greater[inv][ev] - below[ev] - above[ev])).sum())
+    below_e, above_e, at_risk = below[ev], above[ev], greater[inv][ev]
+    if entry is not None:
+        nb, na, nt = _not_entered(np.asarray(entry, float), time[ev], rx, rx[ev], w)
+        below_e, above_e, at_risk = below_e - nb, above_e - na, at_risk - nt
+    conc = float((we * below_e).sum())
+    disc = float((we * above_e).sum())
+    tied = float((we * (at_risk - below_e - above_e)).sum())
     return conc, disc, tied
+
+
+def _not_entered(entry, t_ev, rx, rx_ev, w):
+    """Per event, the weight of rows with ``entry >= t`` and lower, higher and any risk rank.
+
+    Rows and events go in one sequence by time from the last back (at the same time, rows
+    before events), so the rows "earlier" than an event are those that enter at or after its
+    time; events carry no weight of their own.
+    """
+    n, m = entry.size, t_ev.size
+    tt = np.concatenate([entry, t_ev])
+    is_ev = np.concatenate([np.zeros(n, bool), np.ones(m, bool)])
+    rr = np.concatenate([rx, rx_ev])
+    ww = np.concatenate([w, np.zeros(m)])
+    order = np.lexsort((is_ev, -tt))
+    below = np.empty(n + m)
+    below[order] = _prior_weight_below(rr[order], ww[order])
+    above = np.empty(n + m)
+    above[order] = _prior_weight_below(int(rr.max()) - rr[order], ww[order])
+    total = np.empty(n + m)
+    total[order] = np.cumsum(ww[order])
+    return below[n:], above[n:], total[n:]
 
 
 def concordance(time: np.ndarray, event: np.ndarray, risk: np.ndarray,
@@ -394,3 +471,27 @@ def _solve(I: np.ndarray, U: np.ndarray) -> np.ndarray | None:
     y = np.linalg.solve(c, U)
     out = np.linalg.solve(c.T, y)
     return out if np.all(np.isfinite(out)) else None
+
+
+def _check_intervals(start: np.ndarray, stop: np.ndarray, start_col: str, stop_col: str,
+                     youth: np.ndarray | None, source: str | None, after_timefix: bool = False
+                     ) -> None:
+    """Refuse (start, stop] rows whose interval is empty or reversed (R's ``Surv`` drops them).
+
+    Rows are named 1-based, with the number of youth concerned when a cluster (youth) column
+    is given; identifiers themselves are not shown.
+    """
+    bad = np.flatnonzero(~(stop > start))
+    if not bad.size:
+        return
+    who = ""
+    if youth is not None:
+        k = int(np.unique(youth[bad]).size)
+        who = f" ({k} youth)" if k != 1 else " (1 youth)"
+    why = (" once times that differ only by rounding are made equal (R's timefix)"
+           if after_timefix else "")
+    raise EvalDataError([DataProblem(
+        start_col, f"has intervals that end at or before they start{who}{why}: '{stop_col}' "
+        f"must be later than '{start_col}' on every row", f"'{start_col}' < '{stop_col}' "
+        "(each row the interval (start, stop] of follow-up)",
+        rows=tuple(int(i) + 1 for i in bad[:8]), n_rows=int(bad.size))], source=source)
