@@ -43,6 +43,17 @@ add("synth_cause1", crr(synth$time, synth$status, cov_s, failcode = 1, cencode =
 add("synth_cause2", crr(synth$time, synth$status, cov_s, failcode = 2, cencode = 0))
 add("synth_group_only", crr(synth$time, synth$status, as.matrix(synth[, "group", drop = FALSE]),
                              failcode = 1, cencode = 0))
+# other codes: censored = 9, the competing cause split into 2 and 3 (same fit as cause 1)
+recoded <- ifelse(synth$status == 0, 9L, ifelse(synth$status == 2 & seq_len(n) %% 2 == 0, 3L,
+                                                synth$status))
+add("synth_recoded", crr(synth$time, recoded, cov_s, failcode = 1, cencode = 9))
+# one Newton step only: not converged, the estimate after that step
+add("synth_maxiter1", crr(synth$time, synth$status, cov_s, failcode = 1, cencode = 0,
+                          maxiter = 1))
+# no censoring at all (weights all 1)
+nc <- synth$status != 0
+add("synth_nocens", crr(synth$time[nc], synth$status[nc], cov_s[nc, ], failcode = 1,
+                        cencode = 0))
 cov_r <- as.matrix(runaway[, c("specialized", "age")])
 add("runaway_cause1", crr(runaway$days, runaway$outcome, cov_r, failcode = 1, cencode = 0))
 cov_r4 <- as.matrix(runaway[, c("specialized", "age", "prior_runaways", "prior_placements")])
