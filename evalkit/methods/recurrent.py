@@ -23,7 +23,15 @@ from scipy import special
 
 from evalkit.data import Column, _origin, validate
 from evalkit.exceptions import DataProblem, EvalDataError
-from evalkit.methods.survival import _group_name, _groups, _step_at, timefix
+from evalkit.methods.survival import (
+    KaplanMeier,
+    _confint,
+    _group_name,
+    _groups,
+    _quantile,
+    _step_at,
+    timefix,
+)
 from evalkit.results import Caution, Result, check_alpha, check_option
 
 __all__ = ["MeanCumulative", "mean_cumulative_function", "split_episodes", "MCF_CONF_TYPES"]
@@ -109,6 +117,91 @@ def interval_problems(start: np.ndarray, stop: np.ndarray, ids: np.ndarray | Non
     return problems
 
 
+def km_entry(data: pd.DataFrame, start: str, duration: str, event: str, *,
+             group: str | None, conf_type: str, alpha: float) -> KaplanMeier:
+    """Kaplan–Meier with delayed entry (``kaplan_meier`` with ``start``).
+
+    Equal to R's ``survfit(Surv(start, duration, event) ~ group, conf.type = conf_type)``.
+
+    References
+    ----------
+    Therneau, T. M. (2024). *A Package for Survival Analysis in R*, ``survfit``.
+    """
+    origin = _origin(data, None)
+    clean = validate(data, [
+        Column(start, allow_missing=False, label="time of entry"),
+        Column(duration, allow_missing=False, label="time of the event or censoring"),
+        Column(event, kind="binary", allow_missing=False, label="1 = event, 0 = censored")])
+    if len(clean) == 0:
+        raise EvalDataError("no rows to analyse", source=origin.source)
+    n = len(clean)
+    times = timefix(np.concatenate([clean[start].to_numpy(dtype=float),
+                                    clean[duration].to_numpy(dtype=float)]))
+    entry_all, exit_all = times[:n], times[n:]
+    event_all = clean[event].to_numpy(dtype=float)
+    problems = interval_problems(entry_all, exit_all, None, start, duration, origin.offset)
+    if problems:
+        raise EvalDataError(problems, source=origin.source, row_word=origin.row_word)
+    if group is None:
+        codes, labels = np.zeros(n, dtype=int), ["all"]
+    else:
+        codes, labels = _groups(data, group)
+    z = float(special.ndtri(1 - alpha / 2))
+    tables: list[pd.DataFrame] = []
+    medians: list[dict[str, Any]] = []
+    cautions: list[Caution] = []
+    for k, g in enumerate(labels):
+        m = codes == k
+        a, b, e = entry_all[m], exit_all[m], event_all[m]
+        where = _group_name(g if group else None, group)
+        km = km_entry_arrays(a, b, e)
+        lo, hi = _confint(km["surv"], km["se_cumhaz"], conf_type, z)
+        with np.errstate(invalid="ignore"):
+            std_err = km["surv"] * km["se_cumhaz"]
+        tables.append(pd.DataFrame({
+            "group": g, "time": km["time"], "n_risk": km["n_risk"], "n_event": km["n_event"],
+            "n_censor": km["n_censor"], "surv": km["surv"], "std_err": std_err,
+            "ci_low": lo, "ci_high": hi}))
+        med: dict[str, Any] = {"group": g, "n": int(m.sum()), "events": int(e.sum()),
+               "median": _quantile(km["time"], km["surv"], 0.5),
+               "ci_low": _quantile(km["time"], lo, 0.5),
+               "ci_high": _quantile(km["time"], hi, 0.5)}
+        medians.append(med)
+        has = km["n_event"] > 0
+        if not has.any():
+            cautions.append(Caution(
+                f"No events in {where}: its survival curve stays at 1 with a standard error "
+                "of zero, which only says that nobody in it was seen to have the event during "
+                "follow-up, not that the chance is certainly zero."))
+            continue
+        peak = int(np.argmax(km["n_risk"]))
+        few = has & (km["n_risk"] < 5) & (np.arange(has.size) < peak)
+        if few.any():
+            cautions.append(Caution(
+                f"In {where} an early event happened when fewer than 5 youth had entered "
+                "follow-up: with delayed entry the curve's early drops rest on those few, "
+                "and every later value carries them."))
+        if e[b == b.max()].sum() == (b == b.max()).sum():
+            cautions.append(Caution(
+                f"In {where} everyone still followed at the last time had the event, so the "
+                "curve drops to 0 there and its standard error and confidence interval at "
+                "that time are undefined (shown as missing, as R does).", limits=False))
+        if np.isnan(med["median"]):
+            cautions.append(Caution(
+                f"The median time is not reached in {where}: fewer than half had the event "
+                "during follow-up, so the median is shown as missing (as R shows NA).",
+                limits=False))
+        elif np.isnan(med["ci_low"]) or np.isnan(med["ci_high"]):
+            cautions.append(Caution(
+                f"The confidence interval of the median time in {where} is open-ended: the "
+                "curve's confidence band does not cross one half within follow-up, so that "
+                "limit is shown as missing (as R shows NA).", limits=False))
+    return KaplanMeier(table=pd.concat(tables, ignore_index=True),
+                       median=pd.DataFrame(medians), group=group,
+                       conf_type=conf_type,  # type: ignore[arg-type]
+                       alpha=alpha, start=start, cautions=tuple(cautions))
+
+
 # -- mean cumulative function ------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -143,7 +236,6 @@ class MeanCumulative(Result):
     robust: bool = True
     alpha: float = 0.05
     n_youth: dict[str, int] = field(default_factory=dict)
-    _risk: Any = field(default=None, repr=False, compare=False)
 
     def at(self, times: Sequence[float]) -> pd.DataFrame:
         """The mean cumulative number of episodes (with SE, CI and number at risk) at ``times``.
@@ -158,8 +250,9 @@ class MeanCumulative(Result):
         pandas.DataFrame
             ``group, time, n_risk, mcf, se, ci_low, ci_high``, per group and time. The
             function is a right-continuous step: at ``t`` it has the value of the last stop
-            time at or before ``t`` (0 before the first). ``n_risk`` counts the intervals with
-            ``start < t <= stop``.
+            time at or before ``t`` (0 before the first). ``n_risk`` is that of the first
+            listed time at or after ``t`` (0 after the last), as R's
+            ``summary(survfit, times = )``.
 
         References
         ----------
@@ -168,8 +261,11 @@ class MeanCumulative(Result):
         cols = ["mcf", "se", "ci_low", "ci_high"]
         out = _step_at(self.table, ["group"], list(times), cols,
                        {"mcf": 0.0, "se": 0.0, "ci_low": 0.0, "ci_high": 0.0})
-        n_risk = [float(at_risk(*self._risk[g], [t])[0]) if self._risk else float("nan")
-                  for g, t in zip(out["group"], out["time"], strict=True)]
+        n_risk = []
+        for g, t in zip(out["group"], out["time"], strict=True):
+            tab = self.table[self.table["group"] == g]
+            later = tab["n_risk"].to_numpy()[tab["time"].to_numpy() >= t]
+            n_risk.append(float(later[0]) if later.size else 0.0)
         out.insert(2, "n_risk", n_risk)
         return out[["group", "time", "n_risk", *cols]]
 
@@ -349,7 +445,7 @@ def mean_cumulative_function(
     else:
         codes, labels = _groups(data, group)
     z = float(special.ndtri(1 - alpha / 2))
-    tables, risk, n_youth, cautions = [], {}, {}, []
+    tables, n_youth, cautions = [], {}, []
     for k, g in enumerate(labels):
         m = codes == k
         cl = pd.factorize(cl_all[m])[0]
@@ -359,7 +455,6 @@ def mean_cumulative_function(
             "group": g, "time": na["time"], "mcf": na["cumhaz"], "se": na["se"],
             "ci_low": lo, "ci_high": hi, "n_risk": na["n_risk"], "n_event": na["n_event"],
             "n_censor": na["n_censor"]}))
-        risk[g] = (np.sort(s_all[m]), np.sort(e_all[m]))
         n_youth[g] = int(cl.max()) + 1
         if not (ev_all[m] > 0).any():
             cautions.append(Caution(
@@ -367,4 +462,226 @@ def mean_cumulative_function(
                 "at 0, which only says none was seen during follow-up.", limits=False))
     return MeanCumulative(table=pd.concat(tables, ignore_index=True), group=group,
                           conf_type=conf_type, robust=bool(robust), alpha=alpha,
-                          n_youth=n_youth, _risk=risk, cautions=tuple(cautions))
+                          n_youth=n_youth, cautions=tuple(cautions))
+
+
+# -- episodes to (start, stop] rows ------------------------------------------------------------
+
+def _as_time(col: pd.Series) -> tuple[pd.Series, bool]:
+    """A column as numbers, or as dates when it holds dates (parsed text included)."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return col, True
+    num = pd.to_numeric(col, errors="coerce")
+    if col.isna().all() or num.notna().sum() == col.notna().sum():
+        return num.astype(float), False
+    dates = pd.to_datetime(col, errors="coerce")
+    if dates.notna().sum() == col.notna().sum():
+        return dates, True
+    return num.astype(float), False
+
+
+def split_episodes(
+    data: pd.DataFrame,
+    id: str,
+    entry: str,
+    exit: str,
+    episodes: str,
+    *,
+    episode_end: str | None = None,
+    number: str | None = None,
+    origin: str | float | None = None,
+    keep: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Turn one row per episode into ``(start, stop]`` rows of follow-up.
+
+    Parameters
+    ----------
+    data
+        One row per episode: the youth (``id``), the youth's entry and end of follow-up
+        (``entry``, ``exit``, the same on every row of a youth) and the time the episode
+        began (``episodes``). A youth without episodes has one row with ``episodes``
+        empty. Times are numbers or dates (all of the same kind).
+    id
+        The youth identifier.
+    entry, exit
+        Start and end of the youth's follow-up: the youth is at risk from just after
+        ``entry`` to ``exit``.
+    episodes
+        When the episode began (a runaway, a re-exploitation): the event time.
+    episode_end
+        When the episode ended (the youth returned), if recorded: the youth is not at risk of
+        a new episode while away, and the next interval starts at this time. Empty on the last
+        episode means still away at the end of follow-up. Without it, the next interval starts
+        at the episode itself.
+    number
+        Episode numbers (1, 2, ...) as recorded; when given they must follow the order of
+        the episode times.
+    origin
+        Time zero: ``None`` (each youth's ``entry``, so the first interval starts at 0), a
+        column (such as the date first identified: a later ``entry`` is delayed entry) or a
+        number (for numeric times; ``0`` keeps them as given). Dates become days since the
+        origin.
+    keep
+        Columns constant within a youth (group, baseline covariates) copied to every row.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per interval, in the order the youth first appear: ``id, start, stop,
+        event, episode`` and the ``keep`` columns. ``event`` is 1 when an episode began at
+        ``stop``; ``episode`` is the number of the episode the interval is at risk of (1 for
+        the first), the stratum of the Prentice–Williams–Peterson model. The rows are the
+        input of ``mean_cumulative_function`` and ``cox(..., start="start")``.
+
+    Raises
+    ------
+    EvalDataError
+        Naming the youth and the rows: missing or unreadable times; entry, end of follow-up,
+        origin or ``keep`` values that differ between rows of one youth; follow-up that ends
+        at or before it starts; an episode at or before entry or after the end of follow-up;
+        an episode that ends before it begins; overlapping episodes (one begins before the
+        previous one ended, or two at the same time); episode numbers out of order.
+
+    References
+    ----------
+    Therneau, T. M., & Grambsch, P. M. (2000). *Modeling Survival Data: Extending the Cox
+    Model*, ch. 8 (multiple events per subject; counting-process data).
+    """
+    src = _origin(data, None)
+    off = src.offset
+    need = [id, entry, exit, episodes, *([episode_end] if episode_end else []),
+            *([number] if number else []), *([origin] if isinstance(origin, str) else []),
+            *keep]
+    missing = [c for c in need if c not in data.columns]
+    if missing:
+        raise EvalDataError([DataProblem(c, "column is missing", "a column of that name")
+                             for c in missing], source=src.source, row_word=src.row_word)
+    problems: list[DataProblem] = []
+
+    def add(column: str | None, message: str, expected: str, mask: np.ndarray,
+            ids: np.ndarray) -> None:
+        if mask.any():
+            problems.append(DataProblem(column, f"{message} ({_youth_text(ids[mask])})",
+                                        expected, **_rows_of(mask, off)))
+
+    raw_id = data[id]
+    if raw_id.isna().any():
+        problems.append(DataProblem(id, "youth identifier is missing", "an identifier on "
+                                    "every row", **_rows_of(raw_id.isna().to_numpy(), off)))
+        raise EvalDataError(problems, source=src.source, row_word=src.row_word)
+    ids = raw_id.astype(str).to_numpy()
+    time_cols = [entry, exit, episodes, *([episode_end] if episode_end else []),
+                 *([origin] if isinstance(origin, str) else [])]
+    conv = {c: _as_time(data[c]) for c in time_cols}
+    kinds = {is_date for _, is_date in conv.values()}
+    if len(kinds) > 1:
+        raise EvalDataError([DataProblem(
+            c, "mixes dates and numbers with the other time columns",
+            "all time columns dates, or all numbers") for c, (_, d) in conv.items() if d],
+            source=src.source, row_word=src.row_word)
+    dated = kinds == {True}
+    zero: Any
+    if isinstance(origin, str):
+        zero = conv[origin][0]
+    elif origin is None:
+        zero = conv[entry][0]
+    else:
+        if dated:
+            raise EvalDataError([DataProblem(None, "origin is a number but the times are dates",
+                                             "origin=None or a column of dates")],
+                                source=src.source)
+        zero = float(origin)
+
+    def days(c: str) -> np.ndarray:
+        v = conv[c][0] - zero
+        if dated:
+            return (v / pd.Timedelta(days=1)).to_numpy(dtype=float)
+        return np.asarray(v, dtype=float)
+
+    for c in [entry, exit, *([origin] if isinstance(origin, str) else [])]:
+        bad = conv[c][0].isna().to_numpy()
+        add(c, "time is missing or not a " + ("date" if dated else "number"),
+            "a time on every row", bad, ids)
+    ep_raw = data[episodes]
+    ep_bad = (conv[episodes][0].isna() & ep_raw.notna()).to_numpy()
+    add(episodes, "episode time is not a " + ("date" if dated else "number"),
+        "a time, or empty for a youth without episodes", ep_bad, ids)
+    if problems:
+        raise EvalDataError(problems, source=src.source, row_word=src.row_word)
+    a, b, s = days(entry), days(exit), days(episodes)
+    e = days(episode_end) if episode_end else s.copy()
+    codes = pd.factorize(ids)[0]
+    for c, v in [(entry, a), (exit, b), *([(origin, days(origin))]
+                                          if isinstance(origin, str) else []),
+                 *[(k, data[k].astype(str).to_numpy()) for k in keep]]:
+        first = pd.Series(v).groupby(codes).transform("first").to_numpy()
+        add(c, "differs between rows of the same youth", "one value per youth",
+            first != v, ids)
+    add(exit, "follow-up ends at or before entry", f"{exit} later than {entry}", ~(b > a), ids)
+    has = ~np.isnan(s)
+    add(episodes, "an episode at or before entry", f"episodes after {entry}",
+        has & (s <= a), ids)
+    add(episodes, "an episode after the end of follow-up", f"episodes at or before {exit}",
+        has & (s > b), ids)
+    if episode_end:
+        add(episode_end, "the episode ends before it begins", f"{episode_end} at or after "
+            f"{episodes}", has & ~np.isnan(e) & (e < s), ids)
+        add(episode_end, "an end without an episode", f"{episodes} given with {episode_end}",
+            ~has & ~np.isnan(e), ids)
+    with_ep = np.zeros(codes.max() + 1, dtype=int)
+    np.add.at(with_ep, codes[has], 1)
+    add(episodes, "a row without an episode for a youth with episodes", "one row per "
+        "episode (an empty row only for a youth without any)", ~has & (with_ep[codes] > 0),
+        ids)
+    idx = np.flatnonzero(has)
+    order = idx[np.lexsort((s[idx], codes[idx]))]
+    same = codes[order][1:] == codes[order][:-1]
+    if episode_end:
+        prev_end = e[order][:-1]
+        still_away = same & np.isnan(prev_end)
+        over = same & ~np.isnan(prev_end) & (s[order][1:] <= prev_end)
+        m = np.zeros(s.size, dtype=bool)
+        m[order[1:][still_away]] = True
+        add(episode_end, "an episode with no end is followed by another", "an end on every "
+            "episode but the last", m, ids)
+    else:
+        over = same & (s[order][1:] <= s[order][:-1])
+    m = np.zeros(s.size, dtype=bool)
+    m[order[1:][over]] = True
+    m[order[:-1][over]] = True
+    add(episodes, "episodes of the same youth overlap (one begins before the previous one "
+        "ended, or two begin at the same time)", "episodes one after another", m, ids)
+    if number:
+        num = pd.to_numeric(data[number], errors="coerce").to_numpy(dtype=float)
+        rank = pd.Series(np.arange(order.size) + 1.0).groupby(codes[order]).cumcount() + 1
+        want = np.full(s.size, np.nan)
+        want[order] = rank.to_numpy(dtype=float)
+        add(number, "episodes out of order: the numbers do not follow the order of the "
+            "episode times", "episode numbers 1, 2, ... in the order of the episode times",
+            has & (num != want), ids)
+    if problems:
+        raise EvalDataError(problems, source=src.source, row_word=src.row_word)
+    # the intervals at risk of each episode, then the last (censored) one
+    k = pd.Series(codes[order]).groupby(codes[order]).cumcount().to_numpy() + 1
+    begin = np.where(k == 1, a[order], np.r_[np.nan, e[order][:-1]])
+    ev_rows = pd.DataFrame({"_c": codes[order], "start": begin, "stop": s[order],
+                            "event": 1, "episode": k, "_r": order})
+    last = np.full(codes.max() + 1, -1)
+    last[codes[order]] = order
+    first_row = pd.Series(np.arange(codes.size)).groupby(codes).first().to_numpy()
+    youth = np.arange(codes.max() + 1)
+    n_ep = np.bincount(codes[order], minlength=youth.size)
+    tail_start = np.where(last >= 0, e[np.maximum(last, 0)], a[first_row])
+    tail_start = np.where(np.isnan(tail_start), np.inf, tail_start)  # still away at the end
+    stop_y = b[first_row]
+    ok = tail_start < stop_y
+    tail = pd.DataFrame({"_c": youth[ok], "start": tail_start[ok], "stop": stop_y[ok],
+                         "event": 0, "episode": n_ep[ok] + 1, "_r": first_row[ok]})
+    out = pd.concat([ev_rows, tail], ignore_index=True).sort_values(
+        ["_c", "start"], kind="stable")
+    res = pd.DataFrame({id: raw_id.to_numpy()[out["_r"].to_numpy()]})
+    for c in ["start", "stop", "event", "episode"]:
+        res[c] = out[c].to_numpy()
+    for c in keep:
+        res[c] = data[c].to_numpy()[out["_r"].to_numpy()]
+    return res

@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import special
 
 from evalkit.data import Column, _origin, source_of, validate
-from evalkit.exceptions import DataProblem, EvalDataError
+from evalkit.exceptions import DataProblem, EvalDataError, EvalOptionError
 from evalkit.results import Caution, Result, check_alpha, check_option
 
 if TYPE_CHECKING:
@@ -346,12 +346,14 @@ class KaplanMeier(Result):
     alpha: float = 0.05
     weights: str | None = None
     robust: bool = False
+    start: str | None = None
 
     def at(self, times: Sequence[float]) -> pd.DataFrame:
         """Survival (with CI and number at risk) at the given times, per group.
 
         Between event times the curve is flat: the estimate at ``t`` is that of the last
-        time at or before ``t``; the number at risk counts those with a time of ``t`` or later.
+        time at or before ``t``; the number at risk is that of the first listed time at or
+        after ``t`` (with delayed entry too, as R's ``summary(survfit, times = )``).
         """
         out = _step_at(self.table, ["group"], times, ["surv", "std_err", "ci_low", "ci_high"],
                        {"surv": 1.0, "std_err": 0.0, "ci_low": 1.0, "ci_high": 1.0})
@@ -385,6 +387,8 @@ class KaplanMeier(Result):
             text += f", weights={self.weights!r}"
         if self.robust:
             text += ", robust=True"
+        if self.start is not None:
+            text += f", start={self.start!r}"
         return text
 
 
@@ -398,6 +402,7 @@ def kaplan_meier(
     alpha: float = 0.05,
     weights: str | pd.Series | np.ndarray | Weights | Matched | None = None,
     robust: bool | None = None,
+    start: str | None = None,
 ) -> KaplanMeier:
     """Kaplan–Meier survival curves with Greenwood (or robust) standard errors.
 
@@ -426,6 +431,12 @@ def kaplan_meier(
         Robust (infinitesimal jackknife) standard errors, one cluster per row. ``None`` (the
         default) follows R: robust when some weight is not a whole number, Greenwood's
         formula on the weighted counts otherwise (whole-number weights count copies of a row).
+    start
+        Column of entry times, for delayed entry (left truncation): a row is at risk at
+        ``t`` when ``start < t <= duration``, so a youth who entered the program on day 30
+        after being identified counts from day 30 on. ``duration`` is then the time of the
+        event or censoring on the same scale (not the time since entry). Not with
+        ``weights``.
 
     Returns
     -------
@@ -437,12 +448,15 @@ def kaplan_meier(
     EvalDataError
         Durations or events out of range; weights that are missing, not numbers, infinite,
         negative, all zero, zero throughout a group, or a Series not aligned with the data's
-        index (the message names the rows).
+        index (the message names the rows); with ``start``, an entry time that is missing or
+        not before ``duration``.
 
     Notes
     -----
     Equal to R's ``survfit(Surv(duration, event) ~ group, conf.type = conf_type,
-    weights = weights, robust = robust)``; medians and their CIs follow
+    weights = weights, robust = robust)``, and with ``start`` to ``survfit(Surv(start,
+    duration, event) ~ group)`` (numbers at risk, Greenwood standard errors, intervals);
+    medians and their CIs follow
     ``quantile.survfit``. Rows with a weight of zero are kept, as R keeps them: they add
     nothing to the counts, and their times are listed (with zero counts where nothing else
     happens then).
@@ -457,6 +471,14 @@ def kaplan_meier(
     """
     alpha = check_alpha(alpha)
     check_option("conf_type", conf_type, CONF_TYPES)
+    if start is not None:
+        from evalkit.methods.recurrent import km_entry
+
+        if weights is not None or robust:
+            raise EvalOptionError("weights and robust", (weights, robust),
+                                  ["None with start= (delayed entry)"])
+        return km_entry(data, start, duration, event, group=group, conf_type=conf_type,
+                        alpha=alpha)
     clean = _check(data, duration, event)
     z = float(special.ndtri(1 - alpha / 2))
     time_all = timefix(clean[duration].to_numpy(dtype=float))

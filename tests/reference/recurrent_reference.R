@@ -107,3 +107,13 @@ wcsv(data.frame(group = rep(sub("group=", "", names(fit0$strata)), fit0$strata),
                 time = fit0$time, cumhaz = fit0$cumhaz, std_chaz = fit0$std.chaz),
      file.path(out, "recurrent_mcf_noid_R.csv"))
 cat(R.version.string, "\nsurvival", format(packageVersion("survival")), "\n")
+# summary(fit, times = ) for KaplanMeier.at and MeanCumulative.at
+tm <- c(0, 30, 45.5, 100, 365)
+s <- summary(survfit(Surv(start, exit, event) ~ group, data = first), times = tm)
+wcsv(data.frame(group = sub("group=", "", as.character(s$strata)), time = s$time,
+                n_risk = s$n.risk, surv = s$surv, std_err = s$std.err, lower = s$lower,
+                upper = s$upper), file.path(out, "recurrent_km_entry_at_R.csv"))
+s <- summary(fit, times = tm)
+wcsv(data.frame(group = sub("group=", "", as.character(s$strata)), time = s$time,
+                n_risk = s$n.risk, cumhaz = s$cumhaz, std_chaz = s$std.chaz),
+     file.path(out, "recurrent_mcf_at_R.csv"))

@@ -1,0 +1,139 @@
+"""Mean cumulative function and split_episodes against R survival 3.5-3.
+
+Reference: tests/reference/recurrent_reference.R (survfit(Surv(start, stop, event) ~ group,
+id = youth, ctype = 1); intervals built in R from recurrent_episodes.csv).
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evalkit.exceptions import EvalDataError
+from evalkit.methods.recurrent import mean_cumulative_function, split_episodes
+
+REF = Path(__file__).parent / "reference"
+
+
+@pytest.fixture(scope="module")
+def ints() -> pd.DataFrame:
+    return pd.read_csv(REF / "recurrent_intervals_R.csv")
+
+
+@pytest.fixture(scope="module")
+def eps() -> pd.DataFrame:
+    return pd.read_csv(REF / "recurrent_episodes.csv")
+
+
+def test_mcf_matches_survfit_robust(ints):
+    ref = pd.read_csv(REF / "recurrent_mcf_R.csv")
+    r = mean_cumulative_function(ints, "start", "stop", "event", "youth", group="group")
+    tab = r.table
+    assert r.robust  # R: id given and some youth has more than one event
+    assert list(tab["group"]) == list(ref["group"])
+    np.testing.assert_array_equal(tab["time"], ref["time"])
+    for c in ["n_risk", "n_event", "n_censor"]:
+        np.testing.assert_array_equal(tab[c], ref[c])
+    for ours, theirs in [("mcf", "cumhaz"), ("se", "std_chaz"), ("ci_low", "plain_lower"),
+                         ("ci_high", "plain_upper")]:
+        np.testing.assert_allclose(tab[ours], ref[theirs], rtol=1e-12, atol=1e-14)
+    log = mean_cumulative_function(ints, "start", "stop", "event", "youth", group="group",
+                                   conf_type="log").table
+    np.testing.assert_allclose(log["ci_low"], ref["log_lower"], rtol=1e-12)
+    np.testing.assert_allclose(log["ci_high"], ref["log_upper"], rtol=1e-12)
+
+
+def test_mcf_nonrobust_matches_survfit_without_id(ints):
+    ref = pd.read_csv(REF / "recurrent_mcf_noid_R.csv")
+    tab = mean_cumulative_function(ints, "start", "stop", "event", "youth", group="group",
+                                   robust=False).table
+    np.testing.assert_allclose(tab["se"], ref["std_chaz"], rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(tab["mcf"], ref["cumhaz"], rtol=1e-12)
+
+
+def test_mcf_at_matches_summary_times(ints):
+    ref = pd.read_csv(REF / "recurrent_mcf_at_R.csv")
+    at = mean_cumulative_function(ints, "start", "stop", "event", "youth",
+                                  group="group").at([0, 30, 45.5, 100, 365])
+    np.testing.assert_array_equal(at["n_risk"], ref["n_risk"])
+    np.testing.assert_allclose(at["mcf"], ref["cumhaz"], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(at["se"], ref["std_chaz"], rtol=1e-12, atol=1e-15)
+
+
+def test_mcf_robust_chunks_agree(ints, monkeypatch):
+    import evalkit.methods.recurrent as rec
+
+    whole = mean_cumulative_function(ints, "start", "stop", "event", "youth").table
+    monkeypatch.setattr(rec, "_CHUNK_CELLS", 50)  # a few youth per block
+    chunked = mean_cumulative_function(ints, "start", "stop", "event", "youth").table
+    np.testing.assert_allclose(chunked["se"], whole["se"], rtol=1e-12)
+
+
+def test_mcf_one_event_per_youth_is_not_robust(ints):
+    first = ints[ints["episode"] == 1]
+    r = mean_cumulative_function(first, "start", "stop", "event", "youth")
+    assert not r.robust
+    assert r.to_frame().columns[:6].tolist() == ["term", "estimate", "se", "ci_low",
+                                                 "ci_high", "p_value"]
+
+
+def test_mcf_overlap_is_an_error(ints):
+    bad = ints.copy()
+    bad.loc[1, "start"] = bad.loc[0, "stop"] - 5  # Y001's second interval starts too early
+    with pytest.raises(EvalDataError, match=r"overlap \(1 youth \('Y001'\)\).*rows 1, 2"):
+        mean_cumulative_function(bad, "start", "stop", "event", "youth")
+
+
+def test_split_episodes_rebuilds_r_intervals(eps, ints):
+    out = split_episodes(eps, "youth", "entered", "followup_end", "run_start",
+                         episode_end="run_end", origin=0, keep=["group"])
+    assert list(out.columns) == ["youth", "start", "stop", "event", "episode", "group"]
+    assert list(out["youth"]) == list(ints["youth"])
+    assert list(out["group"]) == list(ints["group"])
+    for c in ["start", "stop", "event", "episode"]:
+        np.testing.assert_array_equal(out[c].to_numpy(dtype=float),
+                                      ints[c].to_numpy(dtype=float))
+
+
+def test_split_episodes_dates_and_default_origin():
+    day = pd.Timestamp("2023-01-01")
+    d = pd.DataFrame({"id": ["a", "a", "b"],
+                      "entry": [day, day, day + pd.Timedelta(days=3)],
+                      "end": [day + pd.Timedelta(days=100)] * 2 + [day + pd.Timedelta(days=50)],
+                      "ep": [day + pd.Timedelta(days=10), day + pd.Timedelta(days=40), pd.NaT]})
+    out = split_episodes(d, "id", "entry", "end", "ep")
+    assert out[["start", "stop", "event", "episode"]].to_numpy().tolist() == [
+        [0, 10, 1, 1], [10, 40, 1, 2], [40, 100, 0, 3], [0, 47, 0, 1]]
+    text = d.assign(**{c: d[c].dt.strftime("%Y-%m-%d") for c in ["entry", "end", "ep"]})
+    pd.testing.assert_frame_equal(split_episodes(text, "id", "entry", "end", "ep"), out)
+
+
+def _base():
+    return pd.DataFrame({"id": ["a", "a", "b", "b"], "entry": [0, 0, 5, 5],
+                         "exit": [100, 100, 80, 80], "ep": [10.0, 30.0, 20.0, 60.0],
+                         "back": [15.0, 35.0, 25.0, 70.0], "n": [1, 2, 1, 2]})
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"ep": [10.0, 12.0, 20.0, 60.0]}, r"overlap .*\(1 youth \('a'\)\).*rows 1, 2"),
+    ({"back": [15.0, 35.0, 18.0, 70.0]}, r"ends before it begins \(1 youth \('b'\)\).*row 3"),
+    ({"ep": [0.0, 30.0, 20.0, 60.0]}, r"at or before entry \(1 youth \('a'\)\).*row 1"),
+    ({"ep": [10.0, 30.0, 20.0, 90.0]}, r"after the end of follow-up \(1 youth \('b'\)\)"),
+    ({"n": [2, 1, 1, 2]}, r"out of order.*\(1 youth \('a'\)\).*rows 1, 2"),
+    ({"exit": [100, 100, 5, 5]}, r"ends at or before entry \(1 youth \('b'\)\)"),
+    ({"entry": [0, 1, 5, 5]}, r"differs between rows of the same youth \(1 youth \('a'\)\)"),
+])
+def test_split_episodes_errors(change, message):
+    d = _base().assign(**change)
+    with pytest.raises(EvalDataError, match=message):
+        split_episodes(d, "id", "entry", "exit", "ep", episode_end="back", number="n")
+
+
+def test_split_episodes_gaps_and_last_episode_open():
+    d = _base()
+    d.loc[3, "back"] = np.nan  # b still away at the end of follow-up
+    out = split_episodes(d, "id", "entry", "exit", "ep", episode_end="back", number="n",
+                         origin=0)
+    assert out[["start", "stop", "event", "episode"]].to_numpy().tolist() == [
+        [0, 10, 1, 1], [15, 30, 1, 2], [35, 100, 0, 3], [5, 20, 1, 1], [25, 60, 1, 2]]
