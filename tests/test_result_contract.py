@@ -76,6 +76,10 @@ def build(name: str) -> Result:
             pd.read_csv(REFERENCE / "poisson_panel.csv"), "arrests", "unit", "period", "treated",
             offset="log_pop"),
         "honest_did": lambda: did.honest_did(build("event_study"), m=[0.5, 1.0]),
+        "fine_gray": lambda: survival.fine_gray(pl, "days", "outcome", ["specialized", "age"]),
+        "mean_cumulative_function": lambda: survival.mean_cumulative_function(
+            pd.read_csv(REFERENCE / "recurrent_intervals_R.csv"), "start", "stop", "event",
+            "youth", group="group"),
         "synthetic_control": lambda: policy.synthetic_control(
             data("navigator_law_panel"), "runaways_per_1k", "state", "year", "MN", 2015,
             placebo=False),
@@ -94,7 +98,8 @@ ESTIMATORS = ["paired_change", "signed_rank", "mcnemar", "reliable_change", "att
               "ph_test", "rmst", "cumulative_incidence", "staggered", "aggregate simple",
               "aggregate group", "aggregate dynamic", "aggregate calendar", "twfe",
               "wild_cluster_bootstrap", "event_study", "two_by_two", "bacon_decomposition",
-              "meta_analysis", "poisson_twfe", "honest_did", "synthetic_control", "synthetic_did",
+              "meta_analysis", "poisson_twfe", "honest_did", "fine_gray",
+              "mean_cumulative_function", "synthetic_control", "synthetic_did",
               "interrupted_time_series"]
 
 
