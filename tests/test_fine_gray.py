@@ -154,3 +154,22 @@ def test_few_events_caution() -> None:
     res = fine_gray(small, "time", "status", COV3)
     assert any("events of cause 1 for 3 covariates" in c for c in res.cautions)
     assert not fine_gray(SYNTH, "time", "status", COV3).cautions
+
+
+def test_the_survival_report_shows_the_subdistribution_hazard_ratio(tmp_path):
+    from conftest import EVALUATIONS, SAMPLE
+
+    from evalkit.report import resultsdoc
+    from evalkit.run import run_evaluation
+
+    outcome = run_evaluation(EVALUATIONS / "placement-runaway.yaml", tmp_path)
+    assert outcome.ok, outcome.message
+    doc = resultsdoc.read(tmp_path / "placement-runaway" / "results.json")
+    pl = pd.read_csv(SAMPLE / "placement_runaway.csv")
+    ref = fine_gray(pl, "days", "outcome", ["specialized", "prior_runaways",
+                                            "prior_placements", "age"], cause=1)
+    got = doc["checks"]["subdistribution"]
+    assert got["term"] == "specialized"
+    assert got["shr"] == pytest.approx(float(ref.shr[0]), rel=1e-12)
+    html = (tmp_path / "placement-runaway" / "report.html").read_text()
+    assert "Subdistribution (Fine–Gray)" in html and "Two hazard ratios answer two" in html

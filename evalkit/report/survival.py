@@ -20,6 +20,7 @@ import pandas as pd
 from evalkit import privacy
 from evalkit.methods.adjustment_survival import SurvivalAdjustment
 from evalkit.methods.cox import CoxResult, PHTest
+from evalkit.methods.fine_gray import FineGray
 from evalkit.methods.survival import RMST, CumulativeIncidence, KaplanMeier, LogRank
 from evalkit.report import resultsdoc, words
 from evalkit.report.base import Report
@@ -108,6 +109,10 @@ class SurvivalReport(Report):
         :func:`~evalkit.methods.survival.cumulative_incidence` and the cause that is the
         event; when given, shares of youth who had the event are cumulative incidences
         (other exits are not counted as events, nor as youth who could still have one).
+    subdistribution
+        With competing exits: the Fine–Gray regression of the event's subdistribution hazard
+        on the same terms as the Cox model (:func:`~evalkit.methods.fine_gray.fine_gray`, as R
+        ``cmprsk::crr``), shown beside the cause-specific hazard ratio with what each answers.
     study_design
         ``"randomized"`` or ``"comparison group"`` (the default): how the groups were formed,
         for the report's wording and the evidence rule.
@@ -148,6 +153,7 @@ class SurvivalReport(Report):
     labels: Mapping[str, str] = field(default_factory=dict)
     lower_is_better: bool = True
     adjusted: SurvivalAdjustment | None = None
+    subdistribution: FineGray | None = None
     counts: privacy.Suppressed = field(init=False)
 
     def __post_init__(self) -> None:
@@ -287,7 +293,7 @@ class SurvivalReport(Report):
         items: list[Any] = []
         if self.reportable:
             items = [r for r in (self.cox, self.ph, self.rmst, self.logrank, self.incidence,
-                                 self.km) if r is not None]
+                                 self.subdistribution, self.km) if r is not None]
             if self.adjusted is not None:
                 a = self.adjusted
                 cc = None if a.imputation is None else a.imputation.complete_case
@@ -725,6 +731,8 @@ class SurvivalReport(Report):
         html += figure_block(forest, alt="Forest plot of hazard ratios: " + "; ".join(
             f"{t} {_num(h)} ({_num(a)} to {_num(b)})" for t, h, a, b in
             zip(cf["term"], cf["hazard_ratio"], cf["hr_ci_low"], cf["hr_ci_high"], strict=True))).html
+        if self.subdistribution is not None:
+            html += self._subdistribution_table()
         r = self.rmst
         rm = r.table.set_index("group")
         rrows = pd.DataFrame({
@@ -741,6 +749,34 @@ class SurvivalReport(Report):
                       f"{r.tau:g} {self.time_unit}", total_rows=(),
                       note=f"Difference {_p(r.diff_p_value)}; ratio {_num(r.ratio)}.")
         return Block(html, text="Findings")
+
+    def _subdistribution_table(self) -> str:
+        """The cause-specific and the subdistribution hazard ratio of the program, side by side."""
+        fg = self.subdistribution
+        assert fg is not None
+        conf = f"{self.cox.confidence:.0%}"
+        c = self.cox.to_frame().iloc[0]
+        f = fg.to_frame().iloc[0]
+        other = self.competing or "other exits"
+        rows = pd.DataFrame({
+            "Hazard ratio": [_num(c["hazard_ratio"]), _num(f["shr"])],
+            f"{conf} CI": [f"{_num(c['hr_ci_low'])} to {_num(c['hr_ci_high'])}",
+                           f"{_num(f['shr_ci_low'])} to {_num(f['shr_ci_high'])}"],
+            "p": [_p(float(c["p_value"])), _p(float(f["p_value"]))],
+        }, index=["Cause-specific (Cox, above)", "Subdistribution (Fine–Gray)"])
+        text = paragraphs(
+            f"Youth can also leave follow-up for {other}, after which the event can no longer "
+            "be seen. Two hazard ratios answer two questions. The cause-specific "
+            f"hazard ratio (Cox) compares how fast youth who are still in follow-up "
+            f"{self.event_label}: it speaks to how the program works. The subdistribution "
+            "hazard ratio (Fine and Gray) compares how many youth have had the event by any "
+            "time, counting those who left for other reasons as unable to have it: it matches "
+            "the shares who had the event above and speaks to how many youth it happens to.")
+        return text + table(rows, caption=f"{words.capitalize(self.program_label)} vs "
+                            f"{self.comparison_label}: two hazard ratios", total_rows=(),
+                            note=("Both adjust for the same characteristics. Fine–Gray as R "
+                                  "cmprsk::crr (censoring weights from the Kaplan–Meier of the "
+                                  "censoring times, sandwich standard errors)."))
 
     def _adjusted_table(self) -> str:
         """The weighted hazard ratio beside the unadjusted one (Findings, with ``adjust``)."""
@@ -973,4 +1009,10 @@ class SurvivalReport(Report):
             "holds": self.ph_holds}}
         if adj is not None and shown:
             doc["checks"]["covariate_balance"] = covariate_balance(adj, threshold=self.threshold)
+        if self.subdistribution is not None and shown:
+            f = self.subdistribution.to_frame().iloc[0]
+            doc["checks"]["subdistribution"] = {
+                "term": str(f["term"]), "shr": float(f["shr"]),
+                "ci_low": float(f["shr_ci_low"]), "ci_high": float(f["shr_ci_high"]),
+                "p_value": float(f["p_value"]), "cause": self.subdistribution.cause}
         return doc
