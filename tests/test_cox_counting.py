@@ -149,3 +149,17 @@ def test_ph_test_refuses_counting_fit(data):
     fit = cox(data, "stop", "event", COVS, start="start")
     with pytest.raises(ValueError, match="start, stop"):
         ph_test(fit)
+
+
+def test_a_time_varying_covariate_missing_on_some_intervals_is_named():
+    import numpy as np
+    import pandas as pd
+
+    from evalkit.exceptions import EvalDataError
+    from evalkit.methods.cox import cox
+
+    d = pd.read_csv(Path(__file__).parent / "reference" / "cox_counting_data.csv")
+    d.loc[d.index[3:6], "z"] = np.nan
+    with pytest.raises(EvalDataError, match=r"column 'z': values are missing in 3 rows "
+                                            r"\(rows 4, 5, 6\)"):
+        cox(d, "stop", "event", ["x1", "z"], start="start")
