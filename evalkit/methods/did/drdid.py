@@ -15,15 +15,19 @@ class _CellFailed(Exception):
     """A 2×2 comparison cannot be estimated (R sets its ATT(g, t) to NA)."""
 
 
-def _logit(X: np.ndarray, d: np.ndarray) -> np.ndarray:
-    """Logistic-regression propensity scores by Newton–Raphson (as R's glm)."""
+def _logit(X: np.ndarray, d: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """Logistic-regression propensity scores by Newton–Raphson (as R's glm, with ``weights``).
+
+    Without ``w`` every observation weighs 1 (the same arithmetic as before weights existed).
+    """
     beta = np.zeros(X.shape[1])
     with np.errstate(all="ignore"):
         for _ in range(100):
             p = special.expit(X @ beta)
-            W = p * (1 - p)
+            W = p * (1 - p) if w is None else w * p * (1 - p)
             try:
-                step = np.linalg.solve((X * W[:, None]).T @ X, X.T @ (d - p))
+                step = np.linalg.solve((X * W[:, None]).T @ X,
+                                       X.T @ (d - p if w is None else w * (d - p)))
             except np.linalg.LinAlgError:
                 raise _CellFailed("the propensity model is singular") from None
             if not np.all(np.isfinite(step)):

@@ -26,9 +26,8 @@ https://github.com/pedrohcgs/DRDID.
 from __future__ import annotations
 
 import numpy as np
-from scipy import special
 
-from evalkit.methods.did.drdid import _CellFailed, _overlap_fails
+from evalkit.methods.did.drdid import _CellFailed, _logit, _overlap_fails
 
 __all__ = ["TRIM_LEVEL", "did_rc", "did_panel_weighted"]
 
@@ -41,23 +40,7 @@ def _wlogit(X: np.ndarray, d: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Weighted logistic-regression propensity scores (R's ``glm`` with ``weights``)."""
     if X.shape[1] == 1:  # intercept only: the MLE is the weighted share treated
         return np.full(d.size, min(float(np.sum(w * d) / np.sum(w)), 1 - 1e-6))
-    beta = np.zeros(X.shape[1])
-    with np.errstate(all="ignore"):
-        for _ in range(100):
-            p = special.expit(X @ beta)
-            try:
-                step = np.linalg.solve((X * (w * p * (1 - p))[:, None]).T @ X,
-                                       X.T @ (w * (d - p)))
-            except np.linalg.LinAlgError:
-                raise _CellFailed("the propensity model is singular") from None
-            if not np.all(np.isfinite(step)):
-                raise _CellFailed("the propensity model did not converge")
-            beta += step
-            if np.max(np.abs(step)) < 1e-12:
-                break
-        else:
-            raise _CellFailed("the propensity model did not converge")
-    return np.minimum(special.expit(X @ beta), 1 - 1e-6)
+    return _logit(X, d, w)
 
 
 def _wols(X: np.ndarray, y: np.ndarray, w: np.ndarray, keep: np.ndarray
