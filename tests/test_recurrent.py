@@ -137,3 +137,16 @@ def test_split_episodes_gaps_and_last_episode_open():
                          origin=0)
     assert out[["start", "stop", "event", "episode"]].to_numpy().tolist() == [
         [0, 10, 1, 1], [15, 30, 1, 2], [35, 100, 0, 3], [5, 20, 1, 1], [25, 60, 1, 2]]
+
+
+def test_a_kept_column_that_is_empty_for_a_youth_is_not_a_difference():
+    from evalkit.methods.recurrent import split_episodes
+
+    d = pd.DataFrame({"youth": ["A", "A", "B"], "entry": [0, 0, 0], "exit": [100, 100, 50],
+                      "day": [10, 40, None], "changed": [pd.NA, pd.NA, 20]})
+    d["changed"] = d["changed"].astype("Int64")
+    iv = split_episodes(d, "youth", "entry", "exit", "day", keep=["changed"])
+    assert iv.groupby("youth")["changed"].first().isna().tolist() == [True, False]
+    d.loc[1, "changed"] = 5
+    with pytest.raises(EvalDataError, match="changed.*differs between rows of the same youth"):
+        split_episodes(d, "youth", "entry", "exit", "day", keep=["changed"])

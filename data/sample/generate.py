@@ -507,6 +507,96 @@ def hotline_truth(series: pd.DataFrame) -> dict:
             "min_monthly_count": int(series["youth_identified"].min())}
 
 
+#: Repeated runaway episodes: youth enter a program some weeks after being identified (delayed
+#: entry), may change placement during follow-up (a time-varying covariate) and may run away
+#: many times. Rates are per day since identification.
+EPISODES = {"n": 400, "prefix": "RRE", "rate_per_year": 3.0, "rate_ratio": 0.70,
+            "placement_change_ratio": 1.50, "placement_change_share": 0.40,
+            "frailty_variance": 0.5, "entry_max_days": 90, "follow_up_days": 365,
+            "dropout_share": 0.15}
+EPISODES_SEED = SEED + 37
+
+
+def _episode_draw(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Youth-level draws: group, age, entry, exit, placement-change day and frailty."""
+    s = EPISODES
+    group = rng.integers(0, 2, n)
+    age = rng.integers(12, 18, n)
+    entry = rng.integers(0, s["entry_max_days"] + 1, n).astype(float)
+    exit_ = entry + s["follow_up_days"]
+    drop = rng.random(n) < s["dropout_share"]  # follow-up ends early, independently of risk
+    exit_[drop] = entry[drop] + rng.integers(30, s["follow_up_days"], int(drop.sum()))
+    planned = np.where(rng.random(n) < s["placement_change_share"],
+                       entry + rng.integers(1, s["follow_up_days"], n), np.nan)
+    change = np.where(planned < exit_, planned, np.nan)  # not seen after follow-up ends
+    shape = 1 / s["frailty_variance"]
+    frailty = rng.gamma(shape, 1 / shape, n)
+    return {"group": group, "age": age, "entry": entry, "exit": exit_, "change": change,
+            "planned": planned, "frailty": frailty}
+
+
+def _episode_times(rng: np.random.Generator, d: dict[str, np.ndarray], i: int) -> list[float]:
+    """One youth's runaway days: a Poisson process from entry to exit, faster after a change."""
+    s = EPISODES
+    base = s["rate_per_year"] / 365 * d["frailty"][i] * s["rate_ratio"] ** d["group"][i]
+    times: list[float] = []
+    pieces = [(d["entry"][i], d["exit"][i], base)]
+    if not np.isnan(d["change"][i]):
+        c = d["change"][i]
+        pieces = [(d["entry"][i], c, base),
+                  (c, d["exit"][i], base * s["placement_change_ratio"])]
+    for a, b, rate in pieces:
+        k = rng.poisson(rate * (b - a))
+        times += sorted(np.ceil(rng.uniform(a, b, k)).clip(a + 1, b).tolist())
+    return sorted(set(times))  # whole days; at most one episode a day
+
+
+def runaway_episodes() -> pd.DataFrame:
+    """One row per runaway episode (a youth without one has one row, the day left empty)."""
+    s = EPISODES
+    rng = np.random.default_rng(EPISODES_SEED)
+    d = _episode_draw(rng, s["n"])
+    ids = _case_ids(rng, s["prefix"], s["n"])
+    rows = []
+    for i in range(s["n"]):
+        days = _episode_times(rng, d, i)
+        base = {"youth_id": ids[i], "specialized": int(d["group"][i]), "age": int(d["age"][i]),
+                "entry_day": int(d["entry"][i]), "exit_day": int(d["exit"][i]),
+                "placement_change_day": (None if np.isnan(d["change"][i])
+                                         else int(d["change"][i]))}
+        for t in days or [None]:
+            rows.append({**base, "runaway_day": None if t is None else int(t)})
+    out = pd.DataFrame(rows)
+    for c in ("placement_change_day", "runaway_day"):
+        out[c] = out[c].astype("Int64")
+    return out
+
+
+def runaway_episodes_truth(draws: int = 400_000) -> dict:
+    """True rate ratios and mean cumulative numbers of episodes since entry (Monte Carlo)."""
+    s = EPISODES
+    rng = np.random.default_rng(EPISODES_SEED + 1)
+    d = _episode_draw(rng, draws)
+    out: dict = {"file": "runaway_episodes.csv", "n_youth": s["n"],
+                 "true_rate_ratio": s["rate_ratio"],
+                 "true_placement_change_rate_ratio": s["placement_change_ratio"],
+                 "rate_per_year_before_change": s["rate_per_year"], "mcf_days": [90, 180, 365],
+                 "monte_carlo_draws": draws}
+    base = s["rate_per_year"] / 365
+    for g, name in ((0, "usual_care"), (1, "specialized")):
+        sel = d["group"] == g
+        # the planned change day: a youth still followed at day t has changed placement by
+        # then exactly when the planned day came first (dropout is independent of it)
+        change = d["planned"][sel] - d["entry"][sel]  # days since entry, NaN for none
+        for t in out["mcf_days"]:
+            # expected episodes per youth by day t since entry, among youth still followed
+            after = np.where(np.isnan(change), 0.0, np.clip(t - change, 0, None))
+            mean = base * s["rate_ratio"] ** g * np.mean(
+                (t - after) + after * s["placement_change_ratio"])
+            out[f"mcf_{name}_day{t}"] = round(float(mean), 4)
+    return out
+
+
 def main() -> None:
     rng = np.random.default_rng(SEED)
     truth = {"seed": SEED, "mentoring": {}}
@@ -542,6 +632,9 @@ def main() -> None:
     hot = hotline_series()
     hot.to_csv(HERE / "county_identifications.csv", index=False)
     truth["hotline"] = hotline_truth(hot)
+    eps = runaway_episodes()
+    eps.to_csv(HERE / "runaway_episodes.csv", index=False)
+    truth["episodes"] = runaway_episodes_truth()
     (HERE / "truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     print(json.dumps(truth, indent=2))
 

@@ -613,7 +613,7 @@ def split_episodes(
     codes = pd.factorize(ids)[0]
     for c, v in [(entry, a), (exit, b), *([(origin, days(origin))]
                                           if isinstance(origin, str) else []),
-                 *[(k, data[k].astype(str).to_numpy()) for k in keep]]:
+                 *[(k, data[k].astype("string").fillna("").to_numpy(object)) for k in keep]]:
         first = pd.Series(v).groupby(codes).transform("first").to_numpy()
         add(c, "differs between rows of the same youth", "one value per youth",
             first != v, ids)
