@@ -137,28 +137,18 @@ def test_california_four_predictors_fit_better_than_r():
 # -- pysyncon (test-only peer) -----------------------------------------------------------------
 
 def test_pysyncon_same_v_same_weights():
-    pysyncon = pytest.importorskip("pysyncon")
+    # pysyncon 1.7.0 with R Synth's V, computed once by tests/reference/synth_pysyncon.py
+    import json
+
+    peer = json.loads((REFERENCE / "synth_pysyncon.json").read_text())
     d = basque()
     controls = sorted(set(d["regionname"]) - {BASQUE})
-    dp = pysyncon.Dataprep(
-        foo=d, predictors=["school.illit", "school.prim", "school.med", "school.high",
-                           "school.post.high", "invest"],
-        predictors_op="mean", time_predictors_prior=range(1964, 1970),
-        special_predictors=[("gdpcap", range(1960, 1970), "mean")]
-        + [(c, range(1961, 1970, 2), "mean") for c in (
-            "sec.agriculture", "sec.energy", "sec.industry", "sec.construction",
-            "sec.services.venta", "sec.services.nonventa")] + [("popdens", [1969], "mean")],
-        dependent="gdpcap", unit_variable="regionname", time_variable="year",
-        treatment_identifier=BASQUE, controls_identifier=controls,
-        time_optimize_ssr=range(1960, 1970))
     v = r_values("basque", "v").to_numpy()
-    s = pysyncon.Synth()
-    s.fit(dp, custom_V=v)
     ours = synthetic_control(d, "gdpcap", "regionname", "year", BASQUE, 1970,
                              predictors=BASQUE_PREDICTORS, placebo=False, custom_v=v)
-    theirs = pd.Series(np.asarray(s.W), index=controls)
+    theirs = pd.Series(peer["weights"]).reindex(controls)
     np.testing.assert_allclose(ours.weights.reindex(controls), theirs, atol=1e-3)
-    assert ours.pre_rmspe**2 <= s.loss_V + 1e-9
+    assert ours.pre_rmspe**2 <= peer["loss_V"] + 1e-9
 
 
 # -- closed forms and properties ---------------------------------------------------------------
