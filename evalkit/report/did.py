@@ -561,8 +561,8 @@ class DiDReport(Report):
                        "not consistent with parallel trends")
             text = (f"Over {span}, the estimated effects before adoption are jointly {verdict}: "
                     f"Wald chi-squared {pt['statistic']:.2f} on {pt['df']:g} df, "
-                    f"{_p(pt['p_value'])}. This test, not the figure's window, decides the "
-                    "rating. A test that fails to reject cannot prove the trends "
+                    f"{_p(pt['p_value'])}. The rating reads this test, not one over the "
+                    "figure's window. A test that fails to reject cannot prove the trends "
                     "would have stayed parallel; it only finds no sign that they were not.")
             text += self._window_note()
         else:
