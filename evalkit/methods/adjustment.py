@@ -287,16 +287,6 @@ def _balance(complete: pd.DataFrame, group: str, spec: Mapping[str, Any], thresh
             "categorical": tuple(spec.get("categorical") or ())}
 
 
-def _imputed_frames(measured: pd.DataFrame, group: str, outcome: Sequence[str],
-                    spec: Mapping[str, Any]) -> tuple[list[pd.DataFrame], dict[str, int]]:
-    """The imputed copies of ``measured``: missing covariates filled in from the others.
-
-    The imputation model of each covariate holds the other covariates, the group and the
-    outcome columns (leaving the outcome out would bias the effect towards zero).
-    """
-    return _impute_covariates(measured, [group, *outcome], spec)
-
-
 def _impute_covariates(frame: pd.DataFrame, predictors: Sequence[str],
                        spec: Mapping[str, Any]) -> tuple[list[pd.DataFrame], dict[str, int]]:
     """The imputed copies of ``frame`` and the youth missing each covariate.
@@ -476,7 +466,9 @@ def _adjust_imputed(measured: pd.DataFrame, complete: pd.DataFrame, post: str, g
                     threshold: int) -> Adjustment:
     """:func:`adjust_comparison` with the missing covariates imputed (``missing: impute``)."""
     covs = tuple(spec["covariates"])
-    frames, gaps = _imputed_frames(measured, group, [post], spec)
+    # the outcome is in each covariate's imputation model (leaving it out would bias the
+    # effect towards zero)
+    frames, gaps = _impute_covariates(measured, [group, post], spec)
     bases, fits, naives = [], [], []
     for frame in frames:
         base = _balance(frame, group, spec, threshold, 0)

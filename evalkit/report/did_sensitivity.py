@@ -20,8 +20,12 @@ from evalkit.report.figures import figure_block
 from evalkit.report.figures_policy import honest_figure
 from evalkit.report.html import paragraphs
 
-__all__ = ["holds_up_to", "sensitivity_check", "sensitivity_section", "sensitivity_words",
-           "significant"]
+__all__ = ["MBAR_GRID", "holds_up_to", "sensitivity_check", "sensitivity_section",
+           "sensitivity_words", "significant"]
+
+#: The allowed divergences the did report shows, M̄ = 0, 0.25, ..., 2 (R HonestDiD's default
+#: grid is 10 points from 0 to 2; this one holds M̄ = 1, the benchmark the rating reads).
+MBAR_GRID: tuple[float, ...] = tuple(0.25 * k for k in range(9))
 
 
 def _m(x: float) -> str:

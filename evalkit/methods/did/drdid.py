@@ -51,6 +51,22 @@ def _overlap_fails(X: np.ndarray, d: np.ndarray) -> bool:
     return bool(np.max(ps) >= 0.999)
 
 
+
+def cell_guards(X: np.ndarray, d: np.ndarray, method: str) -> None:
+    """R ``did``'s per-cell guards: overlap (``dr``, ``ipw``) and control collinearity.
+
+    Raises :class:`_CellFailed` (R sets the cell's ATT(g, t) to NA) when the covariates
+    separate the cohort from its comparison units, or when those units' covariates are
+    collinear.
+    """
+    if method in ("dr", "ipw") and _overlap_fails(X, d):
+        raise _CellFailed("the covariates separate this cohort from its comparison units "
+                          "(propensity scores of 0.999 or more)")
+    if method in ("dr", "reg"):
+        Xc = X[d == 0]
+        if Xc.shape[0] == 0 or 1 / np.linalg.cond(Xc.T @ Xc, 1) < np.finfo(float).eps:
+            raise _CellFailed("the covariates of the comparison units are collinear")
+
 def _did_2x2(dy: np.ndarray, d: np.ndarray, X: np.ndarray, method: str
              ) -> tuple[float, np.ndarray]:
     """ATT of one 2×2 comparison with covariates and its influence function.
@@ -60,13 +76,7 @@ def _did_2x2(dy: np.ndarray, d: np.ndarray, X: np.ndarray, method: str
     """
     n = dy.size
     ctrl = 1 - d
-    if method in ("dr", "ipw") and _overlap_fails(X, d):
-        raise _CellFailed("the covariates separate this cohort from its comparison units "
-                          "(propensity scores of 0.999 or more)")
-    if method in ("dr", "reg"):
-        Xc = X[ctrl == 1]
-        if Xc.shape[0] == 0 or 1 / np.linalg.cond(Xc.T @ Xc, 1) < np.finfo(float).eps:
-            raise _CellFailed("the covariates of the comparison units are collinear")
+    cell_guards(X, d, method)
     with np.errstate(all="ignore"):
         try:
             beta = np.linalg.lstsq(X[ctrl == 1], dy[ctrl == 1], rcond=None)[0]

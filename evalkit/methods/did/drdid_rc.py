@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from evalkit.methods.did.drdid import _CellFailed, _logit, _overlap_fails
+from evalkit.methods.did.drdid import _CellFailed, _logit, cell_guards
 
 __all__ = ["TRIM_LEVEL", "did_rc", "did_panel_weighted"]
 
@@ -83,17 +83,6 @@ def _ps_linrep(X: np.ndarray, d: np.ndarray, w: np.ndarray, ps: np.ndarray) -> n
     return ((w * (d - ps))[:, None] * X) @ hess
 
 
-def _check(X: np.ndarray, d: np.ndarray, method: str) -> None:
-    """R ``did``'s per-cell guards: overlap (``dr``, ``ipw``) and control collinearity."""
-    if method in ("dr", "ipw") and _overlap_fails(X, d):
-        raise _CellFailed("the covariates separate this cohort from its comparison units "
-                          "(propensity scores of 0.999 or more)")
-    if method in ("dr", "reg"):
-        Xc = X[d == 0]
-        if Xc.shape[0] == 0 or 1 / np.linalg.cond(Xc.T @ Xc, 1) < np.finfo(float).eps:
-            raise _CellFailed("the covariates of the comparison units are collinear")
-
-
 def did_rc(y: np.ndarray, post: np.ndarray, d: np.ndarray, X: np.ndarray,
            w: np.ndarray | None, method: str) -> tuple[float, np.ndarray]:
     """ATT of one repeated-cross-section 2×2 comparison and its influence function.
@@ -127,7 +116,7 @@ def did_rc(y: np.ndarray, post: np.ndarray, d: np.ndarray, X: np.ndarray,
     Sant'Anna & Zhao (2020), Section 3 (repeated cross-sections); R ``DRDID::drdid_rc``,
     ``DRDID::std_ipw_did_rc``, ``DRDID::reg_did_rc``.
     """
-    _check(X, d, method)
+    cell_guards(X, d, method)
     n = y.size
     w = np.ones(n) if w is None else w / w.mean()
     with np.errstate(all="ignore"):
@@ -267,7 +256,7 @@ def did_panel_weighted(dy: np.ndarray, d: np.ndarray, X: np.ndarray, w: np.ndarr
     Sant'Anna & Zhao (2020), Section 3 (panel data); R ``DRDID::drdid_panel``,
     ``DRDID::std_ipw_did_panel``, ``DRDID::reg_did_panel`` with ``i.weights``.
     """
-    _check(X, d, method)
+    cell_guards(X, d, method)
     w = w / w.mean()
     with np.errstate(all="ignore"):
         if method == "reg":
