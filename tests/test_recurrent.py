@@ -150,3 +150,82 @@ def test_a_kept_column_that_is_empty_for_a_youth_is_not_a_difference():
     d.loc[1, "changed"] = 5
     with pytest.raises(EvalDataError, match="changed.*differs between rows of the same youth"):
         split_episodes(d, "youth", "entry", "exit", "day", keep=["changed"])
+
+
+# -- time-varying 0/1 covariates (switches) against R tmerge(tdc()) ---------------------------
+# Reference: tests/reference/recurrent_switch_reference.R.
+
+def _switched(path: Path) -> pd.DataFrame:
+    return split_episodes(pd.read_csv(path), "youth_id", "entry_day", "exit_day",
+                          "runaway_day", keep=["specialized", "age"],
+                          switches={"changed": "placement_change_day"})
+
+
+@pytest.mark.parametrize("data, ref", [
+    (REF / "recurrent_switch_edges.csv", "recurrent_switch_edges_R.csv"),
+    (REF.parent.parent / "data" / "sample" / "runaway_episodes.csv",
+     "recurrent_switch_sample_R.csv")])
+def test_switches_equal_tmerge_tdc(data, ref):
+    out, r = _switched(data), pd.read_csv(REF / ref)
+    assert list(out["youth_id"]) == list(r["youth_id"])
+    for ours, theirs in [("start", "tstart"), ("stop", "tstop"), ("event", "event"),
+                         ("changed", "changed"), ("age", "age")]:
+        np.testing.assert_array_equal(out[ours].to_numpy(float), r[theirs].to_numpy(float))
+
+
+def test_andersen_gill_with_a_switch_equals_coxph():
+    from evalkit.survival import cox
+
+    rows = _switched(REF.parent.parent / "data" / "sample" / "runaway_episodes.csv")
+    ref = pd.read_csv(REF / "recurrent_switch_ag_R.csv")
+    fit = cox(rows, "stop", "event", ["specialized", "changed", "age"], start="start",
+              cluster="youth_id")
+    f = fit.to_frame()
+    np.testing.assert_allclose(f["estimate"], ref["coef"], rtol=1e-10)
+    np.testing.assert_allclose(f["robust_se"], ref["robust_se"], rtol=1e-9)
+    np.testing.assert_allclose(f["model_se"], ref["se"], rtol=1e-9)
+    mcf = mean_cumulative_function(rows, "start", "stop", "event", "youth_id",
+                                   group="specialized").at([90, 180, 365])
+    rm = pd.read_csv(REF / "recurrent_switch_mcf_R.csv")
+    np.testing.assert_array_equal(mcf["n_risk"], rm["n_risk"])
+    np.testing.assert_allclose(mcf["mcf"], rm["cumhaz"], rtol=1e-12)
+    np.testing.assert_allclose(mcf["se"], rm["std_chaz"], rtol=1e-12)
+
+
+def test_switches_keep_the_follow_up_and_the_episodes():
+    """Cutting at a switch adds rows but no time at risk and no episode (with gaps too)."""
+    d = _base().assign(change=[50.0, 50.0, 22.0, 22.0])
+    plain = split_episodes(d, "id", "entry", "exit", "ep", episode_end="back", origin=0)
+    cut = split_episodes(d, "id", "entry", "exit", "ep", episode_end="back", origin=0,
+                         switches={"moved": "change"})
+    assert len(cut) == len(plain) + 1  # a is cut on day 50; b changes while away
+    for frame in (plain, cut):
+        frame["t"] = frame["stop"] - frame["start"]
+    pd.testing.assert_series_equal(cut.groupby("id")["t"].sum(), plain.groupby("id")["t"].sum())
+    assert cut["event"].sum() == plain["event"].sum()
+    assert cut.groupby("id")["moved"].apply(lambda m: m.is_monotonic_increasing).all()
+    # b is away from day 20 to 25, so its change on day 22 falls in a gap: no cut, 1 after
+    b = cut[cut["id"] == "b"]
+    assert b[["start", "stop", "moved"]].to_numpy().tolist() == [
+        [5, 20, 0], [25, 60, 1], [70, 80, 1]]
+
+
+@pytest.mark.parametrize("change, message", [
+    ([50.0, 51.0, 22.0, 22.0], r"change.*differs between rows of the same youth "
+                               r"\(1 youth \('a'\)\)"),
+    (["soon", "soon", 22.0, 22.0], r"change.*time is not a number \(1 youth \('a'\)\)"),
+])
+def test_switch_errors(change, message):
+    d = _base().assign(change=change)
+    with pytest.raises(EvalDataError, match=message):
+        split_episodes(d, "id", "entry", "exit", "ep", switches={"moved": "change"})
+
+
+def test_switch_name_clash_and_all_empty_dates():
+    with pytest.raises(ValueError, match="'event' are already columns"):
+        split_episodes(_base(), "id", "entry", "exit", "ep", switches={"event": "back"})
+    day = pd.Timestamp("2023-01-01")
+    d = pd.DataFrame({"id": ["a"], "entry": [day], "end": [day + pd.Timedelta(days=9)],
+                      "ep": [pd.NaT], "change": [np.nan]})
+    out = split_episodes(d, "id", "entry", "end", "ep", switches={"moved": "change"})
+    assert out[["start", "stop", "moved"]].to_numpy().tolist() == [[0, 9, 0]]

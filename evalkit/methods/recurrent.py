@@ -13,7 +13,7 @@ time ``t`` when ``start < t <= stop`` for one of their intervals. This module ho
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, get_args
 
@@ -491,6 +491,7 @@ def split_episodes(
     number: str | None = None,
     origin: str | float | None = None,
     keep: Sequence[str] = (),
+    switches: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Turn one row per episode into ``(start, stop]`` rows of follow-up.
 
@@ -523,6 +524,13 @@ def split_episodes(
         origin.
     keep
         Columns constant within a youth (group, baseline covariates) copied to every row.
+    switches
+        Time-varying 0/1 covariates: output column name → column holding the time a condition
+        begins for the youth (a placement change), the same on every row of the youth and
+        empty when it never does. An interval that spans the time is cut there; the new column
+        is 0 up to it and 1 after, so an episode on that very day still counts under 0. A time
+        at or before the start of follow-up gives 1 throughout, one after its end 0
+        throughout; as R's ``tmerge(..., name = tdc(time))``.
 
     Returns
     -------
@@ -531,7 +539,8 @@ def split_episodes(
         event, episode`` and the ``keep`` columns. ``event`` is 1 when an episode began at
         ``stop``; ``episode`` is the number of the episode the interval is at risk of (1 for
         the first), the stratum of the Prentice–Williams–Peterson model. The rows are the
-        input of ``mean_cumulative_function`` and ``cox(..., start="start")``.
+        input of ``mean_cumulative_function`` and ``cox(..., start="start")``. Each
+        ``switches`` name is a further 0/1 column.
 
     Raises
     ------
@@ -540,7 +549,8 @@ def split_episodes(
         origin or ``keep`` values that differ between rows of one youth; follow-up that ends
         at or before it starts; an episode at or before entry or after the end of follow-up;
         an episode that ends before it begins; overlapping episodes (one begins before the
-        previous one ended, or two at the same time); episode numbers out of order.
+        previous one ended, or two at the same time); episode numbers out of order; a
+        ``switches`` time that is not a time or differs between rows of one youth.
 
     References
     ----------
@@ -549,9 +559,14 @@ def split_episodes(
     """
     src = _origin(data, None)
     off = src.offset
+    switches = dict(switches or {})
+    clash = [n for n in switches if n in (id, "start", "stop", "event", "episode", *keep)]
+    if clash:
+        raise ValueError(f"switches: the name(s) {', '.join(map(repr, clash))} are already "
+                         "columns of the output; choose others")
     need = [id, entry, exit, episodes, *([episode_end] if episode_end else []),
             *([number] if number else []), *([origin] if isinstance(origin, str) else []),
-            *keep]
+            *keep, *switches.values()]
     missing = [c for c in need if c not in data.columns]
     if missing:
         raise EvalDataError([DataProblem(c, "column is missing", "a column of that name")
@@ -571,9 +586,10 @@ def split_episodes(
         raise EvalDataError(problems, source=src.source, row_word=src.row_word)
     ids = raw_id.astype(str).to_numpy()
     time_cols = [entry, exit, episodes, *([episode_end] if episode_end else []),
-                 *([origin] if isinstance(origin, str) else [])]
+                 *([origin] if isinstance(origin, str) else []), *switches.values()]
     conv = {c: _as_time(data[c]) for c in time_cols}
-    kinds = {is_date for _, is_date in conv.values()}
+    # a column with no time at all (no youth ever switched) is neither dates nor numbers
+    kinds = {is_date for c, (_, is_date) in conv.items() if data[c].notna().any()}
     if len(kinds) > 1:
         raise EvalDataError([DataProblem(
             c, "mixes dates and numbers with the other time columns",
@@ -593,6 +609,8 @@ def split_episodes(
         zero = float(origin)
 
     def days(c: str) -> np.ndarray:
+        if not conv[c][0].notna().any():  # nothing recorded: neither dates nor numbers
+            return np.full(len(data), np.nan)
         v = conv[c][0] - zero
         if dated:
             return (v / pd.Timedelta(days=1)).to_numpy(dtype=float)
@@ -606,6 +624,10 @@ def split_episodes(
     ep_bad = (conv[episodes][0].isna() & ep_raw.notna()).to_numpy()
     add(episodes, "episode time is not a " + ("date" if dated else "number"),
         "a time, or empty for a youth without episodes", ep_bad, ids)
+    for c in dict.fromkeys(switches.values()):
+        add(c, "time is not a " + ("date" if dated else "number"),
+            "a time, or empty when it never happened",
+            (conv[c][0].isna() & data[c].notna()).to_numpy(), ids)
     if problems:
         raise EvalDataError(problems, source=src.source, row_word=src.row_word)
     a, b, s = days(entry), days(exit), days(episodes)
@@ -613,7 +635,9 @@ def split_episodes(
     codes = pd.factorize(ids)[0]
     for c, v in [(entry, a), (exit, b), *([(origin, days(origin))]
                                           if isinstance(origin, str) else []),
-                 *[(k, data[k].astype("string").fillna("").to_numpy(object)) for k in keep]]:
+                 *[(k, data[k].astype("string").fillna("").to_numpy(object)) for k in keep],
+                 *[(c, np.nan_to_num(days(c), nan=-np.inf))
+                   for c in dict.fromkeys(switches.values())]]:
         first = pd.Series(v).groupby(codes).transform("first").to_numpy()
         add(c, "differs between rows of the same youth", "one value per youth",
             first != v, ids)
@@ -684,4 +708,32 @@ def split_episodes(
         res[c] = out[c].to_numpy()
     for c in keep:
         res[c] = data[c].to_numpy()[out["_r"].to_numpy()]
+    for name, c in switches.items():
+        res = _switch(res, name, days(c)[out["_r"].to_numpy()])
     return res
+
+
+def _switch(rows: pd.DataFrame, name: str, at: np.ndarray) -> pd.DataFrame:
+    """Cut each ``(start, stop]`` row at its youth's time ``at`` and add the 0/1 column ``name``.
+
+    The part up to ``at`` keeps 0 and no event; the part after it gets 1 and the row's event.
+    ``at`` is NaN for a youth who never switched. The rows' order is kept (a cut row becomes
+    its two parts, in time order).
+    """
+    start = rows["start"].to_numpy(dtype=float)
+    stop = rows["stop"].to_numpy(dtype=float)
+    cut = (start < at) & (at < stop)
+    pos = np.arange(len(rows)) + np.cumsum(cut) - cut  # where each row lands
+    idx = np.repeat(np.arange(len(rows)), 1 + cut)
+    out = rows.iloc[idx].reset_index(drop=True)
+    before = pos[cut]  # the first part of each cut row
+    s_out = out["start"].to_numpy(dtype=float).copy()
+    e_out = out["stop"].to_numpy(dtype=float).copy()
+    ev = out["event"].to_numpy().copy()
+    e_out[before] = at[cut]
+    ev[before] = 0
+    s_out[before + 1] = at[cut]
+    out["start"], out["stop"], out["event"] = s_out, e_out, ev
+    at_out = at[idx]
+    out[name] = (~np.isnan(at_out) & (s_out >= at_out)).astype(int)
+    return out
