@@ -26,7 +26,8 @@ RUNS_FILE = "runs.json"
 
 
 #: Short names of standardized effect sizes in the index.
-_EFFECT_NAMES = {"hedges_g_av": "g", "hedges_g_wwc": "g", "hazard_ratio": "HR"}
+_EFFECT_NAMES = {"hedges_g_av": "g", "hedges_g_wwc": "g", "hazard_ratio": "HR",
+                 "rate_ratio": "RR"}
 
 
 def collect(reports_dir: str | Path) -> list[dict[str, Any]]:

@@ -4,12 +4,14 @@ Collects :mod:`evalkit.methods.survival` (Kaplan–Meier, log-rank), :mod:`evalk
 (restricted mean survival time), :mod:`evalkit.methods.competing` (cumulative incidence),
 :mod:`evalkit.methods.fine_gray` (subdistribution hazards, as R ``cmprsk::crr``),
 :mod:`evalkit.methods.recurrent` (repeated episodes: the mean cumulative function and
-``(start, stop]`` intervals) and :mod:`evalkit.methods.cox` (Cox regression, on the engine of
+``(start, stop]`` intervals), :mod:`evalkit.methods.episodes` (an episode file as the survival
+template reads it) and :mod:`evalkit.methods.cox` (Cox regression, on the engine of
 :mod:`evalkit.methods.cox_fit`).
 """
 
 from evalkit.methods.competing import CumulativeIncidence, cumulative_incidence
 from evalkit.methods.cox import CoxResult, PHTest, concordance, cox, ph_test
+from evalkit.methods.episodes import EpisodeData, episode_columns, episode_data
 from evalkit.methods.fine_gray import FineGray, fine_gray
 from evalkit.methods.recurrent import MeanCumulative, mean_cumulative_function, split_episodes
 from evalkit.methods.rmst import RMST, rmst
@@ -26,6 +28,9 @@ __all__ = [
     "CoxResult",
     "CumulativeIncidence",
     "cumulative_incidence",
+    "EpisodeData",
+    "episode_columns",
+    "episode_data",
     "FineGray",
     "fine_gray",
     "MeanCumulative",

@@ -31,8 +31,8 @@ def test_run_renders_good_evaluations_and_fails_on_bad_ones(workspace):
     r = evalkit("run", "-j", "2", cwd=workspace)
     assert r.returncode == 1, r.stdout + r.stderr
     out = r.stdout
-    assert "Running 11 evaluation(s) with 2 worker(s)" in out
-    assert "9 succeeded, 2 failed" in out
+    assert "Running 12 evaluation(s) with 2 worker(s)" in out
+    assert "10 succeeded, 2 failed" in out
     assert "FAILED site-b-wrong-column" in out
     assert "column 'ts_12mo': required column is missing" in out
     assert "unknown key 'unknown_key'" in out and "broken.yaml" in out

@@ -16,8 +16,8 @@ def test_sample_configs_are_valid():
     assert [p.stem for p in paths] == ["advocacy-referrals", "county-identifications",
                                        "lifeskills-waitlist", "mentoring-site-a",
                                        "mentoring-site-b", "navigator-law",
-                                       "placement-runaway", "safe-harbor-arrests",
-                                       "safe-harbor-reports"]
+                                       "placement-runaway", "runaway-episodes",
+                                       "safe-harbor-arrests", "safe-harbor-reports"]
     assert load_config(paths[6]).template.name == "survival"
     assert load_config(paths[1]).template.name == "its"
     assert load_config(paths[5]).template.name == "did"

@@ -18,7 +18,7 @@ from evalkit.run import run_all, run_evaluation
 
 SLUGS = ["advocacy-referrals", "county-identifications", "lifeskills-waitlist",
          "mentoring-site-a", "mentoring-site-b", "navigator-law", "placement-runaway",
-         "safe-harbor-arrests", "safe-harbor-reports"]
+         "runaway-episodes", "safe-harbor-arrests", "safe-harbor-reports"]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def test_every_sample_evaluation_renders(sample_run):
     for slug in SLUGS:
         assert {p.name for p in (reports / slug).iterdir()} == {
             "report.html", "report.ipynb", "results.json", "manifest.json"}
-    assert len(lines) == 9 and all(re.match(r"\[\d/9\] ok\s", line) for line in lines)
+    assert len(lines) == 10 and all(re.match(r"\[\d+/10\] ok\s", line) for line in lines)
     assert not list(reports.glob(".tmp-*"))
 
 
@@ -99,13 +99,15 @@ def test_comparison_group_evaluation_recovers_the_true_program_effect(sample_run
     ("mentoring-site-a", "mentoring_site_a.csv"), ("mentoring-site-b", "mentoring_site_b.csv"),
     ("lifeskills-waitlist", "lifeskills_waitlist.csv"),
     ("placement-runaway", "placement_runaway.csv"),
+    ("runaway-episodes", "runaway_episodes.csv"),
     ("safe-harbor-arrests", None), ("safe-harbor-reports", None),  # state rates: no ids
     ("navigator-law", None), ("county-identifications", None)])
 def test_html_has_no_code_no_ids_and_no_network(sample_run, slug, data):
     reports, _, _ = sample_run
     html = (reports / slug / "report.html").read_text()
     if data is not None:
-        ids = pd.read_csv(SAMPLE / data)["case_id"]
+        frame = pd.read_csv(SAMPLE / data)
+        ids = frame["case_id" if "case_id" in frame else "youth_id"]
         assert not any(i in html for i in ids)
     for code in ("import evalkit", "paired_change(", "rep.glance", "jp-InputArea-editor",
                  "results_path"):

@@ -13,6 +13,7 @@ time ``t`` when ``start < t <= stop`` for one of their intervals. This module ho
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, get_args
@@ -50,11 +51,12 @@ def _rows_of(mask: np.ndarray, offset: int) -> dict[str, Any]:
     return {"rows": tuple(int(i) + offset for i in idx[:8]), "n_rows": int(idx.size)}
 
 
-def _youth_text(ids: Any, n_show: int = 5) -> str:
-    uniq = list(pd.unique(pd.Series(ids).astype(str)))
-    shown = ", ".join(repr(u) for u in uniq[:n_show])
-    more = f" and {len(uniq) - n_show} more" if len(uniq) > n_show else ""
-    return f"{len(uniq)} youth ({shown}{more})"
+def _youth_text(ids: Any) -> str:
+    """How many youth a problem concerns (their rows name them).
+
+    An id is never printed, so a message copied into a ticket or a log carries none.
+    """
+    return f"{pd.Series(ids).astype(str).nunique()} youth"
 
 
 def at_risk(entry: np.ndarray, exit: np.ndarray, times: Any) -> np.ndarray:
@@ -474,7 +476,9 @@ def _as_time(col: pd.Series) -> tuple[pd.Series, bool]:
     num = pd.to_numeric(col, errors="coerce")
     if col.isna().all() or num.notna().sum() == col.notna().sum():
         return num.astype(float), False
-    dates = pd.to_datetime(col, errors="coerce")
+    with warnings.catch_warnings():  # text that is no date: said once, by the caller's check
+        warnings.filterwarnings("ignore", "Could not infer format", UserWarning)
+        dates = pd.to_datetime(col, errors="coerce")
     if dates.notna().sum() == col.notna().sum():
         return dates, True
     return num.astype(float), False

@@ -20,7 +20,8 @@ from evalkit.report.html import Block, esc
 
 __all__ = [
     "PALETTE", "new_figure", "figure_block", "prepost_figure", "categories_figure",
-    "attrition_figure", "groups_figure", "km_figure", "forest_figure", "event_study_figure",
+    "attrition_figure", "groups_figure", "km_figure", "mcf_figure", "forest_figure",
+    "event_study_figure",
     "adoption_trends_figure", "index_forest_figure", "wrap_label", "clipped_texts", "love_plot",
     "overlap_bins", "overlap_histogram",
 ]
@@ -379,6 +380,72 @@ def km_figure(table, *, groups: dict, time_unit: str, ticks,
     ax.tick_params(labelbottom=False)
     tab_ax.set_xlabel(f"Time since entry ({time_unit})")
     tab_ax.set_yticks(range(len(groups)), [wrap_label(g, 22) for g in list(groups.values())[::-1]])
+    tab_ax.grid(False)
+    for spine in ("left", "top", "right"):
+        tab_ax.spines[spine].set_visible(False)
+    for row, g in enumerate(list(groups)[::-1]):
+        for x, n in zip(ticks, at_risk[g], strict=True):
+            txt = f"{int(n)}" if n >= threshold or n == 0 else f"<{threshold}"
+            tab_ax.text(x, row, txt, ha="left" if x == 0 else "center", va="center", fontsize=8)
+    tab_ax.set_ylim(-0.6, len(groups) - 0.4)
+    tab_ax.set_title("Number at risk", fontsize=9, loc="left")
+    ax.set_xlim(0, max(ticks) * 1.02)
+    ax.set_xticks(ticks)
+    return fig
+
+
+def mcf_figure(table, *, groups: dict, time_unit: str, ticks, at_risk: dict,
+               confidence: float, threshold: int, label: str):
+    """Mean cumulative number of episodes per youth, with CI bands and the numbers at risk.
+
+    As :func:`km_figure`, curves stop where fewer than ``threshold`` youth remain at risk and
+    at-risk counts below it read "<threshold".
+
+    Parameters
+    ----------
+    table
+        :attr:`evalkit.methods.recurrent.MeanCumulative.table` (``group, time, mcf, ci_low,
+        ci_high, n_risk``).
+    groups
+        Group value → label, in drawing order.
+    ticks, at_risk
+        Times for the x axis and, per group, the youth at risk at each.
+    confidence
+        Confidence level of the bands.
+    threshold
+        Privacy threshold.
+    label
+        The episodes as a plural noun ("runaways"), for the axis.
+    """
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    colours = [PALETTE["blue"], PALETTE["orange"], PALETTE["green"], PALETTE["purple"]]
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(8.5, 4.8), layout="constrained")
+        gs = fig.add_gridspec(2, 1, height_ratios=[4, 1.1])
+        ax = fig.add_subplot(gs[0])
+        tab_ax = fig.add_subplot(gs[1], sharex=ax)
+    top = 0.0
+    for (g, name), colour in zip(groups.items(), colours, strict=False):
+        t = table[table["group"].astype(str) == str(g)]
+        t = t[t["n_risk"] >= threshold]
+        x = np.concatenate([[0.0], t["time"].to_numpy(dtype=float)])
+        y = np.concatenate([[0.0], t["mcf"].to_numpy(dtype=float)])
+        lo = np.concatenate([[0.0], np.maximum(t["ci_low"].to_numpy(dtype=float), 0.0)])
+        hi = np.concatenate([[0.0], t["ci_high"].to_numpy(dtype=float)])
+        ax.step(x, y, where="post", color=colour, lw=2, label=name)
+        ax.fill_between(x, lo, hi, step="post", color=colour, alpha=0.15, lw=0)
+        top = max(top, float(np.nanmax(hi)))
+    ax.set_ylim(0, max(top * 1.05, 0.1))
+    ax.set_ylabel(wrap_label(f"Mean {label} per youth", 30))
+    ax.set_title(wrap_label(f"Mean cumulative number of {label} with {confidence:.0%} "
+                            "confidence bands", 70))
+    ax.legend(loc="upper left")
+    ax.tick_params(labelbottom=False)
+    tab_ax.set_xlabel(f"Time since entry ({time_unit})")
+    tab_ax.set_yticks(range(len(groups)),
+                      [wrap_label(g, 22) for g in list(groups.values())[::-1]])
     tab_ax.grid(False)
     for spine in ("left", "top", "right"):
         tab_ax.spines[spine].set_visible(False)

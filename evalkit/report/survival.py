@@ -27,9 +27,10 @@ from evalkit.report.base import Report
 from evalkit.report.common import cautions_html, collect_cautions, shown_frame
 from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
+from evalkit.report.episodes import EpisodeFindings
 from evalkit.report.evidence import rate, withheld_rating
 from evalkit.report.figures import figure_block, forest_figure, km_figure
-from evalkit.report.html import Block, paragraphs, table
+from evalkit.report.html import Block, esc, paragraphs, table
 from evalkit.report.weighting import (
     balance_rows,
     balance_section,
@@ -128,6 +129,11 @@ class SurvivalReport(Report):
         :func:`~evalkit.report.weighting.adjust_survival` (the config's ``adjust`` block): the
         headline becomes the weighted hazard ratio beside the unadjusted one, the curves and
         the shares are weighted, and the checks show covariate balance.
+    episodes
+        :class:`~evalkit.report.episodes.EpisodeFindings` (the config's ``episodes`` block):
+        the data are youth's repeated episodes and ``data`` their time to the first one. The
+        headline leads with the mean number of episodes and the rate ratio of all of them (the
+        result the evidence rating reads); the time to the first follows as without episodes.
     """
 
     data: pd.DataFrame
@@ -154,6 +160,7 @@ class SurvivalReport(Report):
     lower_is_better: bool = True
     adjusted: SurvivalAdjustment | None = None
     subdistribution: FineGray | None = None
+    episodes: EpisodeFindings | None = None
     counts: privacy.Suppressed = field(init=False)
 
     def __post_init__(self) -> None:
@@ -306,6 +313,8 @@ class SurvivalReport(Report):
                          ("Covariate balance", a.balance[
                              ["covariate", "smd_raw", "smd_adjusted", "variance_ratio"]]),
                          *items]
+            if self.episodes is not None:
+                items = [*self.episodes.appendix_items(), *items]
         return items
 
     def _label(self, g: str) -> str:
@@ -330,18 +339,12 @@ class SurvivalReport(Report):
         if self.adjusted is not None:
             return self._adjusted_headline()
         t = self.times[min(1, len(self.times) - 1)]
-        s = self._share(t)
-        prog, comp = s["1"][0], s["0"][0]
+        if self.episodes is not None:
+            # the repeated episodes lead; the share who had at least one follows
+            return f"{self.episodes.headline()} {self._first_share(t)}"
         hr = self.hr_row
         conf = f"{self.cox.confidence:.0%}"
-        if self.share_shown(1, t) and self.share_shown(0, t):
-            first = (f"Within {t:g} {self.time_unit}, {_pct(prog)} of youth in "
-                     f"{self.program_label} {self.event_label}, compared with {_pct(comp)} in "
-                     f"{self.comparison_label}.")
-        else:
-            first = (f"The shares of youth who {self.event_label} within {t:g} "
-                     f"{self.time_unit} are withheld: fewer than {self.threshold} youth in a "
-                     "group had (or had not) had the event by then.")
+        first = self._first_share(t)
         if self.ph_holds:
             way = words.direction(float(hr["hazard_ratio"]), self.lower_is_better,
                                   ci_low=float(hr["hr_ci_low"]),
@@ -365,6 +368,17 @@ class SurvivalReport(Report):
                       f"{more} for {self.program_label} ({conf} CI {_num(r.diff_ci_low, 1)} to "
                       f"{_num(r.diff_ci_high, 1)}): {way}.")
         return f"{first} {second}"
+
+    def _first_share(self, t: float) -> str:
+        """The sentence giving the share of each group who had the event within ``t``."""
+        if self.share_shown(1, t) and self.share_shown(0, t):
+            s = self._share(t)
+            return (f"Within {t:g} {self.time_unit}, {_pct(s['1'][0])} of youth in "
+                    f"{self.program_label} {self.event_label}, compared with "
+                    f"{_pct(s['0'][0])} in {self.comparison_label}.")
+        return (f"The shares of youth who {self.event_label} within {t:g} "
+                f"{self.time_unit} are withheld: fewer than {self.threshold} youth in a "
+                "group had (or had not) had the event by then.")
 
     def _made_alike(self) -> str:
         """How the groups were made alike, as a clause ("once ... are weighted to ...")."""
@@ -438,6 +452,8 @@ class SurvivalReport(Report):
         """
         if self.adjusted is not None:
             return self.adjusted.cox
+        if self.episodes is not None:
+            return self.episodes.rate
         return self.cox if self.ph_holds else self.rmst
 
     @spoken
@@ -449,7 +465,10 @@ class SurvivalReport(Report):
         """
         if not self.reportable:
             return ()
-        extra = [] if self.adjusted is None else [self.adjusted.fit, self.adjusted.km]
+        extra: list[Any] = [] if self.adjusted is None else [self.adjusted.fit,
+                                                             self.adjusted.km]
+        if self.episodes is not None:
+            extra += [self.episodes.mcf]
         return collect_cautions([self.headline_result(), *extra, self.cox, self.ph, self.rmst,
                                  self.km, self.logrank, self.incidence], threshold=self.threshold,
                                 people=self.population.words(), rename=self._renames())
@@ -495,8 +514,11 @@ class SurvivalReport(Report):
         conf = f"{self.cox.confidence:.0%}"
         items = {"Design": self.design()["label"]}
         if self.reportable:
+            if self.episodes is not None:
+                items.update(self.episodes.glance_items())
             if self.adjusted is None:
-                items["Hazard ratio"] = (f"{_num(hr['hazard_ratio'])} ({conf} CI "
+                items["Hazard ratio" + ("" if self.episodes is None else
+                                        ", time to the first")] = (f"{_num(hr['hazard_ratio'])} ({conf} CI "
                                          f"{_num(hr['hr_ci_low'])} to {_num(hr['hr_ci_high'])})")
             for key, res in ((("Hazard ratio, weighted", self.adjusted.cox),
                               ("Hazard ratio, unadjusted", self.adjusted.unadjusted))
@@ -548,6 +570,14 @@ class SurvivalReport(Report):
                     "from which they could be worked out.")
         other = (f" Youth who left for other reasons ({self.competing}) are counted as "
                  "followed without the event up to the day they left." if self.competing else "")
+        if self.episodes is not None:
+            text = paragraphs(
+                "Each youth is followed from entry to the end of follow-up, through every one of "
+                f"their {self.episodes.label}; the first table counts the time to the first.")
+            return Block(text + table(shown, caption="Youth in the evaluation, time to the "
+                                      f"first of the {self.episodes.label}",
+                                      total_rows=("Youth followed",), note=note)
+                         + self.episodes.data_text(), text="The data")
         text = paragraphs(
             f"Each youth is followed from entry until the event or the end of follow-up.{other}")
         return Block(text + table(shown, caption="Youth in the evaluation",
@@ -595,9 +625,16 @@ class SurvivalReport(Report):
         formed = (f"Youth were assigned at random to {self.program_label} or to "
                   f"{self.comparison_label}. " if self.randomized else
                   f"Youth were not assigned to {self.program_label} at random. ")
+        lead: list[str] = []
+        if self.episodes is not None:
+            # repeated episodes first, then the time to the first one as without episodes
+            first, *more = self.episodes.method_text()
+            lead = [formed + first, *more]
+            formed = f"For the time to the first of the {self.episodes.label}, "
         return Block(paragraphs(
-            formed + "Kaplan–Meier curves estimate, for each group, the share of youth still "
-            "without "
+            *lead,
+            formed + "Kaplan–Meier curves estimate, for each group, "
+            "the share of youth still without "
             "the event at each point in time, allowing for youth followed for different lengths "
             "of time. A log-rank test compares the curves.",
             f"A Cox regression estimates the hazard ratio: how the program group's risk at any "
@@ -652,6 +689,9 @@ class SurvivalReport(Report):
         caption = (f"Share of youth still without the event (youth who {self.event_label}); "
                    f"curves stop where fewer than {self.threshold} youth remain at risk.")
         html = ""
+        if self.episodes is not None:
+            html += (self.episodes.findings_html() + "<h3>The first of the "
+                     f"{esc(self.episodes.label)}</h3>")
         if a is not None:
             alt = "Weighted " + alt[0].lower() + alt[1:]
             caption = (f"Share of youth still without the event (youth who {self.event_label}), "
@@ -722,7 +762,9 @@ class SurvivalReport(Report):
         }, index=cf["term"])
         html += table(cox_rows, caption="Cox regression" + (
                           "" if a is None else ", unweighted, adjusting for the characteristics "
-                          "in the model"), total_rows=(),
+                          "in the model") + ("" if self.episodes is None else
+                                             f", time to the first of the "
+                                             f"{self.episodes.label}"), total_rows=(),
                       note=f"Ties: {self.cox.ties}; concordance {self.cox.concordance:.2f}.")
         forest = forest_figure(
             pd.DataFrame({"term": cf["term"], "estimate": cf["hazard_ratio"],
@@ -907,6 +949,8 @@ class SurvivalReport(Report):
                             "incidence table gives." if self.incidence is not None
                             and self.adjusted is None else
                             ", which is higher than the share who actually had the event."))
+        if self.episodes is not None:
+            items += self.episodes.limitations()
         return items + [str(c) for c in limiting(self.cautions())]
 
     @spoken
@@ -939,6 +983,14 @@ class SurvivalReport(Report):
                 "estimate": val(hr["hazard_ratio"]), "ci_low": val(hr["hr_ci_low"]),
                 "ci_high": val(hr["hr_ci_high"]), "p_value": val(hr["p_value"]),
                 "units": "hazard ratio"}
+        elif self.episodes is not None:
+            hr = self.episodes.rate_row
+            headline = {"estimand": f"rate ratio of all {self.episodes.label} (Andersen–Gill, "
+                                    f"robust by youth), {self.program_label} vs "
+                                    f"{self.comparison_label}",
+                        "estimate": val(hr["hazard_ratio"]), "ci_low": val(hr["hr_ci_low"]),
+                        "ci_high": val(hr["hr_ci_high"]), "p_value": val(hr["p_value"]),
+                        "units": "rate ratio"}
         elif self.ph_holds:
             headline = {"estimand": f"hazard ratio (youth who {self.event_label}), "
                                     f"{self.program_label} vs {self.comparison_label}",
@@ -954,9 +1006,11 @@ class SurvivalReport(Report):
         headline.update({
             "alpha": self.cox.alpha,
             "n": self.cox.n if shown and self.totals_shown()["followed"] else None,
-            "effect_size": {"name": "hazard_ratio", "estimate": val(hr["hazard_ratio"]),
+            "effect_size": {"name": "hazard_ratio" if self.episodes is None else "rate_ratio",
+                            "estimate": val(hr["hazard_ratio"]),
                             "ci_low": val(hr["hr_ci_low"]), "ci_high": val(hr["hr_ci_high"])},
-            "suppressed": not shown, "digits": 2 if self.ph_holds or adj else 1,
+            "suppressed": not shown,
+            "digits": 2 if self.ph_holds or adj or self.episodes is not None else 1,
         })
         estimates = []
         if shown:
@@ -964,6 +1018,9 @@ class SurvivalReport(Report):
                 for label, fit in (("weighted", adj.cox), ("unadjusted", adj.unadjusted)):
                     for rec in shown_frame(fit).to_dict("records"):
                         estimates.append({**rec, "term": f"{label} hazard ratio: {rec['term']}"})
+            if self.episodes is not None:
+                for rec in shown_frame(self.episodes.rate).to_dict("records"):
+                    estimates.append({**rec, "term": f"rate ratio: {rec['term']}"})
             for res in (self.cox, self.rmst):
                 estimates += shown_frame(res).to_dict("records")
             for _, row in self.curves.at(self.times).iterrows():
@@ -995,9 +1052,12 @@ class SurvivalReport(Report):
                     sample[key] = int(counts.loc[row, col])
         doc = resultsdoc.build(
             design=self.design(),
-            outcome={"name": self.duration, "label": f"time to event (youth who "
-                     f"{self.event_label})", "units": self.time_unit,
-                     "lower_is_better": False},
+            outcome=({"name": self.duration, "label": f"time to event (youth who "
+                      f"{self.event_label})", "units": self.time_unit,
+                      "lower_is_better": False} if self.episodes is None else
+                     {"name": self.episodes.label, "label": f"{self.episodes.label} per "
+                      "youth (repeated episodes)", "units": "rate ratio",
+                      "lower_is_better": self.lower_is_better}),
             headline=headline, estimates=estimates, sample=sample, suppressed=hidden,
             finding=self.headline(), evidence=self.evidence(),
             limitations=self.limitation_list(), cautions=self.cautions(),
@@ -1009,6 +1069,8 @@ class SurvivalReport(Report):
             "holds": self.ph_holds}}
         if adj is not None and shown:
             doc["checks"]["covariate_balance"] = covariate_balance(adj, threshold=self.threshold)
+        if self.episodes is not None and shown:
+            doc["checks"]["episodes"] = self.episodes.results()
         if self.subdistribution is not None and shown:
             f = self.subdistribution.to_frame().iloc[0]
             doc["checks"]["subdistribution"] = {

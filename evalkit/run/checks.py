@@ -56,10 +56,22 @@ def _group_name(value: Any, params: Mapping[str, Any]) -> str:
 
 
 def follow_up(cfg: EvaluationConfig, data: pd.DataFrame) -> dict[Any, float]:
-    """Longest observed time in each group of a survival evaluation."""
+    """Longest observed time in each group of a survival evaluation.
+
+    With ``episodes`` it is the time to the first episode (or the end of follow-up), which
+    :func:`evalkit.methods.episodes.episode_data` works out; that call raises
+    ``EvalDataError`` naming the youth and rows of episodes that cannot be read.
+    """
     p = cfg.parameters
-    d = data[[p["duration"], p["group"]]].dropna()
-    return {g: float(t) for g, t in d.groupby(p["group"])[p["duration"]].max().items()}
+    duration = p["duration"]
+    if p.get("episodes"):
+        from evalkit.methods.episodes import FIRST_DURATION, episode_data
+
+        data = episode_data(data, cfg.id_column or "", p["episodes"], group=p["group"],
+                            covariates=p.get("covariates") or ()).first
+        duration = FIRST_DURATION
+    d = data[[duration, p["group"]]].dropna()
+    return {g: float(t) for g, t in d.groupby(p["group"])[duration].max().items()}
 
 
 def resolve_parameters(cfg: EvaluationConfig, data: pd.DataFrame) -> EvaluationConfig:
@@ -158,6 +170,24 @@ def _survival(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:
             f"{'is' if len(late) == 1 else 'are'} beyond the follow-up of {who}, whose "
             f"longest observed time is {_fmt(shortest)} {unit}; the share with the event "
             "there would only repeat the last observed value. Use times of at most "
+            f"{_fmt(shortest)}.")))
+    eps = p.get("episodes")
+    if not eps:
+        return out
+    from evalkit.methods.episodes import episode_data
+
+    rows = episode_data(data, cfg.id_column or "", eps, group=p["group"],
+                        covariates=p.get("covariates") or ()).intervals
+    longest = rows.groupby(p["group"])["stop"].max()
+    shortest_group, shortest = longest.idxmin(), float(longest.min())
+    who = _group_name(shortest_group, p)
+    late = [t for t in eps.get("days") or [] if t > shortest]
+    if late:
+        out.append(Finding("error", "parameters.episodes.days", (
+            f"{', '.join(_fmt(t) for t in late)} {unit} "
+            f"{'is' if len(late) == 1 else 'are'} beyond the follow-up of {who}, whose "
+            f"longest follow-up is {_fmt(shortest)} {unit}; the mean number of episodes "
+            f"there would only repeat the last observed value. Use days of at most "
             f"{_fmt(shortest)}.")))
     return out
 

@@ -247,7 +247,7 @@ def _kind_ok(value: Any, kind: str) -> TypeGuard[Any]:
     if kind in ("number", "alpha", "unit"):
         return (isinstance(value, (int, float)) and not isinstance(value, bool)
                 and _finite(value))
-    if kind in ("mapping", "adjust"):
+    if kind in ("mapping", "adjust", "episodes"):
         return isinstance(value, dict)
     if kind == "population":
         return (isinstance(value, str) and value.strip() != "") or (
@@ -267,6 +267,7 @@ _KIND_WORDS = {
     "binary_outcomes": "a list of {pre: column, post: column, label: text} mappings",
     "mapping": "a mapping of keys to values",
     "adjust": "a mapping {covariates: [columns], method: ..., estimand: ..., missing: ...}",
+    "episodes": "a mapping {entry: column, exit: column, day: column, ...}",
     "population": "{singular: word, plural: word} or one word",
     "labels": "a mapping of column names to display names",
 }
@@ -486,12 +487,68 @@ def _check_template_rules(spec: TemplateSpec, raw: dict, params: dict[str, Any],
     if spec.name in ("prepost", "survival"):
         _check_adjust(params, problems)
     if spec.name == "survival":
+        _check_episodes(params, problems)
         times = params.get("times")
         if _kind_ok(times, "numbers") and any(t <= 0 for t in times):
             problems.append(f"'parameters.times' must be positive times, not {times!r}")
         tau = params.get("tau")
         if _kind_ok(tau, "number") and tau <= 0:
             problems.append(f"'parameters.tau' must be a positive time, not {tau!r}")
+
+
+def _check_episodes(params: dict[str, Any], problems: list[str]) -> None:
+    """The survival template's ``episodes`` block, or ``duration`` and ``event`` without it.
+
+    Defaults are filled in for the keys left out (``days``: the ``times`` parameter, ``label``
+    "episodes", ``change_label`` "the change").
+    """
+    from evalkit.methods.episodes import EPISODE_KEYS
+
+    eps = params.get("episodes")
+    if eps is None:
+        for key in ("duration", "event"):
+            if not params.get(key):
+                problems.append(f"missing required key 'parameters.{key}' (one row per "
+                                "youth: the time to the event and whether it happened), or "
+                                "give 'parameters.episodes' for data with one row per episode")
+        return
+    if not _kind_ok(eps, "episodes"):
+        return  # _check_param named it
+    where = "parameters.episodes"
+    for key in eps:
+        if key not in EPISODE_KEYS:
+            problems.append(f"unknown key '{where}.{key}'" + _suggest(str(key), EPISODE_KEYS))
+    for key in ("entry", "exit", "day"):
+        if key not in eps:
+            problems.append(f"missing required key '{where}.{key}' ({EPISODE_KEYS[key]})")
+        elif not _kind_ok(eps[key], "column"):
+            problems.append(f"'{where}.{key}' must be a column name, not {_short(eps[key])}")
+    if eps.get("change") is not None and not _kind_ok(eps["change"], "column"):
+        problems.append(f"'{where}.change' must be a column name, not {_short(eps['change'])}")
+    for key in ("label", "change_label"):
+        if eps.get(key) is not None and not (_kind_ok(eps[key], "str") and eps[key].strip()):
+            problems.append(f"'{where}.{key}' must be non-empty text, not {_short(eps[key])}")
+    days = eps.get("days")
+    if days is not None and not (_kind_ok(days, "numbers") and all(d > 0 for d in days)):
+        problems.append(f"'{where}.days' must be a list of positive times since entry, not "
+                        f"{_short(days)}")
+    for key, why in (("duration", "the time to the first episode is worked out from the "
+                                  "episodes"),
+                     ("event", "whether a first episode happened is worked out from the "
+                               "episodes"),
+                     ("event_type", "competing exits are not analysed with repeated episodes"),
+                     ("adjust", "the adjustment by weighting or matching is for one row per "
+                                "youth; the rate model adjusts for 'parameters.covariates'")):
+        if params.get(key):
+            problems.append(f"'parameters.{key}' cannot be used with '{where}': {why}; remove "
+                            "it")
+    if not problems:
+        params["episodes"] = {
+            "entry": eps["entry"], "exit": eps["exit"], "day": eps["day"],
+            "days": list(days if days is not None else params.get("times") or [30, 90, 180]),
+            "label": (eps.get("label") or "episodes").strip(),
+            "change": eps.get("change") or None,
+            "change_label": (eps.get("change_label") or "the change").strip()}
 
 
 def _check_its(params: dict[str, Any], problems: list[str]) -> None:

@@ -39,7 +39,8 @@ class Param:
     ``choices``), ``"binary_outcomes"`` (a list of ``{pre, post, label}`` mappings) or
     ``"adjust"`` (the prepost and survival ``adjust`` mapping, keys in
     :data:`evalkit.methods.adjustment.ADJUST_CHOICES` and
-    ``covariates``).
+    ``covariates``) or ``"episodes"`` (the survival ``episodes`` mapping, keys in
+    :data:`evalkit.methods.episodes.EPISODE_KEYS`).
     ``default`` is what a config that omits the parameter gets; the example ``evalkit new``
     writes for a required parameter is the notebook's own sample value
     (:func:`notebook_parameters`).
@@ -153,6 +154,11 @@ def _survival_columns(p: Mapping[str, Any], id_column: str | None) -> list[Colum
     from evalkit.methods.adjustment import adjust_columns
     from evalkit.methods.survival import columns
 
+    if p.get("episodes"):
+        from evalkit.methods.episodes import episode_columns
+
+        return episode_columns(id_column or "", p["episodes"], group=p["group"],
+                               covariates=p.get("covariates") or ())
     return adjust_columns(
         columns(p["duration"], p["event"], group=p["group"], id=id_column,
                 covariates=p.get("covariates") or (), event_type=p.get("event_type")),
@@ -164,9 +170,10 @@ SURVIVAL = TemplateSpec(
     design="Time to event, program group vs comparison group",
     description="Time until an event (runaway, re-exploitation, re-arrest) in two groups.",
     params=(
-        Param("duration", "column", "time from entry to the event or the end of follow-up",
-              True),
-        Param("event", "column", "1 if the event happened, 0 if follow-up ended first", True),
+        Param("duration", "column", "time from entry to the event or the end of follow-up "
+              "(required unless the data are episodes)", nullable=True),
+        Param("event", "column", "1 if the event happened, 0 if follow-up ended first "
+              "(required unless the data are episodes)", nullable=True),
         Param("group", "column", "0/1 column: 1 for the program group", True),
         Param("event_label", "str", "the event, worded to follow 'youth who ...' "
               "(e.g. 'ran away from placement')", True),
@@ -201,6 +208,11 @@ SURVIVAL = TemplateSpec(
               "{covariates: [columns], method: weighting or matching, estimand: ATT, ATE or "
               "ATO (default ATT), missing: complete-case}: the hazard ratio and the curves are "
               "weighted; empty for none", nullable=True),
+        Param("episodes", "episodes", "data with repeated episodes, one row per episode, as "
+              "{entry: column, exit: column, day: column, days: [times], label: words, change: "
+              "column, change_label: words}: the mean number of episodes over time and the "
+              "rate ratio of all episodes are added, and the time to the first episode "
+              "replaces duration and event; empty for one row per youth", nullable=True),
     ),
     columns=_survival_columns,
 )
