@@ -202,8 +202,9 @@ def new_config_text(slug: str, template: str, near: Path | None = None) -> str:
         "parameters:",
     ]
     for p in spec.params:
-        if p.required:
-            lines.append(f"  # {p.help} (required)")
+        if p.required or p.required_unless:
+            lines.append(f"  # {p.help} (required" + (f" unless {p.required_unless} is given)"
+                                                     if p.required_unless else ")"))
             example = samples.get(p.name)
             example = "CHANGE_ME" if example is None else example
             lines.append(f"  {p.name}: {_yaml_value(example)}  # CHANGE ME")
@@ -224,7 +225,8 @@ def keys_text(template: str) -> str:
     if spec.name == "did":
         rows = [(k, "required" if k == "id_column" else r, h) for k, r, h in rows]
     rows += [(f"parameters.{p.name}", "required" if p.required else "optional",
-              p.help.split(";")[0]) for p in spec.params]
+              p.help.split(";")[0] + (f" (required unless {p.required_unless} is given)"
+                                      if p.required_unless else "")) for p in spec.params]
     w = max(len(r[0]) for r in rows)
     return "\n".join(f"  {k:<{w}}  {r:<8}  {h}" for k, r, h in rows)
 

@@ -58,7 +58,7 @@ def test_validate_checks_configs_and_data_without_running(workspace):
     r = evalkit("validate", cwd=workspace)
     assert r.returncode == 1
     assert "FAILED  evaluations/mentoring-site-a.yaml" in r.stdout
-    assert "8 valid, 1 with problems" in r.stdout
+    assert "9 valid, 1 with problems" in r.stdout
     assert not (workspace / "reports").exists()
 
 

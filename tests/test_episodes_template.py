@@ -113,7 +113,9 @@ def test_defaults_are_filled_in(tmp_path):
     ({"episodes": {**SPEC, "days": [0, 90]}}, "'parameters.episodes.days' must be a list of "
                                               "positive times"),
     ({"episodes": {**SPEC, "exit": 7}}, "'parameters.episodes.exit' must be a column name"),
-    ({"episodes": None}, "missing required key 'parameters.duration'"),
+    ({"episodes": None}, "missing required key 'parameters.duration' (time from entry to the "
+                         "event or the end of follow-up), needed unless 'parameters.episodes' "
+                         "is given"),
 ])
 def test_config_problems_are_named(tmp_path, change, message):
     problems = _problems(sample_config(tmp_path, "runaway-episodes", **change))

@@ -37,7 +37,7 @@ def test_every_sample_evaluation_renders(sample_run):
     for slug in SLUGS:
         assert {p.name for p in (reports / slug).iterdir()} == {
             "report.html", "report.ipynb", "results.json", "manifest.json"}
-    assert len(lines) == 10 and all(re.match(r"\[\d+/10\] ok\s", line) for line in lines)
+    assert len(lines) == 10 and all(re.match(r"\[\s*\d+/10\] ok\s", line) for line in lines)
     assert not list(reports.glob(".tmp-*"))
 
 

@@ -436,13 +436,15 @@ class SurvivalReport(Report):
         dict
             ``{"code", "label"}``: randomized or comparison-group time to event.
         """
+        what = ("time to event" if self.episodes is None else
+                f"repeated {self.episodes.label} and time to the first")
         if self.randomized:
             return {"code": "randomized_time_to_event",
                     "label": f"{self.program_label.capitalize()} vs {self.comparison_label}, "
-                             "assigned at random, time to event"}
+                             f"assigned at random, {what}"}
         return {"code": "time_to_event_comparison",
-                "label": f"{self.program_label.capitalize()} vs {self.comparison_label}, time "
-                         "to event"}
+                "label": f"{self.program_label.capitalize()} vs {self.comparison_label}, "
+                         f"{what}"}
 
     def headline_result(self) -> Any:
         """The result behind the headline.

@@ -398,6 +398,10 @@ def load_config(path: str | Path) -> EvaluationConfig:
                 problems.append(f"missing required key 'parameters.{prm.name}' ({prm.help})")
             else:
                 params[prm.name] = copy.deepcopy(prm.default)
+            other = prm.required_unless
+            if other and params.get(prm.name) is None and given.get(other) is None:
+                problems.append(f"missing required key 'parameters.{prm.name}' ({prm.help}), "
+                                f"needed unless 'parameters.{other}' is given")
         if (spec.name == "prepost" and not params.get("group")
                 and (params.get("covariates") or params.get("cluster"))):
             problems.append("'parameters.covariates' and 'parameters.cluster' need "
@@ -506,12 +510,7 @@ def _check_episodes(params: dict[str, Any], problems: list[str]) -> None:
 
     eps = params.get("episodes")
     if eps is None:
-        for key in ("duration", "event"):
-            if not params.get(key):
-                problems.append(f"missing required key 'parameters.{key}' (one row per "
-                                "youth: the time to the event and whether it happened), or "
-                                "give 'parameters.episodes' for data with one row per episode")
-        return
+        return  # duration and event are then required (Param.required_unless)
     if not _kind_ok(eps, "episodes"):
         return  # _check_param named it
     where = "parameters.episodes"

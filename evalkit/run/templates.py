@@ -43,7 +43,8 @@ class Param:
     :data:`evalkit.methods.episodes.EPISODE_KEYS`).
     ``default`` is what a config that omits the parameter gets; the example ``evalkit new``
     writes for a required parameter is the notebook's own sample value
-    (:func:`notebook_parameters`).
+    (:func:`notebook_parameters`). A parameter ``required_unless`` another is required when
+    that other one is not given (and ``evalkit new`` writes it as a required one).
     """
 
     name: str
@@ -53,6 +54,9 @@ class Param:
     default: Any = None
     nullable: bool = False
     choices: tuple[str, ...] = ()
+    #: Required unless this other parameter is given (the survival template's ``duration``
+    #: and ``event`` are worked out from ``episodes`` when that is given).
+    required_unless: str | None = None
 
 
 @dataclass(frozen=True)
@@ -170,10 +174,10 @@ SURVIVAL = TemplateSpec(
     design="Time to event, program group vs comparison group",
     description="Time until an event (runaway, re-exploitation, re-arrest) in two groups.",
     params=(
-        Param("duration", "column", "time from entry to the event or the end of follow-up "
-              "(required unless the data are episodes)", nullable=True),
-        Param("event", "column", "1 if the event happened, 0 if follow-up ended first "
-              "(required unless the data are episodes)", nullable=True),
+        Param("duration", "column", "time from entry to the event or the end of follow-up",
+              nullable=True, required_unless="episodes"),
+        Param("event", "column", "1 if the event happened, 0 if follow-up ended first",
+              nullable=True, required_unless="episodes"),
         Param("group", "column", "0/1 column: 1 for the program group", True),
         Param("event_label", "str", "the event, worded to follow 'youth who ...' "
               "(e.g. 'ran away from placement')", True),
