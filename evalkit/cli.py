@@ -1,21 +1,25 @@
-"""The ``evalkit`` command: ``run``, ``list``, ``validate`` and ``new``.
+"""The ``evalkit`` command: ``run``, ``list``, ``validate``, ``new`` and ``export``.
 
-    evalkit run [PATH ...] [-j N] [--only SLUG] [--reports DIR] [--pdf]
+    evalkit run [PATH ...] [-j N] [--only SLUG] [--reports DIR] [--pdf] [--force]
     evalkit list [PATH ...]
     evalkit validate [PATH ...]
     evalkit new SLUG --template prepost [--dir evaluations]
+    evalkit export [--format csv|json] [--reports DIR] [-o FILE]
 
 PATH is a config file or a folder of them (default: ``evaluations/``). Exit status is 0 when
-everything succeeded, 1 when any evaluation or config failed, 2 for a usage error.
+everything succeeded (or was up to date), 1 when any evaluation or config failed, 2 for a
+usage error, 3 when another run holds the reports folder (then nothing ran).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main"]
 
@@ -39,7 +43,7 @@ def _configs(paths: Sequence[str], only: Sequence[str] | None = None) -> list[Pa
 def _cmd_run(args: argparse.Namespace) -> int:
     import time
 
-    from evalkit.run.batch import default_jobs, run_all
+    from evalkit.run.batch import ReportsLocked, default_jobs, run_all
 
     configs = _configs(args.paths, args.only)
     if not configs:
@@ -49,18 +53,85 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"Running {len(configs)} evaluation(s) with {min(jobs, len(configs))} worker(s)...",
           flush=True)
     t0 = time.perf_counter()
-    outcomes = run_all(configs, args.reports, jobs=jobs, echo=lambda s: print(s, flush=True),
-                       pdf=args.pdf)
+    try:
+        with _live_progress(len(configs)) as (echo, progress):
+            outcomes = run_all(configs, args.reports, jobs=jobs, echo=echo, pdf=args.pdf,
+                               force=args.force, progress=progress)
+    except ReportsLocked as exc:
+        print(f"evalkit: {exc}", file=sys.stderr)
+        return 3
     failed = [o for o in outcomes if not o.ok]
+    fresh = sum(1 for o in outcomes if o.skipped)
     index = Path(args.reports) / "index.html"
     index_error = getattr(outcomes, "index_error", None)
     where = ("Portfolio index not written (see above)" if index_error
              else f"Portfolio index: {index.resolve()}")
     print(
-        f"\n{len(outcomes) - len(failed)} succeeded, {len(failed)} failed in "
-        f"{time.perf_counter() - t0:.1f} s. {where}"
+        f"\n{len(outcomes) - len(failed) - fresh} succeeded, "
+        + (f"{fresh} up to date, " if fresh else "")
+        + f"{len(failed)} failed in {time.perf_counter() - t0:.1f} s. {where}"
     )
     return 1 if failed or index_error else 0
+
+
+@contextlib.contextmanager
+def _live_progress(total: int):
+    """``(echo, progress)`` for :func:`~evalkit.run.batch.run_all`.
+
+    On a terminal a live line (done/total, failures, elapsed time and the time left, drawn by
+    rich) stays under the finished evaluations' lines; otherwise plain lines, one per
+    evaluation, as a log file wants them.
+    """
+    if not sys.stdout.isatty():
+        yield (lambda line: print(line, flush=True)), None
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(highlight=False)
+    bar = Progress(TextColumn("evaluations"), BarColumn(), MofNCompleteColumn(),
+                   TextColumn("{task.fields[failed]} failed"), TimeElapsedColumn(),
+                   TextColumn("left"), TimeRemainingColumn(), console=console, transient=True)
+    task = bar.add_task("run", total=total, failed=0)
+    failures = 0
+
+    def progress(outcome: Any, done: int, _total: int) -> None:
+        nonlocal failures
+        failures += not outcome.ok
+        bar.update(task, completed=done, failed=failures)
+
+    with bar:
+        yield (lambda line: console.print(line, markup=False, soft_wrap=True)), progress
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from evalkit.export import export_rows, write_export
+
+    reports = Path(args.reports)
+    if not reports.is_dir():
+        print(f"evalkit: no reports folder {reports} (run `evalkit run` first)", file=sys.stderr)
+        return 1
+    result = export_rows(reports)
+    try:
+        text = write_export(result, args.format, args.output)
+    except OSError as exc:
+        print(f"evalkit: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    if args.output is None:
+        sys.stdout.write(text)
+    n_eval = len({r["slug"] for r in result.rows})
+    print(f"Exported {len(result.rows)} row(s) from {n_eval} evaluation(s)"
+          + (f" to {args.output}" if args.output else ""), file=sys.stderr)
+    for slug, why in sorted(result.left_out.items()):
+        print(f"left out {slug}: {why}", file=sys.stderr)
+    return 1 if result.left_out else 0
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
@@ -283,12 +354,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reports", default="reports", help="output folder (default: reports/)")
     run.add_argument("--pdf", action="store_true",
                      help="also print report.pdf with headless Chromium")
+    run.add_argument("--force", action="store_true",
+                     help="run every evaluation, even one whose report is up to date (same "
+                          "config, data, template and software as its last good report)")
     run.set_defaults(func=_cmd_run)
 
     lst = sub.add_parser("list", help="list configured evaluations and their last run")
     lst.add_argument("paths", nargs="*")
     lst.add_argument("--reports", default="reports")
     lst.set_defaults(func=_cmd_list)
+
+    exp = sub.add_parser(
+        "export", help="write the findings of every report as one table (CSV or JSON)",
+        description="One row per evaluation and estimand (headline first), for "
+                    "clearinghouses and partner agencies: design, outcome domain, estimate, "
+                    "CI, effect size, evidence rating and cautions; withheld values are empty. "
+                    "Each evaluation's rows are leak-checked against its data's identifiers. "
+                    "The columns are documented in evalkit.export.")
+    exp.add_argument("--format", choices=("csv", "json"), default="csv")
+    exp.add_argument("--reports", default="reports", help="reports folder (default: reports/)")
+    exp.add_argument("-o", "--output", default=None,
+                     help="file to write (default: standard output)")
+    exp.set_defaults(func=_cmd_export)
 
     val = sub.add_parser("validate", help="check configs and their data without running")
     val.add_argument("paths", nargs="*")

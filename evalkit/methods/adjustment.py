@@ -29,6 +29,11 @@ from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.cox import CoxResult
 from evalkit.methods.effect_sizes import g_variance, hedges_g_wwc, improvement_index
 from evalkit.methods.matching import Matched, match
+from evalkit.methods.options import (  # re-exported here
+    ADJUST_CHOICES,
+    ADJUST_IMPUTE_DEFAULTS,
+    ADJUST_MISSING_PLANNED,
+)
 from evalkit.methods.propensity import Weights, ess, propensity
 from evalkit.methods.weighted_effect import WeightedEffect, effect
 from evalkit.missing import PooledEstimate, impute, pool
@@ -38,18 +43,6 @@ __all__ = ["ADJUST_CHOICES", "ADJUST_DEFAULTS", "ADJUST_ESTIMANDS", "ADJUST_IMPU
            "ADJUST_METHODS", "ADJUST_MISSING", "ADJUST_MISSING_PLANNED", "Adjustment",
            "Balanced", "Imputation", "adjust_columns", "adjust_comparison"]
 
-#: The keys of the ``adjust`` block and the values each may take (the first is the default;
-#: ``covariates`` is a list of columns and has none).
-ADJUST_CHOICES: dict[str, tuple[str, ...]] = {
-    "method": ("weighting", "matching"),
-    "estimand": ("ATT", "ATE", "ATO"),
-    "missing": ("complete-case", "impute"),
-}
-#: Values of ``adjust.missing`` that are planned but not available yet (none at present).
-ADJUST_MISSING_PLANNED: tuple[str, ...] = ()
-#: The numeric keys of the ``adjust`` block used with ``missing: impute`` and their defaults:
-#: the number of imputed data sets and the seed of the imputations' random draws.
-ADJUST_IMPUTE_DEFAULTS: dict[str, int] = {"imputations": 20, "seed": 1}
 ADJUST_METHODS = ADJUST_CHOICES["method"]
 ADJUST_ESTIMANDS = ADJUST_CHOICES["estimand"]
 ADJUST_MISSING = ADJUST_CHOICES["missing"]

@@ -18,24 +18,12 @@ import numpy as np
 import pandas as pd
 
 from evalkit.data import Column
+from evalkit.methods.options import EPISODE_KEYS
 from evalkit.methods.recurrent import split_episodes
 
 __all__ = ["EpisodeData", "episode_data", "episode_columns", "EPISODE_KEYS", "FIRST_DURATION",
            "FIRST_EVENT", "SWITCH"]
 
-#: The keys of the survival template's ``episodes`` mapping, with what each holds.
-EPISODE_KEYS: dict[str, str] = {
-    "entry": "column: when the youth's follow-up began (program entry), a day number or a date",
-    "exit": "column: when follow-up ended, on the same scale",
-    "day": "column: when the episode began (one row per episode; empty for a youth without "
-           "any)",
-    "days": "times since entry at which to report the mean number of episodes (default: "
-            "the times parameter)",
-    "label": "the episodes as a plural noun, e.g. 'runaways' (default 'episodes')",
-    "change": "column (optional): when a change during follow-up happened (e.g. a placement "
-              "change), empty if none; it enters the rate model as a time-varying covariate",
-    "change_label": "the change in words (default 'the change')",
-}
 #: Columns of :attr:`EpisodeData.first`: time to the first episode and whether one was seen.
 FIRST_DURATION = "time_to_first"
 FIRST_EVENT = "first_episode"

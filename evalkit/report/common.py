@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,7 @@ import pandas as pd
 
 from evalkit.files import sha256_file
 from evalkit.report.html import Block, esc, key_values, paragraphs, table
+from evalkit.versions import REPORT_PACKAGES, package_versions  # re-exported
 
 __all__ = [
     "glance_block",
@@ -28,24 +27,6 @@ __all__ = [
     "collect_cautions",
     "cautions_html",
 ]
-
-#: Packages whose versions every report and manifest records.
-REPORT_PACKAGES = (
-    "evalkit-programs", "numpy", "pandas", "scipy", "statsmodels", "linearmodels",
-    "matplotlib", "papermill", "nbconvert", "nbformat", "ipykernel", "pyyaml",
-)
-
-
-def package_versions(names: Sequence[str] = REPORT_PACKAGES) -> dict[str, str]:
-    """Installed versions of ``names`` (and Python), ``"not installed"`` where absent."""
-    out = {"python": platform.python_version()}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
 
 def num(x: float, digits: int = 2) -> str:
     """A number for readers: fixed decimals, thousands separators, a true minus sign.

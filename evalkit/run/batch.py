@@ -7,6 +7,7 @@ import json
 import multiprocessing
 import os
 import signal
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from multiprocessing.connection import wait
@@ -15,7 +16,11 @@ from typing import Any
 
 from evalkit.run.execute import RunOutcome, _now, _os_error, run_evaluation
 
-__all__ = ["run_all", "format_outcome", "default_jobs", "BatchOutcomes"]
+__all__ = ["run_all", "format_outcome", "default_jobs", "BatchOutcomes", "ReportsLocked",
+           "LOCK_FILE"]
+
+#: The lock one ``evalkit run`` holds on its reports folder (a second one is refused).
+LOCK_FILE = ".evalkit-run.lock"
 
 #: Times an evaluation is started in all when the worker running it dies (a worker killed
 #: from outside, or one that ran out of memory): the first try and one retry on a fresh worker.
@@ -44,6 +49,8 @@ def _context():
 def format_outcome(o: RunOutcome, done: int, total: int) -> str:
     """The progress line (and, for a failure, the paragraph that explains it)."""
     width = len(str(total))
+    if o.skipped:
+        return f"[{done:>{width}}/{total}] {'up to date':<10} {o.slug:<28}  {o.report}"
     head = f"[{done:>{width}}/{total}] {'ok' if o.ok else 'FAILED':<6} {o.slug:<28} {o.seconds:6.1f} s"
     if o.ok:
         return f"{head}  {o.report}"
@@ -92,6 +99,34 @@ def _save_runs(reports_dir: Path, outcomes: Iterable[RunOutcome]) -> dict:
     return runs
 
 
+def _read_runs(reports_dir: Path) -> dict:
+    from evalkit.portfolio import RUNS_FILE
+
+    try:
+        runs = json.loads((reports_dir / RUNS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return runs if isinstance(runs, dict) else {}
+
+
+def _index_current(reports_dir: Path, outcomes: Sequence[RunOutcome], before: dict,
+                   after: dict) -> bool:
+    """Whether ``index.html`` already shows what a rebuild would (nothing ran, nothing moved).
+
+    True only when every evaluation of this run was up to date and was already ``ok``, the
+    evaluations listed are the same, and no ``results.json`` is newer than the index. A
+    no-change run then leaves the index as it is instead of drawing it again.
+    """
+    index = reports_dir / "index.html"
+    if not index.is_file() or not outcomes or not all(o.skipped for o in outcomes):
+        return False
+    if set(before) != set(after) or any(
+            (before.get(o.slug) or {}).get("status") != "ok" for o in outcomes):
+        return False
+    built = index.stat().st_mtime
+    return all(p.stat().st_mtime <= built for p in reports_dir.glob("*/results.json"))
+
+
 class BatchOutcomes(list):
     """The outcomes of a batch, in the order they finished.
 
@@ -99,6 +134,48 @@ class BatchOutcomes(list):
     """
 
     index_error: str | None = None
+
+
+class ReportsLocked(RuntimeError):
+    """Another ``evalkit run`` is writing to the same reports folder; nothing was run."""
+
+
+@contextlib.contextmanager
+def _locked(reports_dir: Path, slugs: Sequence[str]):
+    """Hold the reports folder's run lock, or raise :class:`ReportsLocked` at once.
+
+    The lock is an OS file lock (``filelock``): it is released when this process ends, however
+    it ends, so a crashed run never leaves the folder locked. Who holds it is written beside
+    it for the message of the run that is refused.
+    """
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(reports_dir / LOCK_FILE))
+    who = reports_dir / (LOCK_FILE + ".owner")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        try:
+            owner = json.loads(who.read_text(encoding="utf-8"))
+            by = f" (process {owner['pid']}, started {owner['started_at']})"
+        except (OSError, ValueError, KeyError, TypeError):
+            by = ""
+        raise ReportsLocked(
+            f"the reports folder {reports_dir.resolve()} is in use by another evalkit run{by}; "
+            f"wait for it to finish, or use another --reports folder. Not run: "
+            f"{', '.join(slugs)}") from None
+    except OSError:  # a read-only folder: each evaluation reports it, and nothing is written
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):
+            who.write_text(json.dumps({"pid": os.getpid(), "started_at": _now()}),
+                           encoding="utf-8")
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            who.unlink()
+        lock.release()
 
 
 def _died(exitcode: int | None) -> str:
@@ -211,28 +288,65 @@ def run_all(
     jobs: int | None = None,
     echo: Callable[[str], None] = print,
     pdf: bool = False,
+    force: bool = False,
+    progress: Callable[[RunOutcome, int, int], None] | None = None,
 ) -> BatchOutcomes:
     """Run every config, ``jobs`` at a time in worker processes; write the portfolio index.
 
-    A failing evaluation is reported (slug, stage, cell and message) while the others finish,
-    whatever the failure: a broken config, unreadable data, a read-only or full reports
-    folder, or a worker process that died (its evaluation is retried once on a fresh worker).
-    If the index cannot be written, a paragraph says why and ``index_error`` holds it.
+    An evaluation whose last good report was made from the same inputs (its run key, see
+    :mod:`evalkit.run.incremental`) is not run again unless ``force``: its outcome says "up
+    to date". A failing evaluation is reported (slug, stage, cell and message) while the others
+    finish, whatever the failure: a broken config, unreadable data, a read-only or full
+    reports folder, or a worker process that died (its evaluation is retried once on a fresh
+    worker). If the index cannot be written, a paragraph says why and ``index_error`` holds
+    it. The index is rebuilt from every report's ``results.json``.
+
+    Parameters
+    ----------
+    configs
+        Config files.
+    reports_dir
+        The reports folder. One run at a time may write to it: a second is refused.
+    jobs
+        Evaluations run at once (default: the cores this process may use).
+    echo
+        Receives each finished evaluation's line (and notes).
+    pdf
+        Also print ``report.pdf``.
+    force
+        Run every evaluation, up to date or not.
+    progress
+        Called after each evaluation with its outcome, the number done and the total (a live
+        progress display).
 
     Returns
     -------
     BatchOutcomes
         In the order the evaluations finished.
-    """
-    from evalkit.portfolio import write_index
-    from evalkit.run.execute import clean_stale
 
+    Raises
+    ------
+    ReportsLocked
+        When another run holds the reports folder (nothing is run).
+    """
     reports_dir = Path(reports_dir)
     try:
         reports_dir.mkdir(parents=True, exist_ok=True)
-        clean_stale(reports_dir)
     except OSError:
         pass  # every evaluation reports the folder's problem with its own outcome
+    lock = (_locked(reports_dir, [Path(c).stem for c in configs]) if reports_dir.is_dir()
+            else contextlib.nullcontext())
+    with lock:
+        return _run_locked(configs, reports_dir, jobs, echo, pdf, force, progress)
+
+
+def _run_locked(configs, reports_dir: Path, jobs, echo, pdf, force, progress) -> BatchOutcomes:
+    from evalkit.portfolio import write_index
+    from evalkit.run.execute import clean_stale
+    from evalkit.run.incremental import up_to_date
+
+    with contextlib.suppress(OSError):
+        clean_stale(reports_dir)
     jobs = jobs or default_jobs()
     total = len(configs)
     outcomes = BatchOutcomes()
@@ -240,8 +354,20 @@ def run_all(
     def done(o: RunOutcome) -> None:
         outcomes.append(o)
         echo(format_outcome(o, len(outcomes), total))
+        if progress is not None:
+            progress(o, len(outcomes), total)
 
-    workers = min(jobs, total)
+    todo = []
+    for c in configs:
+        t = time.perf_counter()
+        if not force and up_to_date(c, reports_dir, pdf=pdf):
+            folder = reports_dir / Path(c).stem
+            done(RunOutcome(Path(c).stem, str(c), "ok", time.perf_counter() - t,
+                            report=str(folder / "report.html"), skipped=True))
+        else:
+            todo.append(c)
+    configs = todo
+    workers = min(jobs, len(configs))
     if workers <= 1:
         for c in configs:
             try:
@@ -253,8 +379,10 @@ def run_all(
     else:
         _run_pool([Path(c) for c in configs], reports_dir, workers, pdf, done, echo)
     try:
+        before = _read_runs(reports_dir)
         runs = _save_runs(reports_dir, outcomes)
-        write_index(reports_dir, runs)
+        if not _index_current(reports_dir, outcomes, before, runs):
+            write_index(reports_dir, runs)
     except OSError as exc:
         with contextlib.suppress(OSError):
             (reports_dir / "index.html.tmp").unlink()

@@ -506,7 +506,7 @@ def _check_episodes(params: dict[str, Any], problems: list[str]) -> None:
     Defaults are filled in for the keys left out (``days``: the ``times`` parameter, ``label``
     "episodes", ``change_label`` "the change").
     """
-    from evalkit.methods.episodes import EPISODE_KEYS
+    from evalkit.methods.options import EPISODE_KEYS
 
     eps = params.get("episodes")
     if eps is None:
@@ -586,8 +586,7 @@ def _check_adjust(params: dict[str, Any], problems: list[str]) -> None:
     adjust = params.get("adjust")
     if not _kind_ok(adjust, "adjust"):
         return
-    # imported only for a config that adjusts: the estimators' module is slow to import
-    from evalkit.methods.adjustment import (
+    from evalkit.methods.options import (
         ADJUST_CHOICES,
         ADJUST_IMPUTE_DEFAULTS,
         ADJUST_MISSING_PLANNED,

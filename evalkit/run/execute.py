@@ -57,6 +57,8 @@ class RunOutcome:
     message: str = ""
     report: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    #: Whether the run was skipped because the last good report is up to date.
+    skipped: bool = False
 
     @property
     def ok(self) -> bool:
@@ -75,13 +77,13 @@ class RunOutcome:
         Returns
         -------
         dict
-            ``slug, config, status, seconds`` (rounded to milliseconds), ``stage, message``
-            and ``report``.
+            ``slug, config, status, seconds`` (rounded to milliseconds), ``stage, message``,
+            ``report`` and ``skipped``.
         """
         return {
             "slug": self.slug, "config": self.config, "status": self.status,
             "seconds": round(self.seconds, 3), "stage": self.stage, "message": self.message,
-            "report": self.report,
+            "report": self.report, "skipped": self.skipped,
         }
 
 
@@ -615,12 +617,15 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
     from evalkit.data import write_frame
     from evalkit.files import sha256_file
     from evalkit.report import resultsdoc
-    from evalkit.report.common import package_versions
     from evalkit.run import checks
     from evalkit.run.engine import ENGINE_NAME, prestart
+    from evalkit.run.incremental import KEY_FIELD, run_key
     from evalkit.run.render import to_html
+    from evalkit.versions import package_versions
 
     slug = cfg.slug
+    # the inputs as they are when the run starts: a later change makes the report stale
+    key = run_key(cfg, pdf=pdf)
     ids = checks.identifier_columns(data, cfg.id_column, cfg.privacy_threshold,
                                     known_text=_config_text(cfg),
                                     places=cfg.template.ids_are_places(cfg.parameters))
@@ -724,6 +729,8 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
         "packages": package_versions(),
         "git": _git_commit(cfg.path.parent),
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+        KEY_FIELD: key["sha256"],
+        "run_key_inputs": {k: v for k, v in key.items() if k != "sha256"},
     }
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     if log.lines:
