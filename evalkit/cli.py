@@ -1,6 +1,7 @@
 """The ``evalkit`` command: ``run``, ``list``, ``validate``, ``new`` and ``export``.
 
     evalkit run [PATH ...] [-j N] [--only SLUG] [--reports DIR] [--pdf] [--force]
+                [--scheduler tcp://host:8786]
     evalkit list [PATH ...]
     evalkit validate [PATH ...]
     evalkit new SLUG --template prepost [--dir evaluations]
@@ -8,7 +9,8 @@
 
 PATH is a config file or a folder of them (default: ``evaluations/``). Exit status is 0 when
 everything succeeded (or was up to date), 1 when any evaluation or config failed, 2 for a
-usage error, 3 when another run holds the reports folder (then nothing ran).
+usage error, 3 when another run holds the reports folder, 4 when the Dask scheduler given does
+not answer (then nothing ran).
 """
 
 from __future__ import annotations
@@ -41,25 +43,32 @@ def _configs(paths: Sequence[str], only: Sequence[str] | None = None) -> list[Pa
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    import os
     import time
 
     from evalkit.run.batch import ReportsLocked, default_jobs, run_all
+    from evalkit.run.distributed import SCHEDULER_ENV, SchedulerUnreachable
 
     configs = _configs(args.paths, args.only)
     if not configs:
         print("evalkit: no evaluation configs found", file=sys.stderr)
         return 1
     jobs = args.jobs or default_jobs()
-    print(f"Running {len(configs)} evaluation(s) with {min(jobs, len(configs))} worker(s)...",
-          flush=True)
+    scheduler = args.scheduler or os.environ.get(SCHEDULER_ENV) or None
+    where_run = (f"on the Dask cluster at {scheduler}" if scheduler else
+                 f"with {min(jobs, len(configs))} worker(s)")
+    print(f"Running {len(configs)} evaluation(s) {where_run}...", flush=True)
     t0 = time.perf_counter()
     try:
         with _live_progress(len(configs)) as (echo, progress):
             outcomes = run_all(configs, args.reports, jobs=jobs, echo=echo, pdf=args.pdf,
-                               force=args.force, progress=progress)
+                               force=args.force, progress=progress, scheduler=scheduler)
     except ReportsLocked as exc:
         print(f"evalkit: {exc}", file=sys.stderr)
         return 3
+    except SchedulerUnreachable as exc:
+        print(f"evalkit: {exc}", file=sys.stderr)
+        return 4
     failed = [o for o in outcomes if not o.ok]
     fresh = sum(1 for o in outcomes if o.skipped)
     index = Path(args.reports) / "index.html"
@@ -354,6 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--reports", default="reports", help="output folder (default: reports/)")
     run.add_argument("--pdf", action="store_true",
                      help="also print report.pdf with headless Chromium")
+    run.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                     help="run each evaluation as a task on the Dask cluster whose scheduler "
+                          "is at ADDRESS (e.g. tcp://host:8786; default: $EVALKIT_SCHEDULER, "
+                          "else run locally)")
     run.add_argument("--force", action="store_true",
                      help="run every evaluation, even one whose report is up to date (same "
                           "config, data, template and software as its last good report)")

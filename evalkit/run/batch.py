@@ -290,6 +290,7 @@ def run_all(
     pdf: bool = False,
     force: bool = False,
     progress: Callable[[RunOutcome, int, int], None] | None = None,
+    scheduler: str | None = None,
 ) -> BatchOutcomes:
     """Run every config, ``jobs`` at a time in worker processes; write the portfolio index.
 
@@ -318,6 +319,9 @@ def run_all(
     progress
         Called after each evaluation with its outcome, the number done and the total (a live
         progress display).
+    scheduler
+        The address of a Dask scheduler (``tcp://host:8786``): each evaluation runs as a task
+        on its cluster instead of on local workers (:mod:`evalkit.run.distributed`).
 
     Returns
     -------
@@ -328,6 +332,8 @@ def run_all(
     ------
     ReportsLocked
         When another run holds the reports folder (nothing is run).
+    SchedulerUnreachable
+        When ``scheduler`` does not answer within 10 s (nothing is run).
     """
     reports_dir = Path(reports_dir)
     try:
@@ -337,10 +343,11 @@ def run_all(
     lock = (_locked(reports_dir, [Path(c).stem for c in configs]) if reports_dir.is_dir()
             else contextlib.nullcontext())
     with lock:
-        return _run_locked(configs, reports_dir, jobs, echo, pdf, force, progress)
+        return _run_locked(configs, reports_dir, jobs, echo, pdf, force, progress, scheduler)
 
 
-def _run_locked(configs, reports_dir: Path, jobs, echo, pdf, force, progress) -> BatchOutcomes:
+def _run_locked(configs, reports_dir: Path, jobs, echo, pdf, force, progress,
+                scheduler) -> BatchOutcomes:
     from evalkit.portfolio import write_index
     from evalkit.run.execute import clean_stale
     from evalkit.run.incremental import up_to_date
@@ -368,7 +375,15 @@ def _run_locked(configs, reports_dir: Path, jobs, echo, pdf, force, progress) ->
             todo.append(c)
     configs = todo
     workers = min(jobs, len(configs))
-    if workers <= 1:
+    if scheduler and configs:
+        from evalkit.run.distributed import SchedulerUnreachable, run_on_cluster
+
+        try:
+            run_on_cluster([Path(c) for c in configs], reports_dir, scheduler, pdf, done, echo)
+        except SchedulerUnreachable as exc:
+            raise SchedulerUnreachable(f"{exc}. Not run: "
+                                       f"{', '.join(Path(c).stem for c in configs)}") from None
+    elif workers <= 1:
         for c in configs:
             try:
                 o = run_evaluation(c, reports_dir, pdf=pdf)

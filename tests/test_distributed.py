@@ -1,0 +1,102 @@
+"""Evaluations as tasks on a real Dask cluster (``dask.distributed.LocalCluster``, 2 worker
+processes): the reports equal a local run's, failures stay isolated, a run that dies is
+submitted once more, and a scheduler that does not answer is named."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SAMPLE, custom_template, sample_config
+
+from evalkit.run import run_all
+from evalkit.run.distributed import SchedulerUnreachable
+
+distributed = pytest.importorskip("distributed", reason="the dask extra is not installed")
+
+STAMP = re.compile(rb'"(generated_at|started_at|finished_at|start_time|end_time|duration)"'
+                   rb': *[^,}]*|20\d\d-\d\d-\d\d[T ][0-9:.+Z-]+')
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as c:
+        yield c
+
+
+def _same(a: Path, b: Path) -> bool:
+    return STAMP.sub(b"X", a.read_bytes()) == STAMP.sub(b"X", b.read_bytes())
+
+
+def test_every_sample_evaluation_renders_as_a_local_run_does(cluster, tmp_path):
+    configs = sorted((ROOT / "evaluations").glob("*.yaml"))
+    local = run_all(configs, tmp_path / "local", jobs=2, echo=lambda s: None)
+    remote = run_all(configs, tmp_path / "dask", echo=lambda s: None,
+                     scheduler=cluster.scheduler_address)
+    assert all(o.ok for o in [*local, *remote]), [o.message for o in [*local, *remote]]
+    for c in configs:
+        for name in ("report.html", "report.ipynb", "results.json"):
+            assert _same(tmp_path / "local" / c.stem / name, tmp_path / "dask" / c.stem / name), \
+                (c.stem, name)
+    import json
+
+    m = json.loads((tmp_path / "dask" / "mentoring-site-a" / "manifest.json").read_text())
+    assert m["ran_on"] == "dask" and m["config"]["path"] == str(configs[3])
+    assert m["inputs"]["data"]["path"].startswith(str(ROOT))
+    # the same run key as a local run: a later local run finds the report up to date
+    again = run_all(configs[3:4], tmp_path / "dask", jobs=1, echo=lambda s: None)
+    assert again[0].skipped
+
+
+def test_a_run_that_dies_is_submitted_once_more_and_failures_stay_alone(cluster, tmp_path,
+                                                                       monkeypatch):
+    marker = tmp_path / "die-once"
+    marker.touch()
+    custom_template(tmp_path, (
+        "import os, pathlib\n"
+        f"_m = pathlib.Path({str(marker)!r})\n"
+        "if title.startswith('DIE') or (_m.exists() and not _m.unlink()):\n"
+        "    os.kill(os.getppid(), 9)\n"), monkeypatch)
+    once = sample_config(tmp_path, "mentoring-site-a", "once")
+    always = sample_config(tmp_path, "mentoring-site-a", "always", top_title="DIE every time")
+    bad = sample_config(tmp_path, "mentoring-site-a", "bad", post="no_such_column")
+    lines: list[str] = []
+    out = {o.slug: o for o in run_all([once, always, bad], tmp_path / "r", echo=lines.append,
+                                      scheduler=cluster.scheduler_address)}
+    assert out["once"].ok, out["once"].message
+    assert not out["always"].ok and "died" in out["always"].message
+    assert "twice" in out["always"].message
+    assert not out["bad"].ok and out["bad"].stage == "data"
+    # the message names the client's data file, not the worker's private copy
+    assert out["bad"].message.startswith(f"{SAMPLE / 'mentoring_site_a.csv'}: column "
+                                         "'no_such_column'")
+    assert "evalkit-task-" not in out["bad"].message
+    assert sum("submitting it once more" in line for line in lines) == 2  # once, always
+    assert (tmp_path / "r" / "once" / "report.html").is_file()
+    assert not (tmp_path / "r" / "always").exists()
+
+
+def test_a_scheduler_that_does_not_answer_is_named(tmp_path):
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    from evalkit.run import distributed as dist
+
+    address = f"tcp://127.0.0.1:{port}"
+    t = time.perf_counter()
+    with pytest.raises(SchedulerUnreachable, match=rf"no Dask scheduler answered at "
+                                                   rf"{address} within 2 s"):
+        dist.connect(address, timeout=2)
+    assert time.perf_counter() - t < 10
+    cfg = sample_config(tmp_path, "mentoring-site-a", "x")
+    dist_timeout = dist.CONNECT_TIMEOUT
+    try:
+        dist.CONNECT_TIMEOUT = 2
+        with pytest.raises(SchedulerUnreachable, match=r"Not run: x"):
+            run_all([cfg], tmp_path / "r", scheduler=address, echo=lambda s: None)
+    finally:
+        dist.CONNECT_TIMEOUT = dist_timeout
