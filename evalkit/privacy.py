@@ -363,16 +363,12 @@ def find_identifiers(text: str, identifiers: Iterable[object]) -> list[str]:
     if len(ids) == 0:
         return []
     starts = [m.start() for m in re.finditer(r"(?<![A-Za-z0-9])\S", body)]
-    ends = [m.end() for m in re.finditer(r"\S(?![A-Za-z0-9])", body)]
-    candidates: set[str] = set()
-    j0 = 0
-    for i in starts:
-        while j0 < len(ends) and ends[j0] <= i:
-            j0 += 1
-        j = j0
-        while j < len(ends) and ends[j] - i <= _MAX_TOKEN:
-            candidates.add(body[i:ends[j]])
-            j += 1
+    ends = {m.end() for m in re.finditer(r"\S(?![A-Za-z0-9])", body)}
+    # only spans as long as some identifier can match one: ids are usually of one or a few
+    # lengths, so few spans are built
+    lengths = sorted(int(n) for n in pc.unique(pc.utf8_length(ids)).to_pylist()
+                     if n is not None and 0 < n <= _MAX_TOKEN)
+    candidates: set[str] = {body[i:i + n] for i in starts for n in lengths if i + n in ends}
     hits: set[str] = set()
     if candidates:
         mask = pc.is_in(ids, value_set=pa.array(sorted(candidates), type=ids.type))

@@ -104,6 +104,40 @@ def _git_commit(where: Path) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
+#: The environment variable that asks :func:`evalkit.report.figures.figure_block` to note the
+#: seconds each figure took to draw, in the file it names (relative to the kernel's folder).
+FIGURE_TIMES_ENV = "EVALKIT_FIGURE_TIMES"
+FIGURE_TIMES_FILE = "figure-seconds.txt"
+
+
+def _cell_seconds(nb_path: Path) -> dict[str, float]:
+    """Seconds each code cell of an executed notebook ran, by its name (papermill's record)."""
+    import nbformat
+
+    out: dict[str, float] = {}
+    try:
+        nb = nbformat.read(nb_path, as_version=4)
+    except (OSError, ValueError):
+        return out
+    for cell in nb.cells:
+        d = cell.get("metadata", {}).get("papermill", {}).get("duration")
+        if cell.get("cell_type") == "code" and isinstance(d, (int, float)):
+            name = _cell_name(cell.get("source", "")) or "(unnamed)"
+            out[name] = out.get(name, 0.0) + float(d)
+    return out
+
+
+def _figure_seconds(folder: Path) -> float:
+    """Seconds the kernel spent drawing figures (the file ``figure_block`` noted them in)."""
+    path = folder / FIGURE_TIMES_FILE
+    try:
+        total = sum(float(x) for x in path.read_text(encoding="utf-8").split())
+    except (OSError, ValueError):
+        return 0.0
+    path.unlink(missing_ok=True)
+    return total
+
+
 def _cell_name(source: str) -> str:
     first = source.strip().splitlines()[0] if source.strip() else ""
     return first.lstrip("# ").strip() if first.startswith("#") else first[:60]
@@ -482,6 +516,8 @@ def run_evaluation(
     t_start = time.perf_counter()
     config_path = Path(config_path)
     slug = config_path.stem
+    # kernels started from here on (spares included) note their figure times in their folder
+    os.environ.setdefault(FIGURE_TIMES_ENV, FIGURE_TIMES_FILE)
     timings: dict[str, float] = {}
     log = _RunLog()
     state: dict[str, Any] = {"ids": {}}
@@ -669,6 +705,12 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
             prestart(kernel_name)
     (tmp / "kernel.log").unlink(missing_ok=True)
     timings["execute"] = time.perf_counter() - t
+    cell_seconds = _cell_seconds(nb_path)
+    timings["imports"] = cell_seconds.get("Set up", 0.0)
+    timings["cells"] = sum(cell_seconds.values()) - timings["imports"]
+    # kernel start (or the wait for a spare), shutdown and papermill's own work
+    timings["kernel"] = max(timings["execute"] - sum(cell_seconds.values()), 0.0)
+    timings["figures"] = _figure_seconds(tmp)
 
     t = time.perf_counter()
     if not part.is_file():
@@ -686,9 +728,13 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
 
     nb = stable_notebook(nbformat.read(nb_path, as_version=4))
     nbformat.write(nb, nb_path)
+    timings["results"] = time.perf_counter() - t
+    t_html = time.perf_counter()
     html_text = to_html(nb, title=cfg.title)
+    timings["html"] = time.perf_counter() - t_html
     timings["render"] = time.perf_counter() - t
 
+    t = time.perf_counter()
     try:
         checks.check(html_text, ids, what=f"{slug}/report.html")
         # the whole notebook: outputs, and the injected parameters (a title, a question...)
@@ -696,6 +742,7 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
         checks.check(json.dumps(doc), ids, what=f"{slug}/results.json")
     except PrivacyError as exc:
         return fail("privacy", str(exc))
+    timings["leak_check"] = time.perf_counter() - t
     searched = checks.searched(ids)
     id_counts = searched.pop(cfg.id_column, {"searched": 0, "too_short_to_search": 0}) \
         if cfg.id_column else {"searched": 0, "too_short_to_search": 0}
@@ -729,6 +776,7 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
         "packages": package_versions(),
         "git": _git_commit(cfg.path.parent),
         "timings_seconds": {k: round(v, 3) for k, v in timings.items()},
+        "cell_seconds": {k: round(v, 3) for k, v in cell_seconds.items()},
         KEY_FIELD: key["sha256"],
         "run_key_inputs": {k: v for k, v in key.items() if k != "sha256"},
     }
