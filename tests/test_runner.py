@@ -183,7 +183,16 @@ def test_manifest_records_inputs_parameters_versions_and_timings(sample_run):
     assert m["parameters"]["pre"] == "ts_intake" and m["parameters"]["results_path"] is None
     assert {"pandas", "numpy", "scipy", "papermill", "nbconvert", "python"} <= set(m["packages"])
     assert set(m["git"]) == {"commit", "dirty"}
-    assert {"validate", "execute", "render", "total"} <= set(m["timings_seconds"])
+    t = m["timings_seconds"]
+    phases = {"validate", "execute", "kernel", "imports", "cells", "figures", "html",
+              "leak_check", "render", "total"}
+    assert phases <= set(t) and all(v >= 0 for v in t.values())
+    # the phases of the notebook's run add up to it, and the figures are part of the cells
+    assert t["kernel"] + t["imports"] + t["cells"] == pytest.approx(t["execute"], abs=0.01)
+    assert 0 < t["figures"] <= t["cells"]
+    assert "Set up" in m["cell_seconds"] and "Findings" in m["cell_seconds"]
+    assert len(m["run_key"]) == 64 and m["run_key_inputs"]["data_sha256"] == \
+        m["inputs"]["data"]["sha256"]
     assert m["privacy"]["identifiers_checked"] == 160
 
 

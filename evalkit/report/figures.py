@@ -128,6 +128,10 @@ def _note_seconds(seconds: float) -> None:
             f.write(f"{seconds:.6f}\n")
 
 
+#: Resolution of the PNG figures (dots per inch).
+_DPI = 110
+
+
 def figure_block(fig, *, alt: str, caption: str | None = None) -> Block:
     """Embed a figure as a PNG with alt text and an optional caption.
 
@@ -146,11 +150,17 @@ def figure_block(fig, *, alt: str, caption: str | None = None) -> Block:
         t.set_parse_math(False)
     started = time.perf_counter()
     buf = io.BytesIO()
+    # drawn once, at the resolution it is saved at: the check for cut-off text reads that
+    # drawing, and a figure that fits is encoded from it as savefig would (same bytes)
+    fig.set_dpi(_DPI)
     expand = bool(clipped_texts(fig))
     if expand:
-        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight", pad_inches=0.05)
+        fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight", pad_inches=0.05)
     else:
-        fig.savefig(buf, format="png", dpi=110)
+        import matplotlib.image
+
+        matplotlib.image.imsave(buf, np.asarray(fig.canvas.buffer_rgba()), format="png",
+                                origin="upper", dpi=_DPI)
     data = base64.b64encode(buf.getvalue()).decode("ascii")
     _note_seconds(time.perf_counter() - started)
     cap = f"<figcaption>{esc(caption)}</figcaption>" if caption else ""
