@@ -356,6 +356,38 @@ def groups_figure(summary, *, outcome_label: str, pre_label: str, post_label: st
     return fig
 
 
+def _curve_axes():
+    """A figure for curves over time: the curves' axes above, the number-at-risk table below."""
+    import matplotlib
+    from matplotlib.figure import Figure
+
+    with matplotlib.rc_context(_RC):
+        fig = Figure(figsize=(8.5, 4.8), layout="constrained")
+        gs = fig.add_gridspec(2, 1, height_ratios=[4, 1.1])
+        ax = fig.add_subplot(gs[0])
+        tab_ax = fig.add_subplot(gs[1], sharex=ax)
+    return fig, ax, tab_ax
+
+
+def _number_at_risk(ax, tab_ax, *, groups: dict, ticks, at_risk: dict, threshold: int,
+                    time_unit: str) -> None:
+    """The number-at-risk table under curves; counts below ``threshold`` read "<threshold"."""
+    ax.tick_params(labelbottom=False)
+    tab_ax.set_xlabel(f"Time since entry ({time_unit})")
+    tab_ax.set_yticks(range(len(groups)), [wrap_label(g, 22) for g in list(groups.values())[::-1]])
+    tab_ax.grid(False)
+    for spine in ("left", "top", "right"):
+        tab_ax.spines[spine].set_visible(False)
+    for row, g in enumerate(list(groups)[::-1]):
+        for x, n in zip(ticks, at_risk[g], strict=True):
+            txt = f"{int(n)}" if n >= threshold or n == 0 else f"<{threshold}"
+            tab_ax.text(x, row, txt, ha="left" if x == 0 else "center", va="center", fontsize=8)
+    tab_ax.set_ylim(-0.6, len(groups) - 0.4)
+    tab_ax.set_title("Number at risk", fontsize=9, loc="left")
+    ax.set_xlim(0, max(ticks) * 1.02)
+    ax.set_xticks(ticks)
+
+
 def km_figure(table, *, groups: dict, time_unit: str, ticks,
               at_risk: dict, confidence: float, threshold: int, weighted: bool = False):
     """Kaplan–Meier curves with CI bands and a number-at-risk table underneath.
@@ -380,15 +412,8 @@ def km_figure(table, *, groups: dict, time_unit: str, ticks,
     weighted
         Whether the curves are weighted (propensity or matching weights): the title says so.
     """
-    import matplotlib
-    from matplotlib.figure import Figure
-
     colours = [PALETTE["blue"], PALETTE["orange"], PALETTE["green"], PALETTE["purple"]]
-    with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(8.5, 4.8), layout="constrained")
-        gs = fig.add_gridspec(2, 1, height_ratios=[4, 1.1])
-        ax = fig.add_subplot(gs[0])
-        tab_ax = fig.add_subplot(gs[1], sharex=ax)
+    fig, ax, tab_ax = _curve_axes()
     for (g, label), colour in zip(groups.items(), colours, strict=False):
         t = table[table["group"].astype(str) == str(g)]
         t = t[t["n_risk"] >= threshold]
@@ -404,20 +429,8 @@ def km_figure(table, *, groups: dict, time_unit: str, ticks,
     ax.set_title(("Weighted Kaplan–Meier" if weighted else "Kaplan–Meier")
                  + f" estimate with {confidence:.0%} confidence bands")
     ax.legend(loc="upper right")
-    ax.tick_params(labelbottom=False)
-    tab_ax.set_xlabel(f"Time since entry ({time_unit})")
-    tab_ax.set_yticks(range(len(groups)), [wrap_label(g, 22) for g in list(groups.values())[::-1]])
-    tab_ax.grid(False)
-    for spine in ("left", "top", "right"):
-        tab_ax.spines[spine].set_visible(False)
-    for row, g in enumerate(list(groups)[::-1]):
-        for x, n in zip(ticks, at_risk[g], strict=True):
-            txt = f"{int(n)}" if n >= threshold or n == 0 else f"<{threshold}"
-            tab_ax.text(x, row, txt, ha="left" if x == 0 else "center", va="center", fontsize=8)
-    tab_ax.set_ylim(-0.6, len(groups) - 0.4)
-    tab_ax.set_title("Number at risk", fontsize=9, loc="left")
-    ax.set_xlim(0, max(ticks) * 1.02)
-    ax.set_xticks(ticks)
+    _number_at_risk(ax, tab_ax, groups=groups, ticks=ticks, at_risk=at_risk,
+                    threshold=threshold, time_unit=time_unit)
     return fig
 
 
@@ -444,15 +457,8 @@ def mcf_figure(table, *, groups: dict, time_unit: str, ticks, at_risk: dict,
     label
         The episodes as a plural noun ("runaways"), for the axis.
     """
-    import matplotlib
-    from matplotlib.figure import Figure
-
     colours = [PALETTE["blue"], PALETTE["orange"], PALETTE["green"], PALETTE["purple"]]
-    with matplotlib.rc_context(_RC):
-        fig = Figure(figsize=(8.5, 4.8), layout="constrained")
-        gs = fig.add_gridspec(2, 1, height_ratios=[4, 1.1])
-        ax = fig.add_subplot(gs[0])
-        tab_ax = fig.add_subplot(gs[1], sharex=ax)
+    fig, ax, tab_ax = _curve_axes()
     top = 0.0
     for (g, name), colour in zip(groups.items(), colours, strict=False):
         t = table[table["group"].astype(str) == str(g)]
@@ -469,21 +475,8 @@ def mcf_figure(table, *, groups: dict, time_unit: str, ticks, at_risk: dict,
     ax.set_title(wrap_label(f"Mean cumulative number of {label} with {confidence:.0%} "
                             "confidence bands", 70))
     ax.legend(loc="upper left")
-    ax.tick_params(labelbottom=False)
-    tab_ax.set_xlabel(f"Time since entry ({time_unit})")
-    tab_ax.set_yticks(range(len(groups)),
-                      [wrap_label(g, 22) for g in list(groups.values())[::-1]])
-    tab_ax.grid(False)
-    for spine in ("left", "top", "right"):
-        tab_ax.spines[spine].set_visible(False)
-    for row, g in enumerate(list(groups)[::-1]):
-        for x, n in zip(ticks, at_risk[g], strict=True):
-            txt = f"{int(n)}" if n >= threshold or n == 0 else f"<{threshold}"
-            tab_ax.text(x, row, txt, ha="left" if x == 0 else "center", va="center", fontsize=8)
-    tab_ax.set_ylim(-0.6, len(groups) - 0.4)
-    tab_ax.set_title("Number at risk", fontsize=9, loc="left")
-    ax.set_xlim(0, max(ticks) * 1.02)
-    ax.set_xticks(ticks)
+    _number_at_risk(ax, tab_ax, groups=groups, ticks=ticks, at_risk=at_risk,
+                    threshold=threshold, time_unit=time_unit)
     return fig
 
 

@@ -163,14 +163,8 @@ def _survival(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:
             f"time is {_fmt(shortest)} {unit}; the restricted mean cannot be computed past "
             f"it. Use a tau of at most {_fmt(shortest)}, or leave tau empty for that "
             "default.")))
-    late = [t for t in p.get("times") or [] if t > shortest]
-    if late:
-        out.append(Finding("error", "parameters.times", (
-            f"{', '.join(_fmt(t) for t in late)} {unit} "
-            f"{'is' if len(late) == 1 else 'are'} beyond the follow-up of {who}, whose "
-            f"longest observed time is {_fmt(shortest)} {unit}; the share with the event "
-            "there would only repeat the last observed value. Use times of at most "
-            f"{_fmt(shortest)}.")))
+    out += _beyond("parameters.times", p.get("times"), shortest, who, unit,
+                   "observed time", "the share with the event", "times")
     eps = p.get("episodes")
     if not eps:
         return out
@@ -181,15 +175,22 @@ def _survival(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:
     longest = rows.groupby(p["group"])["stop"].max()
     shortest_group, shortest = longest.idxmin(), float(longest.min())
     who = _group_name(shortest_group, p)
-    late = [t for t in eps.get("days") or [] if t > shortest]
-    if late:
-        out.append(Finding("error", "parameters.episodes.days", (
-            f"{', '.join(_fmt(t) for t in late)} {unit} "
-            f"{'is' if len(late) == 1 else 'are'} beyond the follow-up of {who}, whose "
-            f"longest follow-up is {_fmt(shortest)} {unit}; the mean number of episodes "
-            f"there would only repeat the last observed value. Use days of at most "
-            f"{_fmt(shortest)}.")))
+    out += _beyond("parameters.episodes.days", eps.get("days"), shortest, who, unit,
+                   "follow-up", "the mean number of episodes", "days")
     return out
+
+
+def _beyond(key: str, times: Any, shortest: float, who: str, unit: str, longest: str,
+            what: str, noun: str) -> list[Finding]:
+    """An error for the report times past a group's follow-up (the estimate would stall)."""
+    late = [t for t in times or [] if t > shortest]
+    if not late:
+        return []
+    return [Finding("error", key, (
+        f"{', '.join(_fmt(t) for t in late)} {unit} "
+        f"{'is' if len(late) == 1 else 'are'} beyond the follow-up of {who}, whose "
+        f"longest {longest} is {_fmt(shortest)} {unit}; {what} there would only repeat the "
+        f"last observed value. Use {noun} of at most {_fmt(shortest)}."))]
 
 
 def _did(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:

@@ -41,8 +41,7 @@ from evalkit.run.execute import (
     FAILED_DIR,
     RunOutcome,
     _git_commit,
-    _swap_into_place,
-    _temp_name,
+    install_report,
     run_evaluation,
 )
 
@@ -197,18 +196,7 @@ def _place(result: dict[str, Any], cfg: Any, config: Path, reports_dir: Path,
             m["run_key_inputs"] = {k: v for k, v in key.items() if k != "sha256"}
             m["ran_on"] = "dask"
             files["manifest.json"] = (json.dumps(m, indent=2) + "\n").encode("utf-8")
-        staging = reports_dir / f"{_temp_name(cfg.slug)}{uuid.uuid4().hex[:8]}"
-        try:
-            staging.mkdir()
-            for name, data in files.items():
-                (staging / name).write_bytes(data)
-            _swap_into_place(staging, reports_dir / cfg.slug)
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
-        for stale in (reports_dir / FAILED_DIR).glob(f"{cfg.slug}.*"):
-            with contextlib.suppress(OSError):
-                stale.unlink()
+        install_report(reports_dir, cfg.slug, dict(files))
     if result["failed_files"]:
         failed = reports_dir / FAILED_DIR
         failed.mkdir(exist_ok=True)

@@ -415,6 +415,31 @@ def _keep_failed(slug: str, nb_path: Path, log_path: Path, failed_dir: Path,
     return out
 
 
+def install_report(reports_dir: Path, slug: str, files: dict[str, Path | bytes]) -> None:
+    """Put a finished report's files into ``reports_dir/slug`` whole, or not at all.
+
+    The files (paths to copy, or bytes) go into a staging folder beside it, which then
+    replaces the report folder (:func:`_swap_into_place`); the last good report stays when
+    anything fails (``OSError`` is raised). The evaluation's kept failure files are removed
+    once the new report is in place.
+    """
+    staging = reports_dir / f"{_temp_name(slug)}{uuid.uuid4().hex[:8]}"
+    try:
+        staging.mkdir()
+        for name, content in files.items():
+            if isinstance(content, bytes):
+                (staging / name).write_bytes(content)
+            else:
+                shutil.copyfile(content, staging / name)
+        _swap_into_place(staging, reports_dir / slug)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    for stale in (reports_dir / FAILED_DIR).glob(f"{slug}.*"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
 def _swap_into_place(tmp: Path, final: Path) -> None:
     """Replace ``final`` by ``tmp`` (two renames; the old folder is removed last)."""
     old = None
@@ -785,21 +810,11 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
         (tmp / "run.log").write_text(checks.redact(log.text(), ids), encoding="utf-8")
     final = reports_dir / slug
     # only checked outputs enter reports/: copied into a staging folder, then swapped in
-    staging = reports_dir / f"{_temp_name(slug)}{uuid.uuid4().hex[:8]}"
     try:
-        staging.mkdir()
-        for name in _REPORT_FILES:
-            if (tmp / name).is_file():
-                shutil.copyfile(tmp / name, staging / name)
-        _swap_into_place(staging, final)
+        install_report(reports_dir, slug, {name: tmp / name for name in _REPORT_FILES
+                                           if (tmp / name).is_file()})
     except OSError as exc:
         return fail("output", f"the report could not be written to {final} (the last good "
                               f"report, if any, is kept): " + _os_error(exc))
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    for stale in (reports_dir / FAILED_DIR).glob(f"{slug}.*"):
-        with contextlib.suppress(OSError):
-            stale.unlink()
     return RunOutcome(slug, str(cfg.path), "ok", time.perf_counter() - t_start,
                       report=str(final / "report.html"), timings=timings)
