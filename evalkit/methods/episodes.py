@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evalkit.data import Column
+from evalkit.data import Column, _origin
+from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.options import EPISODE_KEYS
 from evalkit.methods.recurrent import split_episodes
 
@@ -122,14 +123,24 @@ def episode_data(data: pd.DataFrame, id: str, spec: Mapping[str, Any], *, group:
     Raises
     ------
     EvalDataError
-        As :func:`split_episodes`, naming the youth and rows: missing or unreadable times,
-        values that differ between a youth's rows, episodes outside follow-up, two episodes on
-        one day, follow-up that ends at or before it begins.
+        As :func:`split_episodes`, naming the rows and the number of youth: missing or
+        unreadable times, values that differ between a youth's rows, episodes outside
+        follow-up, two episodes on one day, follow-up that ends at or before it begins; and a
+        ``change`` that no youth's follow-up crosses (every youth before it, or after it,
+        throughout), whose effect cannot be estimated.
     """
     keep = list(dict.fromkeys([group, *covariates]))
     change = spec.get("change") or None
     rows = split_episodes(data, id, spec["entry"], spec["exit"], spec["day"], keep=keep,
                           switches={SWITCH: change} if change else None)
+    if change and rows[SWITCH].nunique() < 2:
+        src = _origin(data, None)
+        state = "after" if rows[SWITCH].iat[0] else "before"
+        raise EvalDataError([DataProblem(
+            change, f"every youth is {state} the change throughout follow-up, so its effect "
+            "on the rate of episodes cannot be estimated",
+            "a change during follow-up for some youth; or leave 'change' out")],
+            source=src.source, row_word=src.row_word)
     first_rows = rows[rows["episode"] == 1]
     by = first_rows.groupby(id, sort=False)
     first = by[keep].first().reset_index()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -22,16 +23,10 @@ from evalkit.methods.recurrent import MeanCumulative
 from evalkit.report import words
 from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
-from evalkit.report.figures import figure_block, mcf_figure
+from evalkit.report.figures import figure_block, mcf_figure, time_tick_step
 from evalkit.report.html import esc, paragraphs, table
 
 __all__ = ["EpisodeFindings"]
-
-
-def _ticks(horizon: float) -> list[float]:
-    step = next((s for s in (7, 14, 30, 60, 90, 120, 180, 365, 730) if horizon / s <= 8),
-                float(np.ceil(horizon / 8)))
-    return [float(x) for x in np.arange(0, horizon + step / 2, step)]
 
 
 @dataclass
@@ -114,6 +109,10 @@ class EpisodeFindings:
         A value is shown when the group still has at least the threshold of youth at risk, and
         the group's episodes by then are none or at least the threshold.
         """
+        return self._mcf_table.copy()
+
+    @cached_property
+    def _mcf_table(self) -> pd.DataFrame:
         at = self.mcf.at(self.days)
         iv = self.intervals
         shown = []
@@ -213,7 +212,8 @@ class EpisodeFindings:
         conf = f"{self.mcf.confidence:.0%}"
         groups = {1: self.program_label.capitalize(), 0: self.comparison_label.capitalize()}
         horizon = max(max(self.days), 1.0)
-        ticks = _ticks(horizon)
+        step = time_tick_step(horizon, self.time_unit)
+        ticks = [float(x) for x in np.arange(0, horizon + step / 2, step)]
         at = self.mcf.at(ticks)
         at_risk = {g: at[at["group"].astype(float) == g]["n_risk"].tolist() for g in groups}
         fig = mcf_figure(self.mcf.table.assign(group=self.mcf.table["group"].astype(float)

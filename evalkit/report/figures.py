@@ -23,7 +23,8 @@ from evalkit.report.html import Block, esc
 
 __all__ = [
     "PALETTE", "new_figure", "figure_block", "prepost_figure", "categories_figure",
-    "attrition_figure", "groups_figure", "km_figure", "mcf_figure", "forest_figure",
+    "attrition_figure", "groups_figure", "km_figure", "mcf_figure", "time_tick_step",
+    "forest_figure",
     "event_study_figure",
     "adoption_trends_figure", "index_forest_figure", "wrap_label", "clipped_texts", "love_plot",
     "overlap_bins", "overlap_histogram",
@@ -354,6 +355,20 @@ def groups_figure(summary, *, outcome_label: str, pre_label: str, post_label: st
                             f"({Population.of(population).plural} measured both times)", 50))
     ax.legend(loc="best", fontsize=8)
     return fig
+
+
+def time_tick_step(horizon: float, time_unit: str) -> float:
+    """A step for the time axis that suits the unit (30 days, 13 weeks, 3 months...).
+
+    The step gives at most 8 steps up to ``horizon``.
+    """
+    unit = time_unit.lower()
+    steps = ((7, 14, 30, 60, 90, 180, 365) if unit.startswith("day") else
+             (1, 2, 4, 13, 26, 52) if unit.startswith("week") else
+             (1, 3, 6, 12, 24) if unit.startswith("month") else
+             (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
+    return float(next((s for s in steps if horizon / s <= 8), steps[-1] * np.ceil(
+        horizon / (8 * steps[-1]))))
 
 
 def _curve_axes():

@@ -29,7 +29,7 @@ from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
 from evalkit.report.episodes import EpisodeFindings
 from evalkit.report.evidence import rate, withheld_rating
-from evalkit.report.figures import figure_block, forest_figure, km_figure
+from evalkit.report.figures import figure_block, forest_figure, km_figure, time_tick_step
 from evalkit.report.html import Block, esc, paragraphs, table
 from evalkit.report.weighting import (
     balance_rows,
@@ -44,20 +44,6 @@ __all__ = ["SurvivalReport"]
 
 def _pct(x: float) -> str:
     return f"{100 * x:.0f}%"
-
-
-def _tick_step(horizon: float, time_unit: str) -> float:
-    """A step for the time axis that suits the unit (30 days, 13 weeks, 3 months...).
-
-    The step gives at most 8 steps up to ``horizon``.
-    """
-    unit = time_unit.lower()
-    steps = ((7, 14, 30, 60, 90, 180, 365) if unit.startswith("day") else
-             (1, 2, 4, 13, 26, 52) if unit.startswith("week") else
-             (1, 3, 6, 12, 24) if unit.startswith("month") else
-             (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000))
-    return float(next((s for s in steps if horizon / s <= 8), steps[-1] * np.ceil(
-        horizon / (8 * steps[-1]))))
 
 
 def _youth_at_risk(weighted: pd.DataFrame, unweighted: pd.DataFrame) -> pd.DataFrame:
@@ -668,7 +654,7 @@ class SurvivalReport(Report):
         conf = f"{self.cox.confidence:.0%}"
         groups = {1: self.program_label.capitalize(), 0: self.comparison_label.capitalize()}
         horizon = max(max(self.times), self.rmst.tau)
-        step = _tick_step(horizon, self.time_unit)
+        step = time_tick_step(horizon, self.time_unit)
         ticks = list(np.arange(0, horizon + step / 2, step))
         a = self.adjusted
         youth_km = self.km if a is None else a.km_unweighted  # numbers at risk are youth

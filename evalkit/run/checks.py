@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
+    from evalkit.methods.episodes import EpisodeData
     from evalkit.run.config import EvaluationConfig
 
 __all__ = ["Finding", "preflight", "resolve_parameters", "identifier_columns", "leaks",
@@ -55,23 +56,33 @@ def _group_name(value: Any, params: Mapping[str, Any]) -> str:
     return f"group {value}"
 
 
-def follow_up(cfg: EvaluationConfig, data: pd.DataFrame) -> dict[Any, float]:
+def follow_up(cfg: EvaluationConfig, data: pd.DataFrame,
+              episodes: EpisodeData | None = None) -> dict[Any, float]:
     """Longest observed time in each group of a survival evaluation.
 
     With ``episodes`` it is the time to the first episode (or the end of follow-up), which
-    :func:`evalkit.methods.episodes.episode_data` works out; that call raises
-    ``EvalDataError`` naming the youth and rows of episodes that cannot be read.
+    :func:`evalkit.methods.episodes.episode_data` works out (pass its result as ``episodes``
+    when already made); that call raises ``EvalDataError`` naming the rows of episodes that
+    cannot be read.
     """
     p = cfg.parameters
     duration = p["duration"]
     if p.get("episodes"):
-        from evalkit.methods.episodes import FIRST_DURATION, episode_data
+        from evalkit.methods.episodes import FIRST_DURATION
 
-        data = episode_data(data, cfg.id_column or "", p["episodes"], group=p["group"],
-                            covariates=p.get("covariates") or ()).first
+        data = (episodes or _episodes(cfg, data)).first
         duration = FIRST_DURATION
     d = data[[duration, p["group"]]].dropna()
     return {g: float(t) for g, t in d.groupby(p["group"])[duration].max().items()}
+
+
+def _episodes(cfg: EvaluationConfig, data: pd.DataFrame) -> EpisodeData:
+    """The episode data of a survival evaluation with ``episodes`` (as the template makes it)."""
+    from evalkit.methods.episodes import episode_data
+
+    p = cfg.parameters
+    return episode_data(data, cfg.id_column or "", p["episodes"], group=p["group"],
+                        covariates=p.get("covariates") or ())
 
 
 def resolve_parameters(cfg: EvaluationConfig, data: pd.DataFrame) -> EvaluationConfig:
@@ -150,7 +161,8 @@ def _labels(cfg: EvaluationConfig) -> list[Finding]:
 def _survival(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:
     p = cfg.parameters
     out: list[Finding] = []
-    fu = follow_up(cfg, data)
+    eps = _episodes(cfg, data) if p.get("episodes") else None
+    fu = follow_up(cfg, data, eps)
     if len(fu) < 2:
         return out  # the template's own checks name a missing group
     unit = p.get("time_unit") or "time units"
@@ -165,17 +177,12 @@ def _survival(cfg: EvaluationConfig, data: pd.DataFrame) -> list[Finding]:
             "default.")))
     out += _beyond("parameters.times", p.get("times"), shortest, who, unit,
                    "observed time", "the share with the event", "times")
-    eps = p.get("episodes")
-    if not eps:
+    if eps is None:
         return out
-    from evalkit.methods.episodes import episode_data
-
-    rows = episode_data(data, cfg.id_column or "", eps, group=p["group"],
-                        covariates=p.get("covariates") or ()).intervals
-    longest = rows.groupby(p["group"])["stop"].max()
+    longest = eps.intervals.groupby(p["group"])["stop"].max()
     shortest_group, shortest = longest.idxmin(), float(longest.min())
     who = _group_name(shortest_group, p)
-    out += _beyond("parameters.episodes.days", eps.get("days"), shortest, who, unit,
+    out += _beyond("parameters.episodes.days", p["episodes"].get("days"), shortest, who, unit,
                    "follow-up", "the mean number of episodes", "days")
     return out
 

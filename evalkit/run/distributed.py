@@ -173,16 +173,20 @@ def _swap_paths(data: bytes, pairs: Sequence[tuple[str, str]]) -> bytes:
     return text.encode("utf-8")
 
 
-def _place(result: dict[str, Any], cfg: Any, config: Path, reports_dir: Path,
-           key: dict[str, Any]) -> None:
+def _pairs(result: dict[str, Any], cfg: Any, reports_dir: Path) -> list[tuple[str, str]]:
+    """Each path the worker used (its private copies) with the client's path for it."""
+    work = Path(result["work"])
+    return [(str(work / "evaluations" / cfg.data_path.name), str(cfg.data_path)),
+            (str(work / "evaluations" / f"{cfg.slug}.yaml"), str(cfg.path)),
+            (str(work / "templates" / cfg.notebook.name), str(cfg.notebook)),
+            (str(work / "reports"), str(reports_dir.resolve()))]
+
+
+def _place(result: dict[str, Any], cfg: Any, reports_dir: Path, key: dict[str, Any]) -> None:
     """Write a finished task's files into ``reports_dir`` as a local run would."""
     from evalkit.files import sha256_file
 
-    work = Path(result["work"])
-    pairs = [(str(work / "evaluations" / cfg.data_path.name), str(cfg.data_path)),
-             (str(work / "evaluations" / f"{cfg.slug}.yaml"), str(cfg.path)),
-             (str(work / "templates" / cfg.notebook.name), str(cfg.notebook)),
-             (str(work / "reports"), str(reports_dir.resolve()))]
+    pairs = _pairs(result, cfg, reports_dir)
     files = dict(result["files"])
     if files:
         for name in ("report.ipynb", "report.html", "results.json"):
@@ -210,10 +214,7 @@ def _place(result: dict[str, Any], cfg: Any, config: Path, reports_dir: Path,
 def _outcome(result: dict[str, Any], cfg: Any, config: Path, reports_dir: Path,
              seconds: float) -> RunOutcome:
     o = result["outcome"]
-    work = Path(result["work"])
-    pairs = [(str(work / "evaluations" / cfg.data_path.name), str(cfg.data_path)),
-             (str(work / "evaluations" / f"{cfg.slug}.yaml"), str(cfg.path)),
-             (str(work / "reports"), str(reports_dir.resolve()))]
+    pairs = _pairs(result, cfg, reports_dir)
     message = _swap_paths(str(o.get("message") or "").encode(), pairs).decode()
     ok = o.get("status") == "ok"
     return RunOutcome(cfg.slug, str(config), "ok" if ok else "failed", seconds,
@@ -236,7 +237,7 @@ def run_on_cluster(configs: Sequence[Path], reports_dir: Path, address: str, pdf
 
     client = connect(address, timeout)
     try:
-        futures: dict[Any, tuple[Path, Any, dict, int, float]] = {}
+        futures: dict[Any, tuple[Path, Bundle, Any, dict, int, float]] = {}
         for c in configs:
             c = Path(c)
             try:
@@ -247,12 +248,12 @@ def run_on_cluster(configs: Sequence[Path], reports_dir: Path, address: str, pdf
                 continue
             fut = client.submit(remote_evaluation, bundle, pure=False,
                                 key=f"evalkit-{cfg.slug}-{uuid.uuid4().hex[:8]}")
-            futures[fut] = (c, cfg, key, 1, time.perf_counter())
+            futures[fut] = (c, bundle, cfg, key, 1, time.perf_counter())
         if not futures:
             return
         pending = as_completed(list(futures), loop=client.loop)
         for fut in pending:
-            c, cfg, key, attempt, t0 = futures.pop(fut)
+            c, bundle, cfg, key, attempt, t0 = futures.pop(fut)
             try:
                 result = fut.result()
                 died = result["died"]
@@ -262,10 +263,9 @@ def run_on_cluster(configs: Sequence[Path], reports_dir: Path, address: str, pdf
                 if attempt < ATTEMPTS:
                     echo(f"note: the run of {cfg.slug} on the cluster died ({died}); "
                          "submitting it once more")
-                    bundle, _ = _bundle(c, pdf)
                     again = client.submit(remote_evaluation, bundle, pure=False,
                                           key=f"evalkit-{cfg.slug}-{uuid.uuid4().hex[:8]}")
-                    futures[again] = (c, cfg, key, attempt + 1, t0)
+                    futures[again] = (c, bundle, cfg, key, attempt + 1, t0)
                     pending.add(again)
                     continue
                 done(RunOutcome(cfg.slug, str(c), "failed", time.perf_counter() - t0,
@@ -275,7 +275,7 @@ def run_on_cluster(configs: Sequence[Path], reports_dir: Path, address: str, pdf
                 continue
             assert result is not None
             try:
-                _place(result, cfg, c, reports_dir, key)
+                _place(result, cfg, reports_dir, key)
                 outcome = _outcome(result, cfg, c, reports_dir, time.perf_counter() - t0)
             except OSError as exc:
                 outcome = RunOutcome(cfg.slug, str(c), "failed", time.perf_counter() - t0,
