@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import shutil
 
 import pandas as pd
@@ -43,6 +44,8 @@ def test_only_what_changed_runs_again(portfolio):
     folder, configs = portfolio
     reports = folder / "reports"
     assert _ran(run_all(configs, reports, jobs=1)) == {"alpha": True, "beta": True}
+    # only the runner's own kernels are asked to note figure times; this process is not
+    assert "EVALKIT_FIGURE_TIMES" not in os.environ
     manifest = json.loads((reports / "alpha" / "manifest.json").read_text())
     from evalkit.run.config import load_config
 

@@ -32,6 +32,12 @@ __all__ = ["EvalkitEngine", "ENGINE_NAME", "prestart", "shutdown_spares"]
 
 ENGINE_NAME = "evalkit"
 
+#: The environment variable that asks :func:`evalkit.report.figures.figure_block` to note the
+#: seconds each figure took to draw, in the file it names (relative to the kernel's folder).
+#: Only the runner's own kernels get it, so no other kernel writes the file.
+FIGURE_TIMES_ENV = "EVALKIT_FIGURE_TIMES"
+FIGURE_TIMES_FILE = "figure-seconds.txt"
+
 #: Modules a spare kernel imports before it is used (what every template imports).
 WARM_MODULES = (
     "numpy", "pandas", "scipy.special", "matplotlib", "matplotlib.figure",
@@ -80,6 +86,11 @@ class IPCKernelManager(AsyncKernelManager):
             shutil.rmtree(self._socket_dir, ignore_errors=True)
 
     cleanup_resources = _async_cleanup_resources
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        # the runner's kernels note their figure times (the manifest's "figures" phase)
+        kw["env"] = {**(kw.get("env") or os.environ), FIGURE_TIMES_ENV: FIGURE_TIMES_FILE}
+        await super()._async_launch_kernel(kernel_cmd, **kw)
 
 
 KERNEL_MANAGER = IPCKernelManager if os.name == "posix" else AsyncKernelManager

@@ -104,12 +104,6 @@ def _git_commit(where: Path) -> dict[str, Any]:
         return {"commit": None, "dirty": None}
 
 
-#: The environment variable that asks :func:`evalkit.report.figures.figure_block` to note the
-#: seconds each figure took to draw, in the file it names (relative to the kernel's folder).
-FIGURE_TIMES_ENV = "EVALKIT_FIGURE_TIMES"
-FIGURE_TIMES_FILE = "figure-seconds.txt"
-
-
 def _cell_seconds(nb_path: Path) -> dict[str, float]:
     """Seconds each code cell of an executed notebook ran, by its name (papermill's record)."""
     import nbformat
@@ -129,6 +123,8 @@ def _cell_seconds(nb_path: Path) -> dict[str, float]:
 
 def _figure_seconds(folder: Path) -> float:
     """Seconds the kernel spent drawing figures (the file ``figure_block`` noted them in)."""
+    from evalkit.run.engine import FIGURE_TIMES_FILE
+
     path = folder / FIGURE_TIMES_FILE
     try:
         total = sum(float(x) for x in path.read_text(encoding="utf-8").split())
@@ -541,8 +537,6 @@ def run_evaluation(
     t_start = time.perf_counter()
     config_path = Path(config_path)
     slug = config_path.stem
-    # kernels started from here on (spares included) note their figure times in their folder
-    os.environ.setdefault(FIGURE_TIMES_ENV, FIGURE_TIMES_FILE)
     timings: dict[str, float] = {}
     log = _RunLog()
     state: dict[str, Any] = {"ids": {}}
