@@ -1,9 +1,11 @@
 """Evaluations as tasks on a real Dask cluster (``dask.distributed.LocalCluster``, 2 worker
 processes): the reports equal a local run's, failures stay isolated, a run that dies is
-submitted once more, and a scheduler that does not answer is named."""
+submitted once more, a killed worker's evaluation runs again, and a scheduler that does not
+answer is named."""
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 import time
@@ -60,7 +62,10 @@ def test_a_run_that_dies_is_submitted_once_more_and_failures_stay_alone(cluster,
         "import os, pathlib\n"
         f"_m = pathlib.Path({str(marker)!r})\n"
         "if title.startswith('DIE') or (_m.exists() and not _m.unlink()):\n"
-        "    os.kill(os.getppid(), 9)\n"), monkeypatch)
+        "    _run = os.getppid()  # the evaluation's process: the kernel's parent, or its forker's\n"
+        "    if open(f'/proc/{_run}/comm').read().strip() == 'evalkit-forker':\n"
+        "        _run = int(open(f'/proc/{_run}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+        "    os.kill(_run, 9)\n"), monkeypatch)
     once = sample_config(tmp_path, "mentoring-site-a", "once")
     always = sample_config(tmp_path, "mentoring-site-a", "always", top_title="DIE every time")
     bad = sample_config(tmp_path, "mentoring-site-a", "bad", post="no_such_column")
@@ -78,6 +83,35 @@ def test_a_run_that_dies_is_submitted_once_more_and_failures_stay_alone(cluster,
     assert sum("submitting it once more" in line for line in lines) == 2  # once, always
     assert (tmp_path / "r" / "once" / "report.html").is_file()
     assert not (tmp_path / "r" / "always").exists()
+
+
+def test_a_worker_killed_mid_evaluation_is_replaced_and_the_evaluation_runs_again(
+        cluster, tmp_path, monkeypatch):
+    with distributed.Client(cluster) as client:
+        workers = set(client.run(os.getpid).values())
+    (tmp_path / "workers").write_text(" ".join(map(str, workers)))
+    marker = tmp_path / "kill-once"
+    marker.touch()
+    # the kernel walks up its ancestors to the Dask worker process that holds its task
+    custom_template(tmp_path, (
+        "import os, pathlib\n"
+        f"_m = pathlib.Path({str(marker)!r})\n"
+        f"_workers = {{int(p) for p in open({str(tmp_path / 'workers')!r}).read().split()}}\n"
+        "if _m.exists() and not _m.unlink():\n"
+        "    _p = os.getpid()\n"
+        "    while _p not in _workers and _p > 1:\n"
+        "        _p = int(open(f'/proc/{_p}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+        "    os.kill(_p, 9)\n"), monkeypatch)
+    cfg = sample_config(tmp_path, "mentoring-site-a", "killed")
+    out = run_all([cfg], tmp_path / "r", echo=lambda s: None,
+                  scheduler=cluster.scheduler_address)
+    assert not marker.exists()  # the first try reached the kill
+    assert out[0].ok, out[0].message
+    assert (tmp_path / "r" / "killed" / "report.html").is_file()
+    with distributed.Client(cluster) as client:
+        client.wait_for_workers(2, timeout=60)
+        now = set(client.run(os.getpid).values())
+    assert len(now - workers) == 1  # the killed worker was replaced by a new process
 
 
 def test_a_scheduler_that_does_not_answer_is_named(tmp_path):

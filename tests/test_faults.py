@@ -5,6 +5,7 @@ files."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -301,8 +302,27 @@ def _wait_for(pred, timeout: float, step: float = 0.2):
     return pred()
 
 
+def _comm(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def _kernels(mark: str) -> dict[int, str]:
-    return {p: c for p, c in _processes_with(mark).items() if "ipykernel" in c}
+    """The run's kernels: forked ones (named ``evalkit-kernel``) or started as a new Python."""
+    return {p: c for p, c in _processes_with(mark).items()
+            if "ipykernel" in c or _comm(p) == "evalkit-kernel"}
+
+
+def _ppid(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _worker_of(kernel: int) -> int:
+    """The runner worker a kernel belongs to (its parent, or its forker's parent)."""
+    parent = _ppid(kernel)
+    return _ppid(parent) if _comm(parent) == "evalkit-forker" else parent
 
 
 pytestmark_linux = pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -316,8 +336,10 @@ def test_a_killed_worker_fails_nothing_and_its_evaluation_is_retried(tmp_path):
         # both workers hold an evaluation once the notebooks run (a kernel under each)
         def busy_workers():
             kernels = _kernels(mark)
-            parents = {int(Path(f"/proc/{k}/stat").read_text().split(")")[1].split()[1])
-                       for k in kernels if Path(f"/proc/{k}").exists()}
+            parents = set()
+            for k in kernels:
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    parents.add(_worker_of(k))
             return parents if len(parents) == 2 else None
 
         workers = _wait_for(busy_workers, 120)

@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import shutil
+import sys
 from pathlib import Path
 
 import nbformat
@@ -293,6 +294,9 @@ def test_a_report_showing_identifiers_is_refused(tmp_path, monkeypatch):
 def test_a_spare_kernel_is_used_once_with_a_clean_namespace(tmp_path, monkeypatch):
     from evalkit.run import engine
 
+    # spares are how kernels start fast where they are not forked
+    monkeypatch.setenv(engine.FORK_ENV, "0")
+
     custom_template(
         tmp_path,
         "# Check the kernel\nimport os, sys\n"
@@ -309,3 +313,21 @@ def test_a_spare_kernel_is_used_once_with_a_clean_namespace(tmp_path, monkeypatc
     nb = nbformat.read(tmp_path / "reports" / "spare" / "report.ipynb", as_version=4)
     counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
     assert counts == list(range(1, len(counts) + 1))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="kernels are forked on Linux")
+def test_prestart_starts_the_kernel_forker_and_the_run_uses_it(tmp_path, monkeypatch):
+    from evalkit.run import engine
+
+    custom_template(tmp_path, "# Check the kernel\nimport os\nparent = os.getppid()\nparent",
+                    monkeypatch)
+    engine.stop_forkers()
+    engine.prestart("python3")
+    assert engine._SPARES == {}
+    forker = engine._FORKERS[sys.executable].proc
+    o = run_evaluation(write_config(tmp_path, "forked"), tmp_path / "reports")
+    assert o.ok, o.message
+    nb = nbformat.read(tmp_path / "reports" / "forked" / "report.ipynb", as_version=4)
+    shown = [c.outputs[0]["data"]["text/plain"] for c in nb.cells
+             if c.cell_type == "code" and c.source.endswith("parent")]
+    assert shown == [str(forker.pid)]

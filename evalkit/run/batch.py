@@ -231,6 +231,7 @@ def _run_pool(configs: Sequence[Path], reports_dir: Path, workers: int, pdf: boo
                     tries[i] += 1
                     w.task = i
                     # a spare kernel only while this worker will likely get another evaluation
+                    # (where kernels are forked, the forker started with the worker serves)
                     kwargs = {"prewarm": len(pending) >= workers, "pdf": pdf}
                     try:
                         w.conn.send((i, (configs[i], reports_dir), kwargs))

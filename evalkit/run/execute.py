@@ -522,8 +522,8 @@ def run_evaluation(
     kernel_name
         Jupyter kernel to execute the template with.
     prewarm
-        Start a spare kernel for this process's next evaluation as soon as this one's notebook
-        has run (see :func:`evalkit.run.engine.prestart`).
+        Make this process's next kernel start fast as soon as this one's notebook has run
+        (the kernel forker or a spare kernel, see :func:`evalkit.run.engine.prestart`).
     pdf
         Also print ``report.pdf`` with headless Chromium.
 
@@ -727,7 +727,7 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
     cell_seconds = _cell_seconds(nb_path)
     timings["imports"] = cell_seconds.get("Set up", 0.0)
     timings["cells"] = sum(cell_seconds.values()) - timings["imports"]
-    # kernel start (or the wait for a spare), shutdown and papermill's own work
+    # kernel start (a fork, or the wait for a spare), shutdown and papermill's own work
     timings["kernel"] = max(timings["execute"] - sum(cell_seconds.values()), 0.0)
     timings["figures"] = _figure_seconds(tmp)
 

@@ -27,17 +27,18 @@ import evalkit.run.execute  # noqa: E402,F401
 
 
 def warm_up(kernel_name: str = "python3") -> None:
-    """Start a spare kernel for the first run, and build the HTML exporter meanwhile.
+    """Start the kernel forker (or a spare kernel), and build the HTML exporter meanwhile.
 
-    The spare is shut down when the worker exits, if no evaluation used it.
+    Both are stopped when the worker exits.
     """
     from multiprocessing import util
 
-    from evalkit.run.engine import prestart, shutdown_spares
+    from evalkit.run.engine import prestart, shutdown_spares, stop_forkers
     from evalkit.run.render import _css, _exporter
 
     prestart(kernel_name)
     util.Finalize(None, shutdown_spares, exitpriority=10)
+    util.Finalize(None, stop_forkers, exitpriority=10)
     _exporter()
     _css()
 
@@ -80,7 +81,7 @@ def serve(conn, warm: bool = True) -> None:
     import queue
     import threading
 
-    from evalkit.run.engine import shutdown_spares
+    from evalkit.run.engine import shutdown_spares, stop_forkers
     from evalkit.run.execute import run_evaluation
 
     tasks: queue.SimpleQueue = queue.SimpleQueue()
@@ -111,3 +112,4 @@ def serve(conn, warm: bool = True) -> None:
             conn.send((task_id, outcome))
     finally:
         shutdown_spares()
+        stop_forkers()
