@@ -61,7 +61,9 @@ class DataProblem:
         """One line of text describing the problem."""
         where = f"column '{self.column}'" if self.column is not None else "table"
         text = f"{where}: {self.message}"
-        if self.n_rows:
+        if self.n_rows and not row_word:  # rows without numbers (a query's result)
+            text += f" in {self.n_rows} row{'s' if self.n_rows != 1 else ''}"
+        elif self.n_rows:
             shown = ", ".join(str(r) for r in self.rows[:MAX_ROWS_SHOWN])
             more = self.n_rows - min(len(self.rows), MAX_ROWS_SHOWN)
             plural = "s" if self.n_rows != 1 else ""
@@ -86,7 +88,9 @@ class EvalDataError(EvalkitError, ValueError):
     source
         Where the data came from (a file path, or a description such as ``"data frame"``).
     row_word
-        What the row numbers count: ``"line"`` for CSV files, ``"row"`` otherwise.
+        What the row numbers count: ``"line"`` for CSV files, ``"row"`` otherwise; ``""``
+        for rows that have no numbers a user could look up (a query's result): only how many
+        rows is said.
     """
 
     def __init__(

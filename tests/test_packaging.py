@@ -13,7 +13,9 @@ _SPEC = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*)$")
 
 def _norm(req: str) -> tuple[str, str]:
     name, spec = _SPEC.match(req).groups()
-    return re.sub(r"[-_.]+", "-", name).lower(), spec.replace(" ", "")
+    # conda packages have no extras: psycopg[binary] on PyPI is conda-forge's psycopg
+    spec = re.sub(r"^\[[^\]]*\]", "", spec.replace(" ", ""))
+    return re.sub(r"[-_.]+", "-", name).lower(), spec
 
 
 def test_environment_yml_matches_pyproject():

@@ -151,7 +151,8 @@ def appendix_block(
         Every choice that changed a number (estimator options, alpha, privacy threshold).
     data_path
         The input file, whose SHA-256 is printed so a reader can check which data were used.
-        Only the file's name is shown, not where it lives.
+        Only the file's name is shown, not where it lives. Anything that is not a file (the
+        label of a database query) is shown as it is.
     """
     from evalkit.results import fmt_num, fmt_p
 
@@ -171,10 +172,11 @@ def appendix_block(
     parts.append("<h3>Options</h3>" + key_values({k: v for k, v in options.items()}))
     if data_path is not None:
         p = Path(data_path)
-        parts.append(
-            "<h3>Input</h3>"
-            + key_values({"data file": p.name, "SHA-256": sha256_file(p)})
-        )
+        if p.is_file():
+            shown = {"data file": p.name, "SHA-256": sha256_file(p)}
+        else:  # a database query (evalkit run passes its label; the manifest has the rest)
+            shown = {"data": str(data_path)}
+        parts.append("<h3>Input</h3>" + key_values(shown))
     parts.append("<h3>Software</h3>" + key_values(package_versions()))
     return Block("".join(parts), text="Technical appendix")
 

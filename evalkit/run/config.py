@@ -41,6 +41,7 @@ from evalkit.run.templates import (
     get_template,
     templates_dir,
 )
+from evalkit.sql import QuerySource
 
 __all__ = ["EvaluationConfig", "load_config", "find_configs", "TOP_LEVEL_KEYS", "SLUG_PATTERN"]
 
@@ -63,7 +64,8 @@ TOP_LEVEL_KEYS: dict[str, tuple[bool, str, str]] = {
     "outcome_domain": (False, "str", "outcome domain for the portfolio (programs sharing a "
                        "domain are compared and pooled); default: the outcome's label"),
     "template": (True, "str", "which template runs it: " + ", ".join(sorted(TEMPLATES))),
-    "data": (True, "str", "data file (CSV, TSV, Parquet or Excel), relative to this config"),
+    "data": (True, "data", "data file (CSV, TSV, Parquet or Excel), relative to this config; "
+             "or a database query {url_env, query or query_file, params, timeout}"),
     "data_sheet": (False, "str", "Excel sheet to read (default: the first)"),
     "id_column": (False, "str", "column of case identifiers (checked, never shown); empty: "
                   "the row number is the id and every text column is checked instead "
@@ -135,7 +137,10 @@ class EvaluationConfig:
     template
         The template spec it runs.
     data_path
-        Absolute path of the data file.
+        Absolute path of the data file; for a database query, of the query file (or of this
+        config, when the query is written in it).
+    data_query
+        The database query the data come from (``None``: a data file).
     parameters
         The template parameters with defaults filled in.
     """
@@ -159,6 +164,12 @@ class EvaluationConfig:
         default_factory=lambda: dict(DEFAULT_POPULATION))
     labels: dict[str, str] = field(default_factory=dict)
     outcome_scale: str = "linear"
+    data_query: QuerySource | None = None
+
+    @property
+    def data_label(self) -> str:
+        """The data as messages and reports name them: the file, or the query."""
+        return self.data_query.name if self.data_query is not None else str(self.data_path)
 
     @property
     def notebook(self) -> Path:
@@ -172,7 +183,8 @@ class EvaluationConfig:
             "program": self.program,
             "description": self.description,
             "question": self.question,
-            "data_path": str(self.data_path),
+            "data_path": (self.data_query.label if self.data_query is not None
+                          else str(self.data_path)),
             "id_column": self.id_column,
             "privacy_threshold": self.privacy_threshold,
             "results_path": results_path,
@@ -188,7 +200,16 @@ class EvaluationConfig:
         from evalkit.data import load
 
         cols = self.template.columns(self.parameters, self.id_column)
-        return load(self.data_path, cols, sheet=self.data_sheet)
+        if self.data_query is None:
+            return load(self.data_path, cols, sheet=self.data_sheet)
+        from evalkit.data import validate
+        from evalkit.sql import read_query
+
+        text = tuple(c.name for c in cols if c.kind == "id" or c.text)
+        df, snapshot = read_query(self.data_query, text_columns=text)
+        df = validate(df, cols)
+        df.attrs["evalkit_snapshot"] = snapshot
+        return df
 
     def with_parameters(self, **changes: Any) -> EvaluationConfig:
         """A copy with some parameters replaced (defaults resolved from the data)."""
@@ -249,6 +270,8 @@ def _kind_ok(value: Any, kind: str) -> TypeGuard[Any]:
                 and _finite(value))
     if kind in ("mapping", "adjust", "episodes"):
         return isinstance(value, dict)
+    if kind == "data":
+        return (isinstance(value, str) and value.strip() != "") or isinstance(value, dict)
     if kind == "population":
         return (isinstance(value, str) and value.strip() != "") or (
             isinstance(value, dict) and set(value) == {"singular", "plural"}
@@ -270,6 +293,7 @@ _KIND_WORDS = {
     "episodes": "a mapping {entry: column, exit: column, day: column, ...}",
     "population": "{singular: word, plural: word} or one word",
     "labels": "a mapping of column names to display names",
+    "data": "a data file's path, or a mapping {url_env, query or query_file, params}",
 }
 
 
@@ -371,7 +395,14 @@ def load_config(path: str | Path) -> EvaluationConfig:
             problems.append(f"'template': {exc.args[0]}")
 
     data_path: Path | None = None
-    if _kind_ok(raw.get("data"), "str"):
+    data_query: QuerySource | None = None
+    if isinstance(raw.get("data"), dict):
+        data_query = _query_source(p, raw["data"], problems)
+        if data_query is not None:
+            data_path = data_query.query_file or p.resolve()
+        if raw.get("data_sheet") is not None:
+            problems.append("'data_sheet' is for Excel files; the data come from a query")
+    elif _kind_ok(raw.get("data"), "str"):
         data_path = (p.parent / raw["data"]).resolve()
         if not data_path.is_file():
             problems.append(f"'data': file not found: {raw['data']} (resolved to {data_path})")
@@ -434,7 +465,90 @@ def load_config(path: str | Path) -> EvaluationConfig:
         population_label=population,
         labels={str(k): v.strip() for k, v in labels.items()},
         outcome_scale=raw.get("outcome_scale") or "linear",
+        data_query=data_query,
     )
+
+
+#: Keys of a ``data:`` mapping (a database query): name -> help.
+QUERY_KEYS = {
+    "url_env": "the environment variable that holds the database's SQLAlchemy URL",
+    "query": "the SQL SELECT, values as bind parameters (:name)",
+    "query_file": "a .sql file holding the query, relative to this config (instead of query)",
+    "params": "the bind parameters' values {name: value}",
+    "timeout": "seconds to connect and to run the query (default 60)",
+}
+
+
+def _query_source(p: Path, spec: dict, problems: list[str]) -> QuerySource | None:
+    """The ``data:`` mapping as a :class:`~evalkit.sql.QuerySource`; problems listed."""
+    from evalkit.sql import DEFAULT_TIMEOUT, check_env_name
+
+    before = len(problems)
+    for key in spec:
+        if key not in QUERY_KEYS:
+            problems.append(f"unknown key 'data.{key}'" + _suggest(str(key), QUERY_KEYS))
+    env = spec.get("url_env")
+    if not isinstance(env, str) or not check_env_name(env.strip()):
+        problems.append(f"'data.url_env' must name an environment variable (letters, digits "
+                        f"and _), not {_short(env)} ({QUERY_KEYS['url_env']}); the URL itself "
+                        f"never goes in a config")
+    query, query_file = spec.get("query"), spec.get("query_file")
+    text = None
+    qpath = None
+    if (query is None) == (query_file is None):
+        problems.append("'data' needs exactly one of 'query' (the SQL) and 'query_file' (a "
+                        ".sql file)")
+    elif query is not None:
+        if not isinstance(query, str) or not query.strip():
+            problems.append(f"'data.query' must be the SQL text, not {_short(query)}")
+        else:
+            text = query
+    elif not isinstance(query_file, str) or not query_file.strip():
+        problems.append(f"'data.query_file' must be a file name, not {_short(query_file)}")
+    else:
+        qpath = (p.parent / query_file).resolve()
+        if not qpath.is_file():
+            problems.append(f"'data.query_file': file not found: {query_file} (resolved to "
+                            f"{qpath})")
+        else:
+            try:
+                text = qpath.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(f"'data.query_file': {qpath} cannot be read ({exc})")
+            else:
+                if not text.strip():
+                    problems.append(f"'data.query_file': {qpath} is empty")
+                    text = None
+    params = spec.get("params") or {}
+    if not isinstance(params, dict) or not all(
+            isinstance(k, str) and (v is None or isinstance(v, (str, int, float, bool)))
+            for k, v in params.items()):
+        problems.append(f"'data.params' must map names to single values (text, numbers, "
+                        f"true/false), not {_short(params)}")
+        params = {}
+    timeout = spec.get("timeout", DEFAULT_TIMEOUT)
+    if not _kind_ok(timeout, "int") or timeout <= 0:
+        problems.append(f"'data.timeout' must be a positive whole number of seconds, not "
+                        f"{_short(timeout)}")
+    if text is not None:
+        try:
+            from evalkit.sql import bind_names
+
+            used = bind_names(text)
+        except ImportError:
+            problems.append("'data' is a database query, which needs SQLAlchemy: pip install "
+                            "'evalkit-programs[sql]'")
+        else:
+            for name in sorted(used - set(params)):
+                problems.append(f"the query uses :{name} but 'data.params' gives no {name} "
+                                f"(values are bound, never written into the SQL)")
+            for name in sorted(set(params) - used):
+                problems.append(f"'data.params.{name}' is not used by the query (it has no "
+                                f":{name})")
+    if len(problems) > before or text is None or not isinstance(env, str):
+        return None
+    return QuerySource(url_env=env.strip(), query=text, params=dict(params),
+                       query_file=qpath, config=p.resolve(), timeout=int(timeout))
 
 
 def _check_design(spec: TemplateSpec, raw: dict, params: dict[str, Any],

@@ -106,6 +106,9 @@ def _bundle(config: Path, pdf: bool) -> tuple[Bundle, Any]:
     from evalkit.run.config import load_config
 
     cfg = load_config(config)
+    if cfg.data_query is not None:
+        # the database's URL and password stay on this machine: the evaluation runs here
+        raise ValueError(f"{cfg.slug} reads a database")
     raw = yaml.safe_load(config.read_text(encoding="utf-8"))
     raw["data"] = cfg.data_path.name
     templates = {p.name: p.read_bytes() for p in cfg.notebook.parent.glob("*.ipynb")}

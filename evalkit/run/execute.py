@@ -614,7 +614,7 @@ def _evaluate(config_path, reports_dir, kernel_name, prewarm, pdf, t_start, timi
     except (OSError, RuntimeError, MemoryError) as exc:
         reason = _os_error(exc) if isinstance(exc, OSError) else (
             str(exc) or type(exc).__name__)
-        return fail("data", f"{cfg.data_path}: cannot be read: {reason}")
+        return fail("data", f"{cfg.data_label}: cannot be read: {reason}")
     if errors:
         return fail("data", f"{cfg.path}: the data cannot support these parameters:\n"
                     + "\n".join(f"  - {f}" for f in errors))
@@ -680,7 +680,8 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
 
     slug = cfg.slug
     # the inputs as they are when the run starts: a later change makes the report stale
-    key = run_key(cfg, pdf=pdf)
+    snapshot = data.attrs.get("evalkit_snapshot")
+    key = run_key(cfg, pdf=pdf, data_sha256=snapshot.rows_sha256 if snapshot else None)
     ids = checks.identifier_columns(data, cfg.id_column, cfg.privacy_threshold,
                                     known_text=_config_text(cfg),
                                     places=cfg.template.ids_are_places(cfg.parameters))
@@ -784,7 +785,8 @@ def _run_in(cfg, data, tmp, reports_dir, kernel_name, started_at, t_start, timin
         "finished_at": _now(),
         "config": {"path": str(cfg.path), "sha256": sha256_file(cfg.path)},
         "inputs": {
-            "data": {"path": str(cfg.data_path), "sha256": sha256_file(cfg.data_path)},
+            "data": (snapshot.to_dict() if snapshot else
+                     {"path": str(cfg.data_path), "sha256": sha256_file(cfg.data_path)}),
             "template": {"path": str(cfg.notebook), "sha256": sha256_file(cfg.notebook)},
         },
         "parameters": cfg.notebook_parameters(None),

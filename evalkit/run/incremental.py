@@ -54,7 +54,19 @@ def _versions() -> dict[str, str]:
     return package_versions()
 
 
-def run_key(cfg: EvaluationConfig, *, pdf: bool = False) -> dict[str, Any]:
+def _data_sha256(cfg: EvaluationConfig) -> str:
+    """The data file's SHA-256; for a database query, its rows' (the query runs)."""
+    if cfg.data_query is None:
+        return sha256_file(cfg.data_path)
+    from evalkit.sql import read_query
+
+    text = tuple(c.name for c in cfg.template.columns(cfg.parameters, cfg.id_column)
+                 if c.kind == "id" or c.text)
+    return read_query(cfg.data_query, text_columns=text)[1].rows_sha256
+
+
+def run_key(cfg: EvaluationConfig, *, pdf: bool = False,
+            data_sha256: str | None = None) -> dict[str, Any]:
     """The inputs a report depends on and their digest.
 
     Parameters
@@ -63,6 +75,10 @@ def run_key(cfg: EvaluationConfig, *, pdf: bool = False) -> dict[str, Any]:
         The loaded config.
     pdf
         Whether ``report.pdf`` is to be printed too.
+    data_sha256
+        The data's hash when already known (the rows a run read from its query); otherwise
+        the data file is hashed, or the query is run and its rows hashed
+        (:func:`evalkit.sql.rows_sha256`, which does not depend on their order).
 
     Returns
     -------
@@ -79,7 +95,7 @@ def run_key(cfg: EvaluationConfig, *, pdf: bool = False) -> dict[str, Any]:
     settings = {**cfg.notebook_parameters(None), "outcome_domain": cfg.outcome_domain,
                 "data_sheet": cfg.data_sheet, "template": cfg.template.name}
     parts: dict[str, Any] = {
-        "data_sha256": sha256_file(cfg.data_path),
+        "data_sha256": data_sha256 or _data_sha256(cfg),
         "template_sha256": sha256_file(cfg.notebook),
         "code_sha256": code_digest(),
         "parameters_sha256": hashlib.sha256(json.dumps(
@@ -110,4 +126,4 @@ def up_to_date(config: str | Path, reports_dir: str | Path, *, pdf: bool = False
         return bool(recorded) and recorded == run_key(cfg, pdf=pdf)["sha256"] and (
             not pdf or (folder / "report.pdf").is_file())
     except (ConfigError, OSError, ValueError, RuntimeError, AttributeError):
-        return False
+        return False  # a query that fails raises EvalDataError, a ValueError
