@@ -388,8 +388,10 @@ def _read_validated(frame_file: Path, path: str | Path) -> pd.DataFrame:
         origin = {"source": str(path), "row_word": "line", "offset": 2}
     elif kind == "excel":
         origin = {"source": str(path), "row_word": "row", "offset": 2}
-    else:
+    elif kind == "parquet":
         origin = {"source": str(path), "row_word": "row", "offset": 1}
+    else:  # the rows of a database query (``path`` is its label): counted, not numbered
+        origin = {"source": str(path), "row_word": "", "offset": 1}
     df = df.reset_index(drop=True)
     df.attrs["evalkit_origin"] = origin
     return df

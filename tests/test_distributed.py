@@ -114,6 +114,33 @@ def test_a_worker_killed_mid_evaluation_is_replaced_and_the_evaluation_runs_agai
     assert len(now - workers) == 1  # the killed worker was replaced by a new process
 
 
+def test_an_evaluation_reading_a_database_runs_here_not_on_the_cluster(cluster, tmp_path,
+                                                                       monkeypatch):
+    pytest.importorskip("sqlalchemy", reason="the sql extra is not installed")
+    import sqlite3
+
+    import pandas as pd
+    import yaml
+
+    db = tmp_path / "cases.sqlite"
+    with sqlite3.connect(db) as conn:
+        pd.read_csv(SAMPLE / "mentoring_site_a.csv", dtype={"case_id": str}).to_sql(
+            "outcomes", conn, index=False)
+    monkeypatch.setenv("EVALKIT_TEST_CASES_DB", f"sqlite:///{db}")
+    cfg = sample_config(tmp_path, "mentoring-site-a", "from-db")
+    raw = yaml.safe_load(cfg.read_text())
+    raw["data"] = {"url_env": "EVALKIT_TEST_CASES_DB", "query": "SELECT * FROM outcomes"}
+    cfg.write_text(yaml.safe_dump(raw, sort_keys=False))
+    out = run_all([cfg], tmp_path / "r", echo=lambda s: None,
+                  scheduler=cluster.scheduler_address)
+    assert out[0].ok, out[0].message
+    import json
+
+    m = json.loads((tmp_path / "r" / "from-db" / "manifest.json").read_text())
+    assert "ran_on" not in m  # the URL was never sent to a worker
+    assert m["inputs"]["data"]["kind"] == "query"
+
+
 def test_a_scheduler_that_does_not_answer_is_named(tmp_path):
     with socket.socket() as s:  # a port nothing listens on
         s.bind(("127.0.0.1", 0))
