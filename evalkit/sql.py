@@ -177,11 +177,21 @@ def _redact(text: str, secrets: list[str]) -> str:
     return text
 
 
+#: A value the database quotes in its message: ``invalid input syntax for type integer:
+#: "MLM-0042"``, ``... out of range: "2024-13-01"``, ``DETAIL: Failing row contains (...)``.
+_QUOTED_VALUE = re.compile(r'(:\s*)"(?:[^"]|"")*"|(DETAIL:\s*).*$', re.S)
+
+
 def _database_message(exc: BaseException) -> str:
-    """The database's own words, without SQLAlchemy's statement echo and links."""
+    """The database's own words, less SQLAlchemy's statement echo and any quoted data value.
+
+    A quoted value may be a case identifier, so it is withheld.
+    """
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc)
     text = re.split(r"\n\[SQL:|\n\(Background on this error", text)[0]
+    text = _QUOTED_VALUE.sub(lambda m: (m[1] + '"(value withheld)"') if m[1] is not None
+                             else m[2] + "(withheld: it may show data)", text)
     return " ".join(text.split())
 
 

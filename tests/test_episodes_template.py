@@ -70,6 +70,12 @@ def test_the_report_reads_as_one_report(run):
                  "youth", "After a placement change", "The first of the runaways",
                  "Cox regression, time to the first of the runaways"):
         assert text in html, text
+    # At a glance counts youth, and those who had any runaway (not runaways: there are more)
+    episodes = pd.read_csv(SAMPLE / "runaway_episodes.csv")
+    youth = episodes["youth_id"].nunique()
+    ran = episodes.loc[episodes["runaway_day"].notna(), "youth_id"].nunique()
+    assert ran < episodes["runaway_day"].notna().sum()
+    assert f"{youth:,} ({ran:,} with at least one episode)" in html
     # the time to the first runaway is still reported in full
     assert any(e["term"] == "specialized" for e in doc["estimates"])
     assert not any("RRE-" in str(v) for v in doc.values())

@@ -184,6 +184,8 @@ def test_bad_database_inputs_fail_alone_with_clear_messages(pg_env, tmp_path, mo
                         "params": {"program": "mentoring-a"}},
                        r"column 'case_id': 1 identifier value\(s\) appear on more than one "
                        r"row in 2 rows; expected a unique"),
+        "cast": ({"url_env": ENV, "query": "SELECT CAST(case_id AS integer) AS x FROM outcomes"},
+                 r'the query failed: invalid input syntax for type integer: "\(value withheld\)"'),
         "writes": ({"url_env": ENV, "query": "WITH gone AS (DELETE FROM outcomes RETURNING *) "
                                              "SELECT * FROM gone"},
                    r"the query failed: .*read-only transaction"),
@@ -198,8 +200,10 @@ def test_bad_database_inputs_fail_alone_with_clear_messages(pg_env, tmp_path, mo
         assert re.search(pattern, o.message, re.S | re.I), (slug, o.message)
         assert o.message.startswith(f"the query of {configs[slug].resolve()}"), o.message
         assert pg_env.password not in o.message and pg_env.url not in o.message
-    # the rows a duplicated id sits on are counted, never the id shown
+    # the rows a duplicated id sits on are counted, never the id shown; nor the value a
+    # failing cast quotes
     assert "MLM-17979" not in outcomes["duplicates"].message
+    assert "MLM-" not in outcomes["cast"].message
     # the write was refused: every row is still there
     engine = sa.create_engine(pg_env.url)
     with engine.connect() as c:

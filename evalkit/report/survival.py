@@ -520,8 +520,10 @@ class SurvivalReport(Report):
                 f"{_num(r.diff_ci_low, 1)} to {_num(r.diff_ci_high, 1)})")
             shown = self.totals_shown()
             if shown["followed"]:
+                # with episodes, the model of the time to the first counts youth, not episodes
+                what = "events" if self.episodes is None else "with at least one episode"
                 items["Youth"] = f"{self.cox.n:,}" + (
-                    f" ({self.cox.n_events:,} events)" if shown["events"] else "")
+                    f" ({self.cox.n_events:,} {what})" if shown["events"] else "")
         return items
 
     def default_question(self) -> str:

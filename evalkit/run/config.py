@@ -64,7 +64,7 @@ TOP_LEVEL_KEYS: dict[str, tuple[bool, str, str]] = {
     "outcome_domain": (False, "str", "outcome domain for the portfolio (programs sharing a "
                        "domain are compared and pooled); default: the outcome's label"),
     "template": (True, "str", "which template runs it: " + ", ".join(sorted(TEMPLATES))),
-    "data": (True, "data", "data file (CSV, TSV, Parquet or Excel), relative to this config; "
+    "data": (True, "data", "data file (CSV, TSV, Parquet or Excel) relative to this config, "
              "or a database query {url_env, query or query_file, params, timeout}"),
     "data_sheet": (False, "str", "Excel sheet to read (default: the first)"),
     "id_column": (False, "str", "column of case identifiers (checked, never shown); empty: "
