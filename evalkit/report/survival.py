@@ -521,7 +521,8 @@ class SurvivalReport(Report):
             shown = self.totals_shown()
             if shown["followed"]:
                 # with episodes, the model of the time to the first counts youth, not episodes
-                what = "events" if self.episodes is None else "with at least one episode"
+                what = ("events" if self.episodes is None
+                        else f"with any {self.episodes.label}")
                 items["Youth"] = f"{self.cox.n:,}" + (
                     f" ({self.cox.n_events:,} {what})" if shown["events"] else "")
         return items
