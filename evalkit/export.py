@@ -27,6 +27,7 @@ alpha*                 1 − confidence level (headline rows)
 effect_size_name*      standardized effect size (``hedges_g_wwc``, ``hazard_ratio``, ...)
 effect_size*           its estimate, ``effect_size_ci_low*``, ``effect_size_ci_high*``
 n*                     people (or units) analysed; null where suppressed
+n_unit*                what ``n`` counts, plural (``youth``, ``months``, ``states``)
 suppressed             whether the headline is withheld for privacy
 rating, rating_label   the evidence rating and its words
 cautions               what the estimators flagged, joined by `` | ``
@@ -55,7 +56,7 @@ COLUMNS: tuple[str, ...] = (
     "slug", "title", "program", "template", "design", "design_label", "outcome_domain",
     "outcome", "role", "estimand", "estimate", "ci_low", "ci_high", "p_value", "units", "alpha",
     "effect_size_name", "effect_size", "effect_size_ci_low", "effect_size_ci_high", "n",
-    "suppressed", "rating", "rating_label", "cautions", "generated_at",
+    "n_unit", "suppressed", "rating", "rating_label", "cautions", "generated_at",
 )
 
 
@@ -96,14 +97,15 @@ def rows_of(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
              "effect_size_name": es.get("name"), "effect_size": _num(es.get("estimate")),
              "effect_size_ci_low": _num(es.get("ci_low")),
              "effect_size_ci_high": _num(es.get("ci_high")),
-             "n": int(n) if isinstance(n, int) and not isinstance(n, bool) else None}]
+             "n": int(n) if isinstance(n, int) and not isinstance(n, bool) else None,
+             "n_unit": h.get("n_unit")}]
     for e in doc.get("estimates") or []:
         rows.append({**common, "role": "estimate", "estimand": str(e.get("term")),
                      "estimate": _num(e.get("estimate")), "ci_low": _num(e.get("ci_low")),
                      "ci_high": _num(e.get("ci_high")), "p_value": _num(e.get("p_value")),
                      "units": None, "alpha": None, "effect_size_name": None,
                      "effect_size": None, "effect_size_ci_low": None,
-                     "effect_size_ci_high": None, "n": None})
+                     "effect_size_ci_high": None, "n": None, "n_unit": None})
     return [{c: r.get(c) for c in COLUMNS} for r in rows]
 
 

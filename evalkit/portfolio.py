@@ -101,6 +101,7 @@ def table(docs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
                 "effect_size_ci_low": es.get("ci_low"),
                 "effect_size_ci_high": es.get("ci_high"),
                 "n": h.get("n"),
+                "n_unit": h.get("n_unit"),
                 "generated_at": d.get("generated_at"),
             }
         )
@@ -241,7 +242,10 @@ def _index_row(slug: str, d: Mapping[str, Any] | None, run: Mapping[str, Any]
         standardized=(f"{short} = {_fmt(es.get('estimate'))} ({_fmt(es.get('ci_low'))} to "
                       f"{_fmt(es.get('ci_high'))})" if es.get("estimate") is not None
                       and not _same_effect(h, es) else ""),
-        n=h.get("n") if h.get("n") is not None else "—",
+        # what n counts, in the report's words: youth, months, states
+        n=(f"{h['n']:,} {h.get('n_unit') or ''}".strip() if isinstance(h.get("n"), int)
+           else "—"),
+        n_sort=h["n"] if isinstance(h.get("n"), int) else "",
         generated=(d.get("generated_at", "") or "")[:10],
     )
     return row

@@ -173,6 +173,7 @@ def test_export_has_one_row_per_estimand_headline_first(portfolio, tmp_path):
     assert head["effect_size"] == doc["headline"]["effect_size"]["estimate"]
     assert head["rating"] == doc["evidence"]["rating"]
     assert head["outcome_domain"] == doc["outcome"]["domain"]
+    assert head["n"] == doc["headline"]["n"] and head["n_unit"] == "youth"
     text = write_export(result, "csv", tmp_path / "f.csv")
     rows = list(csv.DictReader(io.StringIO(text)))
     assert list(rows[0]) == list(COLUMNS) and len(rows) == len(result.rows)

@@ -103,3 +103,21 @@ def test_a_hazard_ratio_headline_is_not_printed_twice(tmp_path):
     html = portfolio.write_index(tmp_path, {}).read_text()
     assert html.count("0.51 to 0.76") == 1 and "HR =" not in html
     assert "g = −0.10" in html or "g = -0.10" in html
+
+
+def test_the_n_column_says_what_each_n_counts_and_sorts_by_the_number():
+    docs = []
+    for slug, n, unit in (("a-youth", 1234, "youth"), ("b-months", 84, "months"),
+                          ("c-old", 40, None)):
+        d = _doc(slug, -0.5)
+        d["headline"]["n"] = n
+        if unit:
+            d["headline"]["n_unit"] = unit
+        docs.append(d)
+    html = portfolio.index_html(docs)
+    assert "<td class='num' data-sort='1234'>1,234 youth</td>" in html
+    assert "<td class='num' data-sort='84'>84 months</td>" in html
+    # a results document written before n_unit existed shows the bare number
+    assert "<td class='num' data-sort='40'>40</td>" in html
+    units = portfolio.table(docs)["n_unit"]
+    assert list(units[:2]) == ["youth", "months"] and units.isna().iloc[2]

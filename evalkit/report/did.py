@@ -671,7 +671,7 @@ class DiDReport(Report):
                         "adoption (Callaway–Sant'Anna, cohort-size weights)",
             "estimate": s.estimate, "ci_low": s.ci_low, "ci_high": s.ci_high,
             "alpha": s.alpha, "p_value": s.p_value,
-            "n": int(self.cohorts.sum()), "units": self.units,
+            "n": int(self.cohorts.sum()), "n_unit": f"{self.unit_label}s", "units": self.units,
             "effect_size": None, "suppressed": False, "digits": 2,
             "scale": self.outcome_scale,
         }

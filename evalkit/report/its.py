@@ -646,6 +646,7 @@ class ItsReport(Report):
                             " (segmented regression)")),
             "estimate": lv.estimate, "ci_low": lv.ci_low, "ci_high": lv.ci_high,
             "alpha": its.alpha, "p_value": its.level.p_value, "n": its.n,
+            "n_unit": f"{self.period}s",
             "units": "rate ratio" if self.ratio else self.units,
             "effect_size": None, "suppressed": False, "digits": 2,
         }

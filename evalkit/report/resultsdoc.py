@@ -15,6 +15,8 @@ Shape (``schema_version`` 1; fields marked * may be ``null``)::
       "headline": {
         "estimand": str, "estimate": float*, "ci_low": float*, "ci_high": float*,
         "alpha": float, "p_value": float*, "n": int*, "units": str,
+        "n_unit": str,                          # optional: what n counts, plural ("youth",
+                                                # "months", "states"); the index prints it
         "effect_size": {"name": str, "estimate": float*, "ci_low": float*, "ci_high": float*}*,
         "suppressed": bool,
         "digits": int,                          # optional: decimals the report prints the

@@ -997,6 +997,7 @@ class SurvivalReport(Report):
         headline.update({
             "alpha": self.cox.alpha,
             "n": self.cox.n if shown and self.totals_shown()["followed"] else None,
+            "n_unit": self.population.plural,
             "effect_size": {"name": "hazard_ratio" if self.episodes is None else "rate_ratio",
                             "estimate": val(hr["hazard_ratio"]),
                             "ci_low": val(hr["hr_ci_low"]), "ci_high": val(hr["hr_ci_high"])},

@@ -343,7 +343,7 @@ class SingleUnitReport(Report):
                         "errors)",
             "estimate": s.estimate, "ci_low": s.ci_low, "ci_high": s.ci_high,
             "alpha": s.alpha, "p_value": s.p_value, "n": int(first.size),
-            "units": self.units, "effect_size": None, "suppressed": False, "digits": 2,
+            "n_unit": f"{self.unit_label}s", "units": self.units, "effect_size": None, "suppressed": False, "digits": 2,
             "scale": "linear",
         }
         estimates = (shown_frame(s).to_dict("records") + shown_frame(f.sc).to_dict("records")
