@@ -166,3 +166,69 @@ def test_with_forking_off_a_kernel_starts_as_a_new_python(tmp_path, monkeypatch)
 def test_a_kernel_command_other_than_ipykernel_is_not_forked():
     assert engine._fork_kernel([sys.executable, "-m", "other_kernel", "-f", "c.json"], {}) is None
     assert engine._fork_kernel(["/usr/bin/R", "--slave"], {}) is None
+
+
+def test_a_reply_that_comes_late_ends_the_forker_and_the_next_kernel_is_its_own(tmp_path):
+    _run("pass", tmp_path)
+    forker = engine._FORKERS[sys.executable]
+    # a reply not read in time (timeout 0): the forker is stopped rather than left one
+    # reply behind, which would hand the next request the previous kernel's pid
+    assert forker.fork(["-f", str(tmp_path / "nothing.json")], str(tmp_path), dict(os.environ),
+                       None, timeout=0) is None
+    assert forker.proc.poll() is not None
+    _, pid2, reply2 = _run("import json, os\njson.dump(os.getpid(), open('pid.json', 'w'))",
+                           tmp_path)
+    assert json.loads((tmp_path / "pid.json").read_text()) == pid2
+
+
+def test_forked_kernels_do_not_share_numpy_random_state(tmp_path):
+    code = ("import json, numpy\n"
+            "json.dump(numpy.random.rand(), open('draw-{}.json', 'w'))")
+    _run(code.format(1), tmp_path)
+    _run(code.format(2), tmp_path)
+    first = json.loads((tmp_path / "draw-1.json").read_text())
+    second = json.loads((tmp_path / "draw-2.json").read_text())
+    assert first != second
+
+
+def test_a_forked_kernel_has_the_matplotlib_backend_a_new_one_has(tmp_path, monkeypatch):
+    monkeypatch.delenv("MPLBACKEND", raising=False)
+    engine.stop_forkers()  # a forker started without MPLBACKEND, as in a plain session
+    code = "import json, matplotlib\njson.dump(matplotlib.get_backend(), open('{}', 'w'))"
+    try:
+        _run(code.format("forked.json"), tmp_path, dict(os.environ))
+        monkeypatch.setenv(engine.FORK_ENV, "0")
+        _run(code.format("new.json"), tmp_path, dict(os.environ))
+    finally:
+        engine.stop_forkers()
+    forked = json.loads((tmp_path / "forked.json").read_text())
+    assert forked == json.loads((tmp_path / "new.json").read_text())
+    assert "inline" in forked
+
+
+def test_a_kernel_started_from_another_thread_is_not_forked(tmp_path):
+    import threading
+
+    got = {}
+
+    def start() -> None:
+        km = engine.IPCKernelManager(kernel_name="python3")
+        run_sync(km.start_kernel)(cwd=str(tmp_path))
+        got["process"] = km.provisioner.process
+        run_sync(km.shutdown_kernel)(now=True)
+
+    t = threading.Thread(target=start)
+    t.start()
+    t.join(120)
+    assert isinstance(got["process"], subprocess.Popen)
+
+
+def test_a_kernel_that_ended_is_not_signalled_again():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    kernel = ForkedKernel(proc.pid)
+    assert kernel.poll() is None
+    proc.kill()
+    proc.wait(10)  # reaped: the pid may now be given to another process
+    assert kernel.wait(5) == 0 and kernel.poll() == 0
+    kernel.send_signal(9)  # nothing is sent: no error, and no process is touched
+    kernel.kill()

@@ -110,7 +110,9 @@ class IPCKernelManager(AsyncKernelManager):
         assert provisioner is not None
         provisioner.process = kernel  # type: ignore[attr-defined]
         provisioner.pid = kernel.pid  # type: ignore[attr-defined]
-        provisioner.pgid = kernel.pid  # type: ignore[attr-defined]  # setsid in the child
+        # no group for the provisioner to signal by id: the kernel object signals its group
+        # only while the kernel runs (a pid, and so a group id, can be given out again)
+        provisioner.pgid = None  # type: ignore[attr-defined]
         provisioner.cwd = kw.get("cwd") or os.getcwd()  # type: ignore[attr-defined]
         self._reconcile_connection_info(provisioner.connection_info)
 
@@ -126,7 +128,13 @@ def _forking() -> bool:
 
 
 class _Forker:
-    """A kernel forker of this process, for one Python (see :mod:`evalkit.run.kernelfork`)."""
+    """A kernel forker of this process, for one Python (see :mod:`evalkit.run.kernelfork`).
+
+    Replies are read from the pipe's file descriptor with their own buffer and matched to
+    their request by id. A reply that does not come within the timeout, or does not match,
+    ends the forker (and any kernel it forked late dies with it): the pipe is never left out
+    of step with the requests.
+    """
 
     def __init__(self, python: str, env: dict[str, str]) -> None:
         from evalkit.run import kernelfork
@@ -134,22 +142,34 @@ class _Forker:
         self.python = python
         self.ready = False
         self.lock = threading.Lock()
+        self._buf = b""
+        self._next = 0
         self.proc = subprocess.Popen(
-            [python, kernelfork.__file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, env=env, cwd=tempfile.gettempdir())
+            [python, kernelfork.__file__, str(os.getpid())], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env,
+            cwd=tempfile.gettempdir())
 
     def _reply(self, timeout: float) -> dict | None:
         import json
         import select
 
         assert self.proc.stdout is not None
-        if not select.select([self.proc.stdout], [], [], timeout)[0]:
-            return None
-        line = self.proc.stdout.readline()
+        fd = self.proc.stdout.fileno()
+        end = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self._buf += chunk
+        line, self._buf = self._buf.split(b"\n", 1)
         try:
-            return json.loads(line) if line else None
+            reply = json.loads(line)
         except ValueError:
             return None
+        return reply if isinstance(reply, dict) else None
 
     def fork(self, argv: list[str], cwd: str, env: dict[str, str], log: str | None,
              timeout: float = 60) -> int | None:
@@ -165,17 +185,19 @@ class _Forker:
                     return None
                 self.ready = True
             assert self.proc.stdin is not None
+            self._next += 1
+            request = {"id": self._next, "argv": argv, "cwd": cwd, "env": env, "log": log}
             try:
-                self.proc.stdin.write((json.dumps(
-                    {"argv": argv, "cwd": cwd, "env": env, "log": log}) + "\n").encode())
+                self.proc.stdin.write((json.dumps(request) + "\n").encode())
                 self.proc.stdin.flush()
             except OSError:
                 self.close()
                 return None
             reply = self._reply(timeout)
-            if not reply or "pid" not in reply:
+            if reply is None or reply.get("id") != self._next:
+                self.close()  # out of step: a late kernel dies with the forker
                 return None
-            return int(reply["pid"])
+            return int(reply["pid"]) if isinstance(reply.get("pid"), int) else None
 
     def close(self) -> None:
         """Stop the forker (kernels it forked that still run die with it)."""
@@ -191,27 +213,34 @@ class _Forker:
 
 
 _FORKERS: dict[str, _Forker] = {}
+_FORKERS_LOCK = threading.Lock()
 
 
 def _forker(python: str, env: dict[str, str]) -> _Forker | None:
-    """The running forker for ``python``, started if needed; ``None`` if kernels are not forked."""
-    if not _forking():
-        return None
-    forker = _FORKERS.get(python)
-    if forker is not None and forker.proc.poll() is not None:
-        forker.close()
-        forker = None
-    if forker is None:
-        try:
-            forker = _Forker(python, env)
-        except OSError:
-            return None
-        if not _FORKERS:
-            import atexit
+    """The running forker for ``python``, started if needed; ``None`` if kernels are not forked.
 
-            atexit.register(stop_forkers)
-        _FORKERS[python] = forker
-    return forker
+    Only the main thread starts and uses forkers: a forker dies with the thread that started
+    it (``PR_SET_PDEATHSIG`` follows the thread), so one started by a short-lived thread would
+    take its kernels with it. Other threads start kernels the usual way.
+    """
+    if not _forking() or threading.current_thread() is not threading.main_thread():
+        return None
+    with _FORKERS_LOCK:
+        forker = _FORKERS.get(python)
+        if forker is not None and forker.proc.poll() is not None:
+            forker.close()
+            forker = None
+        if forker is None:
+            try:
+                forker = _Forker(python, env)
+            except OSError:
+                return None
+            if not _FORKERS:
+                import atexit
+
+                atexit.register(stop_forkers)
+            _FORKERS[python] = forker
+        return forker
 
 
 def _fork_kernel(cmd: list[str], kw: dict[str, Any]):
@@ -235,9 +264,10 @@ def _fork_kernel(cmd: list[str], kw: dict[str, Any]):
 
 def stop_forkers() -> None:
     """Stop this process's kernel forkers."""
-    while _FORKERS:
-        _, forker = _FORKERS.popitem()
-        forker.close()
+    with _FORKERS_LOCK:
+        while _FORKERS:
+            _, forker = _FORKERS.popitem()
+            forker.close()
 
 
 @dataclass

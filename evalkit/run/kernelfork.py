@@ -16,8 +16,9 @@ kernels die with the process that started them (``PR_SET_PDEATHSIG``), and a ker
 stops when the forker goes, as ipykernel's parent poller sees its parent change.
 
 Protocol, one JSON object per line: the forker writes ``{"ready": [...failed imports]}`` once
-its imports are done; each request ``{"argv", "cwd", "env", "log"}`` is answered with
-``{"pid": n}`` or ``{"error": "..."}``.
+its imports are done; each request ``{"id", "argv", "cwd", "env", "log"}`` is answered with
+``{"id", "pid": n}`` or ``{"id", "error": "..."}``. The forker's first argument is the pid of
+the process that starts it.
 """
 
 from __future__ import annotations
@@ -47,28 +48,31 @@ WARM_MODULES = (
 )
 
 
-def _die_with_parent(name: bytes) -> None:
-    """Take the name ``name`` (shown by ``ps``) and die with the parent; exit if it is gone.
+def _die_with_parent(name: bytes, parent: int) -> None:
+    """Take the name ``name`` (shown by ``ps``) and die with ``parent``; exit if it is gone.
 
-    The parent's death sends SIGKILL (Linux ``PR_SET_PDEATHSIG``).
+    The parent's death sends SIGKILL (Linux ``PR_SET_PDEATHSIG``). ``parent`` is the pid the
+    process was started by, read before it started: if that process has already gone (and
+    another adopted this one), this process ends at once.
     """
     import ctypes
 
-    parent = os.getppid()
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(15, ctypes.c_char_p(name[:15]), 0, 0, 0)  # PR_SET_NAME
     libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent or parent == 1:
+    if os.getppid() != parent:
         os._exit(1)
 
 
-def _child(request: dict) -> None:
-    """In the forked child: become the kernel of ``request``; never returns."""
+def _child(request: dict, forker: int) -> None:
+    """In the forked child of ``forker``: become the kernel of ``request``; never returns."""
     code = 1
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # the kernel waits for its own children
         os.setsid()  # its own process group, as jupyter_client's launcher gives a kernel
-        _die_with_parent(b"evalkit-kernel")
+        _die_with_parent(b"evalkit-kernel", forker)
+        if "numpy.random" in sys.modules:  # a fresh kernel's unseeded state, not the forker's
+            sys.modules["numpy.random"].seed()
         null = os.open(os.devnull, os.O_RDONLY)
         out = os.open(request.get("log") or os.devnull,
                       os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -108,7 +112,10 @@ def main() -> None:
     """The forker: import :data:`WARM_MODULES`, then fork one kernel per request on stdin."""
     import importlib
 
-    _die_with_parent(b"evalkit-forker")
+    _die_with_parent(b"evalkit-forker", int(sys.argv[1]) if len(sys.argv) > 1 else os.getppid())
+    # the backend ipykernel makes the default, set before matplotlib is imported (it reads the
+    # variable then); a worker's MPLBACKEND=Agg is kept, as its kernels get it too
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     failed = []
     for name in WARM_MODULES:
         try:
@@ -119,26 +126,32 @@ def main() -> None:
     reply = sys.stdout
     requests = sys.stdin
     print(json.dumps({"ready": failed}), file=reply, flush=True)
+    me = os.getpid()
     for line in requests:
+        request: dict = {}
         try:
             request = json.loads(line)
             reply.flush()
             sys.stderr.flush()
             pid = os.fork()
         except Exception as exc:  # noqa: BLE001 - the caller starts the kernel itself
-            print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), file=reply, flush=True)
+            print(json.dumps({"id": request.get("id"), "error": f"{type(exc).__name__}: {exc}"}),
+                  file=reply, flush=True)
             continue
         if pid == 0:
-            _child(request)
-        print(json.dumps({"pid": pid}), file=reply, flush=True)
+            _child(request, me)
+        print(json.dumps({"id": request.get("id"), "pid": pid}), file=reply, flush=True)
 
 
 class ForkedKernel:
     """The part of :class:`subprocess.Popen` that jupyter_client uses, for a forked kernel.
 
-    The kernel is the forker's child, not this process's: its exit status is not known here
-    (the system reaps it), so :attr:`returncode` is ``-signal`` after this object signalled
-    it and 0 otherwise.
+    The kernel is the forker's child, not this process's, and the system reaps it at once.
+    It is watched through a pidfd (Linux 5.3 and later), so a pid the system has since given
+    to another process is never taken for the kernel, and signals reach it only while it
+    runs: to its process group (the kernel leads one), as jupyter_client's own launcher
+    signals a kernel. Its exit status is not known here: :attr:`returncode` is ``-signal``
+    after this object signalled it and 0 otherwise.
     """
 
     stdin = stdout = stderr = None
@@ -147,11 +160,23 @@ class ForkedKernel:
         self.pid = pid
         self.returncode: int | None = None
         self._signal = 0
+        try:
+            self._fd: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # an older kernel: the pid is checked instead
+            self._fd = None
+
+    def _ended(self) -> bool:
+        if self._fd is None:
+            return not _alive(self.pid)
+        import select
+
+        return bool(select.select([self._fd], [], [], 0)[0])
 
     def poll(self) -> int | None:
         """``None`` while the kernel runs, else its :attr:`returncode`."""
-        if self.returncode is None and not _alive(self.pid):
+        if self.returncode is None and self._ended():
             self.returncode = -self._signal if self._signal else 0
+            self.close()
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
@@ -168,9 +193,13 @@ class ForkedKernel:
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
-        """Send ``signum`` to the kernel (nothing if it has ended)."""
-        if self.poll() is None:
-            self._signal = signum
+        """Send ``signum`` to the kernel's process group (nothing once the kernel has ended)."""
+        if self.poll() is not None:
+            return
+        self._signal = signum
+        try:
+            os.killpg(self.pid, signum)
+        except OSError:
             os.kill(self.pid, signum)
 
     def kill(self) -> None:
@@ -180,6 +209,15 @@ class ForkedKernel:
     def terminate(self) -> None:
         """SIGTERM."""
         self.send_signal(signal.SIGTERM)
+
+    def close(self) -> None:
+        """Close the pidfd (after the kernel ended, or when this object goes)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __del__(self) -> None:
+        self.close()
 
 
 def _alive(pid: int) -> bool:
