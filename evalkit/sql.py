@@ -160,38 +160,72 @@ def _url(source: QuerySource):
                             source=source.name) from None
     if url.drivername == "postgresql":  # psycopg 3, what the sql extra installs
         url = url.set(drivername="postgresql+psycopg")
+    if url.get_backend_name() == "postgresql" and url.get_driver_name() != "psycopg":
+        # other drivers send a text of several statements as it is, past the checks below
+        raise EvalDataError(f"the URL in {source.url_env} names the PostgreSQL driver "
+                            f"{url.get_driver_name()}; evalkit reads PostgreSQL through "
+                            f"psycopg 3: write it postgresql://... or postgresql+psycopg://...",
+                            source=source.name)
+    if (url.get_backend_name() == "sqlite" and url.database
+            and url.database != ":memory:" and not url.database.startswith("file:")):
+        # opened read-only: no write, no new file (not even through ATTACH)
+        url = url.set(database=f"file:{url.database}",
+                      query={**url.query, "mode": "ro", "uri": "true"})
     return raw.strip(), url
 
 
+_SECRET_KEY = re.compile(r"pass|pwd|secret|token|key|credential|odbc_connect", re.I)
+
+
 def _secrets(raw: str, url) -> list[str]:
-    """Strings no message may contain: the URL as given, and its password."""
+    """Strings no message may contain.
+
+    The URL as given and as SQLAlchemy writes it, its password, and the values of query
+    options that carry one (``?password=``, ``?sslpassword=``, an ODBC connection string).
+    """
     found = [raw, url.render_as_string(hide_password=False)]
     if url.password:
         found.append(str(url.password))
+    for key, value in url.query.items():
+        if _SECRET_KEY.search(key):
+            found.extend([value] if isinstance(value, str) else list(value))
     return sorted({s for s in found if s}, key=len, reverse=True)
 
 
-def _redact(text: str, secrets: list[str]) -> str:
-    for s in secrets:
-        text = text.replace(s, "***")
-    return text
+def _redact(text: str, secrets: list[str], fallback: str) -> str:
+    """``text`` without any secret; ``fallback`` if one occurs in it at all.
+
+    Masking a secret where it occurs would still tell it (a password "test" masked inside a
+    user name "evalkit_test" reads "evalkit_***"): a message holding one is not shown.
+    """
+    return fallback if any(s in text for s in secrets) else text
 
 
-#: A value the database quotes in its message: ``invalid input syntax for type integer:
-#: "MLM-0042"``, ``... out of range: "2024-13-01"``, ``DETAIL: Failing row contains (...)``.
-_QUOTED_VALUE = re.compile(r'(:\s*)"(?:[^"]|"")*"|(DETAIL:\s*).*$', re.S)
+#: What a database quotes in a message ("x", 'x'), and the DETAIL part that shows rows.
+_QUOTED = re.compile(r'"((?:[^"]|"")*)"|\'((?:[^\']|\'\')*)\'')
+_DETAIL = re.compile(r"\b(DETAIL|HINT|CONTEXT):.*$", re.S)
 
 
-def _database_message(exc: BaseException) -> str:
-    """The database's own words, less SQLAlchemy's statement echo and any quoted data value.
+def _database_message(exc: BaseException, query: str | None = None) -> str:
+    """The database's own words, less SQLAlchemy's statement echo and any data value.
 
-    A quoted value may be a case identifier, so it is withheld.
+    For a failed query (``query`` given), a quoted value that the query's text does not
+    hold came from the data, and may be a case identifier: it is withheld (``column "x"
+    does not exist`` keeps the name the query wrote; ``invalid input syntax for type
+    integer: "MLM-0042"`` does not show the id). So are the lines after DETAIL, HINT or
+    CONTEXT, which can show a row.
     """
     orig = getattr(exc, "orig", None)
     text = str(orig if orig is not None else exc)
     text = re.split(r"\n\[SQL:|\n\(Background on this error", text)[0]
-    text = _QUOTED_VALUE.sub(lambda m: (m[1] + '"(value withheld)"') if m[1] is not None
-                             else m[2] + "(withheld: it may show data)", text)
+    if query is not None:
+        text = _DETAIL.sub("", text)
+
+        def keep(m: re.Match) -> str:
+            inner = m[1] if m[1] is not None else m[2]
+            return m[0] if inner and inner in query else '"(a value, withheld)"'
+
+        text = _QUOTED.sub(keep, text)
     return " ".join(text.split())
 
 
@@ -232,11 +266,20 @@ def read_query(source: QuerySource, *, text_columns: tuple[str, ...] | list[str]
     raw, url = _url(source)
     secrets = _secrets(raw, url)
     backend = url.get_backend_name()
+    withheld = (f"the database's message is not shown, as it would show part of the URL in "
+                f"{source.url_env}")
     connect_args: dict[str, Any] = {}
-    if backend == "postgresql" and url.get_driver_name() in ("psycopg", "psycopg2"):
+    if backend == "postgresql":
+        # every transaction of the session read-only (not only the first), a statement
+        # timeout, and times in UTC whatever the login's time zone
         connect_args["connect_timeout"] = max(1, int(source.timeout))
+        connect_args["options"] = (f"-c default_transaction_read_only=on "
+                                   f"-c statement_timeout={int(source.timeout * 1000)} "
+                                   f"-c TimeZone=UTC")
     elif backend == "duckdb":
+        # read-only, and no file written or read outside the database (COPY ... TO)
         connect_args["read_only"] = True
+        connect_args["config"] = {"enable_external_access": False}
     try:
         engine = sa.create_engine(url, connect_args=connect_args, poolclass=sa.pool.NullPool)
     except ImportError as exc:
@@ -244,39 +287,43 @@ def read_query(source: QuerySource, *, text_columns: tuple[str, ...] | list[str]
                             f"({exc}); PostgreSQL's comes with pip install "
                             f"'evalkit-programs[sql]'", source=source.name) from None
     except Exception as exc:  # noqa: BLE001 - a bad URL option, an unknown dialect
-        raise EvalDataError(_redact(f"the URL in {source.url_env} cannot be used: "
-                                    f"{_database_message(exc)}", secrets),
-                            source=source.name) from None
+        raise EvalDataError(f"the URL in {source.url_env} cannot be used: " + _redact(
+            _database_message(exc), secrets, withheld), source=source.name) from None
     try:
         try:
             conn = engine.connect()
         except Exception as exc:  # noqa: BLE001 - every driver raises its own
-            raise EvalDataError(_redact(
+            raise EvalDataError(
                 f"cannot connect to the database at {_where(url)} (from {source.url_env}) "
-                f"within {source.timeout} s: {_database_message(exc)}", secrets),
+                f"within {source.timeout} s: "
+                + _redact(_database_message(exc), secrets, withheld),
                 source=source.name) from None
         with conn:
             try:
                 _read_only(conn, backend, source.timeout)
-                result = conn.execute(sa.text(source.query), dict(source.params))
-                if not result.returns_rows:
+                got = _execute(conn, backend, source)
+                if got is None:
                     raise EvalDataError("the query returns no table (it must be a SELECT)",
                                         source=source.name)
-                columns = [str(c) for c in result.keys()]
-                rows = result.fetchall()
+                columns, rows = got
             except EvalDataError:
                 conn.rollback()
                 raise
             except Exception as exc:  # noqa: BLE001 - the database's message is the point
                 with contextlib.suppress(Exception):
                     conn.rollback()
-                raise EvalDataError(_redact(f"the query failed: {_database_message(exc)}",
-                                            secrets), source=source.name) from None
+                raise EvalDataError("the query failed: " + _redact(
+                    _database_message(exc, query=source.query), secrets, withheld),
+                    source=source.name) from None
             conn.rollback()  # nothing the query did is kept, whatever the database
     finally:
         engine.dispose()
     taken_at = datetime.now(UTC).isoformat(timespec="seconds")
-    df = _frame(rows, columns, set(text_columns))
+    try:
+        df = _frame(rows, columns, set(text_columns))
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise EvalDataError(f"the query's rows cannot be read as a table: {exc}",
+                            source=source.name) from None
     if len(df) == 0:
         raise EvalDataError("the query returned no rows (check its WHERE clause and "
                             "parameters)", source=source.name)
@@ -295,6 +342,29 @@ def read_query(source: QuerySource, *, text_columns: tuple[str, ...] | list[str]
     return df, snap
 
 
+def _execute(conn: Any, backend: str, source: QuerySource) -> tuple[list[str], Any] | None:
+    """Run the query as one statement; its column names and rows (``None``: no table).
+
+    PostgreSQL: a prepared statement, which holds exactly one statement, so a text such as
+    ``SELECT 1; COMMIT; DELETE ...`` is refused instead of leaving the read-only transaction.
+    SQLite's driver refuses a second statement itself.
+    """
+    from sqlalchemy import text
+
+    if backend == "postgresql":
+        compiled = text(source.query).compile(dialect=conn.dialect)
+        params = compiled.construct_params(dict(source.params))
+        with conn.connection.dbapi_connection.cursor() as cur:
+            cur.execute(str(compiled), params, prepare=True)
+            if cur.description is None:
+                return None
+            return [str(d.name) for d in cur.description], cur.fetchall()
+    result = conn.execute(text(source.query), dict(source.params))
+    if not result.returns_rows:
+        return None
+    return [str(c) for c in result.keys()], result.fetchall()
+
+
 def _read_only(conn: Any, backend: str, timeout: int) -> None:
     """Make the transaction read-only, with a statement timeout, where the database can."""
     from sqlalchemy import text
@@ -308,29 +378,65 @@ def _read_only(conn: Any, backend: str, timeout: int) -> None:
         dbapi = conn.connection.dbapi_connection
         deadline = time.monotonic() + timeout
         dbapi.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        # ATTACH would create a new database file even on a read-only connection
+        import sqlite3
+
+        refused = {sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH}
+        dbapi.set_authorizer(lambda action, *_: sqlite3.SQLITE_DENY if action in refused
+                             else sqlite3.SQLITE_OK)
 
 
 def _frame(rows: Any, columns: list[str], text_columns: set[str]) -> pd.DataFrame:
-    """The rows as a frame: exact decimals as floats, dates as datetimes, ids as text."""
+    """The rows as a frame, as the file reader would give them.
+
+    Identifier columns become text from the values as the database gave them (42 → ``"42"``,
+    a NULL stays missing: never ``"42.0"`` or ``"nan"``); exact decimals become floats;
+    dates and times become datetimes (times with a zone in UTC, without the zone); lists,
+    mappings and bytes (array, JSON and binary columns) become text.
+    """
     import decimal
 
     import pandas as pd
 
-    df = pd.DataFrame.from_records([tuple(r) for r in rows], columns=columns)
-    for c in df.columns:
-        s = df[c]
+    data: dict[str, Any] = {}
+    for i, c in enumerate(columns):
+        values = [r[i] for r in rows]
         if c in text_columns:
-            df[c] = s.map(lambda v: v if v is None or isinstance(v, str) else str(v))
-            df[c] = df[c].astype(object).where(df[c].notna(), None)
+            data[c] = pd.Series([None if v is None else _text(v) for v in values],
+                                dtype=object)
             continue
+        if any(isinstance(v, (list, tuple, dict, bytes, bytearray, memoryview))
+               for v in values):
+            values = [None if v is None else _text(v) for v in values]
+        s = pd.Series(values, dtype=object) if not values else pd.Series(values)
         if s.dtype == object:
             kind = pd.api.types.infer_dtype(s, skipna=True)
             if kind == "decimal":
-                df[c] = s.map(lambda v: float(v) if isinstance(v, decimal.Decimal) else v
-                              ).astype(float)
+                s = s.map(lambda v: float(v) if isinstance(v, decimal.Decimal) else v
+                          ).astype(float)
             elif kind in ("date", "datetime", "datetime64"):
-                df[c] = pd.to_datetime(s)
-    return df
+                s = pd.to_datetime(s, utc=any(getattr(v, "tzinfo", None) is not None
+                                              for v in values))
+                if getattr(s.dtype, "tz", None) is not None:
+                    s = s.dt.tz_localize(None)
+        if getattr(s.dtype, "tz", None) is not None:  # times with a zone: in UTC, without it
+            s = s.dt.tz_convert("UTC").dt.tz_localize(None)
+        data[c] = s
+    frame = pd.DataFrame(data) if len(set(columns)) == len(columns) else pd.DataFrame(
+        {i: data[c] for i, c in enumerate(columns)})
+    frame.columns = columns
+    return frame
+
+
+def _text(value: Any) -> str:
+    """A value as text, the same for the same value (sorted keys for mappings)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    if isinstance(value, (list, tuple, dict)):
+        return json.dumps(value, sort_keys=True, default=str)
+    return str(value)
 
 
 def rows_sha256(df: pd.DataFrame) -> str:

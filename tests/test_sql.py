@@ -185,7 +185,11 @@ def test_bad_database_inputs_fail_alone_with_clear_messages(pg_env, tmp_path, mo
                        r"column 'case_id': 1 identifier value\(s\) appear on more than one "
                        r"row in 2 rows; expected a unique"),
         "cast": ({"url_env": ENV, "query": "SELECT CAST(case_id AS integer) AS x FROM outcomes"},
-                 r'the query failed: invalid input syntax for type integer: "\(value withheld\)"'),
+                 r'the query failed: invalid input syntax for type integer: "\(a value, withheld\)"'),
+        "two-statements": ({"url_env": ENV, "query": "SELECT 1 AS a; COMMIT; "
+                                                     "DELETE FROM outcomes"},
+                           r"the query failed: cannot insert multiple commands into a "
+                           r"prepared statement"),
         "writes": ({"url_env": ENV, "query": "WITH gone AS (DELETE FROM outcomes RETURNING *) "
                                              "SELECT * FROM gone"},
                    r"the query failed: .*read-only transaction"),
@@ -239,6 +243,46 @@ def test_a_wrong_password_is_refused_without_showing_it(pg, tmp_path, monkeypatc
     assert "password authentication failed" in o.message
     assert wrong not in o.message
     _no_secret_anywhere(tmp_path / "reports", [wrong])
+
+
+def test_values_from_the_data_are_withheld_from_messages_names_from_the_query_kept(pg_env):
+    with pytest.raises(EvalDataError) as err:
+        read_query(QuerySource(url_env=ENV, query="SELECT to_date(case_id, 'YYYY') AS d "
+                                                  "FROM outcomes"))
+    text = str(err.value)
+    assert "MLM-" not in text and "(a value, withheld)" in text and "YYYY" in text
+    with pytest.raises(EvalDataError, match='column "no_such" does not exist'):
+        read_query(QuerySource(url_env=ENV, query="SELECT no_such FROM outcomes"))
+
+
+def test_a_psycopg2_url_is_refused_as_it_would_run_several_statements(pg_env, monkeypatch):
+    monkeypatch.setenv(ENV, pg_env.url.replace("+psycopg:", "+psycopg2:"))
+    with pytest.raises(EvalDataError, match="evalkit reads PostgreSQL through psycopg 3"):
+        read_query(QuerySource(url_env=ENV, query="SELECT 1 AS x"))
+
+
+def test_ids_with_a_null_json_and_zoned_times_arrive_as_text_and_utc(pg_env):
+    engine = sa.create_engine(pg_env.url)
+    with engine.begin() as c:
+        c.execute(sa.text("CREATE TABLE odd (id integer, tags text[], extra jsonb, "
+                          "at timestamptz)"))
+        c.execute(sa.text("INSERT INTO odd VALUES (42, '{a,b}', '{\"k\": 1}', "
+                          "'2024-01-01 00:00+00'), (NULL, NULL, NULL, NULL), "
+                          "(43, '{c}', '{\"k\": 2}', '2024-01-01 00:00-05')"))
+        # a login whose time zone is not UTC: the times still arrive in UTC
+        c.execute(sa.text("ALTER ROLE evalkit_test SET TimeZone = 'America/New_York'"))
+    try:
+        df, snap = read_query(QuerySource(url_env=ENV, query="SELECT * FROM odd ORDER BY id"),
+                              text_columns=("id",))
+    finally:
+        with engine.begin() as c:
+            c.execute(sa.text("ALTER ROLE evalkit_test RESET TimeZone"))
+        engine.dispose()
+    assert df["id"].tolist() == ["42", "43", None]  # never "42.0" or "nan"
+    assert df["tags"].tolist()[:2] == ['["a", "b"]', '["c"]']
+    assert df["extra"].tolist()[0] == '{"k": 1}'
+    assert [str(t) for t in df["at"][:2]] == ["2024-01-01 00:00:00", "2024-01-01 05:00:00"]
+    assert len(snap.rows_sha256) == 64
 
 
 def test_a_query_past_its_timeout_is_stopped_by_postgresql(pg_env):
@@ -298,6 +342,31 @@ def test_sqlite_refuses_a_write_and_stops_a_long_query(sqlite_db):
     assert time.monotonic() - t < 10
 
 
+def test_sqlite_opens_no_new_file(tmp_path, sqlite_db, monkeypatch):
+    new = tmp_path / "new.sqlite"
+    with pytest.raises(EvalDataError, match="the query failed"):
+        read_query(QuerySource(url_env=ENV, query=f"ATTACH DATABASE '{new}' AS n"))
+    missing = tmp_path / "missing.sqlite"
+    monkeypatch.setenv(ENV, f"sqlite:///{missing}")
+    with pytest.raises(EvalDataError, match="cannot connect|the query failed"):
+        read_query(QuerySource(url_env=ENV, query="SELECT 1 AS x"))
+    assert not new.exists() and not missing.exists()
+
+
+def test_a_message_holding_part_of_the_url_is_not_shown():
+    from sqlalchemy.engine import make_url
+
+    from evalkit.sql import _redact, _secrets
+
+    raw = "postgresql+psycopg://evalkit_test:test@db.example/cases?sslpassword=k3y-k3y"
+    secrets = _secrets(raw, make_url(raw))
+    assert "test" in secrets and "k3y-k3y" in secrets
+    # masking "test" in the user name would read "evalkit_***" and tell the password
+    assert _redact('password authentication failed for user "evalkit_test"', secrets,
+                   "withheld") == "withheld"
+    assert _redact("connection refused", secrets, "withheld") == "connection refused"
+
+
 def test_an_evaluation_from_duckdb_gives_the_csv_runs_results(csv_run, tmp_path, monkeypatch):
     duckdb = pytest.importorskip("duckdb", reason="duckdb is not installed")
     pytest.importorskip("duckdb_engine", reason="duckdb-engine is not installed")
@@ -314,6 +383,11 @@ def test_an_evaluation_from_duckdb_gives_the_csv_runs_results(csv_run, tmp_path,
     assert _results(tmp_path / "reports" / "site-a") == _results(csv_run)
     with pytest.raises(EvalDataError, match="read-only"):
         read_query(QuerySource(url_env=ENV, query="DELETE FROM outcomes RETURNING case_id"))
+    # no file is written outside the database
+    out = tmp_path / "copied.csv"
+    with pytest.raises(EvalDataError, match="the query failed"):
+        read_query(QuerySource(url_env=ENV, query=f"COPY (SELECT * FROM outcomes) TO '{out}'"))
+    assert not out.exists()
 
 
 def test_the_rows_hash_ignores_row_order_but_not_values():

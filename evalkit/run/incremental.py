@@ -113,7 +113,6 @@ def up_to_date(config: str | Path, reports_dir: str | Path, *, pdf: bool = False
     Any problem (a config that does not load, a missing or unreadable manifest or data file)
     answers ``False``: the evaluation then runs and reports its own problem.
     """
-    from evalkit.exceptions import ConfigError
     from evalkit.run.config import load_config
 
     try:
@@ -125,5 +124,5 @@ def up_to_date(config: str | Path, reports_dir: str | Path, *, pdf: bool = False
         recorded = manifest.get(KEY_FIELD)
         return bool(recorded) and recorded == run_key(cfg, pdf=pdf)["sha256"] and (
             not pdf or (folder / "report.pdf").is_file())
-    except (ConfigError, OSError, ValueError, RuntimeError, AttributeError):
-        return False  # a query that fails raises EvalDataError, a ValueError
+    except Exception:  # noqa: BLE001 - any problem (a query that fails, a config that does
+        return False  # not load): the evaluation runs, alone, and reports it
