@@ -97,6 +97,17 @@ def pg_env(pg, monkeypatch):
     return pg
 
 
+def _execute(url: str, *statements: str) -> None:
+    """Run ``statements`` in one committed transaction (the tests' own writable login)."""
+    engine = sa.create_engine(url)
+    try:
+        with engine.begin() as c:
+            for statement in statements:
+                c.execute(sa.text(statement))
+    finally:
+        engine.dispose()
+
+
 def _no_secret_anywhere(folder: Path, secrets: list[str]) -> None:
     for f in folder.rglob("*"):
         if f.is_file():
@@ -143,19 +154,13 @@ def test_a_query_file_and_the_up_to_date_check_follow_the_rows(pg_env, tmp_path)
     assert manifest["inputs"]["data"]["query_file"] == str(tmp_path / "site_b.sql")
     again = run_all([cfg], reports, jobs=1, echo=lambda s: None)
     assert again[0].skipped
-    engine = sa.create_engine(pg_env.url)
+    shift = ("UPDATE outcomes SET ts_6mo = ts_6mo {} 1 WHERE case_id = (SELECT min(case_id) "
+             "FROM outcomes WHERE program = 'mentoring-b' AND ts_6mo IS NOT NULL)")
+    _execute(pg_env.url, shift.format("+"))
     try:
-        with engine.begin() as c:
-            c.execute(sa.text("UPDATE outcomes SET ts_6mo = ts_6mo + 1 WHERE case_id = "
-                              "(SELECT min(case_id) FROM outcomes WHERE program = "
-                              "'mentoring-b' AND ts_6mo IS NOT NULL)"))
         changed = run_all([cfg], reports, jobs=1, echo=lambda s: None)
     finally:
-        with engine.begin() as c:
-            c.execute(sa.text("UPDATE outcomes SET ts_6mo = ts_6mo - 1 WHERE case_id = "
-                              "(SELECT min(case_id) FROM outcomes WHERE program = "
-                              "'mentoring-b' AND ts_6mo IS NOT NULL)"))
-        engine.dispose()
+        _execute(pg_env.url, shift.format("-"))
     assert changed[0].ok and not changed[0].skipped
 
 
@@ -262,22 +267,17 @@ def test_a_psycopg2_url_is_refused_as_it_would_run_several_statements(pg_env, mo
 
 
 def test_ids_with_a_null_json_and_zoned_times_arrive_as_text_and_utc(pg_env):
-    engine = sa.create_engine(pg_env.url)
-    with engine.begin() as c:
-        c.execute(sa.text("CREATE TABLE odd (id integer, tags text[], extra jsonb, "
-                          "at timestamptz)"))
-        c.execute(sa.text("INSERT INTO odd VALUES (42, '{a,b}', '{\"k\": 1}', "
-                          "'2024-01-01 00:00+00'), (NULL, NULL, NULL, NULL), "
-                          "(43, '{c}', '{\"k\": 2}', '2024-01-01 00:00-05')"))
-        # a login whose time zone is not UTC: the times still arrive in UTC
-        c.execute(sa.text("ALTER ROLE evalkit_test SET TimeZone = 'America/New_York'"))
+    _execute(pg_env.url,
+             "CREATE TABLE odd (id integer, tags text[], extra jsonb, at timestamptz)",
+             "INSERT INTO odd VALUES (42, '{a,b}', '{\"k\": 1}', '2024-01-01 00:00+00'), "
+             "(NULL, NULL, NULL, NULL), (43, '{c}', '{\"k\": 2}', '2024-01-01 00:00-05')",
+             # a login whose time zone is not UTC: the times still arrive in UTC
+             "ALTER ROLE evalkit_test SET TimeZone = 'America/New_York'")
     try:
         df, snap = read_query(QuerySource(url_env=ENV, query="SELECT * FROM odd ORDER BY id"),
                               text_columns=("id",))
     finally:
-        with engine.begin() as c:
-            c.execute(sa.text("ALTER ROLE evalkit_test RESET TimeZone"))
-        engine.dispose()
+        _execute(pg_env.url, "ALTER ROLE evalkit_test RESET TimeZone")
     assert df["id"].tolist() == ["42", "43", None]  # never "42.0" or "nan"
     assert df["tags"].tolist()[:2] == ['["a", "b"]', '["c"]']
     assert df["extra"].tolist()[0] == '{"k": 1}'
@@ -294,13 +294,11 @@ def test_a_query_past_its_timeout_is_stopped_by_postgresql(pg_env):
 
 
 def test_postgresql_types_arrive_as_the_csv_reader_gives_them(pg_env):
-    engine = sa.create_engine(pg_env.url)
-    with engine.begin() as c:
-        c.execute(sa.text("CREATE TABLE typed (id integer, score numeric(6, 2), "
-                          "seen date, at timestamp, label text)"))
-        c.execute(sa.text("INSERT INTO typed VALUES (42, 12.50, '2024-03-01', "
-                          "'2024-03-01 10:00', 'a'), (7, NULL, NULL, NULL, NULL)"))
-    engine.dispose()
+    _execute(pg_env.url,
+             "CREATE TABLE typed (id integer, score numeric(6, 2), seen date, at timestamp, "
+             "label text)",
+             "INSERT INTO typed VALUES (42, 12.50, '2024-03-01', '2024-03-01 10:00', 'a'), "
+             "(7, NULL, NULL, NULL, NULL)")
     df, snap = read_query(QuerySource(url_env=ENV, query="SELECT * FROM typed ORDER BY id"),
                           text_columns=("id",))
     assert df["id"].tolist() == ["7", "42"]  # ids as text
