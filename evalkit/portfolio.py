@@ -113,6 +113,9 @@ _DESIGN_WORDS = {"one_group_prepost": "pre-post changes (not program effects)",
 
 #: Effect sizes on the scale of Hedges' g, which can be compared and pooled across programs.
 POOLABLE = ("hedges_g_av", "hedges_g_wwc")
+#: Ratio effect sizes, drawn on their own log-scale forest plot (not pooled), and their
+#: short names.
+RATIOS = {"hazard_ratio": "HR", "rate_ratio": "RR"}
 
 
 def standardized(docs: Sequence[Mapping[str, Any]], alpha: float = 0.05) -> pd.DataFrame:
@@ -192,12 +195,33 @@ def _forest_html(eff: pd.DataFrame, pools: list[dict[str, Any]]) -> str:
         "random-effects pooled estimate (red). Pre-post changes are not program effects.")).html
 
 
+def _ratio_forest_html(eff: pd.DataFrame) -> str:
+    """The hazard and rate ratios of the portfolio, one row per program ('' if none)."""
+    from evalkit.report.figures import figure_block
+
+    eff = eff[eff["name"].isin(RATIOS)].sort_values(["domain", "estimate"]) if not eff.empty \
+        else eff
+    if eff.empty:
+        return ""
+    labels = [f"{r['domain']}: {r['title']} ({RATIOS[r['name']]})" for _, r in eff.iterrows()]
+    est, lo, hi = (eff[c].tolist() for c in ("estimate", "ci_low", "ci_high"))
+    fig = forest_plot(labels, est, lo, hi, ratio=True)
+    alt = "Forest plot of hazard and rate ratios: " + "; ".join(
+        f"{lab} {e:.2f} ({a:.2f} to {b:.2f})" for lab, e, a, b in zip(labels, est, lo, hi,
+                                                                       strict=True))
+    return figure_block(fig, alt=alt, caption=(
+        "Each program's hazard ratio (HR) or rate ratio (RR) with its 95% confidence interval, "
+        "on a log scale: below 1, fewer or later events in the program group. Ratios of "
+        "different outcomes and designs are shown side by side, not pooled.")).html
+
+
 def forest_plot(labels: Sequence[str], est: Sequence[float], lo: Sequence[float],
-                hi: Sequence[float], colours: Sequence[str] | None = None):
+                hi: Sequence[float], colours: Sequence[str] | None = None, *,
+                ratio: bool = False):
     """The index's forest plot, drawn by :func:`evalkit.report.figures.index_forest_figure`."""
     from evalkit.report.figures import index_forest_figure
 
-    return index_forest_figure(labels, est, lo, hi, colours)
+    return index_forest_figure(labels, est, lo, hi, colours, ratio=ratio)
 
 
 def _pool_rows(pools: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -318,8 +342,9 @@ def index_html(
                                                if n_failed else "")
     return _template("index.html.j2").render(
         title=title, summary=summary, stamp=stamp, rows=rows,
-        standardized=not eff.empty,
+        standardized=bool(not eff.empty and eff["name"].isin(POOLABLE).any()),
         forest=Markup(_forest_html(eff, pools)) if not eff.empty else "",
+        ratio_forest=Markup(_ratio_forest_html(eff)),
         pools=_pool_rows(pools))
 
 

@@ -101,7 +101,8 @@ def test_a_hazard_ratio_headline_is_not_printed_twice(tmp_path):
         (tmp_path / slug).mkdir()
         (tmp_path / slug / "results.json").write_text(json.dumps(doc))
     html = portfolio.write_index(tmp_path, {}).read_text()
-    assert html.count("0.51 to 0.76") == 1 and "HR =" not in html
+    table = html.split("</table>")[0]  # (the ratio forest plot's text description repeats it)
+    assert table.count("0.51 to 0.76") == 1 and "HR =" not in html
     assert "g = −0.10" in html or "g = -0.10" in html
 
 
@@ -121,3 +122,24 @@ def test_the_n_column_says_what_each_n_counts_and_sorts_by_the_number():
     assert "<td class='num' data-sort='40'>40</td>" in html
     units = portfolio.table(docs)["n_unit"]
     assert list(units[:2]) == ["youth", "months"] and units.isna().iloc[2]
+
+
+def test_hazard_and_rate_ratios_get_their_own_forest_plot_and_nothing_is_pooled():
+    docs = []
+    for slug, name, est in (("surv", "hazard_ratio", (0.62, 0.51, 0.76)),
+                            ("episodes", "rate_ratio", (0.66, 0.55, 0.79))):
+        d = _doc(slug, est[0])
+        d["outcome"]["domain"] = "placement stability"
+        d["headline"].update(estimate=est[0], ci_low=est[1], ci_high=est[2],
+                             effect_size={"name": name, "estimate": est[0], "ci_low": est[1],
+                                          "ci_high": est[2]})
+        docs.append(d)
+    html = portfolio.index_html(docs)
+    assert "<h2>Hazard and rate ratios</h2>" in html
+    assert "placement stability: T surv (HR) 0.62 (0.51 to 0.76)" in html
+    assert "placement stability: T episodes (RR) 0.66 (0.55 to 0.79)" in html
+    # no standardized effect in this portfolio: no empty section for them, and no pooling
+    assert "Standardized effects" not in html and "Programs pooled" not in html
+    # with a g beside them, both sections
+    both = portfolio.index_html([*docs, _doc("pre", -0.5)])
+    assert "<h2>Standardized effects</h2>" in both and "<h2>Hazard and rate ratios</h2>" in both

@@ -261,6 +261,10 @@ def test_did_figures_and_the_index_forest_plot_cut_no_text():
               "symptoms from intake to six months", "x: pooled, comparison-group effects (3)"]
     fig = portfolio.forest_plot(labels, [0.2, -0.4, 0.1], [0.0, -0.7, -0.1], [0.4, -0.1, 0.3])
     assert figures.clipped_texts(fig) == []
+    fig = portfolio.forest_plot(labels[:2], [0.62, 1.4], [0.51, 0.9], [0.76, 2.2], ratio=True)
+    assert figures.clipped_texts(fig) == []
+    ticks = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert "1" in ticks and "0.5" in ticks and "2" in ticks  # plain numbers on the log scale
 
 
 def test_a_plural_outcome_takes_a_plural_verb():

@@ -588,8 +588,9 @@ def adoption_trends_figure(data, *, unit: str, time: str, first_treated: str, ou
 
 
 def index_forest_figure(labels: Sequence[str], est: Sequence[float], lo: Sequence[float],
-                        hi: Sequence[float], colours: Sequence[str] | None = None):
-    """The portfolio index's forest plot of standardized effects.
+                        hi: Sequence[float], colours: Sequence[str] | None = None, *,
+                        ratio: bool = False):
+    """The portfolio index's forest plot of standardized effects, or of ratios.
 
     One row per label (wrapped onto several lines rather than cut off); programs are drawn as
     circles and pooled estimates (any colour but blue) as diamonds.
@@ -599,9 +600,11 @@ def index_forest_figure(labels: Sequence[str], est: Sequence[float], lo: Sequenc
     labels
         Row labels, top to bottom.
     est, lo, hi
-        Hedges' g and its 95% interval per row.
+        Hedges' g and its 95% interval per row (with ``ratio``, a hazard or rate ratio).
     colours
         Colour per row (default all :data:`PALETTE` blue).
+    ratio
+        Ratios: drawn on a log scale, with the line of no difference at 1.
     """
     colours = list(colours or [PALETTE["blue"]] * len(labels))
     wrapped = [wrap_label(x, 44) for x in labels]
@@ -611,10 +614,21 @@ def index_forest_figure(labels: Sequence[str], est: Sequence[float], lo: Sequenc
     for yy, e, a, b, c in zip(y, est, lo, hi, colours, strict=True):
         ax.errorbar([e], [yy], xerr=[[e - a], [b - e]], fmt="D" if c != PALETTE["blue"] else "o",
                     color=c, capsize=3)
-    ax.axvline(0, color=PALETTE["grey"], ls="--", lw=1)
+    ax.axvline(1 if ratio else 0, color=PALETTE["grey"], ls="--", lw=1)
     ax.set_yticks(y, wrapped, fontsize=8)
-    ax.set_xlabel("Standardized effect (Hedges' g) with 95% CI")
-    ax.set_title("Standardized effects by outcome domain")
+    ax.set_ylim(-0.6, len(labels) - 0.4)  # rows half a row from the frame, however few
+    if ratio:
+        ax.set_xscale("log")
+        left, right = ax.get_xlim()
+        ticks = [t for t in (0.05, 0.1, 0.2, 0.25, 0.5, 0.75, 1, 1.5, 2, 3, 4, 5, 10, 20)
+                 if left <= t <= right]
+        ax.set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax.xaxis.set_minor_formatter(lambda v, _: "")
+        ax.set_xlabel("Hazard or rate ratio with 95% CI (log scale; 1 = no difference)")
+        ax.set_title("Hazard and rate ratios by outcome domain")
+    else:
+        ax.set_xlabel("Standardized effect (Hedges' g) with 95% CI")
+        ax.set_title("Standardized effects by outcome domain")
     return fig
 
 
