@@ -273,9 +273,11 @@ def read_query(source: QuerySource, *, text_columns: tuple[str, ...] | list[str]
         # every transaction of the session read-only (not only the first), a statement
         # timeout, and times in UTC whatever the login's time zone
         connect_args["connect_timeout"] = max(1, int(source.timeout))
-        connect_args["options"] = (f"-c default_transaction_read_only=on "
-                                   f"-c statement_timeout={int(source.timeout * 1000)} "
-                                   f"-c TimeZone=UTC")
+        given = url.query.get("options")  # the URL's own server options come first
+        connect_args["options"] = " ".join(filter(None, [
+            given if isinstance(given, str) else " ".join(given or ()),
+            "-c default_transaction_read_only=on",
+            f"-c statement_timeout={int(source.timeout * 1000)}", "-c TimeZone=UTC"]))
     elif backend == "duckdb":
         # read-only, and no file written or read outside the database (COPY ... TO)
         connect_args["read_only"] = True

@@ -437,3 +437,12 @@ def test_a_config_never_holds_the_url(tmp_path):
                                                   "params": {"program": "mentoring-a"}}))
     assert cfg.data_query is not None and cfg.data_query.url_env == ENV
     assert os.environ.get(ENV) is None or os.environ[ENV] not in repr(cfg)
+
+
+def test_the_urls_own_server_options_are_kept_and_ours_win(pg_env, monkeypatch):
+    monkeypatch.setenv(ENV, pg_env.url + "?options=-c%20application_name%3Dcases"
+                                         "%20-c%20default_transaction_read_only%3Doff")
+    src = QuerySource(url_env=ENV, query="SELECT current_setting('application_name') AS a, "
+                                         "current_setting('default_transaction_read_only') AS r")
+    df, _ = read_query(src)
+    assert df.iloc[0].tolist() == ["cases", "on"]
