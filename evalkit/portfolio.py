@@ -188,8 +188,7 @@ def _forest_html(eff: pd.DataFrame, pools: list[dict[str, Any]]) -> str:
                 est.append(m.estimate); lo.append(m.ci_low); hi.append(m.ci_high)
                 colours.append(PALETTE["vermillion"])
     fig = forest_plot(labels, est, lo, hi, colours)
-    alt = "Forest plot of standardized effects: " + "; ".join(
-        f"{lab} {e:.2f} ({a:.2f} to {b:.2f})" for lab, e, a, b in zip(labels, est, lo, hi, strict=True))
+    alt = _forest_alt("standardized effects", labels, est, lo, hi)
     return figure_block(fig, alt=alt, caption=(
         "Hedges' g of each program (blue) and, where programs share a domain and design, the "
         "random-effects pooled estimate (red). Pre-post changes are not program effects.")).html
@@ -199,20 +198,25 @@ def _ratio_forest_html(eff: pd.DataFrame) -> str:
     """The hazard and rate ratios of the portfolio, one row per program ('' if none)."""
     from evalkit.report.figures import figure_block
 
-    eff = eff[eff["name"].isin(RATIOS)].sort_values(["domain", "estimate"]) if not eff.empty \
-        else eff
-    if eff.empty:
+    if eff.empty or not eff["name"].isin(RATIOS).any():
         return ""
+    eff = eff[eff["name"].isin(RATIOS)].sort_values(["domain", "estimate"])
     labels = [f"{r['domain']}: {r['title']} ({RATIOS[r['name']]})" for _, r in eff.iterrows()]
     est, lo, hi = (eff[c].tolist() for c in ("estimate", "ci_low", "ci_high"))
     fig = forest_plot(labels, est, lo, hi, ratio=True)
-    alt = "Forest plot of hazard and rate ratios: " + "; ".join(
-        f"{lab} {e:.2f} ({a:.2f} to {b:.2f})" for lab, e, a, b in zip(labels, est, lo, hi,
-                                                                       strict=True))
+    alt = _forest_alt("hazard and rate ratios", labels, est, lo, hi)
     return figure_block(fig, alt=alt, caption=(
         "Each program's hazard ratio (HR) or rate ratio (RR) with its 95% confidence interval, "
         "on a log scale: below 1, fewer or later events in the program group. Ratios of "
         "different outcomes and designs are shown side by side, not pooled.")).html
+
+
+def _forest_alt(what: str, labels: Sequence[str], est: Sequence[float], lo: Sequence[float],
+                hi: Sequence[float]) -> str:
+    """A forest plot's text description: every row's label, estimate and interval."""
+    return f"Forest plot of {what}: " + "; ".join(
+        f"{lab} {e:.2f} ({a:.2f} to {b:.2f})" for lab, e, a, b in zip(labels, est, lo, hi,
+                                                                       strict=True))
 
 
 def forest_plot(labels: Sequence[str], est: Sequence[float], lo: Sequence[float],

@@ -321,19 +321,19 @@ def read_query(source: QuerySource, *, text_columns: tuple[str, ...] | list[str]
     finally:
         engine.dispose()
     taken_at = datetime.now(UTC).isoformat(timespec="seconds")
+    dupes = sorted({c for c in columns if columns.count(c) > 1})
+    if dupes:
+        raise EvalDataError(f"the query returns the column name(s) {', '.join(dupes)} more "
+                            f"than once; give each column its own name (AS ...)",
+                            source=source.name)
+    if not rows:
+        raise EvalDataError("the query returned no rows (check its WHERE clause and "
+                            "parameters)", source=source.name)
     try:
         df = _frame(rows, columns, set(text_columns))
     except (TypeError, ValueError, OverflowError) as exc:
         raise EvalDataError(f"the query's rows cannot be read as a table: {exc}",
                             source=source.name) from None
-    if len(df) == 0:
-        raise EvalDataError("the query returned no rows (check its WHERE clause and "
-                            "parameters)", source=source.name)
-    dupes = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
-    if dupes:
-        raise EvalDataError(f"the query returns the column name(s) {', '.join(dupes)} more "
-                            f"than once; give each column its own name (AS ...)",
-                            source=source.name)
     df.attrs["evalkit_origin"] = {"source": source.name, "row_word": "", "offset": 1}
     snap = Snapshot(
         query_sha256=source.query_sha256, params=_jsonable(source.params),
@@ -410,7 +410,7 @@ def _frame(rows: Any, columns: list[str], text_columns: set[str]) -> pd.DataFram
         if any(isinstance(v, (list, tuple, dict, bytes, bytearray, memoryview))
                for v in values):
             values = [None if v is None else _text(v) for v in values]
-        s = pd.Series(values, dtype=object) if not values else pd.Series(values)
+        s = pd.Series(values)
         if s.dtype == object:
             kind = pd.api.types.infer_dtype(s, skipna=True)
             if kind == "decimal":
@@ -424,10 +424,7 @@ def _frame(rows: Any, columns: list[str], text_columns: set[str]) -> pd.DataFram
         if getattr(s.dtype, "tz", None) is not None:  # times with a zone: in UTC, without it
             s = s.dt.tz_convert("UTC").dt.tz_localize(None)
         data[c] = s
-    frame = pd.DataFrame(data) if len(set(columns)) == len(columns) else pd.DataFrame(
-        {i: data[c] for i, c in enumerate(columns)})
-    frame.columns = columns
-    return frame
+    return pd.DataFrame(data)  # column names are unique (checked by read_query)
 
 
 def _text(value: Any) -> str:

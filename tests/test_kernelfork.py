@@ -176,7 +176,7 @@ def test_a_reply_that_comes_late_ends_the_forker_and_the_next_kernel_is_its_own(
     assert forker.fork(["-f", str(tmp_path / "nothing.json")], str(tmp_path), dict(os.environ),
                        None, timeout=0) is None
     assert forker.proc.poll() is not None
-    _, pid2, reply2 = _run("import json, os\njson.dump(os.getpid(), open('pid.json', 'w'))",
+    _, pid2, _ = _run("import json, os\njson.dump(os.getpid(), open('pid.json', 'w'))",
                            tmp_path)
     assert json.loads((tmp_path / "pid.json").read_text()) == pid2
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import EVALUATIONS, SAMPLE
+from conftest import SAMPLE, write_config
 
 from evalkit.exceptions import ConfigError, EvalDataError
 from evalkit.run import load_config, run_all, run_evaluation
@@ -42,19 +42,7 @@ def _sample_frame() -> pd.DataFrame:
 
 def sql_config(folder: Path, slug: str, data: dict) -> Path:
     """The site A sample config reading ``data`` (a ``data:`` mapping) instead of its CSV."""
-    raw = yaml.safe_load((EVALUATIONS / "mentoring-site-a.yaml").read_text())
-    raw["data"] = data
-    path = folder / f"{slug}.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
-    return path
-
-
-def csv_config(folder: Path, slug: str) -> Path:
-    raw = yaml.safe_load((EVALUATIONS / "mentoring-site-a.yaml").read_text())
-    raw["data"] = str((SAMPLE / "mentoring_site_a.csv").resolve())
-    path = folder / f"{slug}.yaml"
-    path.write_text(yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
-    return path
+    return write_config(folder, slug, data=data)
 
 
 def _results(folder: Path) -> dict:
@@ -67,7 +55,7 @@ def csv_run(tmp_path_factory):
     """The CSV run of the site A sample every database run is compared with."""
     d = tmp_path_factory.mktemp("csv")
     (d / "cfg").mkdir()
-    o = run_evaluation(csv_config(d / "cfg", "site-a"), d / "reports")
+    o = run_evaluation(write_config(d / "cfg", "site-a"), d / "reports")
     assert o.ok, o.message
     return d / "reports" / "site-a"
 
@@ -432,11 +420,12 @@ def test_a_query_source_refuses_an_excel_sheet(tmp_path):
         load_config(path)
 
 
-def test_a_config_never_holds_the_url(tmp_path):
+def test_a_config_never_holds_the_url(tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV, "postgresql://evalkit:s3cret-pw@db.example/cases")
     cfg = load_config(sql_config(tmp_path, "ok", {"url_env": ENV, "query": QUERY,
                                                   "params": {"program": "mentoring-a"}}))
     assert cfg.data_query is not None and cfg.data_query.url_env == ENV
-    assert os.environ.get(ENV) is None or os.environ[ENV] not in repr(cfg)
+    assert os.environ[ENV] not in repr(cfg) and "s3cret-pw" not in repr(cfg)
 
 
 def test_the_urls_own_server_options_are_kept_and_ours_win(pg_env, monkeypatch):

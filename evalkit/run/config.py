@@ -203,13 +203,24 @@ class EvaluationConfig:
         if self.data_query is None:
             return load(self.data_path, cols, sheet=self.data_sheet)
         from evalkit.data import validate
-        from evalkit.sql import read_query
 
-        text = tuple(c.name for c in cols if c.kind == "id" or c.text)
-        df, snapshot = read_query(self.data_query, text_columns=text)
+        df, snapshot = self.query_rows()
         df = validate(df, cols)
         df.attrs["evalkit_snapshot"] = snapshot
         return df
+
+    def query_rows(self):
+        """Run the data query: its rows, ids as text, and its snapshot (not yet validated).
+
+        Raises ``EvalDataError`` (and ``ValueError`` without a query).
+        """
+        from evalkit.sql import read_query
+
+        if self.data_query is None:
+            raise ValueError(f"{self.path}: the data come from a file, not a query")
+        cols = self.template.columns(self.parameters, self.id_column)
+        text = tuple(c.name for c in cols if c.kind == "id" or c.text)
+        return read_query(self.data_query, text_columns=text)
 
     def with_parameters(self, **changes: Any) -> EvaluationConfig:
         """A copy with some parameters replaced (defaults resolved from the data)."""

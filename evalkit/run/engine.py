@@ -139,7 +139,6 @@ class _Forker:
     def __init__(self, python: str, env: dict[str, str]) -> None:
         from evalkit.run import kernelfork
 
-        self.python = python
         self.ready = False
         self.lock = threading.Lock()
         self._buf = b""
@@ -317,19 +316,16 @@ def prestart(kernel_name: str = "python3", log_path: str | None = None) -> None:
 
 def _start_forker(kernel_name: str) -> None:
     """Start the forker for ``kernel_name``'s Python now, so that it imports meanwhile."""
-    from jupyter_client.kernelspec import KernelSpecManager
-
     try:
-        spec = KernelSpecManager().get_kernel_spec(kernel_name)
+        # the command as jupyter_client will launch it ("python" read as this Python)
+        km = AsyncKernelManager(kernel_name=kernel_name)
+        argv = km.format_kernel_cmd()
+        spec_env = km.kernel_spec.env if km.kernel_spec else {}
     except Exception:  # noqa: BLE001 - the notebook's own start reports a missing kernel
         return
-    argv = list(spec.argv)
     if len(argv) < 3 or argv[1:3] != ["-m", "ipykernel_launcher"]:
         return
-    if argv[0] in ("python", f"python{sys.version_info[0]}",
-                   "python{}.{}".format(*sys.version_info[:2])):
-        argv[0] = sys.executable  # as jupyter_client does for these names
-    _forker(argv[0], {**os.environ, **(spec.env or {}), FIGURE_TIMES_ENV: FIGURE_TIMES_FILE})
+    _forker(argv[0], {**os.environ, **(spec_env or {}), FIGURE_TIMES_ENV: FIGURE_TIMES_FILE})
 
 
 def _take(kernel_name: str, cwd: str, timeout: float) -> Any | None:

@@ -58,11 +58,7 @@ def _data_sha256(cfg: EvaluationConfig) -> str:
     """The data file's SHA-256; for a database query, its rows' (the query runs)."""
     if cfg.data_query is None:
         return sha256_file(cfg.data_path)
-    from evalkit.sql import read_query
-
-    text = tuple(c.name for c in cfg.template.columns(cfg.parameters, cfg.id_column)
-                 if c.kind == "id" or c.text)
-    return read_query(cfg.data_query, text_columns=text)[1].rows_sha256
+    return cfg.query_rows()[1].rows_sha256
 
 
 def run_key(cfg: EvaluationConfig, *, pdf: bool = False,
