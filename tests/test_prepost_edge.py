@@ -113,6 +113,29 @@ def test_normal_approximation_widened_interval_equals_r(case):
     assert any("normal approximation" in c for c in res.cautions)
 
 
+ONESIDE = {"a": ([1, 2, 0.5, 2, 0.5], False, 0.05), "b": ([-1.808, 2.521, -0.601], True, 0.1),
+           "c": ([1, 1, 2, 3], True, 0.05), "d": ([-3, 0.5, 1, 1, 2, 4, 4.5], True, 0.05)}
+
+
+@pytest.mark.parametrize("alternative", ["greater", "less"])
+@pytest.mark.parametrize("case", sorted(ONESIDE))
+def test_one_sided_normal_approximation_interval_and_level_equal_r(case, alternative):
+    """R's "less" widens alpha on qnorm(alpha / 2), "greater" on qnorm(alpha): in case a the
+    mirror images get 90% and 80%; evalkit states R's level either way."""
+    r = ref(f"signed_rank_oneside_{case}_{alternative}")
+    d, correct, alpha = ONESIDE[case]
+    res = pp.signed_rank(pd.DataFrame({"pre": [0.0] * len(d), "post": d}), "pre", "post",
+                         alternative=alternative, exact=False, correct=correct, alpha=alpha)
+    assert res.V == r["V"]
+    assert res.p_value == pytest.approx(r["p_value"], rel=1e-9)
+    assert res.estimate == pytest.approx(r["estimate"], abs=2e-4)
+    assert res.achieved_confidence == pytest.approx(r["conf_level"])
+    assert res.ci_low == pytest.approx(r["ci_low"], abs=2e-4)
+    assert res.ci_high == pytest.approx(r["ci_high"], abs=2e-4)
+    short = r["conf_level"] < 1 - alpha
+    assert any(f"is {100 * r['conf_level']:.4g}%" in c for c in res.cautions) == short
+
+
 # -- 4. paired change ---------------------------------------------------------------------------
 
 def test_paired_change_two_pairs_equals_r_and_explains_missing_g_av():

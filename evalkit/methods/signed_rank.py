@@ -250,6 +250,10 @@ def signed_rank(
     ``conf_level``) state it, and a caution says so. R labels an exact interval with the
     requested level when it falls short by less than ``alpha / 2`` (93.75% with 5 changes is
     labelled 95%); evalkit states the achieved level whenever it is below the requested one.
+    With ``alternative="less"`` in the normal approximation R decides whether to widen by
+    testing ``qnorm(alpha / 2)`` where its ``"greater"`` branch tests ``qnorm(alpha)``, so it may
+    settle on a lower level than it needs (80% where 90% was reachable); evalkit follows R,
+    and states that level.
     Where R's interval has 0% confidence (one non-zero change; all changes tied in the normal
     approximation, where R gives NaN and a "midrange" estimate) ``ci_low`` and ``ci_high`` are
     NaN, with a caution.
@@ -393,7 +397,10 @@ def _approx_ci(x, alpha, correct, alternative, brentq):
         lo = root(float(special.ndtri(1 - a))) if a < 1 else float(np.median(x))
         hi = math.inf
     else:
-        while a < 1 and w_max - special.ndtri(a) > 0:
+        # R widens a one-sided "less" alpha while the statistic at the largest change is above
+        # qnorm(alpha / 2), not qnorm(alpha) as its "greater" branch tests: the level can end
+        # lower than needed. Kept, so the interval and its stated level are R's
+        while a < 1 and w_max - special.ndtri(a / 2) > 0:
             a *= 2
         lo = -math.inf
         hi = root(float(special.ndtri(a))) if a < 1 else float(np.median(x))

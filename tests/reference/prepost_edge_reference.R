@@ -100,6 +100,28 @@ for (nm in names(approx_cases)) {
   out("conf_level", attr(w$conf.int, "conf.level"))
 }
 
+# one-sided intervals in the normal approximation. R's "less" branch decides whether to widen
+# alpha by testing qnorm(alpha / 2), its "greater" branch qnorm(alpha): "less" can settle on a
+# lower level than the mirror image under "greater" (oneside_a below: 80% against 90%)
+oneside_cases <- list(a = list(d = c(1, 2, 0.5, 2, 0.5), correct = FALSE, level = 0.95),
+                      b = list(d = c(-1.808, 2.521, -0.601), correct = TRUE, level = 0.9),
+                      c = list(d = c(1, 1, 2, 3), correct = TRUE, level = 0.95),
+                      d = list(d = c(-3, 0.5, 1, 1, 2, 4, 4.5), correct = TRUE, level = 0.95))
+for (nm in names(oneside_cases)) {
+  cs <- oneside_cases[[nm]]
+  for (alt in c("greater", "less")) {
+    w <- warned(wilcox.test(cs$d, conf.int = TRUE, alternative = alt, exact = FALSE,
+                            correct = cs$correct, conf.level = cs$level))$value
+    section(paste0("signed_rank_oneside_", nm, "_", alt))
+    out("V", w$statistic)
+    out("p_value", w$p.value)
+    out("estimate", w$estimate)
+    out("ci_low", w$conf.int[1])
+    out("ci_high", w$conf.int[2])
+    out("conf_level", attr(w$conf.int, "conf.level"))
+  }
+}
+
 # =========================================================================================
 # 3. Paired t-test with 2 pairs (defined: 1 df), Hedges' g_av with 2 and 3 pairs.
 #    metafor's escalc("SMCR") uses the correction .cmicalc(n - 1), which is NA for n - 1 <= 1:
