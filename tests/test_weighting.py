@@ -210,7 +210,7 @@ def _check(res, r, *, logor=False, rtol=1e-6):
     if logor:
         got = {"estimate": np.log(res.odds_ratio), "se": res.log_odds_ratio_se,
                "p_value": res.odds_ratio_p_value, "ci_low": np.log(res.odds_ratio_ci_low),
-               "ci_high": np.log(res.odds_ratio_ci_high), "df": res.df}
+               "ci_high": np.log(res.odds_ratio_ci_high), "df": res.odds_ratio_df}
     else:
         got = {k: getattr(res, k) for k in ("estimate", "se", "p_value", "ci_low", "ci_high",
                                              "df")}
@@ -246,10 +246,64 @@ def test_binary_outcome_risk_difference_and_odds_ratio(lalonde, weights, ref):
     dr = weighting.effect(lalonde, "employed78", "treat", weights=weights["ATT"].weights,
                           covariates=COVS)
     _check(dr, R["att_rd_dr"])
+    # the odds ratio is svyglm(y ~ treat) whatever the covariates of the risk difference: its
+    # t has that model's n - 2 df, not the n - k of the doubly robust regression
+    _check(dr, R["att_logor"], logor=True)
+    assert dr.odds_ratio_df == dr.df + len(dr.terms) - 2
     res = weighting.effect(lalonde, "employed78", "treat", weights=weights["ATE"].weights,
                            cluster="site")
     _check(res, R["ate_logor_site"], logor=True, rtol=1e-5)
     assert list(res.to_frame()["term"]) == ["program effect (risk difference)", "odds ratio"]
+
+
+def _edge_ref() -> dict:
+    return json.loads((REF / "weighting_edge_reference.json").read_text())
+
+
+@pytest.mark.parametrize("case", ["vcovcl_site", "vcovcl_hc1"])
+def test_odds_ratio_with_vcovcl_is_coeftest_z_on_the_glm(lalonde, case):
+    r = _edge_ref()[case]
+    assert r["z_test"] == 1  # lmtest::coeftest on a glm: a z test
+    d = lalonde.assign(w=1 + (np.arange(len(lalonde)) % 3) / 2)
+    res = weighting.effect(d, "employed78", "treat", weights="w", vcov="vcovCL",
+                           cluster="site" if case == "vcovcl_site" else None)
+    assert res.odds_ratio_df == np.inf
+    assert np.log(res.odds_ratio) == pytest.approx(r["log_or"], rel=1e-7)
+    assert res.log_odds_ratio_se == pytest.approx(r["se"], rel=1e-6)
+    assert res.odds_ratio_p_value == pytest.approx(r["p_value"], rel=1e-6)
+    assert np.log(res.odds_ratio_ci_low) == pytest.approx(r["ci_low"], rel=1e-6)
+    assert np.log(res.odds_ratio_ci_high) == pytest.approx(r["ci_high"], rel=1e-6)
+    assert "a normal (z) test" in res.summary()
+
+
+def test_odds_ratio_of_an_outcome_constant_in_one_group_is_not_given():
+    """All 0 among comparison youth: the logistic fit has no finite maximum (R's glm stops
+    wherever its iterations do, an OR of about 6e8); the risk difference stays."""
+    d = pd.DataFrame({"t": [1] * 6 + [0] * 6, "y": [1, 0, 1, 1, 0, 1] + [0] * 6})
+    res = weighting.effect(d, "y", "t", weights=pd.Series(1.0, index=d.index))
+    assert np.isnan(res.odds_ratio) and np.isnan(res.odds_ratio_p_value)
+    assert res.estimate == pytest.approx(4 / 6)
+    # the comparison mean 0 has no spread: HC standard error sqrt(s1^2/n1 * n/(n-1)) of the
+    # program mean alone, the svyglm closed form
+    assert res.se == pytest.approx(np.sqrt((4 / 6) * (2 / 6) / 6 * 12 / 11))
+    assert any("same for every comparison youth" in c and "odds ratio" in c
+               for c in res.cautions)
+    both = d.assign(y=[1] * 6 + [0] * 6)
+    res = weighting.effect(both, "y", "t", weights=pd.Series(1.0, index=d.index))
+    assert any("every program youth and every comparison youth" in c for c in res.cautions)
+
+
+@pytest.mark.parametrize("post", [[2.0] * 12, [5.0] * 6 + [3.0] * 6])
+def test_an_exactly_fitted_outcome_has_no_standard_error(post):
+    """svyglm prints SE 1e-16 here and p = 1 or 1e-135: rounding noise, not a number."""
+    d = pd.DataFrame({"t": [1] * 6 + [0] * 6, "post": post,
+                      "x": [0.3, -1.2, 0.5, 0.1, 2.0, -0.4, 0.8, -0.7, 1.1, 0.0, -1.5, 0.6]})
+    for covs in ((), ("x",)):
+        res = weighting.effect(d, "post", "t", weights=pd.Series(1.0, index=d.index),
+                               covariates=covs)
+        assert res.estimate == pytest.approx(post[0] - post[-1], abs=1e-12)
+        assert np.isnan(res.se) and np.isnan(res.p_value) and np.isnan(res.ci_low)
+        assert any("reproduces every outcome exactly" in c for c in res.cautions)
 
 
 @pytest.mark.parametrize("case", ["r1", "r2", "r1_caliper", "r2_caliper_tight"])
@@ -360,3 +414,42 @@ def test_categorical_levels_named_column_level():
     w = weighting.propensity(d, "t", ["x", "site"])
     assert list(w.coef.index) == ["(Intercept)", "x", "site[south]"]
     assert list(w.balance.covariate) == ["x", "site[north]", "site[south]"]
+
+
+# -- adjusted comparison on small shapes ---------------------------------------------------------
+
+
+def _balanced() -> pd.DataFrame:
+    r = _edge_ref()["balanced"]
+    return pd.DataFrame({"g": [1] * 10 + [0] * 10, "female": [1, 0] * 10, "post": r["post"]})
+
+
+def test_a_covariate_balanced_by_design_is_overlap_not_its_absence():
+    """Every youth gets the score 0.5 (R's glm): identical scores overlap; the adjusted effect
+    is svyglm(post ~ g + female) on weights of 1."""
+    from evalkit.methods.adjustment import adjust_comparison
+
+    r = _edge_ref()["balanced"]
+    a = adjust_comparison(_balanced(), "post", "g", {"covariates": ["female"]}, threshold=1)
+    np.testing.assert_allclose(a.ps.to_numpy(), r["ps"], rtol=1e-9)
+    for k in ("estimate", "se", "p_value", "df", "ci_low", "ci_high"):
+        assert getattr(a.effect, k) == pytest.approx(r[k], rel=1e-9), k
+
+
+def test_adjusted_comparison_reads_group_labels_written_as_text():
+    from evalkit.methods.adjustment import adjust_comparison
+
+    num = adjust_comparison(_balanced(), "post", "g", {"covariates": ["female"]}, threshold=1)
+    text = _balanced().assign(g=lambda d: d.g.astype(str))
+    got = adjust_comparison(text, "post", "g", {"covariates": ["female"]}, threshold=1)
+    assert (got.effect.estimate, got.effect.se, got.g) == (num.effect.estimate, num.effect.se,
+                                                           num.g)
+    assert np.isfinite(got.g)
+
+
+def test_adjusted_comparison_refuses_a_score_without_spread_in_either_group():
+    from evalkit.methods.adjustment import adjust_comparison
+
+    d = _balanced().assign(post=[5.0] * 10 + [3.0] * 10)
+    with pytest.raises(EvalDataError, match="'post'.*does not vary within either group"):
+        adjust_comparison(d, "post", "g", {"covariates": ["female"]}, threshold=1)

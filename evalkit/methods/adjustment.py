@@ -27,14 +27,19 @@ from scipy import stats
 from evalkit.data import Column
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.cox import CoxResult
-from evalkit.methods.effect_sizes import g_variance, hedges_g_wwc, improvement_index
+from evalkit.methods.effect_sizes import (
+    g_variance,
+    hedges_g_wwc,
+    improvement_index,
+    pooled_sd,
+)
 from evalkit.methods.matching import Matched, match
 from evalkit.methods.options import (  # re-exported here
     ADJUST_CHOICES,
     ADJUST_IMPUTE_DEFAULTS,
     ADJUST_MISSING_PLANNED,
 )
-from evalkit.methods.propensity import Weights, ess, propensity
+from evalkit.methods.propensity import Weights, ess, propensity, treatment_vector
 from evalkit.methods.weighted_effect import WeightedEffect, effect
 from evalkit.missing import PooledEstimate, impute, pool
 from evalkit.results import Caution, Result, merge_cautions
@@ -403,7 +408,7 @@ def adjust_comparison(data: pd.DataFrame, post: str, group: str, adjust: Mapping
         From :func:`evalkit.weighting.propensity`, :func:`~evalkit.weighting.match` or
         :func:`~evalkit.weighting.effect` (a constant covariate, perfect separation, no
         overlap, ...), or from :func:`evalkit.missing.impute` (a covariate missing for every
-        youth).
+        youth); a follow-up score that does not vary within either group.
 
     Notes
     -----
@@ -424,6 +429,8 @@ def adjust_comparison(data: pd.DataFrame, post: str, group: str, adjust: Mapping
     measured = _as_categories(data[data[post].notna()], spec, threshold)
     complete = measured.dropna(subset=list(covs))
     n_out = int(len(measured) - len(complete))
+    _check_post_varies(measured if spec["missing"] == "impute" and n_out else complete, post,
+                       group)
     if spec["missing"] == "impute" and n_out:
         return _adjust_imputed(measured, complete, post, group, spec,
                                lower_is_better=lower_is_better, alpha=alpha,
@@ -443,11 +450,29 @@ def _effects(frame: pd.DataFrame, post: str, group: str, fit: Weights | Matched,
     return adjusted, effect(frame, post, group, weights=ones, alpha=alpha)
 
 
+def _check_post_varies(frame: pd.DataFrame, post: str, group: str) -> None:
+    """Refuse a follow-up score that does not vary within either group.
+
+    As :func:`~evalkit.methods.groups.compare_groups`: the effect size divides by the
+    within-group standard deviation, and the regression fits every score exactly.
+    """
+    t = treatment_vector(frame, group)
+    y = pd.to_numeric(frame[post], errors="coerce")
+    sds = [(float(y[t == g].std(ddof=1)), int((t == g).sum())) for g in (1, 0)]
+    if not pooled_sd(sds[0][0], sds[0][1], sds[1][0], sds[1][1]) > 0:
+        raise EvalDataError(
+            [DataProblem(post, "the score does not vary within either group (each group has "
+                         "a single value), so the effect size, which divides by the "
+                         "within-group standard deviation, and the standard error are "
+                         "undefined", "scores that vary within the groups")])
+
+
 def _sizes(estimate: float, frame: pd.DataFrame, post: str, group: str, alpha: float,
            lower_is_better: bool) -> dict[str, Any]:
     """Hedges' g (WWC) of ``estimate`` with its interval, and the improvement index."""
-    y1 = frame.loc[frame[group] == 1, post]
-    y0 = frame.loc[frame[group] == 0, post]
+    t = treatment_vector(frame, group)
+    y1 = frame.loc[t == 1, post]
+    y0 = frame.loc[t == 0, post]
     g = hedges_g_wwc(estimate, float(y1.std()), len(y1), float(y0.std()), len(y0))
     half = stats.norm.ppf(1 - alpha / 2) * np.sqrt(g_variance(g, len(y1), len(y0)))
     return {"g": g, "g_ci_low": g - half, "g_ci_high": g + half,

@@ -311,7 +311,9 @@ def overlap_cautions(ps: np.ndarray, t: np.ndarray, estimand: str,
                      source: str | None = None) -> list[Caution]:
     """Refuse propensity scores without overlap; caution on units outside common support."""
     p1, p0 = ps[t == 1], ps[t == 0]
-    if p1.min() >= p0.max() or p0.min() >= p1.max():
+    # ranges that meet share youth of equal score (a covariate balanced by design gives every
+    # youth the same score): that is overlap
+    if p1.min() > p0.max() or p0.min() > p1.max():
         raise EvalDataError([DataProblem(None, "the propensity scores of the two groups do not "
                                          f"overlap (program {p1.min():.3f} to {p1.max():.3f}, "
                                          f"comparison {p0.min():.3f} to {p0.max():.3f}): no "

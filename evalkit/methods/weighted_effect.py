@@ -9,6 +9,7 @@ errors of R ``survey::svyglm`` or, for matched data, ``lm(weights = )`` with
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Any, ClassVar, Literal
 
@@ -18,7 +19,13 @@ from scipy import stats
 
 from evalkit.exceptions import DataProblem, EvalDataError
 from evalkit.methods.balance import design, weights_vector
-from evalkit.methods.inference import cluster_cautions, crv1_vcov, hc1_vcov, join_names
+from evalkit.methods.inference import (
+    cluster_cautions,
+    crv1_vcov,
+    hc1_vcov,
+    join_names,
+    zero_se,
+)
 from evalkit.methods.propensity import fit_logit, treatment_vector
 from evalkit.results import Caution, Result, check_alpha, check_option
 
@@ -39,7 +46,14 @@ class WeightedEffect(Result):
         outcome), its standard error and t-based inference.
     odds_ratio, odds_ratio_ci_low, odds_ratio_ci_high, odds_ratio_p_value, log_odds_ratio_se
         For a binary outcome: the weighted (marginal) odds ratio from the weighted logistic
-        regression on the treatment alone, and its inference; NaN otherwise.
+        regression on the treatment alone, and its inference; NaN otherwise, and NaN with a
+        caution when the outcome is the same for every youth of a group (the odds ratio is
+        then 0 or infinite: the logistic fit has no finite maximum).
+    odds_ratio_df
+        The degrees of freedom of the odds ratio's t: those of the logistic regression on the
+        treatment alone (``svyglm``: ``G − 2``), whatever the covariates of the risk
+        difference; infinite (a z test) with ``vcov="vcovCL"``, as ``lmtest::coeftest`` on a
+        ``glm``.
     outcome_type
         ``"continuous"`` or ``"binary"``.
     vcov
@@ -82,6 +96,7 @@ class WeightedEffect(Result):
     odds_ratio_ci_high: float = float("nan")
     odds_ratio_p_value: float = float("nan")
     log_odds_ratio_se: float = float("nan")
+    odds_ratio_df: float = float("nan")
     alpha: float = 0.05
     imputations: int = 0
 
@@ -99,7 +114,7 @@ class WeightedEffect(Result):
                          "se": self.log_odds_ratio_se, "ci_low": self.odds_ratio_ci_low,
                          "ci_high": self.odds_ratio_ci_high, "p_value": self.odds_ratio_p_value,
                          "statistic": float(np.log(self.odds_ratio) / self.log_odds_ratio_se),
-                         "df": self.df})
+                         "df": self.odds_ratio_df})
         return rows
 
     def _details(self) -> list[str]:
@@ -112,8 +127,11 @@ class WeightedEffect(Result):
                    f"each of {self.imputations} imputed data sets with standard errors as "
                    f"{se}, pooled by Rubin's rules (R mice::pool); t with {self.df:.1f} "
                    "Barnard–Rubin df."]
-        if self.outcome_type == "binary":
-            out.append("The odds ratio's standard error is that of the log odds ratio.")
+        if self.outcome_type == "binary" and np.isfinite(self.odds_ratio):
+            test = (f"t with {self.odds_ratio_df:g} df" if np.isfinite(self.odds_ratio_df)
+                    else "a normal (z) test")
+            out.append("The odds ratio's standard error is that of the log odds ratio; "
+                       f"{test}.")
         return out
 
 
@@ -186,6 +204,43 @@ def weighted_fit(y: np.ndarray, X: np.ndarray, w: np.ndarray, codes: np.ndarray 
         else:
             V, df = crv1_vcov(bread, Xs, rs, codes, n, k), n - k
     return beta, V, float(df)
+
+
+def _no_zero_se(se: np.ndarray, beta: np.ndarray, X: np.ndarray, y: np.ndarray,
+                w: np.ndarray, names: Sequence[str], cautions: list[Caution]) -> np.ndarray:
+    """``se`` with the standard errors that are zero up to rounding set to NaN, with a caution.
+
+    An outcome the weighted regression reproduces exactly (a score that does not vary, or
+    that differs only between the groups) leaves residuals of rounding size: their standard
+    errors are rounding noise, not numbers, and a p-value of 0 built on them would be a
+    confident wrong answer (``svyglm`` prints SE 1e-16 and p = 1 or 1e-135 there). The
+    intercept (``X[:, 0]``) is judged only by the exact fit.
+    """
+    sw = np.sqrt(w)
+    yw = sw * (y - np.average(y, weights=w))
+    xw = sw[:, None] * (X - np.average(X, axis=0, weights=w))
+    spread = float(np.linalg.norm(yw))
+    xs = np.linalg.norm(xw, axis=0)
+    resid = sw * (y - X @ beta)
+    perfect = float(np.linalg.norm(resid)) <= 1e-10 * max(spread, float(np.abs(y).max()),
+                                                           1e-300)
+    unit = np.where(xs > 0, spread / np.where(xs > 0, xs, 1.0), spread)
+    zero = zero_se(se, beta, unit) | perfect
+    # the intercept is the comparison mean: all-equal comparison outcomes give it a sandwich
+    # variance of exactly 0, a true value and not what the effect rests on
+    zero[0] = perfect
+    if perfect:
+        cautions.append(Caution(
+            "The weighted regression reproduces every outcome exactly (no variation is left "
+            "over), so no standard error, interval or p-value can be estimated and none is "
+            "given.", limits=True))
+    elif zero.any():
+        hit = [n for n, z in zip(names, zero, strict=True) if z]
+        cautions.append(Caution(
+            f"The standard error of {join_names([repr(n) for n in hit])} is zero up to "
+            "rounding, which would mean the number is known exactly; no real data support "
+            "that, so it is not given, nor its interval and p-value.", limits=True))
+    return np.where(zero, np.nan, se)
 
 
 def effect(
@@ -327,7 +382,8 @@ def effect(
         raise EvalDataError([DataProblem(None, f"no degrees of freedom left ({df:g}) for the "
                                          "standard error", "more youth (or clusters) than "
                                          "regression terms")], source=source)
-    se = np.sqrt(np.diag(V))
+    se = np.sqrt(np.clip(np.diag(V), 0.0, None))
+    se = _no_zero_se(se, beta, X, y, w, names, cautions)
     q = stats.t.ppf(1 - alpha / 2, df)
     with np.errstate(divide="ignore", invalid="ignore"):
         tt = beta / se
@@ -337,18 +393,26 @@ def effect(
     binary = bool(np.isin(y, (0.0, 1.0)).all())
     extra: dict[str, Any] = {}
     if binary:
-        if y[t == 1].min() == y[t == 1].max() and y[t == 0].min() == y[t == 0].max():
-            cautions.append(Caution(f"'{outcome}' does not vary within either group: the odds "
-                                    "ratio cannot be estimated.", limits=True))
+        same = [who for g, who in ((1, "program"), (0, "comparison"))
+                if y[t == g].min() == y[t == g].max()]
+        if same:
+            which = " and ".join(f"every {who} youth" for who in same)
+            cautions.append(Caution(
+                f"'{outcome}' is the same for {which}: the odds ratio is 0 or infinite (the "
+                "logistic regression has no finite estimate), so it is not given; the risk "
+                "difference stands.", limits=True))
         else:
             Xb = np.asfortranarray(X[:, :2])
-            b2, V2, _ = weighted_fit(y, Xb, w, codes, how, logistic=True)
+            b2, V2, df2 = weighted_fit(y, Xb, w, codes, how, logistic=True)
+            # lmtest::coeftest on a glm is a z test; svyglm's is t on its own G - 2 df
+            df2 = math.inf if how == "vcovCL" else df2
+            q2 = stats.t.ppf(1 - alpha / 2, df2)
             lse = float(np.sqrt(V2[1, 1]))
             extra = {"odds_ratio": float(np.exp(b2[1])),
-                     "odds_ratio_ci_low": float(np.exp(b2[1] - q * lse)),
-                     "odds_ratio_ci_high": float(np.exp(b2[1] + q * lse)),
-                     "odds_ratio_p_value": float(2 * stats.t.sf(abs(b2[1] / lse), df)),
-                     "log_odds_ratio_se": lse}
+                     "odds_ratio_ci_low": float(np.exp(b2[1] - q2 * lse)),
+                     "odds_ratio_ci_high": float(np.exp(b2[1] + q2 * lse)),
+                     "odds_ratio_p_value": float(2 * stats.t.sf(abs(b2[1] / lse), df2)),
+                     "log_odds_ratio_se": lse, "odds_ratio_df": float(df2)}
     if vcov == "vcovCL" and codes is None and matched:
         cautions.append(Caution("Matching with replacement: the standard error treats each "
                                 "youth as independent (HC1) and ignores that a comparison "
