@@ -282,3 +282,26 @@ def test_degenerate_fits_are_cautioned(data):
     exact = its(data.assign(y=3 + 0.5 * data["t"]), "y", "t", 36)
     assert any("fits the series exactly" in c for c in exact.cautions)
     assert not any("exactly" in c for c in its(data, "y", "t", 36).cautions)
+
+
+def test_newey_west_with_two_pre_periods_gives_no_rounding_noise_as_a_standard_error():
+    """Two pre-periods are fitted exactly: the intercept's and trend's Newey-West variances are
+    zero in exact arithmetic, and R prints noise for them (NaN, an SE of 7e-8 with p = 1e-9).
+    The level and slope changes are R's (tests/reference/its_edge_reference.R)."""
+    from conftest import r_reference
+
+    r = r_reference("its_edge_reference.txt")
+    assert np.isnan(r["trend_se"]) and r["intercept_se"] < 1e-6  # R's noise, both ways
+    d = pd.DataFrame({"t": range(5), "y": [7.4, 7.6, 7.44, 11.93, 9.28]})
+    fit = its(d, "y", "t", 2, hac_lags=0)
+    for term, name in (("level", "post"), ("slope", "slope")):
+        got = getattr(fit, term)
+        assert got.estimate == pytest.approx(r[f"{name}_estimate"], rel=1e-9)
+        assert got.se == pytest.approx(r[f"{name}_se"], rel=1e-9)
+        assert got.p_value == pytest.approx(r[f"{name}_p"], rel=1e-9)
+    assert np.isnan(fit.trend.se) and np.isnan(fit.trend.p_value)
+    assert np.isnan(fit.coefficients.loc[0, "se"])
+    assert any("'(intercept)' and 'trend' are zero up to rounding" in c for c in fit.cautions)
+    # with three periods before, the pre-period residuals are real and nothing is withheld
+    three = its(d, "y", "t", 3, hac_lags=0)
+    assert np.isfinite(three.coefficients["se"]).all()

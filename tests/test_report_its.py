@@ -212,3 +212,15 @@ def test_validate_names_a_placebo_after_the_intervention(tmp_path):
     found = preflight(cfg, cfg.load_data())
     assert [(f.level, f.key) for f in found] == [("error", "parameters.placebo")]
     assert "is not before the intervention" in found[0].message
+
+
+def test_a_term_without_a_standard_error_reads_not_estimable_never_nan():
+    d = pd.DataFrame({"year": range(2000, 2005), "rate": [7.4, 7.6, 7.44, 11.93, 9.28]})
+    fit = interrupted_time_series(d, "rate", "year", 2002, hac_lags=0)
+    assert np.isnan(fit.trend.ci_low)
+    rep = ItsReport(d, fit, None, outcome="rate", time="year", outcome_label="the arrest rate",
+                    units="per 100,000", intervention_label="the law", unit_label="state")
+    html = "".join(b.html for _, b in rep.sections("A law.", options={"alpha": 0.05}))
+    assert re.search(r"Trend per \w+ before</th><td>0.200</td><td>not estimable", html)
+    assert not re.search(r"\bnan\b", html, re.I)
+    assert "zero up to rounding" in html

@@ -422,3 +422,76 @@ def test_zero_or_negative_case_weights_are_refused_as_r_does():
     d.loc[3, "w"] = 0.0
     with pytest.raises(EvalDataError, match="column 'w': has weights that are zero or negative"):
         cox(d, "week", "arrest", ["fin", "age"], weights="w")
+
+
+# -- information that is zero up to rounding ------------------------------------------------------
+
+
+def _r_error(section: str) -> str:
+    """The ``# error:`` line R printed under ``section`` of survival_edge_reference.txt."""
+    text = (REFERENCE / "survival_edge_reference.txt").read_text()
+    block = text.split(f"[{section}]", 1)[1].split("\n[", 1)[0]
+    return next(line for line in block.splitlines() if line.startswith("# error:"))
+
+
+def test_a_covariate_without_information_is_refused_where_r_reports_na():
+    """Every risk set holds x = 1 alone: x's information is 0 exactly, 1.4e-17 in arithmetic.
+    Judged on its own scale that noise passed as real: estimate 0, SE 2.7e8, p = 1."""
+    assert eref("cox_no_information")["coef_is_na"] == 1
+    d = pd.DataFrame({"t": range(1, 8), "e": [0, 0, 1, 1, 1, 1, 1], "x": [0] + [1] * 6})
+    with pytest.raises(EvalDataError, match="'x'.*does not vary among the people still at risk"):
+        cox(d, "t", "e", ["x"])
+    # the same inside strata: x constant within the only stratum with events
+    d2 = pd.concat([d.assign(s=1), pd.DataFrame({"t": [3, 4], "e": [0, 0], "x": [0, 1],
+                                                 "s": [2, 2]})], ignore_index=True)
+    with pytest.raises(EvalDataError, match="'x'.*does not vary"):
+        cox(d2, "t", "e", ["x"], strata="s")
+
+
+def test_ph_test_refuses_a_change_over_time_without_information():
+    """x varies only at time 0, where the km transform is 0; R's cox.zph stops there."""
+    assert "computationally singular" in _r_error("zph_no_information")
+    d = pd.DataFrame({"t": [0, 0, 4, 5, 2], "e": [1] * 5, "x": [1, 0, 1, 1, 1],
+                      "z": [1.27, -0.45, 0.46, 1.64, 0.16]})
+    with pytest.raises(EvalDataError, match="'x': cannot be tested for a change"):
+        ph_test(cox(d, "t", "e", ["x", "z"]))
+
+
+def _wald_data() -> pd.DataFrame:
+    return pd.DataFrame({"t": [2, 3, 3, 5, 6, 7, 8, 9, 10, 12],
+                         "e": [1, 1, 0, 1, 1, 0, 1, 1, 1, 0],
+                         "x": [1, 0, 1, 1, 0, 0, 1, 0, 0, 1],
+                         "z": [0.3, -1.1, 0.8, 1.9, -0.4, 0.2, -2.0, 0.7, 1.2, -0.6],
+                         "site": [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]})
+
+
+def test_robust_wald_test_uses_the_robust_variance_as_coxph():
+    r = eref("cox_robust_wald")
+    d = _wald_data()
+    fit = cox(d, "t", "e", ["x"], robust=True)
+    assert fit.robust_se[0] == pytest.approx(r["robust_se_x"], rel=1e-7)
+    assert fit.wald == pytest.approx(r["wald_x"], rel=1e-6)
+    assert fit.wald == pytest.approx((fit.coef[0] / fit.robust_se[0]) ** 2, rel=1e-12)
+    # chi-squared on 1 df: P(X > w) = erfc(sqrt(w / 2))
+    assert fit.wald_p == pytest.approx(math.erfc(math.sqrt(fit.wald / 2)), rel=1e-9)
+    assert cox(d, "t", "e", ["x", "z"], robust=True).wald == pytest.approx(r["wald_xz"],
+                                                                           rel=1e-6)
+    assert cox(d, "t", "e", ["x", "z"], cluster="site").wald == pytest.approx(
+        r["wald_xz_site"], rel=1e-6)
+    assert "Wald (robust)" in fit.summary()
+
+
+def test_concordance_ties_every_pair_when_the_coefficient_is_zero_up_to_rounding():
+    r = eref("cox_concordance_zero_coef")
+    d = pd.DataFrame({"t": [0, 0, 0, 5, 3], "e": [1] * 5, "x": [0, 0, 0, 0, 1],
+                      "s": [1, 0, 1, 1, 1]})
+    fit = cox(d, "t", "e", ["x"], strata="s", ties="breslow")
+    assert fit.coef[0] == pytest.approx(r["coef"], abs=1e-12)
+    assert fit.concordance == r["concordance"]
+
+
+def test_km_median_on_a_curve_that_stays_at_one_half_is_rs_table_median():
+    r = eref("km_median_plateau_to_end")
+    assert (r["table_median"], r["quantile_median"]) == (2, 4)
+    km = kaplan_meier(pd.DataFrame({"t": [1, 2, 4, 6], "e": [1, 1, 0, 0]}), "t", "e")
+    assert km.median["median"].iloc[0] == r["table_median"]

@@ -31,6 +31,7 @@ from evalkit.methods.cox_fit import (
     _Stratum,
     _time_sums,
     concordance,
+    covariate_spread,
 )
 from evalkit.methods.survival import survival_columns, timefix
 from evalkit.results import Caution, Result, check_alpha, check_option
@@ -54,7 +55,9 @@ class CoxResult(Result):
     loglik_null, loglik
         Partial log-likelihood at zero and at the estimate.
     lr, lr_df, lr_p / wald, wald_p / score, score_p
-        Likelihood-ratio, Wald and score (log-rank) tests that all coefficients are zero.
+        Likelihood-ratio, Wald and score (log-rank) tests that all coefficients are zero. With
+        robust or clustered standard errors the Wald test uses the robust variance, as R's
+        ``coxph`` (``wald.test``); the likelihood-ratio and score tests are model-based.
     concordance
         Harrell's C of the linear predictor, as R reports it.
     n, n_events, iterations
@@ -98,11 +101,15 @@ class CoxResult(Result):
 
         For (start, stop] data, each event is compared with the rows at risk at its time, as
         R's ``concordance`` does for counting-process data.
+
+        Linear predictors are compared after rounding to 10 decimals (log hazard units): a
+        coefficient that is zero up to rounding (-9e-17 where R's Newton step lands on 0
+        exactly) then ties every pair, as R's does, instead of ranking people by noise.
         """
         num = den = 0.0
         for part in self._parts:
-            c = _concordance_counts(part.time, part.event, part.X @ self.coef, part.w,
-                                    part.entry)
+            c = _concordance_counts(part.time, part.event, np.round(part.X @ self.coef, 10),
+                                    part.w, part.entry)
             num += c[0] + c[2] / 2
             den += sum(c)
         return num / den if den else float("nan")
@@ -176,7 +183,8 @@ class CoxResult(Result):
         return [
             f"n = {self.n}, events = {self.n_events}; concordance = {self.concordance:.4f}",
             f"Likelihood ratio test = {self.lr:.4g} on {df} df, p = {self.lr_p:.3g}; "
-            f"Wald = {self.wald:.4g}, p = {self.wald_p:.3g}; score = {self.score:.4g}, "
+            f"Wald{' (robust)' if self.robust_se is not None else ''} = {self.wald:.4g}, "
+            f"p = {self.wald_p:.3g}; score = {self.score:.4g}, "
             f"p = {self.score_p:.3g}",
         ]
 
@@ -354,7 +362,8 @@ def cox(
     p = X.shape[1]
     fit = _newton(parts, efron, p, max_iter, eps)
     beta, ll, U, I = fit.beta, fit.loglik, fit.score_vec, fit.info
-    singular = _singular_columns(I)
+    events, spread = covariate_spread(parts)
+    singular = _singular_columns(I, scale=events * spread)
     if fit.singular or singular:
         not_estimable = fit.singular or singular
         raise EvalDataError([DataProblem(
@@ -398,15 +407,20 @@ def cox(
             Dc = np.zeros((n_clusters, p))
             np.add.at(Dc, codes, D)
             D = Dc
-        robust_se = np.sqrt(np.diag(D.T @ D))
+        robust_var = D.T @ D
+        robust_se = np.sqrt(np.diag(robust_var))
         zero = robust_se <= 1e-8 * se
+        # R's coxph tests all coefficients with the robust variance when it has one
+        wald = (float(beta @ np.linalg.solve(robust_var, beta)) if not zero.any()
+                else float("nan"))
         if zero.any():
             names = ", ".join(covariates[j] for j in np.flatnonzero(zero))
             robust_se = np.where(zero, np.nan, robust_se)
             cautions.append(Caution(
                 f"The robust standard error of {names} came out as zero, which is impossible "
                 "for a real estimate: the data leave no spread to measure it from. It is "
-                "shown as missing, and no confidence interval or p-value is given for it."))
+                "shown as missing, and no confidence interval or p-value is given for it, "
+                "nor the Wald test of all coefficients."))
         if cluster is not None and n_clusters is not None:
             cautions += _cluster_cautions(cluster, n_clusters, p)
     ll0 = fit.loglik_null
@@ -586,6 +600,7 @@ def ph_test(fit: CoxResult, *, transform: Transform = "km") -> PHTest:
     offset = 0
     efron = fit.ties == "efron"
     g_at_events = []
+    g2_events = 0.0  # Σ w g² over the events: the time columns' scale, as covariate_spread
     for s in parts:
         m = s.time.size
         if transform == "identity":
@@ -599,6 +614,7 @@ def ph_test(fit: CoxResult, *, transform: Transform = "km") -> PHTest:
         g_at_events.append(g_row[s.event > 0])
         ts = _time_sums(s, fit.coef, efron)
         dead = s.event > 0
+        g2_events += float((s.w * g_row ** 2)[dead].sum())
         U2 += ((s.w * g_row)[:, None] * s.X)[dead].sum(axis=0) - (g[:, None] * ts.mean()).sum(axis=0)
         I[:p, :p] += ts.info()
         I[:p, p:] += ts.info(g)
@@ -611,7 +627,10 @@ def ph_test(fit: CoxResult, *, transform: Transform = "km") -> PHTest:
             None, "every event happens at the same time, so there is no change over time to "
             "test: the proportional-hazards test needs events at two or more different times",
             "events at more than one time")])
-    bad = [j - p for j in _singular_columns(I) if j >= p]
+    events, spread = covariate_spread(list(parts))
+    bad = [j - p for j in _singular_columns(I, scale=np.concatenate([events * spread,
+                                                                     g2_events * spread]))
+           if j >= p]
     if bad:
         raise EvalDataError([DataProblem(
             fit.terms[j], "cannot be tested for a change of its effect over time: the "

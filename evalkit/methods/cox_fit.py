@@ -387,15 +387,37 @@ class _Fit:
     singular: list
 
 
-def _singular_columns(I: np.ndarray, toler: float = np.finfo(float).eps ** 0.75) -> list[int]:
+def covariate_spread(parts: list[_Stratum]) -> tuple[float, np.ndarray]:
+    """The summed event weights and each covariate's weighted variance over every row.
+
+    Their product is the information a covariate would carry if every risk set had its
+    overall spread: the scale against which :func:`_singular_columns` judges an information
+    that should be zero.
+    """
+    X = np.concatenate([s.X for s in parts])
+    w = np.concatenate([s.w for s in parts])
+    events = float(sum(s.w[s.dead].sum() for s in parts))
+    mean = np.average(X, axis=0, weights=w)
+    return events, np.average((X - mean) ** 2, axis=0, weights=w)
+
+
+def _singular_columns(I: np.ndarray, toler: float = np.finfo(float).eps ** 0.75,
+                      scale: np.ndarray | None = None) -> list[int]:
     """Columns that R's ``cholesky2`` finds redundant in an information matrix.
 
     The matrix is first put on the correlation scale (R scales the covariates before fitting),
     then factored ``LDL'``: a pivot below ``toler`` times the largest diagonal marks its column
     as singular (``toler`` is ``coxph.control``'s ``toler.chol``).
+
+    A covariate that does not vary within any risk set has an information of zero, which
+    arithmetic leaves as rounding noise (1e-17 where R may get exactly 0). Put on its own
+    scale, that noise would pass as a pivot of 1; so with ``scale`` (the information each
+    column would carry at its overall spread, :func:`covariate_spread`), a diagonal at or
+    below ``toler`` times its scale marks the column as singular first.
     """
     d = np.diag(I).copy()
-    bad = [j for j in range(d.size) if not (math.isfinite(d[j]) and d[j] > 0)]
+    bad = [j for j in range(d.size) if not (math.isfinite(d[j]) and d[j] > 0)
+           or (scale is not None and d[j] <= toler * scale[j])]
     ok = [j for j in range(d.size) if j not in bad]
     if not ok:
         return bad
@@ -431,7 +453,8 @@ def _newton(parts: list[_Stratum], efron: bool, p: int, max_iter: int, eps: floa
     """
     beta = np.zeros(p)
     ll0, U0, I0, _ = _fit_terms(parts, beta, efron)
-    singular = _singular_columns(I0)
+    events, var = covariate_spread(parts)
+    singular = _singular_columns(I0, scale=events * var)
     if singular:
         return _Fit(beta, ll0, U0, I0, ll0, float("nan"), 0, False, singular)
     step = _solve(I0, U0)
@@ -455,7 +478,7 @@ def _newton(parts: list[_Stratum], efron: bool, p: int, max_iter: int, eps: floa
         step = _solve(I_new, U_new)
         if step is None:
             return _Fit(new, ll_new, U_new, I_new, ll0, score_stat, it, False,
-                        _singular_columns(I_new) or list(range(p)))
+                        _singular_columns(I_new, scale=events * var) or list(range(p)))
         best, beta, U, I = ll_new, new, U_new, I_new
         new = beta + step
     # out of iterations: R returns the last accepted point with a warning

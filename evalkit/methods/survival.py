@@ -296,9 +296,12 @@ def _confint(surv: np.ndarray, se: np.ndarray, conf_type: str, z: float):
 
 
 def _quantile(time: np.ndarray, curve: np.ndarray, p: float) -> float:
-    """First time the curve reaches ``p`` (R survival's quantile.survfit rule).
+    """First time the curve reaches ``p``, as R survival's ``summary(fit)$table``.
 
-    When the curve sits exactly on ``p``, the midpoint to the next drop is returned.
+    As ``print(fit)`` also. When the curve sits exactly on ``p``, the midpoint to the next drop is returned; when it
+    stays on ``p`` to the end of follow-up, the time it reached ``p`` (R's table; R's
+    ``quantile(fit)`` instead gives the midpoint to the last time listed, 4 for times 1, 2, 4,
+    6 with events at 1 and 2).
     """
     ok = ~np.isnan(curve)
     x, y = time[ok], curve[ok]
@@ -456,8 +459,9 @@ def kaplan_meier(
     Equal to R's ``survfit(Surv(duration, event) ~ group, conf.type = conf_type,
     weights = weights, robust = robust)``, and with ``start`` to ``survfit(Surv(start,
     duration, event) ~ group)`` (numbers at risk, Greenwood standard errors, intervals);
-    medians and their CIs follow
-    ``quantile.survfit``. Rows with a weight of zero are kept, as R keeps them: they add
+    medians and their CIs equal
+    ``summary(fit)$table`` (and ``print(fit)``; see :func:`_quantile` for the one shape where
+    ``quantile(fit)`` differs). Rows with a weight of zero are kept, as R keeps them: they add
     nothing to the counts, and their times are listed (with zero counts where nothing else
     happens then).
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,10 @@ def num(x: float, digits: int = 2) -> str:
     """A number for readers: fixed decimals, thousands separators, a true minus sign.
 
     A negative number that rounds to zero is written without its sign ("0.00", not "−0.00").
+    A number that could not be estimated (NaN) is written "—", never "nan".
     """
+    if math.isnan(x):
+        return "—"
     text = f"{x:,.{digits}f}"
     if text.startswith("-") and not text.strip("-0.,"):
         text = text[1:]
@@ -40,12 +44,16 @@ def num(x: float, digits: int = 2) -> str:
 
 
 def p_text(p: float) -> str:
-    """A p-value as reports print it."""
+    """A p-value as reports print it ("p not estimable" for NaN)."""
+    if math.isnan(p):
+        return "p not estimable"
     return "p < 0.001" if p < 0.001 else f"p = {p:.3f}"
 
 
 def interval(lo: float, hi: float, digits: int = 2) -> str:
-    """A confidence interval as "lo to hi"."""
+    """A confidence interval as "lo to hi" ("not estimable" when a limit is NaN)."""
+    if math.isnan(lo) or math.isnan(hi):
+        return "not estimable"
     return f"{num(lo, digits)} to {num(hi, digits)}"
 
 

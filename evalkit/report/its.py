@@ -41,7 +41,7 @@ from evalkit.methods.policy.its_columns import (
 from evalkit.privacy import is_reportable
 from evalkit.report import resultsdoc, words
 from evalkit.report.base import Report
-from evalkit.report.common import cautions_html, collect_cautions, shown_frame
+from evalkit.report.common import cautions_html, collect_cautions, interval, shown_frame
 from evalkit.report.common import num as _num
 from evalkit.report.common import p_text as _p
 from evalkit.report.evidence import rate
@@ -182,7 +182,7 @@ class ItsReport(Report):
         per = f" per {self.period}" if per_period else ""
         what = (f"rate ratio {_num(term.estimate, digits)}{per}" if self.ratio else
                 f"{_num(term.estimate, digits)} {self.units}{per}".replace("  ", " "))
-        ci = f"{self._conf()} CI {_num(term.ci_low, digits)} to {_num(term.ci_high, digits)}"
+        ci = f"{self._conf()} CI {interval(term.ci_low, term.ci_high, digits)}"
         return f"{what}, {ci}" if inner else f"{what} ({ci})"
 
     def design(self) -> dict[str, str]:
@@ -466,12 +466,12 @@ class ItsReport(Report):
             if self.ratio:
                 e = rr if rr is not None else _exp(term)
                 rows[name] = {"Rate ratio": _num(e.estimate, dg),
-                              f"{conf} CI": f"{_num(e.ci_low, dg)} to {_num(e.ci_high, dg)}",
+                              f"{conf} CI": interval(e.ci_low, e.ci_high, dg),
                               "Change in percent": _pct_range(term), "p-value": _p(term.p_value)}
             else:
                 rows[name] = {f"Estimate ({self.units})" if self.units else "Estimate":
                               _num(term.estimate, dg),
-                              f"{conf} CI": f"{_num(term.ci_low, dg)} to {_num(term.ci_high, dg)}",
+                              f"{conf} CI": interval(term.ci_low, term.ci_high, dg),
                               "p-value": _p(term.p_value)}
         what = {"quasipoisson": "quasi-Poisson", "poisson": "Poisson",
                 "gaussian": "linear"}[its.family]
@@ -579,7 +579,7 @@ class ItsReport(Report):
                 continue
             e = rr if rr is not None else term
             rows[name] = {("Rate ratio" if self.ratio else "Estimate"): _num(e.estimate, dg),
-                          f"{conf} CI": f"{_num(e.ci_low, dg)} to {_num(e.ci_high, dg)}",
+                          f"{conf} CI": interval(e.ci_low, e.ci_high, dg),
                           "p-value": _p(term.p_value)}
         return paragraphs(text) + table(
             pd.DataFrame.from_dict(rows, orient="index"),
@@ -724,4 +724,6 @@ def _pct_range(term: Any) -> str:
     def f(v: float) -> str:
         return f"{100 * v:+.{digits}f}%".replace("-", "−")
 
+    if math.isnan(vals[1]) or math.isnan(vals[2]):
+        return f"{f(vals[0])} (interval not estimable)"
     return f"{f(vals[0])} ({f(vals[1])} to {f(vals[2])})"

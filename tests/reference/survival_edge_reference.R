@@ -79,3 +79,41 @@ d <- data.frame(t = c(1:4, 1:4), e = c(0, 0, 0, 0, 1, 0, 1, 0), g = rep(0:1, eac
 tab <- summary(survfit(Surv(t, e) ~ g, d), rmean = 3)$table
 pr("rmean_g0", tab["g=0", "rmean"]); pr("se_g0", tab["g=0", "se(rmean)"])
 pr("rmean_g1", tab["g=1", "rmean"]); pr("se_g1", tab["g=1", "se(rmean)"])
+
+section("cox_no_information")
+# x = 0 only for a youth censored before the first event: every risk set holds x = 1 alone,
+# so x carries no information and coxph reports NA (evalkit refuses, naming x)
+f <- coxph(Surv(t, e) ~ x, data.frame(t = 1:7, e = c(0, 0, 1, 1, 1, 1, 1), x = c(0, rep(1, 6))))
+pr("coef_is_na", is.na(coef(f)))
+
+section("zph_no_information")
+# x varies only in the risk set at time 0, where the km transform is 0: its change over time
+# carries no information and cox.zph stops
+d <- data.frame(t = c(0, 0, 4, 5, 2), e = 1, x = c(1, 0, 1, 1, 1),
+                z = c(1.27, -0.45, 0.46, 1.64, 0.16))
+try_r(cox.zph(coxph(Surv(t, e) ~ x + z, d)))
+
+section("cox_robust_wald")
+# with robust = TRUE, coxph's Wald test uses the robust variance
+d <- data.frame(t = c(2, 3, 3, 5, 6, 7, 8, 9, 10, 12), e = c(1, 1, 0, 1, 1, 0, 1, 1, 1, 0),
+                x = c(1, 0, 1, 1, 0, 0, 1, 0, 0, 1), z = c(0.3, -1.1, 0.8, 1.9, -0.4, 0.2, -2.0,
+                                                          0.7, 1.2, -0.6),
+                site = c(1, 1, 2, 2, 3, 3, 4, 4, 5, 5))
+f <- coxph(Surv(t, e) ~ x, d, robust = TRUE)
+pr("wald_x", f$wald.test); pr("robust_se_x", sqrt(diag(f$var)))
+f <- coxph(Surv(t, e) ~ x + z, d, robust = TRUE)
+pr("wald_xz", f$wald.test)
+f <- coxph(Surv(t, e) ~ x + z, d, cluster = site)
+pr("wald_xz_site", f$wald.test)
+
+section("cox_concordance_zero_coef")
+# the score at 0 is 0 within the strata: the coefficient is 0 and every pair is tied
+d <- data.frame(t = c(0, 0, 0, 5, 3), e = 1, x = c(0, 0, 0, 0, 1), s = c(1, 0, 1, 1, 1))
+f <- coxph(Surv(t, e) ~ x + strata(s), d, ties = "breslow")
+pr("coef", coef(f)); pr("concordance", f$concordance["concordance"])
+
+section("km_median_plateau_to_end")
+# the curve reaches 0.5 at t = 2 and stays there to the end of follow-up: summary(fit)$table
+# (and print) say 2, quantile(fit) says 4; evalkit follows the table
+f <- survfit(Surv(t, e) ~ 1, data.frame(t = c(1, 2, 4, 6), e = c(1, 1, 0, 0)))
+pr("table_median", summary(f)$table["median"]); pr("quantile_median", quantile(f, 0.5)$quantile)

@@ -29,6 +29,7 @@ from scipy import stats
 
 from evalkit.data import source_of
 from evalkit.exceptions import DataProblem, EvalDataError, EvalOptionError
+from evalkit.methods.inference import join_names, zero_se
 from evalkit.results import (
     Caution,
     Result,
@@ -555,11 +556,38 @@ def interrupted_time_series(
     if slope_change:
         cf[:, names.index("slope")] = 0.0
     counterfactual = cf @ beta if family == "gaussian" else np.exp(cf @ beta + s.offset)
-    se = np.sqrt(np.diag(vcov))
-    if family == "gaussian" and resid @ resid <= 1e-20 * np.sum((y - y.mean()) ** 2):
-        cautions.append(Caution("The model fits the series exactly: its standard errors are "
-                                "zero or undefined and its p-values and intervals not usable.",
-                                limits=True))
+    with np.errstate(invalid="ignore"):
+        se = np.sqrt(np.diag(vcov))
+    if family == "gaussian":
+        # a variance that is zero in exact arithmetic comes out as rounding noise of either
+        # sign: NaN (as R's NeweyWest then gives) or a tiny "significant" SE. Two periods
+        # before the intervention are fitted exactly, so with Newey-West the intercept and
+        # pre-period trend have no spread to be measured from: every period that moves them
+        # has a zero residual. An exact fit leaves no spread for any term
+        spread = float(np.sqrt(np.sum((y - y.mean()) ** 2)))
+        xs = np.linalg.norm(X - X.mean(axis=0), axis=0)
+        unit = np.where(xs > 0, spread / np.where(xs > 0, xs, 1.0), spread / math.sqrt(n))
+        exact = bool(resid @ resid <= 1e-20 * spread ** 2)
+        q_, r_ = np.linalg.qr(X)
+        moves = np.abs(np.linalg.solve(r_, q_.T))  # d beta_j / d y_i, one row per term
+        moves = moves > 1e-8 * moves.max(axis=1, keepdims=True)
+        fitted_exactly = np.abs(resid) <= 1e-10 * max(spread, float(np.abs(y).max()))
+        unmeasured = (~moves | fitted_exactly[None, :]).all(axis=1) & (hac_lags is not None)
+        zero = zero_se(se, beta, unit) | exact | unmeasured
+        if exact:
+            cautions.append(Caution("The model fits the series exactly: no standard error, "
+                                    "interval or p-value can be estimated and none is given.",
+                                    limits=True))
+        elif zero.any():
+            hit = [repr(names[j]) for j in np.flatnonzero(zero)]
+            one = len(hit) == 1
+            cautions.append(Caution(
+                f"The standard error{'' if one else 's'} of {join_names(hit)} "
+                f"{'is' if one else 'are'} zero up to rounding: the residuals leave no spread "
+                "to measure them from (with Newey-West standard errors, two periods on one "
+                "side of the intervention are fitted exactly), so they are not given, nor "
+                "their intervals and p-values.", limits=True))
+        se = np.where(zero, np.nan, se)
     t_ref = family != "poisson"
     stat = beta / se
     if t_ref:
