@@ -301,7 +301,8 @@ def test_newey_west_with_two_pre_periods_gives_no_rounding_noise_as_a_standard_e
         assert got.p_value == pytest.approx(r[f"{name}_p"], rel=1e-9)
     assert np.isnan(fit.trend.se) and np.isnan(fit.trend.p_value)
     assert np.isnan(fit.coefficients.loc[0, "se"])
-    assert any("'(intercept)' and 'trend' are zero up to rounding" in c for c in fit.cautions)
+    assert any("the starting level and the trend before are zero up to rounding" in c
+               for c in fit.cautions)
     # with three periods before, the pre-period residuals are real and nothing is withheld
     three = its(d, "y", "t", 3, hac_lags=0)
     assert np.isfinite(three.coefficients["se"]).all()

@@ -201,7 +201,8 @@ def test_a_gaussian_series_of_rates_reads_in_its_units():
     assert doc["headline"]["units"] == "per 100,000" and "percent_change" not in doc["headline"]
     assert doc["headline"]["ci_low"] <= 3.0 <= doc["headline"]["ci_high"]
     html = "".join(b.html for _, b in rep.sections("A law.", options={"alpha": 0.05}))
-    assert "Newey–West" in html and "period 2004" in html
+    assert "Newey–West" in html and "year 2004" in html and "The yearly series" in html
+    assert rep.period == "year" and "period" not in rep.headline()
 
 
 def test_validate_names_a_placebo_after_the_intervention(tmp_path):
@@ -224,3 +225,10 @@ def test_a_term_without_a_standard_error_reads_not_estimable_never_nan():
     assert re.search(r"Trend per \w+ before</th><td>0.200</td><td>not estimable", html)
     assert not re.search(r"\bnan\b", html, re.I)
     assert "zero up to rounding" in html
+
+
+def test_period_words_name_years_and_leave_other_numbers_periods():
+    years = pd.Series([2001, 2003, 2005])  # biennial survey years
+    assert period_labels(years).tolist() == ["year 2001", "year 2003", "year 2005"]
+    assert period_labels(pd.Series([1, 2, 3])).tolist() == ["period 1", "period 2", "period 3"]
+    assert period_labels(pd.Series([2001.5, 2002.5])).tolist()[0] == "period 2001.5"

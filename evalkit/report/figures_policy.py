@@ -228,7 +228,9 @@ def acf_figure(acf, *, n: int, confidence: float = 0.95, title: str = ""):
     ax.set_ylim(-lim, lim)
     from matplotlib.ticker import MaxNLocator
 
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    if len(lags):  # whole lags, half a lag of margin (one lag alone is not drawn at 0.945–1.05)
+        ax.set_xlim(float(lags.min()) - 0.5, float(lags.max()) + 0.5)
     ax.set_xlabel("Lag (periods)")
     ax.set_ylabel("Autocorrelation")
     ax.set_title(wrap_label(title or "Autocorrelation of the model's residuals "

@@ -375,7 +375,7 @@ class ItsReport(Report):
         hac = (f" Standard errors allow for autocorrelation up to {its.hac_lags} "
                f"{self.period}s (Newey–West)." if its.hac_lags is not None else "")
         return Block(paragraphs(
-            f"The {self.period}ly series is fitted with {fam}: a trend before "
+            f"The {_SERIES.get(self.period, '')}series is fitted with {fam}: a trend before "
             f"{self.intervention_label}, a step (change in level) when it started, and a change "
             f"in the trend from then on (segmented regression; Wagner et al. 2002, Lopez "
             f"Bernal et al. 2017).{seasonal}{offset}{hac}",
@@ -704,6 +704,10 @@ class _Cautions:
     """A holder of cautions for :func:`~evalkit.report.common.collect_cautions`."""
 
     cautions: tuple[str, ...]
+
+
+#: The series' adjective by period ("The monthly series"); other periods get none.
+_SERIES = {"month": "monthly ", "week": "weekly ", "year": "yearly "}
 
 
 def _exp(term: Any) -> Any:

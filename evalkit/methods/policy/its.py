@@ -579,7 +579,9 @@ def interrupted_time_series(
                                     "interval or p-value can be estimated and none is given.",
                                     limits=True))
         elif zero.any():
-            hit = [repr(names[j]) for j in np.flatnonzero(zero)]
+            words = {"(intercept)": "the starting level", "trend": "the trend before",
+                     "level": "the change in level", "slope": "the change in trend"}
+            hit = [words.get(names[j], repr(names[j])) for j in np.flatnonzero(zero)]
             one = len(hit) == 1
             cautions.append(Caution(
                 f"The standard error{'' if one else 's'} of {join_names(hit)} "

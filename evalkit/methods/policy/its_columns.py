@@ -154,25 +154,33 @@ def _monthly(p: pd.Series) -> bool:
     return bool(len(d) and d.normalize().equals(d) and len(set(d.day)) == 1)
 
 
-def period_labels(times: pd.Series) -> pd.Series:
-    """Periods in words: "January 2022" (months), "week of 3 January 2022", "period 12".
+def _years(p: pd.Series) -> bool:
+    """Numeric periods that are calendar years: whole numbers from 1800 to 2200."""
+    v = pd.to_numeric(p, errors="coerce")
+    return bool(len(v) and v.notna().all() and (v == v.round()).all()
+                and v.between(1800, 2200).all())
 
-    The labels never repeat the data's own text (``2022-01``), which the leak check treats as
+
+def period_labels(times: pd.Series) -> pd.Series:
+    """Periods in words: "January 2022", "week of 3 January 2022", "year 2004", "period 12".
+
+    Whole numbers from 1800 to 2200 are years; other numbers are periods. The labels never repeat the data's own text (``2022-01``), which the leak check treats as
     a value to keep out of reports.
     """
     p = parsed_periods(times)
     if not pd.api.types.is_datetime64_any_dtype(p):
-        return p.map(lambda v: f"period {v:g}")
+        word = "year" if _years(p) else "period"
+        return p.map(lambda v: f"{word} {v:g}")
     if _monthly(p):
         return p.map(lambda d: d.strftime("%B %Y"))
     return p.map(lambda d: f"week of {d.day} {d.strftime('%B %Y')}")
 
 
 def period_word(times: pd.Series) -> str:
-    """What one period of the series is: "month", "week" or "period"."""
+    """What one period of the series is: "month", "week", "year" or "period"."""
     p = parsed_periods(times)
     if not pd.api.types.is_datetime64_any_dtype(p):
-        return "period"
+        return "year" if _years(p) else "period"
     if _monthly(p):
         return "month"
     step = pd.Series(p).sort_values().diff().dropna().dt.days
