@@ -20,6 +20,14 @@ out <- function(name, value) {
   cat(name, " ", v, "\n", sep = "")
 }
 section <- function(name) cat("[", name, "]\n", sep = "")
+# a wilcox.test result: its p-value, estimate, interval and the interval's stated level
+out_test <- function(w) {
+  out("p_value", w$p.value)
+  out("estimate", w$estimate)
+  out("ci_low", w$conf.int[1])
+  out("ci_high", w$conf.int[2])
+  out("conf_level", attr(w$conf.int, "conf.level"))
+}
 warned <- function(expr) {
   w <- FALSE
   val <- withCallingHandlers(expr, warning = function(cond) {
@@ -52,11 +60,7 @@ for (n in 1:6) {
   w <- r$value
   section(paste0("signed_rank_n", n))
   out("V", w$statistic)
-  out("p_value", w$p.value)
-  out("estimate", w$estimate)
-  out("ci_low", w$conf.int[1])
-  out("ci_high", w$conf.int[2])
-  out("conf_level", attr(w$conf.int, "conf.level"))
+  out_test(w)
   qu <- qsignrank(0.025, n)
   if (qu == 0) qu <- 1
   out("achieved_alpha", 2 * psignrank(trunc(qu) - 1, n))
@@ -68,11 +72,7 @@ for (alt in c("greater", "less")) {
     d <- d_all[1:n]
     w <- warned(wilcox.test(d, conf.int = TRUE, alternative = alt))$value
     section(paste0("signed_rank_", alt, "_n", n))
-    out("p_value", w$p.value)
-    out("estimate", w$estimate)
-    out("ci_low", w$conf.int[1])
-    out("ci_high", w$conf.int[2])
-    out("conf_level", attr(w$conf.int, "conf.level"))
+    out_test(w)
     qu <- qsignrank(0.05, n)
     if (qu == 0) qu <- 1
     out("achieved_alpha", psignrank(trunc(qu) - 1, n))
@@ -93,11 +93,7 @@ for (nm in names(approx_cases)) {
   w <- warned(wilcox.test(d, conf.int = TRUE))$value
   section(paste0("signed_rank_approx_", nm))
   out("V", w$statistic)
-  out("p_value", w$p.value)
-  out("estimate", w$estimate)
-  out("ci_low", w$conf.int[1])
-  out("ci_high", w$conf.int[2])
-  out("conf_level", attr(w$conf.int, "conf.level"))
+  out_test(w)
 }
 
 # one-sided intervals in the normal approximation. R's "less" branch decides whether to widen
@@ -114,11 +110,7 @@ for (nm in names(oneside_cases)) {
                             correct = cs$correct, conf.level = cs$level))$value
     section(paste0("signed_rank_oneside_", nm, "_", alt))
     out("V", w$statistic)
-    out("p_value", w$p.value)
-    out("estimate", w$estimate)
-    out("ci_low", w$conf.int[1])
-    out("ci_high", w$conf.int[2])
-    out("conf_level", attr(w$conf.int, "conf.level"))
+    out_test(w)
   }
 }
 
