@@ -33,6 +33,7 @@ from evalkit.methods.effect_sizes import (
     improvement_index,
     pooled_sd,
 )
+from evalkit.methods.groups import no_spread_problem
 from evalkit.methods.matching import Matched, match
 from evalkit.methods.options import (  # re-exported here
     ADJUST_CHOICES,
@@ -460,11 +461,7 @@ def _check_post_varies(frame: pd.DataFrame, post: str, group: str) -> None:
     y = pd.to_numeric(frame[post], errors="coerce")
     sds = [(float(y[t == g].std(ddof=1)), int((t == g).sum())) for g in (1, 0)]
     if not pooled_sd(sds[0][0], sds[0][1], sds[1][0], sds[1][1]) > 0:
-        raise EvalDataError(
-            [DataProblem(post, "the score does not vary within either group (each group has "
-                         "a single value), so the effect size, which divides by the "
-                         "within-group standard deviation, and the standard error are "
-                         "undefined", "scores that vary within the groups")])
+        raise EvalDataError([no_spread_problem(post)])
 
 
 def _sizes(estimate: float, frame: pd.DataFrame, post: str, group: str, alpha: float,

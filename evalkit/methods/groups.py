@@ -201,6 +201,14 @@ class GroupComparison(Result):
                 f"(g = {self.baseline_g:.3f})."]
 
 
+
+def no_spread_problem(post: str) -> DataProblem:
+    """The problem of a follow-up score that does not vary within either group."""
+    return DataProblem(post, "the score does not vary within either group (each group has a "
+                       "single value), so the effect size, which divides by the within-group "
+                       "standard deviation, and the standard error are undefined",
+                       "scores that vary within the groups")
+
 def compare_groups(
     data: pd.DataFrame,
     pre: str,
@@ -324,11 +332,7 @@ def compare_groups(
     sd_post = (float(prog[post].std(ddof=1)), float(comp[post].std(ddof=1)))
     sd_pre = (float(prog[pre].std(ddof=1)), float(comp[pre].std(ddof=1)))
     if not pooled_sd(sd_post[0], n1, sd_post[1], n0) > 0:
-        raise EvalDataError(
-            [DataProblem(post, "the score does not vary within either group (each group has "
-                         "a single value), so the effect size, which divides by the "
-                         "within-group standard deviation, and the standard error are "
-                         "undefined", "scores that vary within the groups")], source=source)
+        raise EvalDataError([no_spread_problem(post)], source=source)
     terms, df = robust_ols(y, X, ["(intercept)", group, pre, *covariates], groups, alpha,
                            cluster_name=cluster or "cluster")
     row = terms.iloc[1]
