@@ -24,7 +24,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-from conftest import ROOT, SAMPLE, write_config
+from conftest import ROOT, SAMPLE, custom_template, write_config
 
 from evalkit.exceptions import EvalDataError
 from evalkit.run import run_all, run_evaluation
@@ -357,9 +357,13 @@ def test_a_killed_worker_fails_nothing_and_its_evaluation_is_retried(tmp_path):
 
 
 @pytestmark_linux
-def test_kill_9_of_the_runner_leaves_no_process_kernel_folder_or_connection_file(tmp_path):
+def test_kill_9_of_the_runner_leaves_no_process_kernel_folder_or_connection_file(
+        tmp_path, monkeypatch):
     from jupyter_core.paths import jupyter_runtime_dir
 
+    # each notebook waits, so two kernels are surely running when the runner is killed (a
+    # forked kernel can otherwise finish before the other worker's has started)
+    custom_template(tmp_path, "# Wait\nimport time\ntime.sleep(120)", monkeypatch)
     runtime = Path(jupyter_runtime_dir())
     before = set(runtime.glob("kernel-*.json")) if runtime.is_dir() else set()
     proc, mark, out = _start_run(tmp_path, n=3, jobs=2)
