@@ -360,9 +360,9 @@ def cox(
                                   None if entry is None else entry[rows]))
     efron = ties == "efron"
     p = X.shape[1]
-    fit = _newton(parts, efron, p, max_iter, eps)
-    beta, ll, U, I = fit.beta, fit.loglik, fit.score_vec, fit.info
     events, spread = covariate_spread(parts)
+    fit = _newton(parts, efron, p, max_iter, eps, events * spread)
+    beta, ll, U, I = fit.beta, fit.loglik, fit.score_vec, fit.info
     singular = _singular_columns(I, scale=events * spread)
     if fit.singular or singular:
         not_estimable = fit.singular or singular

@@ -421,9 +421,9 @@ def _singular_columns(I: np.ndarray, toler: float = np.finfo(float).eps ** 0.75,
     ok = [j for j in range(d.size) if j not in bad]
     if not ok:
         return bad
-    scale = np.zeros_like(d)
-    scale[ok] = 1 / np.sqrt(d[ok])
-    M = I * scale[:, None] * scale[None, :]
+    unit = np.zeros_like(d)
+    unit[ok] = 1 / np.sqrt(d[ok])
+    M = I * unit[:, None] * unit[None, :]
     M = M.copy()
     n = d.size
     for i in range(n):
@@ -440,7 +440,8 @@ def _singular_columns(I: np.ndarray, toler: float = np.finfo(float).eps ** 0.75,
     return sorted(bad)
 
 
-def _newton(parts: list[_Stratum], efron: bool, p: int, max_iter: int, eps: float) -> _Fit:
+def _newton(parts: list[_Stratum], efron: bool, p: int, max_iter: int, eps: float,
+            scale: np.ndarray) -> _Fit:
     """Newton–Raphson with step halving, by the rules of R survival's ``coxfit6.c``.
 
     Convergence is judged first: the fit is done as soon as the new log-likelihood differs
@@ -450,11 +451,13 @@ def _newton(parts: list[_Stratum], efron: bool, p: int, max_iter: int, eps: floa
     ``(new + k·old)/(k + 1)``). A log-likelihood that differs from the last one only by
     rounding (a plateau at the last digits of a sum over a million rows) therefore ends the
     fit instead of starting a run of halvings on noise.
+
+    ``scale``: each covariate's information at its overall spread (:func:`covariate_spread`),
+    against which a singular information is judged.
     """
     beta = np.zeros(p)
     ll0, U0, I0, _ = _fit_terms(parts, beta, efron)
-    events, var = covariate_spread(parts)
-    singular = _singular_columns(I0, scale=events * var)
+    singular = _singular_columns(I0, scale=scale)
     if singular:
         return _Fit(beta, ll0, U0, I0, ll0, float("nan"), 0, False, singular)
     step = _solve(I0, U0)
@@ -478,7 +481,7 @@ def _newton(parts: list[_Stratum], efron: bool, p: int, max_iter: int, eps: floa
         step = _solve(I_new, U_new)
         if step is None:
             return _Fit(new, ll_new, U_new, I_new, ll0, score_stat, it, False,
-                        _singular_columns(I_new, scale=events * var) or list(range(p)))
+                        _singular_columns(I_new, scale=scale) or list(range(p)))
         best, beta, U, I = ll_new, new, U_new, I_new
         new = beta + step
     # out of iterations: R returns the last accepted point with a warning

@@ -201,13 +201,13 @@ class GroupComparison(Result):
                 f"(g = {self.baseline_g:.3f})."]
 
 
-
 def no_spread_problem(post: str) -> DataProblem:
     """The problem of a follow-up score that does not vary within either group."""
     return DataProblem(post, "the score does not vary within either group (each group has a "
                        "single value), so the effect size, which divides by the within-group "
                        "standard deviation, and the standard error are undefined",
                        "scores that vary within the groups")
+
 
 def compare_groups(
     data: pd.DataFrame,

@@ -22,7 +22,7 @@ from evalkit.results import Caution
 
 __all__ = ["FEW_CLUSTERS", "FEW_TREATED_CLUSTERS", "FEW_UNTREATED_CLUSTERS", "SE_RTOL",
            "cluster_cautions", "cluster_scores", "crv1_vcov", "hc1_vcov", "iid_vcov",
-           "join_names", "robust_ols", "zero_se"]
+           "fit_scale", "join_names", "robust_ols", "zero_se"]
 
 #: Fewer clusters than this and cluster-robust inference is flagged as unreliable. Cameron &
 #: Miller (2015, §VI) put "few" anywhere from fewer than 20 to fewer than 50 clusters,
@@ -58,6 +58,26 @@ def zero_se(se: np.ndarray, coef: np.ndarray, scale: np.ndarray) -> np.ndarray:
     se, coef, scale = (np.asarray(a, float) for a in (se, coef, scale))
     ref = np.maximum(np.abs(coef), np.where(np.isfinite(scale), scale, 0.0))
     return ~(se > SE_RTOL * ref) | ~np.isfinite(se)
+
+
+def fit_scale(X: np.ndarray, y: np.ndarray, resid: np.ndarray,
+              w: np.ndarray | None = None) -> tuple[bool, np.ndarray]:
+    """Whether a regression fits every outcome exactly, and each coefficient's scale.
+
+    The scale of column ``j`` is ``‖ỹ‖ / ‖x̃_j‖`` (``‖ỹ‖ / √n`` for a constant column), the
+    size of coefficient the data could produce, against which :func:`zero_se` judges a
+    standard error. The fit is exact when ``‖e‖ ≤ 1e-10 · max(‖ỹ‖, max |y|)``. Tildes are
+    deviations from the (weighted) mean; with weights ``w`` every norm is weighted and
+    ``resid`` is the unweighted residual.
+    """
+    w = np.ones(len(y)) if w is None else np.asarray(w, float)
+    sw = np.sqrt(w)
+    spread = float(np.linalg.norm(sw * (y - np.average(y, weights=w))))
+    xs = np.linalg.norm(sw[:, None] * (X - np.average(X, axis=0, weights=w)), axis=0)
+    unit = np.where(xs > 0, spread / np.where(xs > 0, xs, 1.0), spread / math.sqrt(len(y)))
+    exact = float(np.linalg.norm(sw * resid)) <= 1e-10 * max(spread, float(np.abs(y).max()),
+                                                              1e-300)
+    return exact, unit
 
 
 # -- sandwich variances -------------------------------------------------------------------------
@@ -194,12 +214,9 @@ def robust_ols(y: np.ndarray, X: np.ndarray, names: list[str], groups: np.ndarra
                 "Miller 2015), so the interval may be too narrow and the p-value too small: "
                 "the result looks more certain than it is.", limits=True))
     se = np.sqrt(np.clip(np.diag(V), 0.0, None))
-    spread = math.sqrt(float(((y - y.mean()) ** 2).sum()))
-    perfect = math.sqrt(float(e @ e)) <= 1e-10 * max(spread, float(np.abs(y).max()), 1e-300)
     # "numerically zero": below 1e-10 of the coefficient or of the outcome's spread per unit
     # of the regressor's spread
-    xs = np.linalg.norm(X - X.mean(axis=0), axis=0)
-    unit = np.where(xs > 0, spread / np.where(xs > 0, xs, 1.0), spread / math.sqrt(n))
+    perfect, unit = fit_scale(X, y, e)
     zero = perfect | (se <= 1e-10 * np.maximum(np.abs(beta), unit)) | (se == 0)
     if perfect:
         cautions.append(Caution(

@@ -298,10 +298,10 @@ def _confint(surv: np.ndarray, se: np.ndarray, conf_type: str, z: float):
 def _quantile(time: np.ndarray, curve: np.ndarray, p: float) -> float:
     """First time the curve reaches ``p``, as R survival's ``summary(fit)$table``.
 
-    As ``print(fit)`` also. When the curve sits exactly on ``p``, the midpoint to the next drop is returned; when it
-    stays on ``p`` to the end of follow-up, the time it reached ``p`` (R's table; R's
-    ``quantile(fit)`` instead gives the midpoint to the last time listed, 4 for times 1, 2, 4,
-    6 with events at 1 and 2).
+    As ``print(fit)`` also. When the curve sits exactly on ``p``, the midpoint to the next
+    drop is returned; when it stays on ``p`` to the end of follow-up, the time it reached
+    ``p`` (R's table; R's ``quantile(fit)`` instead gives the midpoint to the last time
+    listed, 4 for times 1, 2, 4, 6 with events at 1 and 2).
     """
     ok = ~np.isnan(curve)
     x, y = time[ok], curve[ok]

@@ -22,6 +22,7 @@ from evalkit.methods.balance import design, weights_vector
 from evalkit.methods.inference import (
     cluster_cautions,
     crv1_vcov,
+    fit_scale,
     hc1_vcov,
     join_names,
     zero_se,
@@ -216,15 +217,7 @@ def _no_zero_se(se: np.ndarray, beta: np.ndarray, X: np.ndarray, y: np.ndarray,
     confident wrong answer (``svyglm`` prints SE 1e-16 and p = 1 or 1e-135 there). The
     intercept (``X[:, 0]``) is judged only by the exact fit.
     """
-    sw = np.sqrt(w)
-    yw = sw * (y - np.average(y, weights=w))
-    xw = sw[:, None] * (X - np.average(X, axis=0, weights=w))
-    spread = float(np.linalg.norm(yw))
-    xs = np.linalg.norm(xw, axis=0)
-    resid = sw * (y - X @ beta)
-    perfect = float(np.linalg.norm(resid)) <= 1e-10 * max(spread, float(np.abs(y).max()),
-                                                           1e-300)
-    unit = np.where(xs > 0, spread / np.where(xs > 0, xs, 1.0), spread)
+    perfect, unit = fit_scale(X, y, y - X @ beta, w)
     zero = zero_se(se, beta, unit) | perfect
     # the intercept is the comparison mean: all-equal comparison outcomes give it a sandwich
     # variance of exactly 0, a true value and not what the effect rests on

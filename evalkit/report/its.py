@@ -144,9 +144,9 @@ class ItsReport(Report):
         """Each period of the fitted series in words."""
         return period_labels(self.its.series["time"]).reset_index(drop=True)
 
-    @property
+    @functools.cached_property
     def period(self) -> str:
-        """What one period is: "month", "week" or "period"."""
+        """What one period is: "month", "week", "year" or "period"."""
         return period_word(self.its.series["time"])
 
     @property

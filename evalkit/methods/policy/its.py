@@ -29,7 +29,7 @@ from scipy import stats
 
 from evalkit.data import source_of
 from evalkit.exceptions import DataProblem, EvalDataError, EvalOptionError
-from evalkit.methods.inference import join_names, zero_se
+from evalkit.methods.inference import fit_scale, join_names, zero_se
 from evalkit.results import (
     Caution,
     Result,
@@ -565,8 +565,7 @@ def interrupted_time_series(
         # pre-period trend have no spread to be measured from: every period that moves them
         # has a zero residual. An exact fit leaves no spread for any term
         spread = float(np.sqrt(np.sum((y - y.mean()) ** 2)))
-        xs = np.linalg.norm(X - X.mean(axis=0), axis=0)
-        unit = np.where(xs > 0, spread / np.where(xs > 0, xs, 1.0), spread / math.sqrt(n))
+        _, unit = fit_scale(X, y, resid)
         exact = bool(resid @ resid <= 1e-20 * spread ** 2)
         q_, r_ = np.linalg.qr(X)
         moves = np.abs(np.linalg.solve(r_, q_.T))  # d beta_j / d y_i, one row per term

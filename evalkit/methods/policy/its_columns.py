@@ -164,8 +164,9 @@ def _years(p: pd.Series) -> bool:
 def period_labels(times: pd.Series) -> pd.Series:
     """Periods in words: "January 2022", "week of 3 January 2022", "year 2004", "period 12".
 
-    Whole numbers from 1800 to 2200 are years; other numbers are periods. The labels never repeat the data's own text (``2022-01``), which the leak check treats as
-    a value to keep out of reports.
+    Whole numbers from 1800 to 2200 are years; other numbers are periods. The labels never
+    repeat the data's own text (``2022-01``), which the leak check treats as a value to keep
+    out of reports.
     """
     p = parsed_periods(times)
     if not pd.api.types.is_datetime64_any_dtype(p):
